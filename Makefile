@@ -1,0 +1,5 @@
+# README's test command. Installs and starts what the tests need (DynamoDB Local),
+# runs go vet and go test -race, and stops what it started.
+.PHONY: test bench
+test:
+	bash scripts/test.sh

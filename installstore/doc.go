@@ -1,0 +1,20 @@
+// Package installstore is installvault's model and contract: the
+// [Installation] a Slack app keeps per workspace or Enterprise Grid
+// organization, the Bolt-style [Store] interface every backend implements,
+// the optional capabilities a backend may add ([BotDeleter], [Updater],
+// [Lister], [NonceStore], [Leaser]), and the sentinel errors.
+//
+// Credentials are [Secret] values, which redact themselves in fmt, JSON, text
+// and slog output. Layers stack over a Store: handler → refresher →
+// encryption → backend, each talking to the next only through this package's
+// types. [Mirror] lets a wrapping layer expose exactly the capabilities of the
+// store it wraps.
+//
+// Every lookup is scoped by a [Query] whose tenant comes from the verified
+// request. A store never returns another tenant's tokens; the one sanctioned
+// crossing is Bolt's: a workspace of an Enterprise Grid organization with no
+// installation of its own is served by the organization's org-wide install.
+//
+// The conformance suite every backend passes is package
+// installstore/storetest; package memory is the reference backend.
+package installstore

@@ -1,0 +1,75 @@
+package installstore
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+)
+
+// Redacted is what a non-empty [Secret] prints as, in every format.
+const Redacted = "[REDACTED]"
+
+// Secret holds a credential: an access token, a refresh token, an incoming
+// webhook URL, a client or signing secret.
+//
+// A Secret redacts itself wherever it could leak by accident: fmt (every verb,
+// including %#v and %x), [Secret.String], [Secret.GoString], encoding/json,
+// encoding.TextMarshaler users and log/slog all see [Redacted] (or "" for an
+// empty Secret, so that absence stays visible). The only way to the value is
+// [Secret.Reveal], which makes every use greppable.
+//
+// Unmarshalling from JSON or text is deliberately not redacted: a Secret can be
+// read from a config file, but never written back out.
+type Secret string
+
+// Reveal returns the secret value. Call it only where the value leaves for
+// its one legitimate use: an HTTP header to Slack, a cipher, a sealed record.
+func (s Secret) Reveal() string { return string(s) }
+
+// IsZero reports whether the secret is empty.
+func (s Secret) IsZero() bool { return s == "" }
+
+func (s Secret) redacted() string {
+	if s == "" {
+		return ""
+	}
+	return Redacted
+}
+
+// String returns [Redacted], or "" for an empty Secret.
+func (s Secret) String() string { return s.redacted() }
+
+// GoString returns the redacted value quoted, for %#v.
+func (s Secret) GoString() string { return strconv.Quote(s.redacted()) }
+
+// Format implements [fmt.Formatter] so that every verb (%v %s %q %x %X %#v
+// and any other) prints the redacted form.
+func (s Secret) Format(f fmt.State, verb rune) {
+	switch {
+	case verb == 'q' || (verb == 'v' && f.Flag('#')):
+		_, _ = f.Write([]byte(strconv.Quote(s.redacted())))
+	default:
+		_, _ = f.Write([]byte(s.redacted()))
+	}
+}
+
+// MarshalJSON encodes the redacted form.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(s.redacted())), nil }
+
+// MarshalText encodes the redacted form (used by encoding/xml, flag printers
+// and slog's text handler for map keys).
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.redacted()), nil }
+
+// UnmarshalText reads a secret from text, for configuration files. It
+// refuses the redaction marker, so a redacted dump can never be loaded back
+// as if it were the credential.
+func (s *Secret) UnmarshalText(b []byte) error {
+	if string(b) == Redacted {
+		return fmt.Errorf("installstore: refusing to load the redaction marker %q as a secret", Redacted)
+	}
+	*s = Secret(b)
+	return nil
+}
+
+// LogValue implements [slog.LogValuer].
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.redacted()) }

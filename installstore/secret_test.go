@@ -1,0 +1,145 @@
+package installstore_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/installstore/storetest"
+)
+
+const token = "xoxb-test-do-not-print-me"
+
+func TestSecretRedactsEverywhere(t *testing.T) {
+	s := installstore.Secret(token)
+	inst := storetest.Fixture("E1", "T1", "U1", "secret-tag")
+	inst.Bot.Token = s
+
+	outputs := map[string]string{}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%10s", "%-10v", "%T %v", "%d"} {
+		outputs["Sprintf "+verb+" secret"] = fmt.Sprintf(verb, s)
+		outputs["Sprintf "+verb+" bot"] = fmt.Sprintf(verb, *inst.Bot)
+		outputs["Sprintf "+verb+" *bot"] = fmt.Sprintf(verb, inst.Bot)
+		outputs["Sprintf "+verb+" installation"] = fmt.Sprintf(verb, *inst)
+		outputs["Sprintf "+verb+" user"] = fmt.Sprintf(verb, inst.User)
+		outputs["Sprintf "+verb+" webhook"] = fmt.Sprintf(verb, inst.IncomingWebhook)
+		outputs["Sprintf "+verb+" map of pointers"] = fmt.Sprintf(verb, map[string]*installstore.Installation{"a": inst})
+		outputs["Sprintf "+verb+" slice of pointers"] = fmt.Sprintf(verb, []*installstore.Bot{inst.Bot})
+		outputs["Sprintf "+verb+" wrapper"] = fmt.Sprintf(verb, struct{ Inst *installstore.Installation }{inst})
+	}
+	outputs["String"] = s.String()
+	outputs["GoString"] = s.GoString()
+	outputs["Sprint"] = fmt.Sprint(s, inst.Bot, *inst)
+	outputs["Sprintln"] = fmt.Sprintln(s)
+	outputs["error"] = fmt.Errorf("failed with %v", s).Error()
+	for name, v := range map[string]any{"secret": s, "installation": inst, "slice": []installstore.Secret{s}, "map": map[string]installstore.Secret{"k": s}} {
+		b, err := json.Marshal(v)
+		require.NoError(t, err)
+		outputs["json "+name] = string(b)
+	}
+	var buf bytes.Buffer
+	for _, h := range []slog.Handler{slog.NewJSONHandler(&buf, nil), slog.NewTextHandler(&buf, nil)} {
+		l := slog.New(h)
+		l.Info("msg", "secret", s, "installation", inst, "bot", *inst.Bot, slog.Any("any", s), "group", slog.GroupValue(slog.Any("s", s)))
+	}
+	outputs["slog"] = buf.String()
+
+	for name, out := range outputs {
+		require.NotContains(t, out, token, name)
+		require.NotContains(t, out, "secret-tag", name)
+		require.NotContains(t, out, hexOf(token), name)
+	}
+	require.Equal(t, installstore.Redacted, s.String())
+	require.Equal(t, `"[REDACTED]"`, fmt.Sprintf("%q", s))
+	require.Equal(t, `"[REDACTED]"`, fmt.Sprintf("%#v", s))
+	require.Contains(t, outputs["slog"], installstore.Redacted)
+	require.Equal(t, token, s.Reveal())
+}
+
+func hexOf(s string) string { return fmt.Sprintf("%x", []byte(s)) }
+
+func TestEmptySecretShowsAbsence(t *testing.T) {
+	var s installstore.Secret
+	require.True(t, s.IsZero())
+	require.Equal(t, "", s.String())
+	require.Equal(t, `""`, fmt.Sprintf("%q", s))
+	b, _ := json.Marshal(s)
+	require.Equal(t, `""`, string(b))
+}
+
+func TestSecretUnmarshal(t *testing.T) {
+	var cfg struct{ Token installstore.Secret }
+	require.NoError(t, json.Unmarshal([]byte(`{"Token":"xoxb-test-1"}`), &cfg))
+	require.Equal(t, "xoxb-test-1", cfg.Token.Reveal())
+	err := json.Unmarshal([]byte(`{"Token":"[REDACTED]"}`), &cfg)
+	require.Error(t, err, "a redacted dump must not load back as a credential")
+	require.False(t, strings.Contains(err.Error(), "xoxb"))
+}
+
+func TestSecretsVisitsEveryField(t *testing.T) {
+	inst := storetest.Fixture("", "T1", "U1", "a")
+	var names []string
+	require.NoError(t, inst.Secrets(func(field string, s *installstore.Secret) error {
+		names = append(names, field)
+		*s = installstore.Secret("sealed:" + field)
+		return nil
+	}))
+	require.Equal(t, []string{installstore.FieldBotToken, installstore.FieldBotRefreshToken, installstore.FieldUserToken, installstore.FieldUserRefreshToken, installstore.FieldIncomingWebhookURL}, names)
+	require.Equal(t, "sealed:bot.token", inst.Bot.Token.Reveal())
+	require.Equal(t, "sealed:incoming_webhook.url", inst.IncomingWebhook.URL.Reveal())
+
+	// Empty secrets and missing parts are skipped; errors stop the walk.
+	bare := &installstore.Installation{TeamID: "T1", User: installstore.User{ID: "U1", Token: "xoxp-test"}}
+	stop := errors.New("stop")
+	n := 0
+	err := bare.Secrets(func(string, *installstore.Secret) error { n++; return stop })
+	require.ErrorIs(t, err, stop)
+	require.Equal(t, 1, n)
+}
+
+func TestCloneIsDeep(t *testing.T) {
+	inst := storetest.Fixture("", "T1", "U1", "a")
+	c := inst.Clone()
+	require.Equal(t, inst, c)
+	c.Bot.Scopes[0] = "x"
+	c.User.Scopes[0] = "x"
+	c.IncomingWebhook.Channel = "x"
+	c.Bot.Token = "x"
+	require.Equal(t, storetest.Fixture("", "T1", "U1", "a"), inst)
+	require.Nil(t, (*installstore.Installation)(nil).Clone())
+}
+
+func TestQueryTenant(t *testing.T) {
+	cases := []struct {
+		q    installstore.Query
+		want string
+	}{
+		{installstore.Query{TeamID: "T1"}, ":T1"},
+		{installstore.Query{EnterpriseID: "E1", TeamID: "T1", UserID: "U1"}, "E1:T1"},
+		{installstore.Query{EnterpriseID: "E1", TeamID: "T1", IsEnterpriseInstall: true}, "E1:"},
+	}
+	for _, c := range cases {
+		require.NoError(t, c.q.Validate())
+		require.Equal(t, c.want, c.q.Tenant().String())
+	}
+	org := storetest.OrgFixture("E1", "U1", "a")
+	require.Equal(t, "E1:", org.Tenant().String())
+	require.True(t, org.Tenant().IsEnterprise())
+	require.Equal(t, installstore.Query{EnterpriseID: "E1", UserID: "U1", IsEnterpriseInstall: true}, org.Query())
+}
+
+func TestValidationErrorsNameTheProblem(t *testing.T) {
+	err := installstore.Query{EnterpriseID: "E1"}.Validate()
+	require.ErrorIs(t, err, installstore.ErrInvalid)
+	require.Contains(t, err.Error(), "IsEnterpriseInstall")
+	err = (&installstore.Installation{TeamID: "T1", Bot: &installstore.Bot{Token: "xoxb-test-secret"}, User: installstore.User{ID: "bad id"}}).Validate()
+	require.ErrorIs(t, err, installstore.ErrInvalid)
+	require.NotContains(t, err.Error(), "xoxb-test-secret")
+}

@@ -1,0 +1,379 @@
+// Package memory is an in-memory installstore backend: every capability of
+// [installstore.FullStore], safe for concurrent use, O(1) fetch. Use it in
+// tests and single-process tools; it forgets everything when the process
+// exits, and it keeps whatever it is given as is (wrap it with package crypto
+// to hold sealed secrets only).
+package memory
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/installvault/installvault/installstore"
+)
+
+// Store is the in-memory backend. The zero value is not usable; call [New].
+type Store struct {
+	now func() time.Time
+
+	mu      sync.RWMutex
+	seq     int64 // store-wide version counter: versions are never reused
+	tenants map[installstore.Tenant]*tenant
+	nonces  map[string]time.Time
+	puts    int
+	leases  map[string]lease
+}
+
+// tenant holds immutable records: a write replaces pointers, never mutates
+// what a reader may hold.
+type tenant struct {
+	version int64
+	bot     *installstore.Bot
+	latest  *installstore.Installation // Bot and Version unset
+	users   map[string]*installstore.Installation
+}
+
+type lease struct {
+	owner   string
+	expires time.Time
+}
+
+// Option configures a [Store].
+type Option func(*Store)
+
+// WithClock sets the clock used for InstalledAt defaults, nonce and lease
+// expiry (default time.Now).
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) { s.now = now }
+}
+
+// New returns an empty store.
+func New(opts ...Option) *Store {
+	s := &Store{
+		now:     time.Now,
+		tenants: make(map[installstore.Tenant]*tenant),
+		nonces:  make(map[string]time.Time),
+		leases:  make(map[string]lease),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+var _ installstore.FullStore = (*Store)(nil)
+
+// record returns a copy of inst without bot and version, as kept.
+func record(inst *installstore.Installation) *installstore.Installation {
+	r := inst.Clone()
+	r.Bot = nil
+	r.Version = 0
+	return r
+}
+
+// StoreInstallation implements [installstore.Store].
+func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Installation) error {
+	if err := inst.Validate(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if inst.InstalledAt.IsZero() {
+		inst.InstalledAt = s.now()
+	}
+	key := inst.Tenant()
+	rec := record(inst)
+	bot := inst.Bot.Clone()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tenants[key]
+	if t == nil {
+		t = &tenant{users: make(map[string]*installstore.Installation)}
+		s.tenants[key] = t
+	}
+	if bot != nil {
+		t.bot = bot
+	}
+	t.latest = rec
+	if rec.User.ID != "" {
+		t.users[rec.User.ID] = rec
+	}
+	s.seq++
+	t.version = s.seq
+	inst.Version = t.version
+	return nil
+}
+
+// lookup finds the tenant a valid query addresses, with Bolt's org-wide
+// fallback. The caller holds s.mu.
+func (s *Store) lookup(q installstore.Query) *tenant {
+	if t := s.tenants[q.Tenant()]; t != nil {
+		return t
+	}
+	if !q.IsEnterpriseInstall && q.EnterpriseID != "" {
+		if t := s.tenants[installstore.Tenant{EnterpriseID: q.EnterpriseID}]; t != nil {
+			return t
+		}
+	}
+	return nil
+}
+
+// FetchInstallation implements [installstore.Store].
+func (s *Store) FetchInstallation(ctx context.Context, q installstore.Query) (*installstore.Installation, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	t := s.lookup(q)
+	var rec *installstore.Installation
+	var bot *installstore.Bot
+	var version int64
+	if t != nil {
+		rec, bot, version = t.latest, t.bot, t.version
+		if q.UserID != "" {
+			rec = t.users[q.UserID]
+		}
+	}
+	s.mu.RUnlock()
+	if rec == nil {
+		return nil, notFound("fetch", q)
+	}
+	out := rec.Clone()
+	out.Bot = bot.Clone()
+	out.Version = version
+	return out, nil
+}
+
+// DeleteInstallation implements [installstore.Store].
+func (s *Store) DeleteInstallation(ctx context.Context, q installstore.Query) error {
+	if err := q.Validate(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	key := q.Tenant()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tenants[key]
+	if t == nil {
+		return nil
+	}
+	if q.UserID == "" {
+		delete(s.tenants, key)
+		return nil
+	}
+	_, had := t.users[q.UserID]
+	delete(t.users, q.UserID)
+	if t.latest.User.ID == q.UserID {
+		latest := *t.latest
+		latest.User = installstore.User{}
+		t.latest = &latest
+		had = true
+	}
+	if had {
+		s.seq++
+		t.version = s.seq
+	}
+	return nil
+}
+
+// DeleteBot implements [installstore.BotDeleter].
+func (s *Store) DeleteBot(ctx context.Context, q installstore.Query) error {
+	if err := q.Validate(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.tenants[q.Tenant()]; t != nil && t.bot != nil {
+		t.bot = nil
+		s.seq++
+		t.version = s.seq
+	}
+	return nil
+}
+
+// UpdateInstallation implements [installstore.Updater].
+func (s *Store) UpdateInstallation(ctx context.Context, inst *installstore.Installation) error {
+	if err := inst.Validate(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	q := inst.Query()
+	rec := record(inst)
+	bot := inst.Bot.Clone()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tenants[q.Tenant()]
+	if t == nil {
+		return notFound("update", q)
+	}
+	if t.version != inst.Version {
+		return fmt.Errorf("memory: update tenant %s: %w (stored %d, expected %d)", q.Tenant(), installstore.ErrConflict, t.version, inst.Version)
+	}
+	switch {
+	case q.UserID != "":
+		if t.users[q.UserID] == nil {
+			return notFound("update", q)
+		}
+		t.users[q.UserID] = rec
+		if t.latest.User.ID == q.UserID {
+			t.latest = rec
+		}
+	case t.latest.User.ID == "":
+		t.latest = rec
+	default:
+		return fmt.Errorf("memory: update tenant %s: %w: the latest installation belongs to a user; update it with that User.ID", q.Tenant(), installstore.ErrConflict)
+	}
+	if bot != nil {
+		t.bot = bot
+	}
+	s.seq++
+	t.version = s.seq
+	inst.Version = t.version
+	return nil
+}
+
+// ListInstallations implements [installstore.Lister]. It lists a snapshot
+// taken under the lock, then calls fn without holding it.
+func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Query, *installstore.Installation) error) error {
+	type item struct {
+		q       installstore.Query
+		rec     *installstore.Installation
+		bot     *installstore.Bot
+		version int64
+	}
+	s.mu.RLock()
+	items := make([]item, 0, len(s.tenants))
+	for key, t := range s.tenants {
+		q := installstore.Query{EnterpriseID: key.EnterpriseID, TeamID: key.TeamID, IsEnterpriseInstall: key.IsEnterprise()}
+		items = append(items, item{q, t.latest, t.bot, t.version})
+		for uid, rec := range t.users {
+			uq := q
+			uq.UserID = uid
+			items = append(items, item{uq, rec, t.bot, t.version})
+		}
+	}
+	s.mu.RUnlock()
+	for _, it := range items {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		out := it.rec.Clone()
+		out.Bot = it.bot.Clone()
+		out.Version = it.version
+		if err := fn(it.q, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PutNonce implements [installstore.NonceStore].
+func (s *Store) PutNonce(ctx context.Context, nonce string, expiresAt time.Time) error {
+	if nonce == "" {
+		return fmt.Errorf("memory: put nonce: %w: empty nonce", installstore.ErrInvalid)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if exp, ok := s.nonces[nonce]; ok && now.Before(exp) {
+		return fmt.Errorf("memory: put nonce: %w: nonce exists", installstore.ErrConflict)
+	}
+	// Sweep expired nonces every 1024 puts so the map stays bounded.
+	if s.puts++; s.puts%1024 == 0 {
+		for n, exp := range s.nonces {
+			if !now.Before(exp) {
+				delete(s.nonces, n)
+			}
+		}
+	}
+	s.nonces[nonce] = expiresAt
+	return nil
+}
+
+// ConsumeNonce implements [installstore.NonceStore].
+func (s *Store) ConsumeNonce(ctx context.Context, nonce string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	exp, ok := s.nonces[nonce]
+	delete(s.nonces, nonce)
+	if !ok {
+		return fmt.Errorf("memory: consume nonce: %w: unknown or already used", installstore.ErrNotFound)
+	}
+	if !s.now().Before(exp) {
+		return fmt.Errorf("memory: consume nonce: %w: expired", installstore.ErrNotFound)
+	}
+	return nil
+}
+
+// AcquireLease implements [installstore.Leaser].
+func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) error {
+	if name == "" || owner == "" || ttl <= 0 {
+		return fmt.Errorf("memory: acquire lease: %w: need a name, an owner and a positive ttl", installstore.ErrInvalid)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if l, ok := s.leases[name]; ok && l.owner != owner && now.Before(l.expires) {
+		return fmt.Errorf("memory: acquire lease %q: %w", name, installstore.ErrLeaseHeld)
+	}
+	s.leases[name] = lease{owner: owner, expires: now.Add(ttl)}
+	return nil
+}
+
+// ReleaseLease implements [installstore.Leaser].
+func (s *Store) ReleaseLease(ctx context.Context, name, owner string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l, ok := s.leases[name]; ok && l.owner == owner {
+		delete(s.leases, name)
+	}
+	return nil
+}
+
+// Len returns the number of tenants stored.
+func (s *Store) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.tenants)
+}
+
+func notFound(op string, q installstore.Query) error {
+	if q.UserID != "" {
+		return fmt.Errorf("memory: %s tenant %s user %s: %w", op, q.Tenant(), q.UserID, installstore.ErrNotFound)
+	}
+	return fmt.Errorf("memory: %s tenant %s: %w", op, q.Tenant(), installstore.ErrNotFound)
+}
+
+// NonceCount returns the number of nonces held, expired ones not yet swept included.
+func (s *Store) NonceCount() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.nonces)
+}

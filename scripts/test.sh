@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite, as README's test command (make test) runs it on a
+# fresh machine: fetch modules, start the servers the tests need, vet, test
+# with the race detector, stop what was started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+go mod download
+
+eval "$(scripts/dynamodb-local.sh start)"
+trap 'scripts/dynamodb-local.sh stop' EXIT
+
+go vet ./...
+go test -race -count=1 ./...
