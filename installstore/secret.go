@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 )
 
 // Redacted is what a non-empty [Secret] prints as, in every format.
@@ -73,3 +74,12 @@ func (s *Secret) UnmarshalText(b []byte) error {
 
 // LogValue implements [slog.LogValuer].
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.redacted()) }
+
+// SealedPrefix begins every Secret sealed by package crypto (the rest of the
+// format is crypto's). Backends that refuse to persist plaintext check it
+// with [Secret.IsSealed]; it says nothing about whether the value opens.
+const SealedPrefix = "ivsealed:"
+
+// IsSealed reports whether the secret is in sealed form (starts with
+// [SealedPrefix]).
+func (s Secret) IsSealed() bool { return strings.HasPrefix(string(s), SealedPrefix) }
