@@ -1,0 +1,107 @@
+package rotation
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/memory"
+)
+
+// env is one test's world: a fake Slack, a clock, a memory store, a log.
+type env struct {
+	t     *testing.T
+	slack *fakeSlack
+	clock *clock
+	store *memory.Store
+	logs  *syncBuffer
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	c := newClock()
+	return &env{t: t, slack: newFakeSlack(t), clock: c, store: memory.New(memory.WithClock(c.now)), logs: &syncBuffer{}}
+}
+
+// refresher returns a Refresher over store (default: the env's memory store).
+func (e *env) refresher(store installstore.Store, opts ...Option) *Refresher {
+	e.t.Helper()
+	if store == nil {
+		store = e.store
+	}
+	base := []Option{
+		WithClientCredentials(testClientID, testClientSecret),
+		WithClock(e.clock.now),
+		WithSlackAPIURL(e.slack.url()),
+		WithLogger(slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+	}
+	r, err := New(store, append(base, opts...)...)
+	require.NoError(e.t, err)
+	return r
+}
+
+// install stores an installation of team with a rotating bot token that
+// expires in botTTL and, when userTTL is non-zero, a rotating user token for
+// user that expires in userTTL. The fake accepts both refresh tokens.
+func (e *env) install(team, user string, botTTL, userTTL time.Duration) *installstore.Installation {
+	e.t.Helper()
+	now := e.clock.now()
+	inst := &installstore.Installation{
+		AppID:  "A0TEST",
+		TeamID: team,
+		Bot: &installstore.Bot{
+			ID: "B0BOT", UserID: "U0BOT",
+			Token:        installstore.Secret("xoxb-test-initial-" + team),
+			RefreshToken: installstore.Secret("xoxe-test-bot-initial-" + team),
+			ExpiresAt:    now.Add(botTTL),
+			Scopes:       []string{"chat:write"},
+		},
+		User:      installstore.User{ID: user},
+		TokenType: "bot",
+	}
+	e.slack.allow(inst.Bot.RefreshToken.Reveal())
+	if userTTL != 0 {
+		inst.User.Token = installstore.Secret("xoxp-test-initial-" + team + "-" + user)
+		inst.User.RefreshToken = installstore.Secret("xoxe-test-user-initial-" + team + "-" + user)
+		inst.User.ExpiresAt = now.Add(userTTL)
+		e.slack.allow(inst.User.RefreshToken.Reveal())
+	}
+	require.NoError(e.t, e.store.StoreInstallation(context.Background(), inst))
+	return inst
+}
+
+// noSecrets fails if s holds a token or the client secret.
+func noSecrets(t *testing.T, what, s string) {
+	t.Helper()
+	for _, bad := range []string{"xoxb-", "xoxp-", "xoxe-", testClientSecret} {
+		require.NotContains(t, s, bad, "%s leaks a secret", what)
+	}
+}
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// count returns how many log lines contain msg.
+func (s *syncBuffer) count(msg string) int { return strings.Count(s.String(), msg) }

@@ -1,0 +1,83 @@
+package rotation
+
+import (
+	"context"
+	"sync/atomic"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// outcome is what happened to one refresh attempt.
+type outcome int
+
+const (
+	outcomeRefreshed   outcome = iota // Slack issued a new token
+	outcomeFailed                     // Slack or the network failed
+	outcomeReinstall                  // Slack rejected the refresh token
+	outcomeServedValid                // refresh failed; the still-valid token was served
+	outcomeRejected                   // refresh failed; the caller got ErrRefreshFailed
+	outcomeLeaseWait                  // a flight waited for another replica's lease
+	numOutcomes
+)
+
+var outcomeNames = [numOutcomes]string{"refreshed", "failed", "reinstall_required", "served_valid", "rejected", "lease_wait"}
+
+// Stats counts refresh outcomes since [New], in this process.
+type Stats struct {
+	// Refreshed counts oauth.v2.access calls that issued a new token.
+	Refreshed int64
+	// Failed counts oauth.v2.access calls that failed (network, Slack error
+	// other than a rejected refresh token).
+	Failed int64
+	// ReinstallRequired counts refresh tokens Slack rejected.
+	ReinstallRequired int64
+	// ServedValid counts calls that got a still-valid token after a failed refresh.
+	ServedValid int64
+	// Rejected counts calls that got ErrRefreshFailed.
+	Rejected int64
+	// LeaseWaits counts flights that waited for another replica's lease.
+	LeaseWaits int64
+}
+
+type metrics struct {
+	n       [numOutcomes]atomic.Int64
+	counter metric.Int64Counter // nil without WithMeterProvider
+	attrs   [numOutcomes]metric.AddOption
+}
+
+func (m *metrics) init(mp metric.MeterProvider) error {
+	if mp == nil {
+		return nil
+	}
+	c, err := mp.Meter("github.com/installvault/installvault/rotation").Int64Counter("installvault.rotation.refreshes",
+		metric.WithDescription("Token refresh outcomes, by outcome."))
+	if err != nil {
+		return err
+	}
+	m.counter = c
+	for i, name := range outcomeNames {
+		m.attrs[i] = metric.WithAttributes(attribute.String("outcome", name))
+	}
+	return nil
+}
+
+func (m *metrics) add(ctx context.Context, o outcome) {
+	m.n[o].Add(1)
+	if m.counter != nil {
+		m.counter.Add(ctx, 1, m.attrs[o])
+	}
+}
+
+// Stats returns the refresh outcomes counted so far.
+func (r *Refresher) Stats() Stats {
+	m := &r.metrics
+	return Stats{
+		Refreshed:         m.n[outcomeRefreshed].Load(),
+		Failed:            m.n[outcomeFailed].Load(),
+		ReinstallRequired: m.n[outcomeReinstall].Load(),
+		ServedValid:       m.n[outcomeServedValid].Load(),
+		Rejected:          m.n[outcomeRejected].Load(),
+		LeaseWaits:        m.n[outcomeLeaseWait].Load(),
+	}
+}

@@ -1,0 +1,114 @@
+package rotation
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/installvault/installvault/installstore"
+)
+
+// Defaults of the options.
+const (
+	// DefaultRefreshBefore is how long before expiry a token is refreshed,
+	// as in Slack's Python SDK.
+	DefaultRefreshBefore = 2 * time.Hour
+	// DefaultSafetyMargin is how close to expiry a token stops being served
+	// when its refresh fails.
+	DefaultSafetyMargin = time.Minute
+	// DefaultLeaseTTL is how long a replica holds the refresh lease.
+	DefaultLeaseTTL = 30 * time.Second
+	// DefaultRunInterval is how often [Refresher.Run] scans for tokens
+	// entering the margin.
+	DefaultRunInterval = 5 * time.Minute
+	// DefaultRunConcurrency bounds the refreshes [Refresher.Run] makes at once.
+	DefaultRunConcurrency = 4
+)
+
+// Option configures a [Refresher].
+type Option func(*config)
+
+type config struct {
+	clientID       string
+	clientSecret   installstore.Secret
+	refreshBefore  time.Duration
+	safetyMargin   time.Duration
+	now            func() time.Time
+	apiURL         string
+	leaseTTL       time.Duration
+	log            *slog.Logger
+	httpClient     *http.Client
+	meter          metric.MeterProvider
+	runInterval    time.Duration
+	runConcurrency int
+}
+
+// WithClientCredentials sets the Slack app's client ID and secret, which
+// oauth.v2.access requires. Required.
+func WithClientCredentials(clientID string, clientSecret installstore.Secret) Option {
+	return func(c *config) { c.clientID, c.clientSecret = clientID, clientSecret }
+}
+
+// WithRefreshBefore sets how long before expiry a token is refreshed
+// (default [DefaultRefreshBefore]). Slack's tokens live 12 hours.
+func WithRefreshBefore(d time.Duration) Option {
+	return func(c *config) { c.refreshBefore = d }
+}
+
+// WithSafetyMargin sets how close to expiry a token is treated as expired
+// when its refresh fails (default [DefaultSafetyMargin], capped at the
+// refresh margin): within it the call fails with [ErrRefreshFailed].
+func WithSafetyMargin(d time.Duration) Option {
+	return func(c *config) { c.safetyMargin = d }
+}
+
+// WithClock sets the clock that decides expiry (default time.Now).
+func WithClock(now func() time.Time) Option {
+	return func(c *config) { c.now = now }
+}
+
+// WithSlackAPIURL sets Slack's API base URL, ending in "/api/" like
+// slack-go's OptionAPIURL (default https://slack.com/api/). For tests.
+func WithSlackAPIURL(url string) Option {
+	return func(c *config) { c.apiURL = url }
+}
+
+// WithLeaseTTL sets how long a replica holds the cross-replica refresh lease
+// (default [DefaultLeaseTTL]); a crashed holder is taken over after it.
+// Slack's refresh call is bounded by half of it.
+func WithLeaseTTL(d time.Duration) Option {
+	return func(c *config) { c.leaseTTL = d }
+}
+
+// WithLogger sets where refresh failures and lease events are logged
+// (default: discarded). No secret is ever logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.log = l }
+}
+
+// WithHTTPClient sets the HTTP client for oauth.v2.access and for the
+// clients [Refresher.Client] makes (default: a client with a 30s timeout).
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *config) { c.httpClient = hc }
+}
+
+// WithMeterProvider records refresh outcomes as OpenTelemetry metrics
+// (counter "installvault.rotation.refreshes", attribute "outcome").
+// Default: none; [Refresher.Stats] counts regardless.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(c *config) { c.meter = mp }
+}
+
+// WithRunInterval sets how often [Refresher.Run] scans the store (default
+// [DefaultRunInterval]). The refreshes of one scan are spread over half of it.
+func WithRunInterval(d time.Duration) Option {
+	return func(c *config) { c.runInterval = d }
+}
+
+// WithRunConcurrency bounds how many refreshes [Refresher.Run] makes at once
+// (default [DefaultRunConcurrency]).
+func WithRunConcurrency(n int) Option {
+	return func(c *config) { c.runConcurrency = n }
+}
