@@ -2,6 +2,7 @@ package installstore_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -142,4 +143,12 @@ func TestValidationErrorsNameTheProblem(t *testing.T) {
 	err = (&installstore.Installation{TeamID: "T1", Bot: &installstore.Bot{Token: "xoxb-test-secret"}, User: installstore.User{ID: "bad id"}}).Validate()
 	require.ErrorIs(t, err, installstore.ErrInvalid)
 	require.NotContains(t, err.Error(), "xoxb-test-secret")
+}
+
+func TestCallerLabel(t *testing.T) {
+	ctx := context.Background()
+	require.Equal(t, "", installstore.CallerFrom(ctx))
+	ctx = installstore.WithCaller(ctx, "events")
+	require.Equal(t, "events", installstore.CallerFrom(ctx))
+	require.Equal(t, "cli", installstore.CallerFrom(installstore.WithCaller(ctx, "cli")))
 }
