@@ -6,11 +6,21 @@ package installstore
 // exactly the optional interfaces ([BotDeleter], [Updater], [Lister],
 // [NonceStore], [Leaser]) that inner implements: no more, so that a type
 // assertion on the result tells the truth about what the stack below can do;
-// no less, so that stacking layers loses no capability.
+// no less, so that stacking layers loses no capability. With more stores
+// (a router over several backends), it implements the capabilities all of
+// them share.
 //
 // Layers that wrap a Store (encryption, audit, routing) implement
 // [FullStore] once and return Mirror(layer, inner).
-func Mirror(impl FullStore, inner Store) Store {
+func Mirror(impl FullStore, inner Store, more ...Store) Store {
+	mask := capabilities(inner)
+	for _, s := range more {
+		mask &= capabilities(s)
+	}
+	return mirror(impl, mask)
+}
+
+func capabilities(inner Store) int {
 	mask := 0
 	if _, ok := inner.(BotDeleter); ok {
 		mask |= 1
@@ -27,6 +37,10 @@ func Mirror(impl FullStore, inner Store) Store {
 	if _, ok := inner.(Leaser); ok {
 		mask |= 16
 	}
+	return mask
+}
+
+func mirror(impl FullStore, mask int) Store {
 	switch mask {
 	case 0:
 		return struct {

@@ -53,6 +53,12 @@ func TestMirrorExposesExactlyInnerCapabilities(t *testing.T) {
 		seen[caps(inner)] = true
 	}
 	require.Len(t, seen, 32)
+
+	// Several stores: the capabilities they share.
+	got := installstore.Mirror(full, withUpdate{full, full}, full, withNoncesLeases{full, full, full})
+	require.Equal(t, [5]bool{}, caps(got))
+	got = installstore.Mirror(full, full, withNoncesLeases{full, full, full})
+	require.Equal(t, caps(withNoncesLeases{full, full, full}), caps(got))
 }
 
 // subset returns a store exposing exactly the capabilities in mask (bit i = names[i]).
