@@ -1,0 +1,73 @@
+package oauth
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/installvault/installvault/installstore"
+)
+
+// Handler serves the install page, the OAuth redirect and the Events API
+// endpoint. It is safe for concurrent use; create it with [New].
+type Handler struct {
+	cfg Config
+}
+
+// New validates cfg, fills in its defaults and returns the handler. Every
+// problem with cfg is reported in one error.
+func New(cfg Config) (*Handler, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg.Scopes = append([]string(nil), cfg.Scopes...)
+	cfg.UserScopes = append([]string(nil), cfg.UserScopes...)
+	return &Handler{cfg: cfg}, nil
+}
+
+// ServeHTTP routes Config.InstallPath to [Handler.ServeInstall],
+// Config.RedirectPath to [Handler.ServeCallback] and Config.EventsPath to
+// [Handler.ServeEvents]; any other path is 404.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case h.cfg.InstallPath:
+		h.ServeInstall(w, r)
+	case h.cfg.RedirectPath:
+		h.ServeCallback(w, r)
+	case h.cfg.EventsPath:
+		h.ServeEvents(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// stateCookie returns the state cookie carrying value; maxAge < 0 deletes it.
+func (h *Handler) stateCookie(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name:     h.cfg.CookieName,
+		Value:    value,
+		Path:     h.cfg.CookiePath,
+		Domain:   h.cfg.CookieDomain,
+		MaxAge:   maxAge,
+		Secure:   true,
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+	}
+}
+
+// scrub returns err's text with every configured secret and the given
+// request values (the code) replaced by [installstore.Redacted]. Errors this
+// package builds hold no secret; scrub is the belt to that pair of braces for
+// errors that come from slack-go or the network.
+func (h *Handler) scrub(err error, extra ...string) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	for _, s := range append([]string{h.cfg.ClientSecret.Reveal(), h.cfg.SigningSecret.Reveal(), h.cfg.StateSecret.Reveal()}, extra...) {
+		if len(s) >= 4 {
+			msg = strings.ReplaceAll(msg, s, installstore.Redacted)
+		}
+	}
+	return msg
+}
