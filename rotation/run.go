@@ -20,7 +20,8 @@ import (
 // request-driven refreshes (it never races them). Failures are logged and
 // retried at the next scan.
 //
-// Run returns nil once ctx ends and its refreshes have stopped. It needs a
+// Run returns nil once ctx ends: it starts no new refresh and waits for the
+// ones it started (each bounded by twice the lease TTL). It needs a
 // store implementing [installstore.Lister]; without one it returns an error
 // matching [installstore.ErrInvalid] at once.
 func (r *Refresher) Run(ctx context.Context) error {
@@ -89,7 +90,9 @@ func (r *Refresher) refreshDue(ctx context.Context, spread time.Duration) (int, 
 			break
 		}
 		g.Go(func() error {
-			if _, err := r.ensure(ctx, "run", inst, ""); err != nil && ctx.Err() == nil {
+			// A started refresh finishes even if ctx ends meanwhile: a
+			// Slack call cut short could rotate a token nobody stores.
+			if _, err := r.ensure(context.WithoutCancel(ctx), "run", inst, ""); err != nil {
 				level := slog.LevelWarn
 				if errors.Is(err, ErrReinstallRequired) {
 					level = slog.LevelDebug // logged at Error once, when Slack said so

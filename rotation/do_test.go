@@ -1,0 +1,121 @@
+package rotation
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/stretchr/testify/require"
+
+	"github.com/installvault/installvault/installstore"
+)
+
+func TestClientCarriesBotToken(t *testing.T) {
+	e := newEnv(t)
+	e.install("T0ACME", "U0ADMIN", 30*time.Minute, 0)
+	r := e.refresher(nil)
+	api, err := r.Client(context.Background(), acme)
+	require.NoError(t, err)
+	_, err = api.AuthTestContext(context.Background())
+	require.NoError(t, err)
+	e.slack.set(func(f *fakeSlack) {
+		require.Equal(t, 1, f.authCalls["xoxb-test-bot-1"], "the client uses the refreshed token")
+	})
+
+	userOnly := &installstore.Installation{TeamID: "T0USERONLY", User: installstore.User{ID: "U1", Token: "xoxp-test-u"}}
+	require.NoError(t, e.store.StoreInstallation(context.Background(), userOnly))
+	_, err = r.Client(context.Background(), installstore.Query{TeamID: "T0USERONLY"})
+	require.ErrorIs(t, err, ErrNoBotToken)
+}
+
+func TestDoRetriesOnceAfterTokenExpired(t *testing.T) {
+	e := newEnv(t)
+	e.install("T0ACME", "U0ADMIN", 5*time.Hour, 0)
+	// Slack expired the token earlier than we believed.
+	e.slack.set(func(f *fakeSlack) { f.expired["xoxb-test-initial-T0ACME"] = true })
+	r := e.refresher(nil)
+	var runs int
+	err := r.Do(context.Background(), acme, func(ctx context.Context, api *slack.Client) error {
+		runs++
+		_, err := api.AuthTestContext(ctx)
+		return err
+	})
+	require.NoError(t, err)
+	require.Equal(t, 2, runs)
+	require.Equal(t, int64(1), e.slack.calls.Load())
+	got, err := e.store.FetchInstallation(context.Background(), acme)
+	require.NoError(t, err)
+	require.Equal(t, "xoxb-test-bot-1", got.Bot.Token.Reveal())
+}
+
+func TestDoRetriesExactlyOnce(t *testing.T) {
+	e := newEnv(t)
+	e.install("T0ACME", "U0ADMIN", 5*time.Hour, 0)
+	r := e.refresher(nil)
+	var runs int
+	err := r.Do(context.Background(), acme, func(ctx context.Context, api *slack.Client) error {
+		runs++
+		return slack.SlackErrorResponse{Err: "token_expired"}
+	})
+	require.Equal(t, "token_expired", slackCode(err))
+	require.Equal(t, 2, runs)
+	require.Equal(t, int64(1), e.slack.calls.Load())
+}
+
+func TestDoLeavesOtherErrorsAlone(t *testing.T) {
+	e := newEnv(t)
+	e.install("T0ACME", "U0ADMIN", 5*time.Hour, 0)
+	r := e.refresher(nil)
+	boom := errors.New("boom")
+	for _, want := range []error{nil, boom, slack.SlackErrorResponse{Err: "channel_not_found"}} {
+		runs := 0
+		err := r.Do(context.Background(), acme, func(context.Context, *slack.Client) error { runs++; return want })
+		require.Equal(t, want, err)
+		require.Equal(t, 1, runs)
+	}
+	require.Zero(t, e.slack.calls.Load())
+}
+
+func TestDoInvalidAuthOnlyForBelievedValidRotatingToken(t *testing.T) {
+	e := newEnv(t)
+	inst := &installstore.Installation{TeamID: "T0PLAIN", Bot: &installstore.Bot{ID: "B1", Token: "xoxb-test-forever"}}
+	require.NoError(t, e.store.StoreInstallation(context.Background(), inst))
+	r := e.refresher(nil)
+	runs := 0
+	err := r.Do(context.Background(), installstore.Query{TeamID: "T0PLAIN"}, func(context.Context, *slack.Client) error {
+		runs++
+		return slack.SlackErrorResponse{Err: "invalid_auth"}
+	})
+	require.Equal(t, "invalid_auth", slackCode(err))
+	require.Equal(t, 1, runs, "a non-rotating token cannot be refreshed")
+
+	e.install("T0ACME", "U0ADMIN", 5*time.Hour, 0)
+	runs = 0
+	err = r.Do(context.Background(), acme, func(ctx context.Context, api *slack.Client) error {
+		runs++
+		if runs == 1 {
+			return slack.SlackErrorResponse{Err: "invalid_auth"}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, 2, runs)
+	require.Equal(t, int64(1), e.slack.calls.Load())
+}
+
+func TestDoForcedRefreshFails(t *testing.T) {
+	e := newEnv(t)
+	e.install("T0ACME", "U0ADMIN", 5*time.Hour, 0)
+	e.slack.set(func(f *fakeSlack) { f.failWith = "500" })
+	r := e.refresher(nil)
+	runs := 0
+	err := r.Do(context.Background(), acme, func(context.Context, *slack.Client) error {
+		runs++
+		return slack.SlackErrorResponse{Err: "token_expired"}
+	})
+	require.ErrorIs(t, err, ErrRefreshFailed, "the token Slack refused is not served again")
+	require.Equal(t, 1, runs)
+	noSecrets(t, "error", err.Error())
+}

@@ -1,0 +1,157 @@
+package rotation
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/installvault/installvault/installstore"
+)
+
+func TestReplicasShareOneRefresh(t *testing.T) {
+	e := newEnv(t)
+	e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
+	release := make(chan struct{})
+	e.slack.set(func(f *fakeSlack) { f.onCall = func() { <-release } })
+	// Four replicas over one store: the lease, not singleflight, dedupes them.
+	replicas := []*Refresher{e.refresher(nil), e.refresher(nil), e.refresher(nil), e.refresher(nil)}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	distinct := map[string]int{}
+	for _, r := range replicas {
+		for range 250 {
+			wg.Go(func() {
+				inst, err := r.Authorize(context.Background(), acme)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				distinct[inst.Bot.Token.Reveal()]++
+				mu.Unlock()
+			})
+		}
+	}
+	// Let the waiting replicas poll a few times while the holder is inside Slack.
+	require.Eventually(t, func() bool {
+		var waits int64
+		for _, r := range replicas {
+			waits += r.Stats().LeaseWaits
+		}
+		return waits == 3
+	}, 10*time.Second, time.Millisecond)
+	close(release)
+	wg.Wait()
+	require.Equal(t, int64(1), e.slack.calls.Load(), "oauth.v2.access calls across replicas")
+	require.Equal(t, map[string]int{"xoxb-test-bot-1": 1000}, distinct)
+}
+
+func TestCrashedLeaseHolderIsTakenOver(t *testing.T) {
+	e := newEnv(t)
+	e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
+	const ttl = 30 * time.Second
+	// A replica took the lease and was killed: it never releases it.
+	require.NoError(t, e.store.AcquireLease(context.Background(), leaseName(acme, partBot), "killed-replica", ttl))
+	r := e.refresher(nil, WithLeaseTTL(ttl))
+
+	// While the lease is live, nobody calls Slack and the expired token is
+	// not handed out; a caller that gives up gets its context's error.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	inst, err := r.Authorize(ctx, acme)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Nil(t, inst)
+	require.Equal(t, int64(0), e.slack.calls.Load())
+	require.Equal(t, int64(1), r.Stats().LeaseWaits)
+
+	// The lease expires: the waiting flight takes over and refreshes.
+	e.clock.advance(ttl + time.Second)
+	inst, err = r.Authorize(context.Background(), acme)
+	require.NoError(t, err)
+	require.Equal(t, "xoxb-test-bot-1", inst.Bot.Token.Reveal())
+	require.Equal(t, int64(1), e.slack.calls.Load())
+	// The lease was released: a new holder gets it at once.
+	require.NoError(t, e.store.AcquireLease(context.Background(), leaseName(acme, partBot), "next", ttl))
+}
+
+func TestWaiterUsesWhatTheHolderWrote(t *testing.T) {
+	e := newEnv(t)
+	e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
+	require.NoError(t, e.store.AcquireLease(context.Background(), leaseName(acme, partBot), "other-replica", time.Hour))
+	r := e.refresher(nil)
+	done := make(chan *installstore.Installation)
+	go func() {
+		inst, err := r.Authorize(context.Background(), acme)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- inst
+	}()
+	require.Eventually(t, func() bool { return r.Stats().LeaseWaits == 1 }, 10*time.Second, time.Millisecond)
+	// The other replica writes its refreshed token (and keeps its lease).
+	cur, err := e.store.FetchInstallation(context.Background(), acme)
+	require.NoError(t, err)
+	cur.Bot.Token, cur.Bot.RefreshToken, cur.Bot.ExpiresAt = "xoxb-test-from-other-replica", "xoxe-test-bot-other", e.clock.now().Add(12*time.Hour)
+	require.NoError(t, e.store.UpdateInstallation(context.Background(), cur))
+	inst := <-done
+	require.Equal(t, "xoxb-test-from-other-replica", inst.Bot.Token.Reveal())
+	require.Equal(t, int64(0), e.slack.calls.Load())
+}
+
+func TestWithoutLeaserInProcessOnly(t *testing.T) {
+	e := newEnv(t)
+	e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
+	r := e.refresher(noLeaser{e.store, e.store})
+	require.Nil(t, r.leaser)
+	var wg sync.WaitGroup
+	for range 200 {
+		wg.Go(func() {
+			if _, err := r.Authorize(context.Background(), acme); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, int64(1), e.slack.calls.Load())
+}
+
+func TestTwoReplicasWithoutLeaserKeepOneResult(t *testing.T) {
+	// Without a lease both replicas may call Slack; the conditional write
+	// keeps exactly one result and both callers get the stored one.
+	for _, tc := range []struct {
+		name   string
+		reused bool // Slack accepts the refresh token twice (else: invalid_refresh_token for the loser)
+	}{{"loser's write conflicts", true}, {"loser's refresh token already rotated", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
+			a, b := e.refresher(noLeaser{e.store, e.store}), e.refresher(noLeaser{e.store, e.store})
+			// b refreshes and writes while a is inside its Slack call.
+			var first atomic.Bool
+			e.slack.set(func(f *fakeSlack) {
+				f.onCall = func() {
+					if first.CompareAndSwap(false, true) {
+						if _, err := b.Authorize(context.Background(), acme); err != nil {
+							t.Error(err)
+						}
+						if tc.reused {
+							e.slack.allow("xoxe-test-bot-initial-T0ACME")
+						}
+					}
+				}
+			})
+			inst, err := a.Authorize(context.Background(), acme)
+			require.NoError(t, err)
+			stored, err := e.store.FetchInstallation(context.Background(), acme)
+			require.NoError(t, err)
+			require.Equal(t, "xoxb-test-bot-2", stored.Bot.Token.Reveal(), "b's write stays")
+			require.Equal(t, stored.Bot.Token, inst.Bot.Token, "the loser uses the winner's token")
+			require.Equal(t, int64(2), e.slack.calls.Load())
+			require.Zero(t, a.Stats().ReinstallRequired, "a rotated token is not a dead one")
+		})
+	}
+}

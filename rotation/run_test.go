@@ -1,0 +1,101 @@
+package rotation
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/installvault/installvault/installstore"
+)
+
+func TestRefreshDueRefreshesEnteringMargin(t *testing.T) {
+	e := newEnv(t)
+	e.install("T0DUE", "U0A", 90*time.Minute, 0)            // bot entering the margin
+	e.install("T0FRESH", "U0B", 5*time.Hour, 5*time.Hour)   // nothing to do
+	e.install("T0USER", "U0C", 5*time.Hour, 10*time.Minute) // user token due
+	other := &installstore.Installation{TeamID: "T0DUE", User: installstore.User{ID: "U0D"}}
+	require.NoError(t, e.store.StoreInstallation(context.Background(), other)) // a second record sharing T0DUE's bot
+	r := e.refresher(nil)
+
+	n, err := r.RefreshDue(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 3, n, "T0DUE's records U0A and U0D (also the latest) share the bot; T0USER's U0C record")
+	require.Equal(t, int64(2), e.slack.calls.Load(), "one per token, however many records share it")
+	for _, c := range []struct {
+		q        installstore.Query
+		bot, usr string
+	}{
+		{installstore.Query{TeamID: "T0DUE", UserID: "U0A"}, "refreshed", ""},
+		{installstore.Query{TeamID: "T0FRESH"}, "xoxb-test-initial-T0FRESH", "xoxp-test-initial-T0FRESH-U0B"},
+		{installstore.Query{TeamID: "T0USER", UserID: "U0C"}, "xoxb-test-initial-T0USER", "refreshed"},
+	} {
+		got, err := e.store.FetchInstallation(context.Background(), c.q)
+		require.NoError(t, err)
+		if c.bot == "refreshed" {
+			require.Contains(t, got.Bot.Token.Reveal(), "xoxb-test-bot-")
+		} else {
+			require.Equal(t, c.bot, got.Bot.Token.Reveal())
+		}
+		if c.usr == "refreshed" {
+			require.Contains(t, got.User.Token.Reveal(), "xoxp-test-user-")
+		} else {
+			require.Equal(t, c.usr, got.User.Token.Reveal())
+		}
+	}
+	// Nothing due any more.
+	n, err = r.RefreshDue(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Equal(t, int64(2), e.slack.calls.Load())
+}
+
+func TestRefreshDueLogsFailuresAndGoesOn(t *testing.T) {
+	e := newEnv(t)
+	e.install("T0A", "U0A", -time.Minute, 0)
+	e.install("T0B", "U0B", -time.Minute, 0)
+	e.slack.set(func(f *fakeSlack) { f.failWith = "500" })
+	r := e.refresher(nil)
+	n, err := r.RefreshDue(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	require.Equal(t, int64(2), e.slack.calls.Load())
+	require.Equal(t, 2, e.logs.count("run: refresh failed"))
+	noSecrets(t, "log", e.logs.String())
+}
+
+func TestRunRefreshesAndStopsOnCancel(t *testing.T) {
+	e := newEnv(t)
+	e.install("T0A", "U0A", 30*time.Minute, 0)
+	e.install("T0B", "U0B", 30*time.Minute, 0)
+	e.install("T0C", "U0C", 30*time.Minute, 0)
+	called := make(chan struct{}, 10)
+	e.slack.set(func(f *fakeSlack) { f.called = called })
+	r := e.refresher(nil, WithRunInterval(20*time.Millisecond), WithRunConcurrency(2))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	for range 3 {
+		<-called
+	}
+	// The next tokens enter the margin later: the loop picks them up.
+	e.install("T0D", "U0D", 30*time.Minute, 0)
+	<-called
+	cancel()
+	require.NoError(t, <-done)
+	require.Equal(t, int64(4), e.slack.calls.Load())
+	for _, team := range []string{"T0A", "T0B", "T0C", "T0D"} {
+		got, err := e.store.FetchInstallation(context.Background(), installstore.Query{TeamID: team})
+		require.NoError(t, err)
+		require.Contains(t, got.Bot.Token.Reveal(), "xoxb-test-bot-", team)
+	}
+}
+
+func TestRunNeedsLister(t *testing.T) {
+	e := newEnv(t)
+	r := e.refresher(noLeaser{e.store, e.store})
+	require.ErrorIs(t, r.Run(context.Background()), installstore.ErrInvalid)
+	_, err := r.RefreshDue(context.Background())
+	require.ErrorIs(t, err, installstore.ErrInvalid)
+}
