@@ -73,8 +73,8 @@ var installCases = []installCase{
 			return &installstore.Installation{
 				AppID: "A0APP", EnterpriseID: "E0ORG", EnterpriseName: "Org Inc",
 				EnterpriseURL: "https://org.enterprise.slack.invalid/", IsEnterpriseInstall: true,
-				Bot: &installstore.Bot{ID: "B0ORG", UserID: "U0BOTORG", Token: "xoxb-test-E0ORG-bot", Scopes: []string{"chat:write"}},
-				User: installstore.User{ID: "W0ADMIN", Token: "xoxp-test-E0ORG-admin", Scopes: []string{"search:read"}},
+				Bot:       &installstore.Bot{ID: "B0ORG", UserID: "U0BOTORG", Token: "xoxb-test-E0ORG-bot", Scopes: []string{"chat:write"}},
+				User:      installstore.User{ID: "W0ADMIN", Token: "xoxp-test-E0ORG-admin", Scopes: []string{"search:read"}},
 				TokenType: "bot", InstalledAt: now,
 			}
 		},
