@@ -42,8 +42,11 @@ func (h *Handler) ServeCallback(w http.ResponseWriter, r *http.Request) {
 	now := h.cfg.Now()
 
 	if slackErr := q.Get("error"); slackErr != "" {
-		if st, err := decodeState(raw, key, now, h.cfg.StateTTL); err == nil {
-			_ = h.cfg.NonceStore.ConsumeNonce(r.Context(), st.nonceKey()) // best effort: retire the state
+		// Retire the state, best effort, but only for the browser it belongs to.
+		if c, err := r.Cookie(h.cfg.CookieName); err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(raw)) == 1 {
+			if st, err := decodeState(raw, key, now, h.cfg.StateTTL); err == nil {
+				_ = h.cfg.NonceStore.ConsumeNonce(r.Context(), st.nonceKey())
+			}
 		}
 		if slackErr == "access_denied" {
 			h.fail(w, r, &Failure{Status: http.StatusForbidden, Reason: ReasonAccessDenied,

@@ -437,3 +437,15 @@ func TestInstallPageAndCookie(t *testing.T) {
 	require.Equal(t, int(oauth.DefaultStateTTL/time.Second), c.MaxAge)
 	require.Equal(t, 1, e.store.NonceCount())
 }
+
+func TestAccessDeniedRetiresOnlyItsBrowsersState(t *testing.T) {
+	e := newEnv(t)
+	state, cookie := e.startInstall()
+	resp, _ := e.callback(url.Values{"error": {"access_denied"}, "state": {state}}, nil)
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	require.Equal(t, 1, e.store.NonceCount(), "without the cookie the state must stay usable")
+	resp, _ = e.callback(url.Values{"error": {"access_denied"}, "state": {state}}, cookie)
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	require.Zero(t, e.store.NonceCount(), "the cancelled state is retired")
+	e.requireNothingHappened()
+}

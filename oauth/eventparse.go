@@ -111,6 +111,11 @@ func parseEvent(body []byte) (*event, error) {
 			return nil, fmt.Errorf("%w: tokens_revoked: %w", errEventMalformed, err)
 		}
 	}
+	// Without event_time every stored install would look newer and the purge
+	// would be silently skipped: refuse it instead.
+	if env.EventTime <= 0 {
+		return nil, fmt.Errorf("%w: %s without event_time", errEventMalformed, head.Type)
+	}
 	ev.at = time.Unix(int64(env.EventTime), 0)
 	return ev, nil
 }

@@ -43,6 +43,8 @@ func TestParseEvent(t *testing.T) {
 		`{"type":"event_callback","enterprise_id":"E1","event":{"type":"app_uninstalled"}}`,
 		`{"type":"event_callback","team_id":"T/1","event":{"type":"app_uninstalled"}}`,
 		`{"type":"event_callback","team_id":"T1","event":{"type":"app_uninstalled"},"event_time":"now"}`,
+		`{"type":"event_callback","team_id":"T1","event":{"type":"app_uninstalled"}}`,
+		`{"type":"event_callback","team_id":"T1","event":{"type":"tokens_revoked","tokens":{"oauth":["U1"]}},"event_time":-5}`,
 		`{"type":"event_callback","team_id":"T1","event":{"type":"app_uninstalled"}} trailing`,
 	} {
 		_, err := parseEvent([]byte(bad))

@@ -258,6 +258,9 @@ func TestEventsRejected(t *testing.T) {
 		{"NoTenant", func(t *testing.T) *http.Request {
 			return signed(t, `{"type":"event_callback","event":{"type":"app_uninstalled"},"event_time":1}`, testSigningSecret, time.Now())
 		}, http.StatusBadRequest},
+		{"NoEventTime", func(t *testing.T) *http.Request {
+			return signed(t, `{"type":"event_callback","team_id":"T1","event":{"type":"app_uninstalled"}}`, testSigningSecret, time.Now())
+		}, http.StatusBadRequest},
 		{"BadUserID", func(t *testing.T) *http.Request {
 			return signed(t, callbackBody("", "T1", false, `{"type":"tokens_revoked","tokens":{"oauth":["U1:x"]}}`, t0.Add(time.Minute)), testSigningSecret, time.Now())
 		}, http.StatusBadRequest},
