@@ -34,7 +34,11 @@ import (
 // acknowledged) when the stored installation, or the user's, has an
 // InstalledAt not before the event's event_time (whole seconds; ties keep
 // the installation). Store errors give 500, so Slack retries; every purge is
-// idempotent.
+// idempotent. The check and the delete are two store calls: a re-install
+// stored in the instant between them is not protected (closing that window
+// needs a conditional delete in the store contract). A record the store
+// cannot read (e.g. a seal that no longer opens) gives 500 as well: without
+// its InstalledAt the purge cannot tell a late event from a current one.
 func (h *Handler) ServeEvents(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
