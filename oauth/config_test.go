@@ -1,6 +1,7 @@
 package oauth_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -81,4 +82,18 @@ func TestNewAcceptsSeparateNonceStoreAndLoopbackHTTP(t *testing.T) {
 	cfg.Scopes, cfg.UserScopes = nil, []string{"search:read"}
 	_, err := oauth.New(cfg)
 	require.NoError(t, err)
+}
+
+func TestHandlerPrintsNoSecret(t *testing.T) {
+	h, err := oauth.New(validConfig())
+	require.NoError(t, err)
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q", "%d"} {
+		for _, v := range []any{h, *h} {
+			out := fmt.Sprintf(verb, v)
+			require.Contains(t, out, "oauth.Handler")
+			for _, s := range []string{testClientSecret, testSigningSecret, testStateSecret} {
+				require.NotContains(t, out, s, verb)
+			}
+		}
+	}
 }
