@@ -37,6 +37,7 @@ type fakeSlack struct {
 	onCall    func()       // when set: runs inside each oauth.v2.access call, before answering
 	called    chan struct{} // when set: gets a value per oauth.v2.access call
 	authCalls map[string]int
+	reuse     bool // refresh tokens work any number of times (a non-rotating fake)
 }
 
 func newFakeSlack(t testing.TB) *fakeSlack {
@@ -126,7 +127,9 @@ func (f *fakeSlack) access(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"ok": false, "error": "invalid_refresh_token"})
 		return
 	}
-	delete(f.refresh, old)
+	if !f.reuse {
+		delete(f.refresh, old)
+	}
 	kind, prefix := "bot", "xoxb"
 	if strings.Contains(old, "user") {
 		kind, prefix = "user", "xoxp"

@@ -1,0 +1,158 @@
+package rotation
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/installvault/installvault/crypto"
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/memory"
+)
+
+// BenchmarkStorm1000 is the storm: 1 000 concurrent requests for
+// one installation whose token enters the margin. "rotation" is Authorize;
+// "naive" is the baseline measured in the same run: every request refreshes
+// on its own, as @slack/oauth 4.0.0 does. Metrics per storm: oauth.v2.access
+// calls and distinct tokens handed out; ns/op is the storm's wall time.
+func BenchmarkStorm1000(b *testing.B) {
+	const n = 1000
+	fake := newFakeSlack(b)
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1000}}
+	for _, mode := range []string{"rotation", "naive"} {
+		b.Run(mode, func(b *testing.B) {
+			var calls, distinct int64
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				team := fmt.Sprintf("T%d", i)
+				store := memory.New()
+				refresh := "xoxe-test-bot-storm-" + team
+				inst := &installstore.Installation{TeamID: team, Bot: &installstore.Bot{
+					ID: "B1", Token: "xoxb-test-old", RefreshToken: installstore.Secret(refresh), ExpiresAt: time.Now().Add(10 * time.Minute),
+				}}
+				if err := store.StoreInstallation(context.Background(), inst); err != nil {
+					b.Fatal(err)
+				}
+				fake.set(func(f *fakeSlack) { f.refresh = map[string]bool{refresh: true} })
+				if mode == "naive" {
+					// @slack/oauth: each request reads the installation and, the
+					// token being near expiry, refreshes it itself. Slack rotates
+					// refresh tokens, so the fake accepts this one 1 000 times here.
+					fake.set(func(f *fakeSlack) { f.reuse = true })
+				} else {
+					fake.set(func(f *fakeSlack) { f.reuse = false })
+				}
+				r, err := New(store, WithClientCredentials(testClientID, testClientSecret), WithSlackAPIURL(fake.url()), WithHTTPClient(hc))
+				if err != nil {
+					b.Fatal(err)
+				}
+				before := fake.calls.Load()
+				tokens := make([]string, n)
+				var wg sync.WaitGroup
+				b.StartTimer()
+				for j := range n {
+					wg.Go(func() {
+						q := installstore.Query{TeamID: team}
+						if mode == "naive" {
+							got, err := store.FetchInstallation(context.Background(), q)
+							if err != nil {
+								b.Error(err)
+								return
+							}
+							resp, err := slack.RefreshOAuthV2TokenContext(context.Background(), hc, testClientID, testClientSecret,
+								got.Bot.RefreshToken.Reveal(), slack.OAuthOptionAPIURL(fake.url()))
+							if err != nil {
+								b.Error(err)
+								return
+							}
+							tokens[j] = resp.AccessToken
+							return
+						}
+						got, err := r.Authorize(context.Background(), q)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						tokens[j] = got.Bot.Token.Reveal()
+					})
+				}
+				wg.Wait()
+				b.StopTimer()
+				calls += fake.calls.Load() - before
+				seen := map[string]bool{}
+				for _, t := range tokens {
+					seen[t] = true
+				}
+				distinct += int64(len(seen))
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(calls)/float64(b.N), "refresh-calls/op")
+			b.ReportMetric(float64(distinct)/float64(b.N), "distinct-tokens/op")
+		})
+	}
+}
+
+// BenchmarkAuthorizeHot is Authorize when no refresh is needed, over 1 000
+// tenants, beside its baseline in the same run: the plain FetchInstallation
+// of the same store. Stores: memory, and crypto.NewStore over memory with a
+// local keyring.
+func BenchmarkAuthorizeHot(b *testing.B) {
+	const tenants = 1000
+	ctx := context.Background()
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": make([]byte, 32)}, "k1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	mem := memory.New()
+	sealed, err := crypto.NewStore(memory.New(), keys)
+	if err != nil {
+		b.Fatal(err)
+	}
+	queries := make([]installstore.Query, tenants)
+	exp := time.Now().Add(10 * time.Hour)
+	for i := range tenants {
+		team := fmt.Sprintf("T%04d", i)
+		queries[i] = installstore.Query{TeamID: team}
+		for _, s := range []installstore.Store{mem, sealed} {
+			inst := &installstore.Installation{TeamID: team, Bot: &installstore.Bot{
+				ID: "B1", Token: "xoxb-test-hot", RefreshToken: "xoxe-test-hot", ExpiresAt: exp,
+			}, User: installstore.User{ID: "U1", Token: "xoxp-test-hot", RefreshToken: "xoxe-test-hot-user", ExpiresAt: exp}}
+			if err := s.StoreInstallation(ctx, inst); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for _, st := range []struct {
+		name  string
+		store installstore.Store
+	}{{"memory", mem}, {"crypto+memory", sealed}} {
+		r, err := New(st.store, WithClientCredentials(testClientID, testClientSecret), WithSlackAPIURL("http://127.0.0.1:1/api/"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(st.name+"/fetch-baseline", func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, err := st.store.FetchInstallation(ctx, queries[i%tenants]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(st.name+"/authorize", func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, err := r.Authorize(ctx, queries[i%tenants]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if s := r.Stats(); s != (Stats{}) {
+				b.Fatalf("the hot path refreshed: %+v", s)
+			}
+		})
+	}
+}

@@ -1,0 +1,78 @@
+package rotation_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/memory"
+	"github.com/installvault/installvault/rotation"
+)
+
+// Example shows a token about to expire refreshed once for 100 concurrent
+// requests, against a local stand-in for Slack's oauth.v2.access.
+func Example() {
+	var calls atomic.Int64
+	slackAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"ok": true, "token_type": "bot", "expires_in": 43200,
+			"access_token": fmt.Sprintf("xoxb-test-refreshed-%d", n), "refresh_token": fmt.Sprintf("xoxe-test-%d", n),
+		})
+	}))
+	defer slackAPI.Close()
+
+	ctx := context.Background()
+	store := memory.New() // in production: crypto.NewStore over a shared backend
+	_ = store.StoreInstallation(ctx, &installstore.Installation{
+		TeamID: "T0ACME",
+		Bot: &installstore.Bot{
+			ID: "B0BOT", Token: "xoxb-test-old", RefreshToken: "xoxe-test-old",
+			ExpiresAt: time.Now().Add(10 * time.Minute), // within the 2h margin
+		},
+	})
+
+	refresher, err := rotation.New(store,
+		rotation.WithClientCredentials("0000.1111", installstore.Secret("test-client-secret")),
+		rotation.WithSlackAPIURL(slackAPI.URL+"/api/"),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	var wg sync.WaitGroup
+	tokens := make([]installstore.Secret, 100)
+	for i := range tokens {
+		wg.Go(func() {
+			inst, err := refresher.Authorize(ctx, installstore.Query{TeamID: "T0ACME"})
+			if errors.Is(err, rotation.ErrRefreshFailed) {
+				return // fail closed: never an expired token
+			}
+			if err == nil {
+				tokens[i] = inst.Bot.Token
+			}
+		})
+	}
+	wg.Wait()
+
+	distinct := map[installstore.Secret]bool{}
+	for _, t := range tokens {
+		distinct[t] = true
+	}
+	fmt.Println("refresh calls:", calls.Load())
+	fmt.Println("distinct tokens:", len(distinct))
+	fmt.Println("token prints as:", tokens[0])
+	// Output:
+	// refresh calls: 1
+	// distinct tokens: 1
+	// token prints as: [REDACTED]
+}
