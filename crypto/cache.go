@@ -1,0 +1,153 @@
+package crypto
+
+import (
+	"crypto/cipher"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/installvault/installvault/installstore"
+)
+
+// dataKey is an unwrapped data key ready to seal and open. The plaintext
+// key bytes are wiped as soon as the AEAD is built; only the AEAD's key
+// schedule (which Go cannot wipe) keeps the key.
+type dataKey struct {
+	aead     cipher.AEAD
+	header   string // "1.provider.keyid.wrapped", as in sealed values
+	keyIDEnc string // the master key ID, base64url (as in header)
+}
+
+// newDataKey builds a dataKey from a provider's plaintext, which it wipes.
+func newDataKey(header, keyIDEnc string, plaintext []byte) (*dataKey, error) {
+	defer wipe(plaintext)
+	if len(plaintext) != dataKeySize {
+		return nil, fmt.Errorf("crypto: data key has %d bytes, want %d", len(plaintext), dataKeySize)
+	}
+	aead, err := newAEAD(plaintext)
+	if err != nil {
+		return nil, err
+	}
+	return &dataKey{aead: aead, header: header, keyIDEnc: keyIDEnc}, nil
+}
+
+// fromProvider validates a generated DataKey and builds a dataKey from it,
+// wiping its plaintext.
+func fromProvider(provider string, k *DataKey) (*dataKey, error) {
+	if k == nil {
+		return nil, fmt.Errorf("crypto: key provider %q returned no data key", provider)
+	}
+	if k.KeyID == "" || len(k.KeyID) > maxKeyIDLen || len(k.Wrapped) == 0 || len(k.Wrapped) > maxWrappedLen {
+		wipe(k.Plaintext)
+		return nil, fmt.Errorf("crypto: key provider %q returned a data key with a bad key ID or wrapped key", provider)
+	}
+	keyIDEnc := b64.EncodeToString([]byte(k.KeyID))
+	return newDataKey(sealHeader(provider, k.KeyID, k.Wrapped), keyIDEnc, k.Plaintext)
+}
+
+type writeEntry struct {
+	dk      *dataKey
+	created time.Time
+	uses    int
+}
+
+type readKey struct {
+	tenant installstore.Tenant
+	header string
+}
+
+type readEntry struct {
+	dk      *dataKey
+	created time.Time
+}
+
+// keyCache is the data-key cache of [WithDataKeyCache].
+type keyCache struct {
+	now      func() time.Time
+	maxAge   time.Duration
+	maxUses  int
+	capacity int
+
+	wmu    sync.Mutex
+	writes map[installstore.Tenant]*writeEntry
+	wputs  int
+
+	rmu   sync.RWMutex
+	reads map[readKey]readEntry
+}
+
+func newKeyCache(c *config) *keyCache {
+	capacity := c.capacity
+	if capacity == 0 {
+		capacity = defaultCacheCapacity
+	}
+	return &keyCache{
+		now: c.now, maxAge: c.maxAge, maxUses: c.maxUses, capacity: capacity,
+		writes: make(map[installstore.Tenant]*writeEntry),
+		reads:  make(map[readKey]readEntry),
+	}
+}
+
+// write returns the tenant's write key and counts a use, or nil when there
+// is none within the limits.
+func (c *keyCache) write(t installstore.Tenant) *dataKey {
+	now := c.now()
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	e := c.writes[t]
+	if e == nil || now.Sub(e.created) >= c.maxAge || e.uses >= c.maxUses {
+		return nil
+	}
+	e.uses++
+	return e.dk
+}
+
+// putWrite makes dk the tenant's write key, with one use counted, and
+// caches it for reads.
+func (c *keyCache) putWrite(t installstore.Tenant, dk *dataKey) {
+	now := c.now()
+	c.wmu.Lock()
+	c.writes[t] = &writeEntry{dk: dk, created: now, uses: 1}
+	// Sweep expired entries of tenants that stopped writing, now and then.
+	if c.wputs++; c.wputs%1024 == 0 {
+		for k, e := range c.writes {
+			if now.Sub(e.created) >= c.maxAge {
+				delete(c.writes, k)
+			}
+		}
+	}
+	c.wmu.Unlock()
+	c.putRead(t, dk)
+}
+
+// read returns the cached unwrapped key for the tenant and header, or nil.
+func (c *keyCache) read(t installstore.Tenant, header string) *dataKey {
+	c.rmu.RLock()
+	e, ok := c.reads[readKey{t, header}]
+	c.rmu.RUnlock()
+	if !ok || c.now().Sub(e.created) >= c.maxAge {
+		return nil
+	}
+	return e.dk
+}
+
+// putRead caches dk for reads of the tenant's values.
+func (c *keyCache) putRead(t installstore.Tenant, dk *dataKey) {
+	now := c.now()
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if len(c.reads) >= c.capacity {
+		for k, e := range c.reads {
+			if now.Sub(e.created) >= c.maxAge {
+				delete(c.reads, k)
+			}
+		}
+		for k := range c.reads { // still full: drop arbitrary entries
+			if len(c.reads) < c.capacity {
+				break
+			}
+			delete(c.reads, k)
+		}
+	}
+	c.reads[readKey{t, dk.header}] = readEntry{dk: dk, created: now}
+}

@@ -1,0 +1,211 @@
+package crypto
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/installvault/installvault/installstore"
+)
+
+const (
+	formatVersion   = "1"
+	dataKeySize     = 32
+	nonceSize       = 12
+	tagSize         = 16
+	maxProviderLen  = 32
+	maxKeyIDLen     = 2048
+	maxWrappedLen   = 8192
+	maxPlaintextLen = 64 << 10
+)
+
+// b64 is the strict base64url encoding of every binary field: no padding,
+// and trailing bits must be zero, so each value has exactly one encoding.
+var b64 = base64.RawURLEncoding.Strict()
+
+var (
+	errNotSealed = errors.New("value is not sealed")
+	errMalformed = errors.New("malformed sealed value")
+)
+
+// sealedParts are the fields of a sealed value, as substrings of it (still
+// base64url-encoded).
+type sealedParts struct {
+	header   string // "1.provider.keyid.wrapped": the data key, bound as associated data
+	provider string
+	keyID    string
+	wrapped  string
+	nonce    string
+	ct       string
+}
+
+// parseSealed splits a sealed value into its parts and checks their syntax
+// and sizes. It does not decode them.
+func parseSealed(v string) (sealedParts, error) {
+	rest, ok := strings.CutPrefix(v, installstore.SealedPrefix)
+	if !ok {
+		return sealedParts{}, errNotSealed
+	}
+	var f [6]string
+	for i := range 5 {
+		j := strings.IndexByte(rest, '.')
+		if j < 0 {
+			return sealedParts{}, fmt.Errorf("%w: %d fields, want 6", errMalformed, i+1)
+		}
+		f[i], rest = rest[:j], rest[j+1:]
+	}
+	f[5] = rest
+	if f[0] != formatVersion {
+		return sealedParts{}, fmt.Errorf("%w: unknown format version", errMalformed)
+	}
+	if !validProviderName(f[1]) {
+		return sealedParts{}, fmt.Errorf("%w: bad provider name", errMalformed)
+	}
+	p := sealedParts{provider: f[1], keyID: f[2], wrapped: f[3], nonce: f[4], ct: f[5]}
+	for _, c := range []struct {
+		name     string
+		s        string
+		min, max int // decoded sizes
+	}{
+		{"key ID", p.keyID, 1, maxKeyIDLen},
+		{"wrapped key", p.wrapped, 1, maxWrappedLen},
+		{"nonce", p.nonce, nonceSize, nonceSize},
+		{"ciphertext", p.ct, tagSize, maxPlaintextLen + tagSize},
+	} {
+		if len(c.s) < b64.EncodedLen(c.min) || len(c.s) > b64.EncodedLen(c.max) || !isB64(c.s) {
+			return sealedParts{}, fmt.Errorf("%w: bad %s field", errMalformed, c.name)
+		}
+	}
+	p.header = v[len(installstore.SealedPrefix) : len(installstore.SealedPrefix)+len(f[0])+len(f[1])+len(f[2])+len(f[3])+3]
+	return p, nil
+}
+
+// validProviderName reports whether s is 1 to 32 bytes of [a-z0-9-].
+func validProviderName(s string) bool {
+	if s == "" || len(s) > maxProviderLen {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// isB64 reports whether s uses only the base64url alphabet.
+func isB64(s string) bool {
+	for i := range len(s) {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeField decodes one base64url field strictly.
+func decodeField(s string) ([]byte, error) {
+	b, err := b64.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: bad base64", errMalformed)
+	}
+	return b, nil
+}
+
+// sealHeader returns the header of values sealed under a data key.
+func sealHeader(provider, keyID string, wrapped []byte) string {
+	return formatVersion + "." + provider + "." + b64.EncodeToString([]byte(keyID)) + "." + b64.EncodeToString(wrapped)
+}
+
+// appendAAD appends the associated data binding a value to its data key
+// header, tenant, user and field.
+func appendAAD(dst []byte, header string, t installstore.Tenant, user, field string) []byte {
+	for _, s := range [...]string{header, t.EnterpriseID, t.TeamID, user, field} {
+		dst = binary.AppendUvarint(dst, uint64(len(s)))
+		dst = append(dst, s...)
+	}
+	return dst
+}
+
+// aadLen bounds the length of appendAAD's output.
+func aadLen(header string, t installstore.Tenant, user, field string) int {
+	return len(header) + len(t.EnterpriseID) + len(t.TeamID) + len(user) + len(field) + 5*binary.MaxVarintLen64
+}
+
+// boundUser returns the user ID a field is bound to: the installing user
+// for the user's own tokens, none for the tenant-wide bot and webhook (and
+// for any field added later, which then stays bound to the tenant).
+func boundUser(field string, inst *installstore.Installation) string {
+	switch field {
+	case installstore.FieldUserToken, installstore.FieldUserRefreshToken:
+		return inst.User.ID
+	}
+	return ""
+}
+
+// sealValue seals plaintext under dk, bound to tenant, user and field.
+func sealValue(bufs *bufPool, dk *dataKey, t installstore.Tenant, user, field, plaintext string) (string, error) {
+	if len(plaintext) > maxPlaintextLen {
+		return "", fmt.Errorf("crypto: seal %s of tenant %s: %w: value longer than %d bytes", field, t, installstore.ErrInvalid, maxPlaintextLen)
+	}
+	ctLen := len(plaintext) + tagSize
+	buf := bufs.get(aadLen(dk.header, t, user, field) + nonceSize + ctLen + b64.EncodedLen(ctLen))
+	defer bufs.put(buf)
+	// Layout: associated data | nonce | plaintext, sealed in place | ciphertext in base64.
+	aad := appendAAD((*buf)[:0], dk.header, t, user, field)
+	rest := aad[len(aad):cap(aad)]
+	nonce := rest[:nonceSize]
+	_, _ = rand.Read(nonce)
+	pt := rest[nonceSize : nonceSize+len(plaintext)]
+	copy(pt, plaintext)
+	ct := dk.aead.Seal(pt[:0], nonce, pt, aad)
+	ctEnc := rest[nonceSize+ctLen : nonceSize+ctLen+b64.EncodedLen(ctLen)]
+	b64.Encode(ctEnc, ct)
+
+	var sb strings.Builder
+	sb.Grow(len(installstore.SealedPrefix) + len(dk.header) + 2 + b64.EncodedLen(nonceSize) + len(ctEnc))
+	sb.WriteString(installstore.SealedPrefix)
+	sb.WriteString(dk.header)
+	sb.WriteByte('.')
+	var nonceEnc [16]byte // b64.EncodedLen(nonceSize)
+	b64.Encode(nonceEnc[:], nonce)
+	sb.Write(nonceEnc[:])
+	sb.WriteByte('.')
+	sb.Write(ctEnc)
+	return sb.String(), nil
+}
+
+// openValue opens the sealed value v under dk, which must be the data key
+// its header names. The error says why, never what.
+func openValue(bufs *bufPool, dk *dataKey, p sealedParts, t installstore.Tenant, user, field string) (string, error) {
+	ctLen := b64.DecodedLen(len(p.ct))
+	buf := bufs.get(aadLen(p.header, t, user, field) + nonceSize + len(p.ct) + ctLen)
+	defer bufs.put(buf)
+	aad := appendAAD((*buf)[:0], p.header, t, user, field)
+	rest := aad[len(aad):cap(aad)]
+	nonce := rest[:nonceSize]
+	enc := rest[nonceSize : nonceSize+len(p.ct)]
+	ct := rest[nonceSize+len(p.ct) : nonceSize+len(p.ct)+ctLen]
+
+	n := copy(enc, p.nonce)
+	if m, err := b64.Decode(nonce, enc[:n]); err != nil || m != nonceSize {
+		return "", fmt.Errorf("%w: bad nonce", errMalformed)
+	}
+	n = copy(enc, p.ct)
+	m, err := b64.Decode(ct, enc[:n])
+	if err != nil {
+		return "", fmt.Errorf("%w: bad ciphertext encoding", errMalformed)
+	}
+	pt, err := dk.aead.Open(ct[:0], nonce, ct[:m], aad)
+	if err != nil {
+		return "", errors.New("authentication failed (wrong key, tenant, user or field, or tampered)")
+	}
+	out := string(pt)
+	wipe(pt)
+	return out, nil
+}

@@ -1,0 +1,296 @@
+package crypto
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/installvault/installvault/installstore"
+)
+
+// store is the encryption layer. NewStore returns it through
+// installstore.Mirror, so callers see exactly the inner store's capabilities.
+type store struct {
+	inner    installstore.Store
+	keys     KeyProvider
+	provider string
+	cache    *keyCache // nil without WithDataKeyCache
+	bufs     bufPool
+}
+
+var _ installstore.FullStore = (*store)(nil)
+
+// NewStore returns a store that seals every secret of an installation with
+// keys before handing it to inner, and opens them on the way out. It
+// implements exactly the optional interfaces of installstore that inner
+// implements ([installstore.BotDeleter], [installstore.Updater],
+// [installstore.Lister], [installstore.NonceStore], [installstore.Leaser]);
+// deletes, nonces and leases pass through unchanged.
+//
+// Writes never change the caller's Installation except Version and
+// InstalledAt, as the inner store sets them. Reads fail with an error
+// wrapping [ErrDecrypt] for any record that cannot be opened, including one
+// holding a secret that is not sealed.
+func NewStore(inner installstore.Store, keys KeyProvider, opts ...Option) (installstore.Store, error) {
+	if inner == nil || keys == nil {
+		return nil, fmt.Errorf("crypto: new store: %w: inner store and key provider are required", installstore.ErrInvalid)
+	}
+	if !validProviderName(keys.Name()) {
+		return nil, fmt.Errorf("crypto: new store: %w: key provider name %q is not 1 to 32 bytes of [a-z0-9-]", installstore.ErrInvalid, keys.Name())
+	}
+	c := config{now: time.Now}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
+	s := &store{inner: inner, keys: keys, provider: keys.Name()}
+	if c.cache {
+		s.cache = newKeyCache(&c)
+	}
+	return installstore.Mirror(s, inner), nil
+}
+
+// StoreInstallation implements [installstore.Store]: it seals a copy of inst
+// and stores that.
+func (s *store) StoreInstallation(ctx context.Context, inst *installstore.Installation) error {
+	if err := inst.Validate(); err != nil {
+		return err
+	}
+	sealed := inst.Clone()
+	if err := s.seal(ctx, sealed); err != nil {
+		return err
+	}
+	if err := s.inner.StoreInstallation(ctx, sealed); err != nil {
+		return err
+	}
+	inst.Version, inst.InstalledAt = sealed.Version, sealed.InstalledAt
+	return nil
+}
+
+// FetchInstallation implements [installstore.Store].
+func (s *store) FetchInstallation(ctx context.Context, q installstore.Query) (*installstore.Installation, error) {
+	inst, err := s.inner.FetchInstallation(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.open(ctx, inst); err != nil {
+		return nil, fmt.Errorf("crypto: fetch %s: %w", describe(q), err)
+	}
+	return inst, nil
+}
+
+// DeleteInstallation implements [installstore.Store].
+func (s *store) DeleteInstallation(ctx context.Context, q installstore.Query) error {
+	return s.inner.DeleteInstallation(ctx, q)
+}
+
+// DeleteBot implements [installstore.BotDeleter].
+func (s *store) DeleteBot(ctx context.Context, q installstore.Query) error {
+	return s.inner.(installstore.BotDeleter).DeleteBot(ctx, q)
+}
+
+// UpdateInstallation implements [installstore.Updater]: it seals a copy of
+// inst and conditionally updates with that.
+func (s *store) UpdateInstallation(ctx context.Context, inst *installstore.Installation) error {
+	if err := inst.Validate(); err != nil {
+		return err
+	}
+	sealed := inst.Clone()
+	if err := s.seal(ctx, sealed); err != nil {
+		return err
+	}
+	if err := s.inner.(installstore.Updater).UpdateInstallation(ctx, sealed); err != nil {
+		return err
+	}
+	inst.Version, inst.InstalledAt = sealed.Version, sealed.InstalledAt
+	return nil
+}
+
+// ListInstallations implements [installstore.Lister]. A record that cannot
+// be opened stops the listing with an error wrapping [ErrDecrypt].
+func (s *store) ListInstallations(ctx context.Context, fn func(installstore.Query, *installstore.Installation) error) error {
+	if p, ok := ctx.Value(probeKey{}).(*probe); ok {
+		p.s = s
+		return nil
+	}
+	return s.inner.(installstore.Lister).ListInstallations(ctx, func(q installstore.Query, inst *installstore.Installation) error {
+		if err := s.open(ctx, inst); err != nil {
+			return fmt.Errorf("crypto: list %s: %w", describe(q), err)
+		}
+		return fn(q, inst)
+	})
+}
+
+// PutNonce implements [installstore.NonceStore].
+func (s *store) PutNonce(ctx context.Context, nonce string, expiresAt time.Time) error {
+	return s.inner.(installstore.NonceStore).PutNonce(ctx, nonce, expiresAt)
+}
+
+// ConsumeNonce implements [installstore.NonceStore].
+func (s *store) ConsumeNonce(ctx context.Context, nonce string) error {
+	return s.inner.(installstore.NonceStore).ConsumeNonce(ctx, nonce)
+}
+
+// AcquireLease implements [installstore.Leaser].
+func (s *store) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) error {
+	return s.inner.(installstore.Leaser).AcquireLease(ctx, name, owner, ttl)
+}
+
+// ReleaseLease implements [installstore.Leaser].
+func (s *store) ReleaseLease(ctx context.Context, name, owner string) error {
+	return s.inner.(installstore.Leaser).ReleaseLease(ctx, name, owner)
+}
+
+// describe names a query's tenant and user for errors.
+func describe(q installstore.Query) string {
+	if q.UserID != "" {
+		return "tenant " + q.Tenant().String() + " user " + q.UserID
+	}
+	return "tenant " + q.Tenant().String()
+}
+
+// seal replaces every secret of inst (a copy) with its sealed form.
+func (s *store) seal(ctx context.Context, inst *installstore.Installation) error {
+	if !hasSecrets(inst) {
+		return nil
+	}
+	t := inst.Tenant()
+	dk, err := s.writeKey(ctx, t)
+	if err != nil {
+		return fmt.Errorf("crypto: seal tenant %s: %w", t, err)
+	}
+	return s.sealWith(inst, dk)
+}
+
+// sealWith seals every secret of inst under dk.
+func (s *store) sealWith(inst *installstore.Installation, dk *dataKey) error {
+	t := inst.Tenant()
+	return inst.Secrets(func(field string, sec *installstore.Secret) error {
+		v, err := sealValue(&s.bufs, dk, t, boundUser(field, inst), field, sec.Reveal())
+		if err != nil {
+			return err
+		}
+		*sec = installstore.Secret(v)
+		return nil
+	})
+}
+
+// errFound stops the walk of hasSecrets.
+var errFound = errors.New("found")
+
+// hasSecrets reports whether inst has a non-empty secret.
+func hasSecrets(inst *installstore.Installation) bool {
+	return inst.Secrets(func(string, *installstore.Secret) error { return errFound }) != nil
+}
+
+// writeKey returns the data key to seal the tenant's next record with.
+func (s *store) writeKey(ctx context.Context, t installstore.Tenant) (*dataKey, error) {
+	if s.cache != nil {
+		if dk := s.cache.write(t); dk != nil {
+			return dk, nil
+		}
+	}
+	dk, err := s.generate(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if s.cache != nil {
+		s.cache.putWrite(t, dk)
+	}
+	return dk, nil
+}
+
+// generate asks the provider for a new data key for the tenant.
+func (s *store) generate(ctx context.Context, t installstore.Tenant) (*dataKey, error) {
+	k, err := s.keys.GenerateDataKey(ctx, t)
+	if err != nil {
+		return nil, fmt.Errorf("generate data key: %w", err)
+	}
+	return fromProvider(s.provider, k)
+}
+
+// memo remembers the data keys one operation has unwrapped, so a record
+// whose values share a data key unwraps it once even without a cache.
+type memo struct {
+	n      int
+	header [2]string
+	dk     [2]*dataKey
+}
+
+func (m *memo) get(header string) *dataKey {
+	for i := range m.n {
+		if m.header[i] == header {
+			return m.dk[i]
+		}
+	}
+	return nil
+}
+
+func (m *memo) put(header string, dk *dataKey) {
+	i := m.n % len(m.dk)
+	m.header[i], m.dk[i] = header, dk
+	m.n = min(m.n+1, len(m.dk))
+}
+
+// open replaces every sealed secret of inst (the store's copy) with its
+// plaintext, or fails with ErrDecrypt naming the tenant and field.
+func (s *store) open(ctx context.Context, inst *installstore.Installation) error {
+	t := inst.Tenant()
+	var m memo
+	return inst.Secrets(func(field string, sec *installstore.Secret) error {
+		p, err := parseSealed(sec.Reveal())
+		if err != nil {
+			return decryptError(t, field, err)
+		}
+		if p.provider != s.provider {
+			return decryptError(t, field, fmt.Errorf("sealed by key provider %q, this store uses %q", p.provider, s.provider))
+		}
+		dk := m.get(p.header)
+		if dk == nil {
+			if dk, err = s.readKey(ctx, t, p); err != nil {
+				return decryptError(t, field, err)
+			}
+			m.put(p.header, dk)
+		}
+		v, err := openValue(&s.bufs, dk, p, t, boundUser(field, inst), field)
+		if err != nil {
+			return decryptError(t, field, err)
+		}
+		*sec = installstore.Secret(v)
+		return nil
+	})
+}
+
+// readKey returns the unwrapped data key a sealed value names, from the
+// cache or the provider.
+func (s *store) readKey(ctx context.Context, t installstore.Tenant, p sealedParts) (*dataKey, error) {
+	if s.cache != nil {
+		if dk := s.cache.read(t, p.header); dk != nil {
+			return dk, nil
+		}
+	}
+	keyID, err := decodeField(p.keyID)
+	if err != nil {
+		return nil, err
+	}
+	wrapped, err := decodeField(p.wrapped)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := s.keys.UnwrapDataKey(ctx, t, string(keyID), wrapped)
+	if err != nil {
+		return nil, fmt.Errorf("unwrap data key: %w", err)
+	}
+	dk, err := newDataKey(strings.Clone(p.header), strings.Clone(p.keyID), pt)
+	if err != nil {
+		return nil, err
+	}
+	if s.cache != nil {
+		s.cache.putRead(t, dk)
+	}
+	return dk, nil
+}

@@ -1,0 +1,299 @@
+package crypto_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/installvault/installvault/crypto"
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/memory"
+)
+
+func TestConformanceLocalKeyring(t *testing.T) {
+	keys := keyring(t, "k1", "k1")
+	storetest.Run(t, func(t *testing.T) installstore.Store { return newStore(t, memory.New(), keys) })
+}
+
+func TestConformanceLocalKeyringCached(t *testing.T) {
+	keys := keyring(t, "k1", "k1")
+	storetest.Run(t, func(t *testing.T) installstore.Store {
+		return newStore(t, memory.New(), keys, crypto.WithDataKeyCache(time.Minute, 100))
+	})
+}
+
+// capabilities lists the optional interfaces s implements.
+func capabilities(s installstore.Store) [5]bool {
+	_, d := s.(installstore.BotDeleter)
+	_, u := s.(installstore.Updater)
+	_, l := s.(installstore.Lister)
+	_, n := s.(installstore.NonceStore)
+	_, le := s.(installstore.Leaser)
+	return [5]bool{d, u, l, n, le}
+}
+
+func TestMirrorsInnerCapabilities(t *testing.T) {
+	keys := keyring(t, "k1", "k1")
+	full := memory.New()
+	for _, inner := range []installstore.Store{
+		full,
+		struct{ installstore.Store }{full},
+		struct {
+			installstore.Store
+			installstore.Updater
+			installstore.Lister
+		}{full, full, full},
+	} {
+		s := newStore(t, inner, keys)
+		require.Equal(t, capabilities(inner), capabilities(s))
+	}
+	// A store without capabilities still works.
+	s := newStore(t, struct{ installstore.Store }{full}, keys)
+	require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "a")))
+	got, err := s.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
+	require.NoError(t, err)
+	storetest.Equal(t, storetest.Fixture("", "T1", "U1", "a"), got)
+}
+
+func TestNewStoreRejectsBadInput(t *testing.T) {
+	keys := keyring(t, "k1", "k1")
+	for name, f := range map[string]func() (installstore.Store, error){
+		"nil inner": func() (installstore.Store, error) { return crypto.NewStore(nil, keys) },
+		"nil keys":  func() (installstore.Store, error) { return crypto.NewStore(memory.New(), nil) },
+		"zero age":  func() (installstore.Store, error) { return crypto.NewStore(memory.New(), keys, crypto.WithDataKeyCache(0, 1)) },
+		"zero uses": func() (installstore.Store, error) {
+			return crypto.NewStore(memory.New(), keys, crypto.WithDataKeyCache(time.Minute, 0))
+		},
+		"zero capacity": func() (installstore.Store, error) {
+			return crypto.NewStore(memory.New(), keys, crypto.WithDataKeyCacheCapacity(0))
+		},
+		"nil clock": func() (installstore.Store, error) { return crypto.NewStore(memory.New(), keys, crypto.WithClock(nil)) },
+		"bad provider name": func() (installstore.Store, error) {
+			return crypto.NewStore(memory.New(), badName{keys})
+		},
+	} {
+		s, err := f()
+		require.ErrorIs(t, err, installstore.ErrInvalid, name)
+		require.Nil(t, s, name)
+	}
+	for name, f := range map[string]func() (crypto.KeyProvider, error){
+		"no primary":  func() (crypto.KeyProvider, error) { return crypto.NewLocalKeyring(map[string][]byte{"a": masterKey(1)}, "b") },
+		"short key":   func() (crypto.KeyProvider, error) { return crypto.NewLocalKeyring(map[string][]byte{"a": make([]byte, 16)}, "a") },
+		"empty name":  func() (crypto.KeyProvider, error) { return crypto.NewLocalKeyring(map[string][]byte{"": masterKey(1)}, "") },
+		"nil client":  func() (crypto.KeyProvider, error) { return crypto.NewKMS(nil, "alias/x") },
+		"no key (kms)": func() (crypto.KeyProvider, error) { return crypto.NewKMS(nil, "") },
+	} {
+		k, err := f()
+		require.ErrorIs(t, err, installstore.ErrInvalid, name)
+		require.Nil(t, k, name)
+	}
+}
+
+type badName struct{ crypto.KeyProvider }
+
+func (badName) Name() string { return "Bad.Name" }
+
+func TestInnerStoreHoldsNoPlaintext(t *testing.T) {
+	inner := memory.New()
+	s := newStore(t, inner, keyring(t, "k1", "k1"))
+	in := storetest.Fixture("E1", "T1", "U1", "plain")
+	org := storetest.OrgFixture("E2", "U2", "plain")
+	for _, inst := range []*installstore.Installation{in, org} {
+		require.NoError(t, s.StoreInstallation(bg, inst.Clone()))
+	}
+	n := 0
+	require.NoError(t, inner.ListInstallations(bg, func(q installstore.Query, raw *installstore.Installation) error {
+		for field, v := range secrets(raw) {
+			n++
+			require.True(t, installstore.Secret(v).IsSealed(), "%v %s", q, field)
+			require.NotContains(t, v, "plain", "%v %s", q, field)
+			require.NotContains(t, v, "xox", "%v %s", q, field)
+			require.NotContains(t, v, "hooks.slack", "%v %s", q, field)
+		}
+		return nil
+	}))
+	require.Equal(t, 5+5+3+3, n, "every secret of every record was checked")
+	// Non-secret fields are kept as they are.
+	raw, err := inner.FetchInstallation(bg, installstore.Query{EnterpriseID: "E1", TeamID: "T1"})
+	require.NoError(t, err)
+	require.Equal(t, in.TeamName, raw.TeamName)
+	require.Equal(t, in.Bot.Scopes, raw.Bot.Scopes)
+	// Each value has its own nonce: equal plaintexts seal differently.
+	a, b := storetest.Fixture("", "T5", "U1", "same"), storetest.Fixture("", "T5", "U1", "same")
+	require.NoError(t, s.StoreInstallation(bg, a))
+	raw1, _ := inner.FetchInstallation(bg, installstore.Query{TeamID: "T5"})
+	require.NoError(t, s.StoreInstallation(bg, b))
+	raw2, _ := inner.FetchInstallation(bg, installstore.Query{TeamID: "T5"})
+	require.NotEqual(t, raw1.Bot.Token, raw2.Bot.Token)
+}
+
+func TestCallerInstallationIsNotMutated(t *testing.T) {
+	s := newStore(t, memory.New(), keyring(t, "k1", "k1"))
+	in := storetest.Fixture("", "T1", "U1", "a")
+	in.InstalledAt = time.Time{}
+	want := in.Clone()
+	require.NoError(t, s.StoreInstallation(bg, in))
+	require.Positive(t, in.Version)
+	require.False(t, in.InstalledAt.IsZero())
+	want.Version, want.InstalledAt = in.Version, in.InstalledAt
+	require.Equal(t, want, in, "only Version and InstalledAt change")
+
+	got, err := s.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
+	require.NoError(t, err)
+	got.Bot.Token = "xoxb-test-refreshed"
+	before := got.Clone()
+	require.NoError(t, s.(installstore.Updater).UpdateInstallation(bg, got))
+	require.Greater(t, got.Version, before.Version)
+	before.Version = got.Version
+	require.Equal(t, before, got)
+}
+
+// rawRecord returns the inner store's (sealed) record for q.
+func rawRecord(t *testing.T, inner *memory.Store, q installstore.Query) *installstore.Installation {
+	t.Helper()
+	raw, err := inner.FetchInstallation(bg, q)
+	require.NoError(t, err)
+	return raw
+}
+
+// putRaw writes a sealed record into the inner store as is.
+func putRaw(t *testing.T, inner *memory.Store, raw *installstore.Installation) {
+	t.Helper()
+	require.NoError(t, inner.StoreInstallation(bg, raw))
+}
+
+// requireDecryptError fetches q and checks the error: ErrDecrypt, naming the
+// tenant and field, and holding no secret or sealed value.
+func requireDecryptError(t *testing.T, s installstore.Store, q installstore.Query, field string, forbidden ...string) {
+	t.Helper()
+	got, err := s.FetchInstallation(bg, q)
+	require.ErrorIs(t, err, crypto.ErrDecrypt)
+	require.Nil(t, got)
+	msg := err.Error()
+	require.Contains(t, msg, q.Tenant().String())
+	require.Contains(t, msg, field)
+	for _, f := range append(forbidden, installstore.SealedPrefix, "xoxb-", "xoxp-", "xoxe-", "hooks.slack") {
+		require.NotContains(t, msg, f)
+		require.NotContains(t, fmt.Sprintf("%+v %#v", err, err), f)
+	}
+}
+
+func TestSwappedValuesFail(t *testing.T) {
+	inner := memory.New()
+	s := newStore(t, inner, keyring(t, "k1", "k1"))
+	require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "a")))
+	require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", "T2", "U1", "b")))
+	require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", "T1", "U2", "c")))
+	t1 := rawRecord(t, inner, installstore.Query{TeamID: "T1", UserID: "U1"})
+	t2 := rawRecord(t, inner, installstore.Query{TeamID: "T2", UserID: "U1"})
+	u2 := rawRecord(t, inner, installstore.Query{TeamID: "T1", UserID: "U2"})
+
+	cases := map[string]struct {
+		mutate func(r *installstore.Installation)
+		field  string
+	}{
+		"bot token from another tenant": {func(r *installstore.Installation) { r.Bot.Token = t2.Bot.Token }, "bot.token"},
+		"refresh token into token field": {func(r *installstore.Installation) { r.Bot.Token = r.Bot.RefreshToken }, "bot.token"},
+		"user token into bot field":      {func(r *installstore.Installation) { r.Bot.Token = r.User.Token }, "bot.token"},
+		"user token of another user":     {func(r *installstore.Installation) { r.User.Token = u2.User.Token }, "user.token"},
+		"user refresh token swapped":     {func(r *installstore.Installation) { r.User.RefreshToken = r.User.Token }, "user.refresh_token"},
+		"webhook from another tenant":    {func(r *installstore.Installation) { r.IncomingWebhook.URL = t2.IncomingWebhook.URL }, "incoming_webhook.url"},
+		"bot token as webhook":           {func(r *installstore.Installation) { r.IncomingWebhook.URL = r.Bot.Token }, "incoming_webhook.url"},
+		"plaintext value":                {func(r *installstore.Installation) { r.Bot.Token = "xoxb-test-plain" }, "bot.token"},
+		"foreign format":                 {func(r *installstore.Installation) { r.User.Token = "vault:v1:abc" }, "user.token"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := t1.Clone()
+			c.mutate(r)
+			putRaw(t, inner, r)
+			requireDecryptError(t, s, installstore.Query{TeamID: "T1", UserID: "U1"}, c.field, "xoxb-test-plain")
+		})
+	}
+	// The same team under an enterprise is another tenant.
+	moved := t1.Clone()
+	moved.EnterpriseID = "E1"
+	putRaw(t, inner, moved)
+	requireDecryptError(t, s, installstore.Query{EnterpriseID: "E1", TeamID: "T1"}, "bot.token")
+}
+
+func TestCorruptedByteFails(t *testing.T) {
+	inner := memory.New()
+	s := newStore(t, inner, keyring(t, "k1", "k1"))
+	in := storetest.Fixture("", "T1", "U1", "a")
+	in.Bot.RefreshToken, in.User.Token, in.User.RefreshToken, in.IncomingWebhook = "", "", "", nil
+	require.NoError(t, s.StoreInstallation(bg, in))
+	q := installstore.Query{TeamID: "T1"}
+	sealed := rawRecord(t, inner, q).Bot.Token.Reveal()
+	alphabet := "ABCabc019-_.:xZ"
+	for i := range len(sealed) {
+		for _, c := range []byte{alphabet[i%len(alphabet)], alphabet[(i+7)%len(alphabet)]} {
+			if sealed[i] == c {
+				continue
+			}
+			r := rawRecord(t, inner, q)
+			r.Bot.Token = installstore.Secret(sealed[:i] + string(c) + sealed[i+1:])
+			putRaw(t, inner, r)
+			got, err := s.FetchInstallation(bg, q)
+			require.ErrorIs(t, err, crypto.ErrDecrypt, "byte %d set to %q", i, c)
+			require.Nil(t, got)
+		}
+	}
+	// Truncated at every length.
+	for n := 1; n < len(sealed); n++ { // (an empty value is no secret at all)
+		r := rawRecord(t, inner, q)
+		r.Bot.Token = installstore.Secret(sealed[:n])
+		putRaw(t, inner, r)
+		_, err := s.FetchInstallation(bg, q)
+		require.ErrorIs(t, err, crypto.ErrDecrypt, "truncated to %d", n)
+	}
+	// And the original still opens.
+	r := rawRecord(t, inner, q)
+	r.Bot.Token = installstore.Secret(sealed)
+	putRaw(t, inner, r)
+	got, err := s.FetchInstallation(bg, q)
+	require.NoError(t, err)
+	require.Equal(t, installstore.Secret("xoxb-test-T1-a"), got.Bot.Token)
+}
+
+func TestMissingKeyFails(t *testing.T) {
+	inner := memory.New()
+	old := newStore(t, inner, keyring(t, "k1", "k1"))
+	require.NoError(t, old.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "a")))
+
+	other := newStore(t, inner, keyring(t, "k2", "k2"))
+	requireDecryptError(t, other, installstore.Query{TeamID: "T1"}, "bot.token")
+	// A keyring with a key of the same name but other bytes fails too.
+	same, err := crypto.NewLocalKeyring(map[string][]byte{"k1": masterKey(9)}, "k1")
+	require.NoError(t, err)
+	requireDecryptError(t, newStore(t, inner, same), installstore.Query{TeamID: "T1"}, "bot.token")
+	// Listing fails closed as well.
+	err = other.(installstore.Lister).ListInstallations(bg, func(installstore.Query, *installstore.Installation) error { return nil })
+	require.ErrorIs(t, err, crypto.ErrDecrypt)
+	require.Contains(t, err.Error(), ":T1")
+}
+
+func TestEnterpriseFallbackOpensAsTheOrg(t *testing.T) {
+	s := newStore(t, memory.New(), keyring(t, "k1", "k1"))
+	require.NoError(t, s.StoreInstallation(bg, storetest.OrgFixture("E1", "U1", "org")))
+	got, err := s.FetchInstallation(bg, installstore.Query{EnterpriseID: "E1", TeamID: "T9", UserID: "U1"})
+	require.NoError(t, err)
+	require.Equal(t, installstore.Secret("xoxb-test-E1-org"), got.Bot.Token)
+	require.Equal(t, installstore.Secret("xoxp-test-E1-U1-org"), got.User.Token)
+}
+
+func TestDataKeyRedacts(t *testing.T) {
+	dk := crypto.DataKey{KeyID: "k1", Wrapped: []byte("wrapped"), Plaintext: []byte("PLAINTEXT-KEY-BYTES-0123456789ab")}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q"} {
+		for _, v := range []any{dk, &dk} {
+			out := fmt.Sprintf(verb, v)
+			require.NotContains(t, out, "PLAINTEXT", verb)
+			require.NotContains(t, out, "504c41494e", verb) // hex of "PLAIN"
+		}
+	}
+	require.True(t, strings.Contains(fmt.Sprint(dk), "k1"))
+}
