@@ -64,7 +64,9 @@ func TestNewStoreRejectsBadInput(t *testing.T) {
 	for name, f := range map[string]func() (installstore.Store, error){
 		"nil inner": func() (installstore.Store, error) { return crypto.NewStore(nil, keys) },
 		"nil keys":  func() (installstore.Store, error) { return crypto.NewStore(memory.New(), nil) },
-		"zero age":  func() (installstore.Store, error) { return crypto.NewStore(memory.New(), keys, crypto.WithDataKeyCache(0, 1)) },
+		"zero age": func() (installstore.Store, error) {
+			return crypto.NewStore(memory.New(), keys, crypto.WithDataKeyCache(0, 1))
+		},
 		"zero uses": func() (installstore.Store, error) {
 			return crypto.NewStore(memory.New(), keys, crypto.WithDataKeyCache(time.Minute, 0))
 		},
@@ -81,10 +83,16 @@ func TestNewStoreRejectsBadInput(t *testing.T) {
 		require.Nil(t, s, name)
 	}
 	for name, f := range map[string]func() (crypto.KeyProvider, error){
-		"no primary":  func() (crypto.KeyProvider, error) { return crypto.NewLocalKeyring(map[string][]byte{"a": masterKey(1)}, "b") },
-		"short key":   func() (crypto.KeyProvider, error) { return crypto.NewLocalKeyring(map[string][]byte{"a": make([]byte, 16)}, "a") },
-		"empty name":  func() (crypto.KeyProvider, error) { return crypto.NewLocalKeyring(map[string][]byte{"": masterKey(1)}, "") },
-		"nil client":  func() (crypto.KeyProvider, error) { return crypto.NewKMS(nil, "alias/x") },
+		"no primary": func() (crypto.KeyProvider, error) {
+			return crypto.NewLocalKeyring(map[string][]byte{"a": masterKey(1)}, "b")
+		},
+		"short key": func() (crypto.KeyProvider, error) {
+			return crypto.NewLocalKeyring(map[string][]byte{"a": make([]byte, 16)}, "a")
+		},
+		"empty name": func() (crypto.KeyProvider, error) {
+			return crypto.NewLocalKeyring(map[string][]byte{"": masterKey(1)}, "")
+		},
+		"nil client":   func() (crypto.KeyProvider, error) { return crypto.NewKMS(nil, "alias/x") },
 		"no key (kms)": func() (crypto.KeyProvider, error) { return crypto.NewKMS(nil, "") },
 	} {
 		k, err := f()
@@ -196,7 +204,7 @@ func TestSwappedValuesFail(t *testing.T) {
 		mutate func(r *installstore.Installation)
 		field  string
 	}{
-		"bot token from another tenant": {func(r *installstore.Installation) { r.Bot.Token = t2.Bot.Token }, "bot.token"},
+		"bot token from another tenant":  {func(r *installstore.Installation) { r.Bot.Token = t2.Bot.Token }, "bot.token"},
 		"refresh token into token field": {func(r *installstore.Installation) { r.Bot.Token = r.Bot.RefreshToken }, "bot.token"},
 		"user token into bot field":      {func(r *installstore.Installation) { r.Bot.Token = r.User.Token }, "bot.token"},
 		"user token of another user":     {func(r *installstore.Installation) { r.User.Token = u2.User.Token }, "user.token"},
