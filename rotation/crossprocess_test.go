@@ -1,0 +1,201 @@
+package rotation
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/installvault/installvault/installstore"
+)
+
+// The cross-process storm: the parent runs the fake Slack and counts its
+// calls; it re-executes this test binary as child processes ("replicas")
+// that share one store and each make concurrent Authorize calls.
+const (
+	xprocProcs      = 4
+	xprocPerProc    = 250
+	envXprocChild   = "ROTATION_XPROC_CHILD"   // "1" in a child
+	envXprocSlack   = "ROTATION_XPROC_SLACK"   // the fake Slack's API URL
+	envXprocBarrier = "ROTATION_XPROC_BARRIER" // where a child reports its storm started
+	envXprocTeam    = "ROTATION_XPROC_TEAM"    // the installation's team
+)
+
+// sharedBackend is a store that separate processes can share. open runs in
+// the parent and in every child (which inherit env).
+type sharedBackend struct {
+	name string
+	env  []string
+	open func(t testing.TB) installstore.Store
+}
+
+// sharedBackends returns the backends to run the storm on; each is
+// provided by its own file (crossprocess_dynamo_test.go).
+var sharedBackends []func(t testing.TB) *sharedBackend
+
+func TestCrossProcessStormMakesOneRefresh(t *testing.T) {
+	if os.Getenv(envXprocChild) == "1" {
+		xprocChild(t)
+		return
+	}
+	if len(sharedBackends) == 0 {
+		t.Skip("no store shared across processes is wired in this build")
+	}
+	for _, newBackend := range sharedBackends {
+		backend := newBackend(t)
+		t.Run(backend.name, func(t *testing.T) { xprocParent(t, backend) })
+	}
+}
+
+func xprocParent(t *testing.T, backend *sharedBackend) {
+	ctx := context.Background()
+	store := backend.open(t)
+	team := fmt.Sprintf("T0XPROC%d", time.Now().UnixNano())
+	inst := &installstore.Installation{TeamID: team, Bot: &installstore.Bot{
+		ID: "B1", Token: "xoxb-test-expired", RefreshToken: "xoxe-test-bot-xproc", ExpiresAt: time.Now().Add(-time.Minute),
+	}}
+	require.NoError(t, store.StoreInstallation(ctx, inst))
+
+	// Slack answers only once every replica has started its storm, so the
+	// storms overlap the refresh for certain.
+	var started atomic.Int64
+	allStarted := make(chan struct{})
+	barrier := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if started.Add(1) == xprocProcs {
+			close(allStarted)
+		}
+	}))
+	defer barrier.Close()
+	fake := newFakeSlack(t)
+	fake.allow("xoxe-test-bot-xproc")
+	var overlapped atomic.Bool
+	fake.set(func(f *fakeSlack) {
+		f.onCall = func() {
+			select {
+			case <-allStarted:
+				overlapped.Store(true)
+			case <-time.After(60 * time.Second):
+			}
+		}
+	})
+
+	outs := make([]string, xprocProcs)
+	var wg sync.WaitGroup
+	for i := range xprocProcs {
+		wg.Go(func() {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestCrossProcessStormMakesOneRefresh$", "-test.count=1", "-test.v")
+			cmd.Env = append(os.Environ(), backend.env...)
+			cmd.Env = append(cmd.Env, envXprocChild+"=1", envXprocSlack+"="+fake.url(), envXprocBarrier+"="+barrier.URL, envXprocTeam+"="+team)
+			out, err := cmd.CombinedOutput()
+			outs[i] = string(out)
+			if err != nil {
+				t.Errorf("replica %d: %v\n%s", i, err, out)
+			}
+		})
+	}
+	wg.Wait()
+	require.True(t, overlapped.Load(), "the replicas' storms did not overlap the refresh")
+	require.Equal(t, int64(1), fake.calls.Load(), "oauth.v2.access calls across %d processes", xprocProcs)
+
+	var tokens []string
+	for i, out := range outs {
+		line := xprocResult(out)
+		require.NotEmpty(t, line, "replica %d printed no result:\n%s", i, out)
+		tokens = append(tokens, line)
+	}
+	for _, tok := range tokens {
+		require.Equal(t, tokens[0], tok, "every replica handed out the same, single token")
+	}
+	stored, err := store.FetchInstallation(ctx, installstore.Query{TeamID: team})
+	require.NoError(t, err)
+	require.Equal(t, "xoxb-test-bot-1", stored.Bot.Token.Reveal())
+	require.Equal(t, tokenDigest("xoxb-test-bot-1"), tokens[0])
+}
+
+// xprocChild is one replica: 250 concurrent Authorize calls; it prints the
+// digest of the single token it handed out.
+func xprocChild(t *testing.T) {
+	store := backendForChild(t)
+	r, err := New(store, WithClientCredentials(testClientID, testClientSecret), WithSlackAPIURL(os.Getenv(envXprocSlack)))
+	require.NoError(t, err)
+	q := installstore.Query{TeamID: os.Getenv(envXprocTeam)}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	distinct := map[string]bool{}
+	for range xprocPerProc {
+		wg.Go(func() {
+			<-start
+			inst, err := r.Authorize(context.Background(), q)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			distinct[tokenDigest(inst.Bot.Token.Reveal())] = true
+			mu.Unlock()
+		})
+	}
+	close(start)
+	resp, err := http.Post(os.Getenv(envXprocBarrier), "text/plain", nil)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	wg.Wait()
+	require.Len(t, distinct, 1, "distinct tokens in this replica")
+	for d := range distinct {
+		fmt.Printf("XPROC-RESULT %s stats=%+v\n", d, r.Stats())
+	}
+}
+
+// backendForChild opens, in a child, the backend its parent chose (by the
+// env it passed).
+func backendForChild(t *testing.T) installstore.Store {
+	for _, newBackend := range sharedBackends {
+		b := newBackend(t)
+		if b.selected() {
+			return b.open(t)
+		}
+	}
+	t.Fatal("child: no shared backend selected by the environment")
+	return nil
+}
+
+// selected reports whether the environment carries b's env (the parent set it).
+func (b *sharedBackend) selected() bool {
+	for _, kv := range b.env {
+		k, v, _ := strings.Cut(kv, "=")
+		if os.Getenv(k) != v {
+			return false
+		}
+	}
+	return true
+}
+
+func xprocResult(out string) string {
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "XPROC-RESULT "); ok {
+			d, _, _ := strings.Cut(rest, " ")
+			return d
+		}
+	}
+	return ""
+}
+
+// tokenDigest names a (fake) token in test output without printing it.
+func tokenDigest(tok string) string {
+	sum := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(sum[:8])
+}
