@@ -21,19 +21,21 @@
 //
 // A sealed value is one ASCII string:
 //
-//		ivsealed:1.<provider>.<key-id>.<wrapped-key>.<nonce>.<ciphertext>
+//	ivsealed:1.<provider>.<key-id>.<wrapped-key>.<nonce>.<ciphertext>
 //
-//	  - "ivsealed:" is [installstore.SealedPrefix]; backends may check it.
-//	  - "1" is the format version.
-//	  - provider names the [KeyProvider] ("aws-kms", "local"): [a-z0-9-], at
-//	    most 32 bytes.
-//	  - key-id is the master key that wrapped the data key (a KMS key ARN, a
-//	    keyring key name), base64url without padding: KMS ARNs contain ':'
-//	    and '/', base64url never contains '.'.
-//	  - wrapped-key is the data key as the provider wrapped it (for KMS the
-//	    CiphertextBlob of GenerateDataKey), base64url without padding.
-//	  - nonce is the 12-byte AES-GCM nonce, random per value, base64url.
-//	  - ciphertext is AES-256-GCM ciphertext and 16-byte tag, base64url.
+// where:
+//
+//   - "ivsealed:" is [installstore.SealedPrefix]; backends may check it.
+//   - "1" is the format version.
+//   - provider names the [KeyProvider] ("aws-kms", "local"): [a-z0-9-], at
+//     most 32 bytes.
+//   - key-id is the master key that wrapped the data key (a KMS key ARN, a
+//     keyring key name), base64url without padding: KMS ARNs contain ':'
+//     and '/', base64url never contains '.'.
+//   - wrapped-key is the data key as the provider wrapped it (for KMS the
+//     CiphertextBlob of GenerateDataKey), base64url without padding.
+//   - nonce is the 12-byte AES-GCM nonce, random per value, base64url.
+//   - ciphertext is the AES-256-GCM ciphertext and 16-byte tag, base64url.
 //
 // Every base64url field is decoded strictly (no padding, no stray bits), so
 // changing any one character of a sealed value makes it fail to open.

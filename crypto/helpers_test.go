@@ -3,6 +3,7 @@ package crypto_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"sync/atomic"
 	"testing"
 
@@ -60,3 +61,6 @@ func newStore(t testing.TB, inner installstore.Store, keys crypto.KeyProvider, o
 }
 
 var bg = context.Background()
+
+// b64 encodes like the sealed format's key-ID field.
+func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
