@@ -1,0 +1,113 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/installvault/installvault/installstore"
+)
+
+// Store is the DynamoDB backend. It implements [installstore.FullStore] and
+// is safe for concurrent use by any number of goroutines and processes
+// sharing the table.
+type Store struct {
+	client    *dynamodb.Client
+	table     string
+	now       func() time.Time
+	plaintext bool
+	attempts  int
+}
+
+// Option configures a [Store].
+type Option func(*Store)
+
+// WithPlaintextSecrets lets the store write secrets that are not sealed by
+// package crypto. It is for local experiments only: without it, the store
+// refuses (with an error wrapping [installstore.ErrInvalid]) to persist any
+// non-empty secret lacking [installstore.SealedPrefix].
+func WithPlaintextSecrets() Option { return func(s *Store) { s.plaintext = true } }
+
+// WithClock sets the clock used for InstalledAt defaults, versions, and
+// nonce and lease expiry (default time.Now). Replicas sharing a table should
+// have roughly synchronized clocks; versions stay monotonic regardless.
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// WithConflictAttempts sets how many times an operation re-reads and retries
+// after losing a race on the version of a tenant it writes unconditionally
+// (StoreInstallation, deletes) before giving up with
+// [installstore.ErrConflict] (default 25). UpdateInstallation never retries:
+// a lost race is the caller's ErrConflict.
+func WithConflictAttempts(n int) Option {
+	return func(s *Store) {
+		if n > 0 {
+			s.attempts = n
+		}
+	}
+}
+
+// New returns a store over the table, which must have the schema described
+// in the package documentation (see [CreateTable]). Throttling and transient
+// errors are retried by client's retryer; set its retry mode and attempts
+// on the client (config.WithRetryer).
+func New(client *dynamodb.Client, table string, opts ...Option) (*Store, error) {
+	if client == nil {
+		return nil, fmt.Errorf("dynamo: new store: %w: nil client", installstore.ErrInvalid)
+	}
+	if table == "" {
+		return nil, fmt.Errorf("dynamo: new store: %w: empty table name", installstore.ErrInvalid)
+	}
+	s := &Store{client: client, table: table, now: time.Now, attempts: 25}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
+}
+
+var _ installstore.FullStore = (*Store)(nil)
+
+// newVersion returns a version larger than floor: the current time in
+// microseconds, or floor+1 when the clock is behind. Seeding from the clock
+// keeps a re-created tenant from reusing the Versions of its previous life.
+func (s *Store) newVersion(floor int64) int64 {
+	v := s.now().UnixMicro()
+	if v <= floor {
+		v = floor + 1
+	}
+	return v
+}
+
+// checkSecrets refuses plaintext secrets unless WithPlaintextSecrets.
+func (s *Store) checkSecrets(op string, inst *installstore.Installation) error {
+	if s.plaintext {
+		return nil
+	}
+	return inst.Secrets(func(field string, sec *installstore.Secret) error {
+		if !sec.IsSealed() {
+			return fmt.Errorf("dynamo: %s tenant %s: %w: secret %s is not sealed by package crypto (wrap the store with crypto.NewStore, or use WithPlaintextSecrets for local experiments)",
+				op, inst.Tenant(), installstore.ErrInvalid, field)
+		}
+		return nil
+	})
+}
+
+func notFound(op string, q installstore.Query) error {
+	if q.UserID != "" {
+		return fmt.Errorf("dynamo: %s tenant %s user %s: %w", op, q.Tenant(), q.UserID, installstore.ErrNotFound)
+	}
+	return fmt.Errorf("dynamo: %s tenant %s: %w", op, q.Tenant(), installstore.ErrNotFound)
+}
+
+func (s *Store) tooManyConflicts(op string, t installstore.Tenant) error {
+	return fmt.Errorf("dynamo: %s tenant %s: %w: lost %d races in a row", op, t, installstore.ErrConflict, s.attempts)
+}
+
+func ctxErr(ctx context.Context, op string, t installstore.Tenant) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("dynamo: %s tenant %s: %w", op, t, err)
+	}
+	return nil
+}
+
