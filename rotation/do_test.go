@@ -119,3 +119,22 @@ func TestDoForcedRefreshFails(t *testing.T) {
 	require.Equal(t, 1, runs)
 	noSecrets(t, "error", err.Error())
 }
+
+func TestDoForcedRefreshTokenRejected(t *testing.T) {
+	e := newEnv(t)
+	e.install("T0ACME", "U0ADMIN", 5*time.Hour, 0)
+	e.slack.set(func(f *fakeSlack) { f.failWith = "invalid_refresh_token" })
+	r := e.refresher(nil)
+	runs := 0
+	fn := func(context.Context, *slack.Client) error {
+		runs++
+		return slack.SlackErrorResponse{Err: "token_expired"}
+	}
+	err := r.Do(context.Background(), acme, fn)
+	require.ErrorIs(t, err, ErrReinstallRequired)
+	require.Equal(t, 1, runs, "the refused token is not tried again")
+	// Marked: the next Do does not call oauth.v2.access again.
+	err = r.Do(context.Background(), acme, fn)
+	require.ErrorIs(t, err, ErrReinstallRequired)
+	require.Equal(t, int64(1), e.slack.calls.Load())
+}

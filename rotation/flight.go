@@ -109,7 +109,7 @@ func (r *Refresher) flight(ctx context.Context, q installstore.Query, p part, re
 	if t, done, err := r.check(cur, q, p, rejected); done || err != nil {
 		return t, err
 	}
-	return r.renew(ctx, q, p, cur)
+	return r.renew(ctx, q, p, cur, rejected)
 }
 
 // fetch reads the record; ErrNotFound passes through, any other error
@@ -158,15 +158,15 @@ func (r *Refresher) check(cur *installstore.Installation, q installstore.Query, 
 }
 
 // renew calls Slack with cur's refresh token and writes the new token back
-// on cur's Version.
-func (r *Refresher) renew(ctx context.Context, q installstore.Query, p part, cur *installstore.Installation) (token, error) {
+// on cur's Version. rejected is the flight's (see refresh).
+func (r *Refresher) renew(ctx context.Context, q installstore.Query, p part, cur *installstore.Installation, rejected installstore.Secret) (token, error) {
 	old := p.get(cur)
 	fresh, err := r.callSlack(ctx, old.refresh)
 	if err != nil {
 		if errors.Is(err, ErrReinstallRequired) {
 			// A refresh that another writer finished meanwhile (a lease
 			// that expired under a slow holder) also invalidates ours.
-			if t, done, serr := r.settled(ctx, q, p, ""); done {
+			if t, done, serr := r.settled(ctx, q, p, rejected); done {
 				return t, nil
 			} else if errors.Is(serr, installstore.ErrNotFound) {
 				return token{}, serr
@@ -205,7 +205,7 @@ func (r *Refresher) renew(ctx context.Context, q installstore.Query, p part, cur
 		if now := p.get(cur); !now.present() || !same(now.refresh, old.refresh) || !same(now.token, old.token) {
 			// Another writer replaced this token (a replica, a re-install,
 			// a revocation): theirs wins if it is usable.
-			if t, done, err := r.check(cur, q, p, ""); done || err != nil {
+			if t, done, err := r.check(cur, q, p, rejected); done || err != nil {
 				return t, err
 			}
 			return token{}, failed("the %s token was replaced meanwhile by one that is due again", p)

@@ -1,0 +1,132 @@
+package rotation
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/memory"
+)
+
+func TestSafetyMargin(t *testing.T) {
+	for _, c := range []struct {
+		margin time.Duration
+		serve  bool
+	}{{0, true}, {5 * time.Minute, false}} {
+		e := newEnv(t)
+		e.install("T0ACME", "U0ADMIN", 3*time.Minute, 0)
+		e.slack.set(func(f *fakeSlack) { f.failWith = "500" })
+		var opts []Option
+		if c.margin != 0 {
+			opts = append(opts, WithSafetyMargin(c.margin))
+		}
+		inst, err := e.refresher(nil, opts...).Authorize(context.Background(), acme)
+		if c.serve {
+			require.NoError(t, err, "3 minutes left, default 1 minute safety margin")
+			require.Equal(t, "xoxb-test-initial-T0ACME", inst.Bot.Token.Reveal())
+		} else {
+			require.ErrorIs(t, err, ErrRefreshFailed, "3 minutes left is within a 5 minute safety margin")
+			require.Nil(t, inst)
+		}
+	}
+}
+
+// failingLeaser is a store whose lease calls fail (a store outage).
+type failingLeaser struct{ *memory.Store }
+
+func (failingLeaser) AcquireLease(context.Context, string, string, time.Duration) error {
+	return errors.New("lease table unavailable")
+}
+
+func TestLeaseStoreFailureFailsClosed(t *testing.T) {
+	e := newEnv(t)
+	e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
+	inst, err := e.refresher(failingLeaser{e.store}).Authorize(context.Background(), acme)
+	require.ErrorIs(t, err, ErrRefreshFailed)
+	require.Contains(t, err.Error(), "acquire lease")
+	require.Nil(t, inst)
+	require.Zero(t, e.slack.calls.Load())
+}
+
+// failingFetch fails every fetch after the first (the store goes down
+// between the caller's read and the flight's).
+type failingFetch struct {
+	*memory.Store
+	mu sync.Mutex
+	n  int
+}
+
+func (f *failingFetch) FetchInstallation(ctx context.Context, q installstore.Query) (*installstore.Installation, error) {
+	f.mu.Lock()
+	f.n++
+	n := f.n
+	f.mu.Unlock()
+	if n > 1 {
+		return nil, errors.New("store unavailable")
+	}
+	return f.Store.FetchInstallation(ctx, q)
+}
+
+func TestStoreFailureDuringFlightFailsClosed(t *testing.T) {
+	e := newEnv(t)
+	e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
+	inst, err := e.refresher(&failingFetch{Store: e.store}).Authorize(context.Background(), acme)
+	require.ErrorIs(t, err, ErrRefreshFailed)
+	require.Nil(t, inst)
+	require.Zero(t, e.slack.calls.Load())
+}
+
+func TestMeterProviderCountsOutcomes(t *testing.T) {
+	e := newEnv(t)
+	e.install("T0ACME", "U0ADMIN", 30*time.Minute, 0)
+	rec := &recCounter{n: map[string]int64{}}
+	e.slack.set(func(f *fakeSlack) { f.failWith = "500" })
+	r := e.refresher(nil, WithMeterProvider(recProvider{c: rec}))
+	_, err := r.Authorize(context.Background(), acme)
+	require.NoError(t, err)
+	e.slack.set(func(f *fakeSlack) { f.failWith = "" })
+	_, err = r.Authorize(context.Background(), acme)
+	require.NoError(t, err)
+	require.Equal(t, "installvault.rotation.refreshes", rec.name)
+	require.Equal(t, map[string]int64{"failed": 1, "served_valid": 1, "refreshed": 1}, rec.n)
+	require.Equal(t, Stats{Refreshed: 1, Failed: 1, ServedValid: 1}, r.Stats())
+}
+
+type recProvider struct {
+	noop.MeterProvider
+	c *recCounter
+}
+
+func (p recProvider) Meter(string, ...metric.MeterOption) metric.Meter { return recMeter{c: p.c} }
+
+type recMeter struct {
+	noop.Meter
+	c *recCounter
+}
+
+func (m recMeter) Int64Counter(name string, _ ...metric.Int64CounterOption) (metric.Int64Counter, error) {
+	m.c.name = name
+	return m.c, nil
+}
+
+type recCounter struct {
+	noop.Int64Counter
+	mu   sync.Mutex
+	name string
+	n    map[string]int64
+}
+
+func (c *recCounter) Add(_ context.Context, v int64, opts ...metric.AddOption) {
+	attrs := metric.NewAddConfig(opts).Attributes()
+	outcome, _ := attrs.Value("outcome")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[outcome.AsString()] += v
+}
