@@ -1,0 +1,112 @@
+package dynamo_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/stretchr/testify/require"
+
+	"github.com/installvault/installvault/crypto"
+	"github.com/installvault/installvault/dynamo"
+	"github.com/installvault/installvault/dynamo/dynamotest"
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/installstore/storetest"
+)
+
+// newSealed returns crypto.NewStore over a default (sealed-only) dynamo
+// store on a fresh table, and the table's name and client.
+func newSealed(t *testing.T) (installstore.Store, *dynamodb.Client, string) {
+	t.Helper()
+	client := dynamotest.Client(t)
+	table := dynamotest.NewTable(t, client)
+	backend, err := dynamo.New(client, table)
+	require.NoError(t, err)
+	key := []byte("0123456789abcdef0123456789abcdef")
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": key}, "k1")
+	require.NoError(t, err)
+	s, err := crypto.NewStore(backend, keys)
+	require.NoError(t, err)
+	return s, client, table
+}
+
+func TestConformanceThroughCrypto(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) installstore.Store {
+		s, _, _ := newSealed(t)
+		return s
+	})
+}
+
+// scanStrings returns every string anywhere in the table's items.
+func scanStrings(t *testing.T, client *dynamodb.Client, table string) []string {
+	t.Helper()
+	var out []string
+	var walk func(v types.AttributeValue)
+	walk = func(v types.AttributeValue) {
+		switch v := v.(type) {
+		case *types.AttributeValueMemberS:
+			out = append(out, v.Value)
+		case *types.AttributeValueMemberM:
+			for _, e := range v.Value {
+				walk(e)
+			}
+		case *types.AttributeValueMemberL:
+			for _, e := range v.Value {
+				walk(e)
+			}
+		}
+	}
+	p := dynamodb.NewScanPaginator(client, &dynamodb.ScanInput{TableName: aws.String(table)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		require.NoError(t, err)
+		for _, item := range page.Items {
+			walk(&types.AttributeValueMemberM{Value: item})
+		}
+	}
+	return out
+}
+
+func TestRawScanHoldsNoPlaintextThroughCrypto(t *testing.T) {
+	ctx := context.Background()
+	s, client, table := newSealed(t)
+	insts := []*installstore.Installation{
+		storetest.Fixture("", "T1", "U1", "a"),
+		storetest.Fixture("", "T1", "U2", "b"),
+		storetest.Fixture("E1", "T2", "U3", "c"),
+		storetest.OrgFixture("E2", "U4", "d"),
+	}
+	var plain []string
+	for _, inst := range insts {
+		require.NoError(t, inst.Clone().Secrets(func(_ string, sec *installstore.Secret) error {
+			plain = append(plain, sec.Reveal())
+			return nil
+		}))
+		require.NoError(t, s.StoreInstallation(ctx, inst.Clone()))
+	}
+	u := s.(installstore.Updater)
+	cur, err := s.FetchInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U1"})
+	require.NoError(t, err)
+	cur.User.Token = "xoxp-test-refreshed-secret"
+	plain = append(plain, "xoxp-test-refreshed-secret")
+	require.NoError(t, u.UpdateInstallation(ctx, cur))
+	require.NoError(t, s.(installstore.NonceStore).PutNonce(ctx, "state-test-secret-nonce", timeIn(t)))
+	plain = append(plain, "state-test-secret-nonce")
+
+	strs := scanStrings(t, client, table)
+	require.NotEmpty(t, strs)
+	sealed := 0
+	for _, v := range strs {
+		for _, p := range plain {
+			require.NotContains(t, v, p, "raw item holds a plaintext secret")
+		}
+		require.NotContains(t, v, "xox", "raw item holds something token-like")
+		if strings.HasPrefix(v, installstore.SealedPrefix) {
+			sealed++
+		}
+	}
+	require.GreaterOrEqual(t, sealed, 10, "the secrets are there, sealed")
+}
