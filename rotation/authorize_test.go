@@ -141,8 +141,9 @@ func TestAuthorizeServesValidTokenWhenRefreshFails(t *testing.T) {
 	require.Equal(t, Stats{Failed: 1, ServedValid: 1}, r.Stats())
 	noSecrets(t, "log", e.logs.String())
 
-	// Slack recovers: the next call refreshes.
+	// Slack recovers: the next call after the failure backoff refreshes.
 	e.slack.set(func(f *fakeSlack) { f.failWith = "" })
+	e.clock.advance(DefaultFailureBackoff)
 	inst, err = r.Authorize(context.Background(), acme)
 	require.NoError(t, err)
 	require.Equal(t, "xoxb-test-bot-2", inst.Bot.Token.Reveal())

@@ -1,6 +1,10 @@
 package rotation
 
-import "sync"
+import (
+	"fmt"
+	"sync"
+	"time"
+)
 
 // deadMarks remembers, per flight, the refresh token Slack rejected
 // (invalid_refresh_token, invalid_grant), by fingerprint: while the store
@@ -40,4 +44,46 @@ func (d *deadMarks) stored(key string, fp fingerprint) bool {
 		delete(d.m, key)
 	}
 	return ok && got == fp
+}
+
+// recentFailures remembers, per flight, a refresh that failed for a
+// transient reason, until when it is not retried.
+type recentFailures struct {
+	mu sync.Mutex
+	m  map[string]recentFailure
+}
+
+type recentFailure struct {
+	until time.Time
+	err   error
+}
+
+func (f *recentFailures) put(key string, until time.Time, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil {
+		f.m = make(map[string]recentFailure)
+	}
+	f.m[key] = recentFailure{until, err}
+}
+
+func (f *recentFailures) clear(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.m, key)
+}
+
+// get returns the failure to repeat for key at now, or nil: retry.
+func (f *recentFailures) get(key string, now time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.m[key]
+	if !ok {
+		return nil
+	}
+	if !now.Before(r.until) {
+		delete(f.m, key)
+		return nil
+	}
+	return fmt.Errorf("not retried before %s: %w", r.until.UTC().Format(time.RFC3339), r.err)
 }

@@ -48,7 +48,11 @@
 // the safety margin ([WithSafetyMargin], default 1 minute), the call fails
 // with an error matching [ErrRefreshFailed]: the expired token is never
 // returned. If the current token is still valid, the installation is
-// returned, the failure is logged and counted, and the next call tries again.
+// returned and the failure is logged and counted ([Refresher.Stats],
+// [WithMeterProvider]). Either way that token is not sent to Slack again for
+// [WithFailureBackoff] (default 5s, longer if Slack's Retry-After says so):
+// calls meanwhile get the same outcome without an oauth.v2.access call, so
+// an outage of Slack is not answered with a storm of refresh calls.
 //
 // When Slack answers invalid_refresh_token or invalid_grant, the error also
 // matches [ErrReinstallRequired] and the refresh token is remembered as dead

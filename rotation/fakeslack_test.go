@@ -33,8 +33,8 @@ type fakeSlack struct {
 	expired   map[string]bool // access tokens auth.test calls expired
 	failWith  string          // "": succeed; "500"; or a Slack error code
 	expiresIn int
-	body      []byte       // when set: the raw oauth.v2.access answer
-	onCall    func()       // when set: runs inside each oauth.v2.access call, before answering
+	body      []byte        // when set: the raw oauth.v2.access answer
+	onCall    func()        // when set: runs inside each oauth.v2.access call, before answering
 	called    chan struct{} // when set: gets a value per oauth.v2.access call
 	authCalls map[string]int
 	reuse     bool // refresh tokens work any number of times (a non-rotating fake)
@@ -117,6 +117,10 @@ func (f *fakeSlack) access(w http.ResponseWriter, r *http.Request) {
 	case "":
 	case "500":
 		http.Error(w, "upstream unavailable", http.StatusInternalServerError)
+		return
+	case "429":
+		w.Header().Set("Retry-After", "30")
+		http.Error(w, "slow down", http.StatusTooManyRequests)
 		return
 	default:
 		writeJSON(w, map[string]any{"ok": false, "error": f.failWith})

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/slack-go/slack"
+
 	"github.com/installvault/installvault/installstore"
 )
 
@@ -45,6 +47,9 @@ func (r *Refresher) refresh(ctx context.Context, inst *installstore.Installation
 	key := flightKey(q, p)
 	if r.dead.dead(key, fingerprintOf(p.get(inst).refresh)) {
 		return token{}, reinstall("Slack rejected this refresh token before")
+	}
+	if err := r.recent.get(key, r.now()); err != nil {
+		return token{}, err
 	}
 	fkey := key
 	if !rejected.IsZero() {
@@ -179,8 +184,15 @@ func (r *Refresher) renew(ctx context.Context, q installstore.Query, p part, cur
 			return token{}, err
 		}
 		r.metrics.add(ctx, outcomeFailed)
+		wait := r.backoff
+		var rl *slack.RateLimitedError
+		if errors.As(err, &rl) && rl.RetryAfter > wait {
+			wait = rl.RetryAfter
+		}
+		r.recent.put(flightKey(q, p), r.now().Add(wait), err)
 		return token{}, err
 	}
+	r.recent.clear(flightKey(q, p))
 	r.metrics.add(ctx, outcomeRefreshed)
 	for range writeAttempts {
 		upd := cur.Clone()

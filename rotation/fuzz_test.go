@@ -3,9 +3,9 @@ package rotation
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
-	"errors"
 	"strings"
 	"testing"
 	"time"

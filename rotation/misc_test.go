@@ -92,6 +92,7 @@ func TestMeterProviderCountsOutcomes(t *testing.T) {
 	_, err := r.Authorize(context.Background(), acme)
 	require.NoError(t, err)
 	e.slack.set(func(f *fakeSlack) { f.failWith = "" })
+	e.clock.advance(DefaultFailureBackoff)
 	_, err = r.Authorize(context.Background(), acme)
 	require.NoError(t, err)
 	require.Equal(t, "installvault.rotation.refreshes", rec.name)
@@ -129,4 +130,42 @@ func (c *recCounter) Add(_ context.Context, v int64, opts ...metric.AddOption) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.n[outcome.AsString()] += v
+}
+
+func TestFailureBackoff(t *testing.T) {
+	for _, c := range []struct {
+		fail string
+		wait time.Duration
+	}{{"500", DefaultFailureBackoff}, {"429", 30 * time.Second}} {
+		t.Run(c.fail, func(t *testing.T) {
+			e := newEnv(t)
+			e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
+			e.slack.set(func(f *fakeSlack) { f.failWith = c.fail })
+			r := e.refresher(nil)
+			for range 5 {
+				inst, err := r.Authorize(context.Background(), acme)
+				require.ErrorIs(t, err, ErrRefreshFailed)
+				require.Nil(t, inst)
+			}
+			require.Equal(t, int64(1), e.slack.calls.Load(), "no oauth.v2.access storm while Slack is down")
+			e.slack.set(func(f *fakeSlack) { f.failWith = "" })
+			e.clock.advance(c.wait - time.Second)
+			_, err := r.Authorize(context.Background(), acme)
+			require.ErrorIs(t, err, ErrRefreshFailed)
+			e.clock.advance(time.Second)
+			inst, err := r.Authorize(context.Background(), acme)
+			require.NoError(t, err)
+			require.Equal(t, "xoxb-test-bot-2", inst.Bot.Token.Reveal())
+		})
+	}
+	// 0 disables it.
+	e := newEnv(t)
+	e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
+	e.slack.set(func(f *fakeSlack) { f.failWith = "500" })
+	r := e.refresher(nil, WithFailureBackoff(0))
+	for range 3 {
+		_, err := r.Authorize(context.Background(), acme)
+		require.ErrorIs(t, err, ErrRefreshFailed)
+	}
+	require.Equal(t, int64(3), e.slack.calls.Load())
 }

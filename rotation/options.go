@@ -25,6 +25,9 @@ const (
 	DefaultRunInterval = 5 * time.Minute
 	// DefaultRunConcurrency bounds the refreshes [Refresher.Run] makes at once.
 	DefaultRunConcurrency = 4
+	// DefaultFailureBackoff is how long a token whose refresh failed is not
+	// sent to Slack again.
+	DefaultFailureBackoff = 5 * time.Second
 )
 
 // Option configures a [Refresher].
@@ -43,6 +46,7 @@ type config struct {
 	meter          metric.MeterProvider
 	runInterval    time.Duration
 	runConcurrency int
+	failureBackoff time.Duration
 }
 
 // WithClientCredentials sets the Slack app's client ID and secret, which
@@ -105,6 +109,15 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 // [DefaultRunInterval]). The refreshes of one scan are spread over half of it.
 func WithRunInterval(d time.Duration) Option {
 	return func(c *config) { c.runInterval = d }
+}
+
+// WithFailureBackoff sets how long, after a refresh failed (Slack or the
+// network down), calls needing that token get the failure again without a
+// new oauth.v2.access call (default [DefaultFailureBackoff]; Slack's
+// Retry-After when it rate-limits and asks for longer; 0 retries at once).
+// Callers whose token is still valid are served it meanwhile.
+func WithFailureBackoff(d time.Duration) Option {
+	return func(c *config) { c.failureBackoff = d }
 }
 
 // WithRunConcurrency bounds how many refreshes [Refresher.Run] makes at once

@@ -36,10 +36,12 @@ type Refresher struct {
 	httpClient    *http.Client
 	runInterval   time.Duration
 	runLimit      int
+	backoff       time.Duration
 
 	owner   string // lease owner: random per Refresher
 	flights singleflight.Group
 	dead    deadMarks
+	recent  recentFailures
 	metrics metrics
 }
 
@@ -56,6 +58,7 @@ func New(store installstore.Store, opts ...Option) (*Refresher, error) {
 		leaseTTL:       DefaultLeaseTTL,
 		runInterval:    DefaultRunInterval,
 		runConcurrency: DefaultRunConcurrency,
+		failureBackoff: DefaultFailureBackoff,
 	}
 	for _, o := range opts {
 		o(&c)
@@ -70,8 +73,8 @@ func New(store installstore.Store, opts ...Option) (*Refresher, error) {
 	switch {
 	case c.clientID == "" || c.clientSecret.IsZero():
 		return nil, fmt.Errorf("rotation: new: %w: WithClientCredentials is required", installstore.ErrInvalid)
-	case c.refreshBefore < 0 || c.safetyMargin < 0:
-		return nil, fmt.Errorf("rotation: new: %w: negative refresh or safety margin", installstore.ErrInvalid)
+	case c.refreshBefore < 0 || c.safetyMargin < 0 || c.failureBackoff < 0:
+		return nil, fmt.Errorf("rotation: new: %w: negative refresh margin, safety margin or failure backoff", installstore.ErrInvalid)
 	case c.leaseTTL <= 0 || c.runInterval <= 0 || c.runConcurrency <= 0:
 		return nil, fmt.Errorf("rotation: new: %w: lease TTL, run interval and run concurrency must be positive", installstore.ErrInvalid)
 	case c.now == nil:
@@ -104,6 +107,7 @@ func New(store installstore.Store, opts ...Option) (*Refresher, error) {
 		httpClient:    c.httpClient,
 		runInterval:   c.runInterval,
 		runLimit:      c.runConcurrency,
+		backoff:       c.failureBackoff,
 		owner:         "rotation-" + hex.EncodeToString(id[:]),
 	}
 	r.leaser, _ = store.(installstore.Leaser)
