@@ -213,3 +213,34 @@ func TestKMSUnavailableFailsClosed(t *testing.T) {
 	require.Error(t, s.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "b")))
 	require.False(t, errors.Is(s.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "b")), crypto.ErrDecrypt), "a failed write is not a decrypt error")
 }
+
+func TestKMSRotationToATenantKey(t *testing.T) {
+	srv, client := newKMS(t)
+	shared, cmk := srv.CreateKey("shared"), srv.CreateKey("acme CMK")
+	inner := memory.New()
+	oldKeys, err := crypto.NewKMS(client, shared.ID)
+	require.NoError(t, err)
+	want := seedTenants(t, newStore(t, inner, oldKeys))
+
+	// T01 moves to its own key; everyone else stays on the shared key.
+	newKeys, err := crypto.NewKMS(client, shared.ID, crypto.WithTenantKey(func(t installstore.Tenant) string {
+		if t.TeamID == "T01" {
+			return cmk.ID
+		}
+		return ""
+	}))
+	require.NoError(t, err)
+	s := newStore(t, inner, newKeys)
+	stats, err := crypto.Rewrap(bg, s)
+	require.NoError(t, err)
+	require.Equal(t, 1, stats.Rewrapped, "T01's latest and user record are one update, done once, then seen current")
+	require.Equal(t, len(want)-1, stats.Current)
+
+	// Disabling the shared key now locks out everyone but T01.
+	require.NoError(t, srv.DisableKey(shared.ID))
+	got, err := s.FetchInstallation(bg, installstore.Query{TeamID: "T01", UserID: "U1"})
+	require.NoError(t, err)
+	storetest.Equal(t, want[installstore.Query{TeamID: "T01", UserID: "U1"}], got)
+	_, err = s.FetchInstallation(bg, installstore.Query{TeamID: "T02"})
+	require.ErrorIs(t, err, crypto.ErrDecrypt)
+}

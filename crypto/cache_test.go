@@ -1,0 +1,128 @@
+package crypto_test
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/installvault/installvault/crypto"
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/memory"
+)
+
+func TestWithoutCacheEveryOperationAsksTheProvider(t *testing.T) {
+	keys := &counting{KeyProvider: keyring(t, "k1", "k1")}
+	s := newStore(t, memory.New(), keys)
+	for i := range 3 {
+		require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", fmt.Sprint(i))))
+	}
+	require.EqualValues(t, 3, keys.generated.Load())
+	for range 4 {
+		_, err := s.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
+		require.NoError(t, err)
+	}
+	require.EqualValues(t, 4, keys.unwrapped.Load(), "one unwrap per fetch: the record's values share a data key")
+
+	// A record without secrets needs no data key.
+	require.NoError(t, s.StoreInstallation(bg, &installstore.Installation{TeamID: "T2"}))
+	require.EqualValues(t, 3, keys.generated.Load())
+
+	// A user record whose bot was sealed by a later write holds two data keys.
+	require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", "T1", "U2", "x")))
+	keys.unwrapped.Store(0)
+	_, err := s.FetchInstallation(bg, installstore.Query{TeamID: "T1", UserID: "U1"})
+	require.NoError(t, err)
+	require.EqualValues(t, 2, keys.unwrapped.Load())
+}
+
+func TestCacheLimits(t *testing.T) {
+	keys := &counting{KeyProvider: keyring(t, "k1", "k1")}
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := crypto.WithClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	inner := memory.New()
+	s := newStore(t, inner, keys, clock, crypto.WithDataKeyCache(time.Minute, 2))
+
+	// Per tenant: maxUses records per data key.
+	for i := range 5 {
+		require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", fmt.Sprint(i))))
+	}
+	require.EqualValues(t, 3, keys.generated.Load(), "5 writes, 2 uses each")
+	require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", "T2", "U1", "a")))
+	require.EqualValues(t, 4, keys.generated.Load(), "tenants never share a data key")
+
+	// Reads are served by the writer's keys.
+	for range 10 {
+		_, err := s.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
+		require.NoError(t, err)
+	}
+	require.Zero(t, keys.unwrapped.Load())
+
+	// maxAge: the write key is replaced, the read key unwrapped again.
+	advance(time.Minute)
+	_, err := s.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
+	require.NoError(t, err)
+	require.EqualValues(t, 1, keys.unwrapped.Load())
+	_, err = s.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
+	require.NoError(t, err)
+	require.EqualValues(t, 1, keys.unwrapped.Load(), "cached again")
+	require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "late")))
+	require.EqualValues(t, 5, keys.generated.Load())
+}
+
+func TestCacheCapacity(t *testing.T) {
+	keys := &counting{KeyProvider: keyring(t, "k1", "k1")}
+	inner := memory.New()
+	w := newStore(t, inner, keys)
+	for i := range 3 {
+		require.NoError(t, w.StoreInstallation(bg, storetest.Fixture("", fmt.Sprint("T", i), "U1", "a")))
+	}
+	s := newStore(t, inner, keys, crypto.WithDataKeyCache(time.Hour, 10), crypto.WithDataKeyCacheCapacity(2))
+	for round := range 3 {
+		for i := range 3 {
+			_, err := s.FetchInstallation(bg, installstore.Query{TeamID: fmt.Sprint("T", i)})
+			require.NoError(t, err, "round %d", round)
+		}
+	}
+	// Three keys never fit in two slots: some are unwrapped again, but never more than once per fetch.
+	require.Greater(t, keys.unwrapped.Load(), int64(3))
+	require.LessOrEqual(t, keys.unwrapped.Load(), int64(9))
+}
+
+func TestCacheConcurrent(t *testing.T) {
+	keys := &counting{KeyProvider: keyring(t, "k1", "k1")}
+	s := newStore(t, memory.New(), keys, crypto.WithDataKeyCache(time.Hour, 1000), crypto.WithDataKeyCacheCapacity(8))
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				team := fmt.Sprint("T", (g+i)%12)
+				if i%3 == 0 {
+					if err := s.StoreInstallation(bg, storetest.Fixture("", team, "U1", fmt.Sprint(g))); err != nil {
+						t.Error(err)
+						return
+					}
+					continue
+				}
+				got, err := s.FetchInstallation(bg, installstore.Query{TeamID: team})
+				if err == nil && got.TeamID != team {
+					t.Errorf("got %s for %s", got.TeamID, team)
+				}
+				if err != nil && !isNotFound(err) {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func isNotFound(err error) bool { return err != nil && errors.Is(err, installstore.ErrNotFound) }

@@ -1,0 +1,105 @@
+package crypto
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/installvault/installvault/installstore"
+)
+
+func testDataKey(t testing.TB) *dataKey {
+	t.Helper()
+	kr, err := NewLocalKeyring(map[string][]byte{"arn:aws:kms:us-east-1:1:key/a.b": make([]byte, 32)}, "arn:aws:kms:us-east-1:1:key/a.b")
+	require.NoError(t, err)
+	k, err := kr.GenerateDataKey(context.Background(), installstore.Tenant{TeamID: "T1"})
+	require.NoError(t, err)
+	dk, err := fromProvider("local", k)
+	require.NoError(t, err)
+	require.Equal(t, make([]byte, 32), k.Plaintext, "the provider's plaintext is wiped")
+	return dk
+}
+
+func TestSealedFormat(t *testing.T) {
+	var bufs bufPool
+	dk := testDataKey(t)
+	tenant := installstore.Tenant{TeamID: "T1"}
+	v, err := sealValue(&bufs, dk, tenant, "", "bot.token", "xoxb-test-1")
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(v, "ivsealed:1.local."))
+	require.Equal(t, 5, strings.Count(v, "."), "the key ID's ':', '/' and '.' are encoded away")
+	p, err := parseSealed(v)
+	require.NoError(t, err)
+	require.Equal(t, "local", p.provider)
+	keyID, err := decodeField(p.keyID)
+	require.NoError(t, err)
+	require.Equal(t, "arn:aws:kms:us-east-1:1:key/a.b", string(keyID))
+	require.Equal(t, dk.header, p.header)
+	got, err := openValue(&bufs, dk, p, tenant, "", "bot.token")
+	require.NoError(t, err)
+	require.Equal(t, "xoxb-test-1", got)
+
+	for name, bad := range map[string]string{
+		"no prefix":       strings.TrimPrefix(v, installstore.SealedPrefix),
+		"version 2":       strings.Replace(v, ":1.", ":2.", 1),
+		"too few fields":  v[:strings.LastIndexByte(v, '.')],
+		"too many fields": v + ".AAAA",
+		"bad provider":    strings.Replace(v, ".local.", ".Local.", 1),
+		"padding":         v + "=",
+		"short nonce":     strings.Replace(v, "."+p.nonce+".", "."+p.nonce[1:]+".", 1),
+		"empty key id":    strings.Replace(v, "."+p.keyID+".", "..", 1),
+	} {
+		_, err := parseSealed(bad)
+		require.Error(t, err, name)
+	}
+	// Values are bound to tenant, user and field.
+	for _, c := range []struct {
+		t           installstore.Tenant
+		user, field string
+	}{
+		{installstore.Tenant{TeamID: "T2"}, "", "bot.token"},
+		{installstore.Tenant{EnterpriseID: "T1"}, "", "bot.token"},
+		{tenant, "U1", "bot.token"},
+		{tenant, "", "bot.refresh_token"},
+	} {
+		_, err := openValue(&bufs, dk, p, c.t, c.user, c.field)
+		require.Error(t, err, "%+v", c)
+	}
+}
+
+// FuzzParseSealed: the decoder never panics, and whatever it accepts has
+// the documented shape.
+func FuzzParseSealed(f *testing.F) {
+	var bufs bufPool
+	dk := testDataKey(f)
+	v, err := sealValue(&bufs, dk, installstore.Tenant{TeamID: "T1"}, "", "bot.token", "xoxb-test-1")
+	require.NoError(f, err)
+	for _, s := range []string{v, "", installstore.SealedPrefix, "ivsealed:1.....", "ivsealed:1.local.a.b.c.d", v + "A", v[:len(v)-1]} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := parseSealed(s)
+		if err != nil {
+			if !errors.Is(err, errNotSealed) && !errors.Is(err, errMalformed) {
+				t.Fatalf("unexpected error type %v", err)
+			}
+			return
+		}
+		if !strings.HasPrefix(s, installstore.SealedPrefix+p.header+"."+p.nonce+"."+p.ct) || len(s) != len(installstore.SealedPrefix+p.header)+len(p.nonce)+len(p.ct)+2 {
+			t.Fatalf("parts do not make up the value")
+		}
+		if !validProviderName(p.provider) {
+			t.Fatalf("bad provider accepted")
+		}
+		// Decoding may fail (stray bits) but never panics; opening fails unless it is v.
+		_, _ = decodeField(p.keyID)
+		_, _ = decodeField(p.wrapped)
+		got, err := openValue(&bufs, dk, p, installstore.Tenant{TeamID: "T1"}, "", "bot.token")
+		if err == nil && (s != v || got != "xoxb-test-1") {
+			t.Fatalf("a value other than the sealed one opened")
+		}
+	})
+}

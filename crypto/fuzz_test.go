@@ -1,0 +1,57 @@
+package crypto_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/installvault/installvault/crypto"
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/memory"
+)
+
+// FuzzOpen puts arbitrary values where a sealed bot token belongs: the
+// store never panics, and only the genuine value opens; everything else is
+// ErrDecrypt.
+func FuzzOpen(f *testing.F) {
+	inner := memory.New()
+	s, err := crypto.NewStore(inner, keyring(f, "k1", "k1"))
+	require.NoError(f, err)
+	require.NoError(f, s.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "a")))
+	raw, err := inner.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
+	require.NoError(f, err)
+	genuine := raw.Bot.Token.Reveal()
+	f.Add(genuine)
+	f.Add(raw.Bot.RefreshToken.Reveal())
+	f.Add(genuine[:len(genuine)/2])
+	f.Add("xoxb-test-plain")
+	f.Add(installstore.SealedPrefix + "1.local.azE.AAAA.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA")
+	f.Fuzz(func(t *testing.T, v string) {
+		r := raw.Clone()
+		r.Bot.Token = installstore.Secret(v)
+		// A private inner store per input keeps the fuzz workers independent.
+		in := memory.New()
+		require.NoError(t, in.StoreInstallation(bg, r))
+		st, err := crypto.NewStore(in, keyring(t, "k1", "k1"))
+		require.NoError(t, err)
+		got, err := st.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
+		switch {
+		case v == "":
+			require.NoError(t, err)
+			require.True(t, got.Bot.Token.IsZero())
+		case err == nil:
+			// Only a genuine sealed value opens (each fuzz worker seals its
+			// own, so compare what it opens to, not the string).
+			require.True(t, installstore.Secret(v).IsSealed())
+			require.Equal(t, installstore.Secret("xoxb-test-T1-a"), got.Bot.Token)
+		default:
+			require.True(t, errors.Is(err, crypto.ErrDecrypt), "value %q: %v", v, err)
+			require.Nil(t, got)
+		}
+		if v == genuine {
+			require.NoError(t, err)
+		}
+	})
+}
