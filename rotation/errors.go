@@ -41,6 +41,13 @@ func failed(format string, args ...any) error {
 	return fmt.Errorf("%w: %w", ErrRefreshFailed, err)
 }
 
+// repeated marks a failure already logged when it happened, returned again
+// without a Slack call (dead refresh token, failure backoff): callers log
+// it at debug level only, so that it does not flood the log at request rate.
+type repeated struct{ error }
+
+func (r repeated) Unwrap() error { return r.error }
+
 // reinstall builds the error for a refresh token Slack rejected.
 func reinstall(reason string) error {
 	return fmt.Errorf("%w: %w (%s)", ErrRefreshFailed, ErrReinstallRequired, reason)

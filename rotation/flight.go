@@ -46,10 +46,10 @@ func (r *Refresher) refresh(ctx context.Context, inst *installstore.Installation
 	q := inst.Query()
 	key := flightKey(q, p)
 	if r.dead.dead(key, fingerprintOf(p.get(inst).refresh)) {
-		return token{}, reinstall("Slack rejected this refresh token before")
+		return token{}, repeated{reinstall("Slack rejected this refresh token before")}
 	}
 	if err := r.recent.get(key, r.now()); err != nil {
-		return token{}, err
+		return token{}, repeated{err}
 	}
 	fkey := key
 	if !rejected.IsZero() {

@@ -169,3 +169,17 @@ func TestFailureBackoff(t *testing.T) {
 	}
 	require.Equal(t, int64(3), e.slack.calls.Load())
 }
+
+func TestRepeatedFailuresDoNotFloodTheLog(t *testing.T) {
+	e := newEnv(t)
+	e.install("T0ACME", "U0ADMIN", 30*time.Minute, 0)
+	e.slack.set(func(f *fakeSlack) { f.failWith = "500" })
+	r := e.refresher(nil)
+	for range 10 {
+		_, err := r.Authorize(context.Background(), acme)
+		require.NoError(t, err)
+	}
+	require.Equal(t, 1, e.logs.count("level=WARN msg=\"rotation: refresh failed; serving the still-valid token\""))
+	require.Equal(t, 9, e.logs.count("level=DEBUG msg=\"rotation: refresh failed; serving the still-valid token\""))
+	require.Equal(t, int64(10), r.Stats().ServedValid)
+}

@@ -168,7 +168,11 @@ func (r *Refresher) ensure(ctx context.Context, op string, inst *installstore.In
 		}
 		if force.IsZero() && r.usable(t, r.now()) {
 			r.metrics.add(ctx, outcomeServedValid)
-			r.log.LogAttrs(ctx, slog.LevelWarn, "rotation: refresh failed; serving the still-valid token",
+			level := slog.LevelWarn
+			if errors.As(err, new(repeated)) {
+				level = slog.LevelDebug
+			}
+			r.log.LogAttrs(ctx, level, "rotation: refresh failed; serving the still-valid token",
 				slog.String("op", op), slog.String("tenant", inst.Tenant().String()), slog.String("user", inst.User.ID),
 				slog.String("token", p.String()), slog.Time("expires_at", t.expires), slog.String("error", err.Error()))
 			continue

@@ -94,8 +94,8 @@ func (r *Refresher) refreshDue(ctx context.Context, spread time.Duration) (int, 
 			// Slack call cut short could rotate a token nobody stores.
 			if _, err := r.ensure(context.WithoutCancel(ctx), "run", inst, ""); err != nil {
 				level := slog.LevelWarn
-				if errors.Is(err, ErrReinstallRequired) {
-					level = slog.LevelDebug // logged at Error once, when Slack said so
+				if errors.As(err, new(repeated)) {
+					level = slog.LevelDebug // logged when it happened
 				}
 				r.log.LogAttrs(ctx, level, "rotation: run: refresh failed",
 					slog.String("tenant", inst.Tenant().String()), slog.String("user", inst.User.ID), slog.String("error", err.Error()))
