@@ -239,6 +239,9 @@ func (d dec) list(name string) []string {
 		d.fail(name, "want L, got %s", typeName(v))
 		return nil
 	}
+	if len(l.Value) == 0 {
+		return nil
+	}
 	out := make([]string, 0, len(l.Value))
 	for i, e := range l.Value {
 		s, ok := e.(*types.AttributeValueMemberS)
