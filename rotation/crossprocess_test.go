@@ -31,19 +31,21 @@ const (
 	envXprocSlack   = "ROTATION_XPROC_SLACK"   // the fake Slack's API URL
 	envXprocBarrier = "ROTATION_XPROC_BARRIER" // where a child reports its storm started
 	envXprocTeam    = "ROTATION_XPROC_TEAM"    // the installation's team
+	envXprocBackend = "ROTATION_XPROC_BACKEND" // the shared backend's name
 )
 
-// sharedBackend is a store that separate processes can share. open runs in
-// the parent and in every child (which inherit env).
+// sharedBackend is a store that separate processes can share: open runs in
+// the parent and in every child; env is what a child needs to open the same
+// store.
 type sharedBackend struct {
-	name string
 	env  []string
 	open func(t testing.TB) installstore.Store
 }
 
-// sharedBackends returns the backends to run the storm on; each is
-// provided by its own file (crossprocess_dynamo_test.go).
-var sharedBackends []func(t testing.TB) *sharedBackend
+// sharedBackends are the backends the storm runs on, by name, each
+// provided by its own file. newBackend runs in the parent, and in a child
+// (os.Getenv(envXprocChild) == "1") with the env the parent passed.
+var sharedBackends = map[string]func(t testing.TB) *sharedBackend{}
 
 func TestCrossProcessStormMakesOneRefresh(t *testing.T) {
 	if os.Getenv(envXprocChild) == "1" {
@@ -53,13 +55,12 @@ func TestCrossProcessStormMakesOneRefresh(t *testing.T) {
 	if len(sharedBackends) == 0 {
 		t.Skip("no store shared across processes is wired in this build")
 	}
-	for _, newBackend := range sharedBackends {
-		backend := newBackend(t)
-		t.Run(backend.name, func(t *testing.T) { xprocParent(t, backend) })
+	for name, newBackend := range sharedBackends {
+		t.Run(name, func(t *testing.T) { xprocParent(t, name, newBackend(t)) })
 	}
 }
 
-func xprocParent(t *testing.T, backend *sharedBackend) {
+func xprocParent(t *testing.T, name string, backend *sharedBackend) {
 	ctx := context.Background()
 	store := backend.open(t)
 	team := fmt.Sprintf("T0XPROC%d", time.Now().UnixNano())
@@ -97,7 +98,7 @@ func xprocParent(t *testing.T, backend *sharedBackend) {
 		wg.Go(func() {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestCrossProcessStormMakesOneRefresh$", "-test.count=1", "-test.v")
 			cmd.Env = append(os.Environ(), backend.env...)
-			cmd.Env = append(cmd.Env, envXprocChild+"=1", envXprocSlack+"="+fake.url(), envXprocBarrier+"="+barrier.URL, envXprocTeam+"="+team)
+			cmd.Env = append(cmd.Env, envXprocChild+"=1", envXprocSlack+"="+fake.url(), envXprocBarrier+"="+barrier.URL, envXprocTeam+"="+team, envXprocBackend+"="+name)
 			out, err := cmd.CombinedOutput()
 			outs[i] = string(out)
 			if err != nil {
@@ -159,28 +160,13 @@ func xprocChild(t *testing.T) {
 	}
 }
 
-// backendForChild opens, in a child, the backend its parent chose (by the
-// env it passed).
+// backendForChild opens, in a child, the backend its parent named.
 func backendForChild(t *testing.T) installstore.Store {
-	for _, newBackend := range sharedBackends {
-		b := newBackend(t)
-		if b.selected() {
-			return b.open(t)
-		}
+	newBackend := sharedBackends[os.Getenv(envXprocBackend)]
+	if newBackend == nil {
+		t.Fatalf("child: unknown shared backend %q", os.Getenv(envXprocBackend))
 	}
-	t.Fatal("child: no shared backend selected by the environment")
-	return nil
-}
-
-// selected reports whether the environment carries b's env (the parent set it).
-func (b *sharedBackend) selected() bool {
-	for _, kv := range b.env {
-		k, v, _ := strings.Cut(kv, "=")
-		if os.Getenv(k) != v {
-			return false
-		}
-	}
-	return true
+	return newBackend(t).open(t)
 }
 
 func xprocResult(out string) string {

@@ -25,9 +25,9 @@ import (
 const envXprocHTTPStore = "ROTATION_XPROC_HTTPSTORE"
 
 func init() {
-	sharedBackends = append(sharedBackends, func(t testing.TB) *sharedBackend {
-		b := &sharedBackend{name: "memory-over-http"}
-		if url := os.Getenv(envXprocHTTPStore); url != "" { // a child
+	sharedBackends["memory-over-http"] = func(t testing.TB) *sharedBackend {
+		b := &sharedBackend{}
+		if url := os.Getenv(envXprocHTTPStore); os.Getenv(envXprocChild) == "1" {
 			b.env = []string{envXprocHTTPStore + "=" + url}
 			b.open = func(testing.TB) installstore.Store { return &httpStore{url: url} }
 			return b
@@ -37,7 +37,7 @@ func init() {
 		b.env = []string{envXprocHTTPStore + "=" + srv.URL}
 		b.open = func(testing.TB) installstore.Store { return &httpStore{url: srv.URL} }
 		return b
-	})
+	}
 }
 
 // wireInst carries an Installation with its secrets revealed: a Secret
