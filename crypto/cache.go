@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"crypto/cipher"
+	"crypto/sha256"
 	"fmt"
 	"sync"
 	"time"
@@ -13,9 +14,10 @@ import (
 // key bytes are wiped as soon as the AEAD is built; only the AEAD's key
 // schedule (which Go cannot wipe) keeps the key.
 type dataKey struct {
-	aead     cipher.AEAD
-	header   string // "1.provider.keyid.wrapped", as in sealed values
-	keyIDEnc string // the master key ID, base64url (as in header)
+	aead      cipher.AEAD
+	header    string   // "1.provider.keyid.wrapped", as in sealed values
+	headerSum [32]byte // SHA-256 of header, bound as associated data
+	keyIDEnc  string   // the master key ID, base64url (as in header)
 }
 
 // newDataKey builds a dataKey from a provider's plaintext, which it wipes.
@@ -28,7 +30,7 @@ func newDataKey(header, keyIDEnc string, plaintext []byte) (*dataKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &dataKey{aead: aead, header: header, keyIDEnc: keyIDEnc}, nil
+	return &dataKey{aead: aead, header: header, headerSum: sha256.Sum256([]byte(header)), keyIDEnc: keyIDEnc}, nil
 }
 
 // fromProvider validates a generated DataKey and builds a dataKey from it,

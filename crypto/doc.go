@@ -42,9 +42,10 @@
 //
 // # Associated data
 //
-// The GCM associated data is, each part prefixed by its length as a uvarint:
-// the header "1.<provider>.<key-id>.<wrapped-key>" exactly as stored, the
-// record's enterprise ID, team ID, the bound user ID, and the field name
+// The GCM associated data is the SHA-256 of the header
+// "1.<provider>.<key-id>.<wrapped-key>" exactly as stored, then, each
+// prefixed by its length as a uvarint, the record's enterprise ID, team ID,
+// the bound user ID, and the field name
 // ([installstore.Installation.Secrets]: "bot.token", "user.refresh_token", ...).
 // The tenant is always the record's own ([installstore.Installation.Tenant]),
 // so an org-wide install served to a workspace through the enterprise fallback

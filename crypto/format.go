@@ -42,29 +42,40 @@ type sealedParts struct {
 	ct       string
 }
 
-// parseSealed splits a sealed value into its parts and checks their syntax
-// and sizes. It does not decode them.
+// parseSealed splits a sealed value into its parts and checks their sizes.
+// It does not decode them: every field is decoded strictly before use, which
+// rejects any character outside base64url (so a '.' inside the wrapped key,
+// which this split would leave there, fails then). The nonce and ciphertext
+// are found from the right and the short leading fields from the left, so
+// the long wrapped key is never scanned.
 func parseSealed(v string) (sealedParts, error) {
 	rest, ok := strings.CutPrefix(v, installstore.SealedPrefix)
 	if !ok {
 		return sealedParts{}, errNotSealed
 	}
-	var f [6]string
-	for i := range 5 {
-		j := strings.IndexByte(rest, '.')
-		if j < 0 {
-			return sealedParts{}, fmt.Errorf("%w: %d fields, want 6", errMalformed, i+1)
-		}
-		f[i], rest = rest[:j], rest[j+1:]
+	var p sealedParts
+	i := strings.LastIndexByte(rest, '.')
+	if i < 0 {
+		return sealedParts{}, fmt.Errorf("%w: too few fields", errMalformed)
 	}
-	f[5] = rest
-	if f[0] != formatVersion {
+	p.ct, rest = rest[i+1:], rest[:i]
+	if i = strings.LastIndexByte(rest, '.'); i < 0 {
+		return sealedParts{}, fmt.Errorf("%w: too few fields", errMalformed)
+	}
+	p.nonce, p.header = rest[i+1:], rest[:i]
+	version, h, ok1 := strings.Cut(p.header, ".")
+	provider, h, ok2 := strings.Cut(h, ".")
+	keyID, wrapped, ok3 := strings.Cut(h, ".")
+	if !ok1 || !ok2 || !ok3 {
+		return sealedParts{}, fmt.Errorf("%w: too few fields", errMalformed)
+	}
+	if version != formatVersion {
 		return sealedParts{}, fmt.Errorf("%w: unknown format version", errMalformed)
 	}
-	if !validProviderName(f[1]) {
+	if !validProviderName(provider) {
 		return sealedParts{}, fmt.Errorf("%w: bad provider name", errMalformed)
 	}
-	p := sealedParts{provider: f[1], keyID: f[2], wrapped: f[3], nonce: f[4], ct: f[5]}
+	p.provider, p.keyID, p.wrapped = provider, keyID, wrapped
 	for _, c := range []struct {
 		name     string
 		s        string
@@ -75,11 +86,10 @@ func parseSealed(v string) (sealedParts, error) {
 		{"nonce", p.nonce, nonceSize, nonceSize},
 		{"ciphertext", p.ct, tagSize, maxPlaintextLen + tagSize},
 	} {
-		if len(c.s) < b64.EncodedLen(c.min) || len(c.s) > b64.EncodedLen(c.max) || !isB64(c.s) {
+		if len(c.s) < b64.EncodedLen(c.min) || len(c.s) > b64.EncodedLen(c.max) {
 			return sealedParts{}, fmt.Errorf("%w: bad %s field", errMalformed, c.name)
 		}
 	}
-	p.header = v[len(installstore.SealedPrefix) : len(installstore.SealedPrefix)+len(f[0])+len(f[1])+len(f[2])+len(f[3])+3]
 	return p, nil
 }
 
@@ -91,17 +101,6 @@ func validProviderName(s string) bool {
 	for i := range len(s) {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// isB64 reports whether s uses only the base64url alphabet.
-func isB64(s string) bool {
-	for i := range len(s) {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
 			return false
 		}
 	}
@@ -123,9 +122,10 @@ func sealHeader(provider, keyID string, wrapped []byte) string {
 }
 
 // appendAAD appends the associated data binding a value to its data key
-// header, tenant, user and field.
-func appendAAD(dst []byte, header string, t installstore.Tenant, user, field string) []byte {
-	for _, s := range [...]string{header, t.EnterpriseID, t.TeamID, user, field} {
+// (the SHA-256 of its header), tenant, user and field.
+func appendAAD(dst []byte, headerSum *[32]byte, t installstore.Tenant, user, field string) []byte {
+	dst = append(dst, headerSum[:]...)
+	for _, s := range [...]string{t.EnterpriseID, t.TeamID, user, field} {
 		dst = binary.AppendUvarint(dst, uint64(len(s)))
 		dst = append(dst, s...)
 	}
@@ -133,8 +133,8 @@ func appendAAD(dst []byte, header string, t installstore.Tenant, user, field str
 }
 
 // aadLen bounds the length of appendAAD's output.
-func aadLen(header string, t installstore.Tenant, user, field string) int {
-	return len(header) + len(t.EnterpriseID) + len(t.TeamID) + len(user) + len(field) + 5*binary.MaxVarintLen64
+func aadLen(t installstore.Tenant, user, field string) int {
+	return 32 + len(t.EnterpriseID) + len(t.TeamID) + len(user) + len(field) + 4*binary.MaxVarintLen64
 }
 
 // boundUser returns the user ID a field is bound to: the installing user
@@ -154,11 +154,11 @@ func sealValue(bufs *bufPool, dk *dataKey, t installstore.Tenant, user, field, p
 		return "", fmt.Errorf("crypto: seal %s of tenant %s: %w: value longer than %d bytes", field, t, installstore.ErrInvalid, maxPlaintextLen)
 	}
 	ctLen := len(plaintext) + tagSize
-	buf := bufs.get(aadLen(dk.header, t, user, field) + nonceSize + ctLen + b64.EncodedLen(ctLen))
+	buf := bufs.get(aadLen(t, user, field) + nonceSize + ctLen + b64.EncodedLen(ctLen))
 	defer bufs.put(buf)
 	// Layout: associated data | nonce | plaintext, sealed in place | ciphertext in base64.
-	aad := appendAAD((*buf)[:0], dk.header, t, user, field)
-	rest := aad[len(aad):cap(aad)]
+	aad := appendAAD((*buf)[:0], &dk.headerSum, t, user, field)
+	rest := (*buf)[len(aad):]
 	nonce := rest[:nonceSize]
 	_, _ = rand.Read(nonce)
 	pt := rest[nonceSize : nonceSize+len(plaintext)]
@@ -180,14 +180,17 @@ func sealValue(bufs *bufPool, dk *dataKey, t installstore.Tenant, user, field, p
 	return sb.String(), nil
 }
 
-// openValue opens the sealed value v under dk, which must be the data key
-// its header names. The error says why, never what.
+// openValue opens the sealed value p under dk, which must be the data key
+// its header names (p.header == dk.header: the caller found dk by it). The error says why, never what.
 func openValue(bufs *bufPool, dk *dataKey, p sealedParts, t installstore.Tenant, user, field string) (string, error) {
+	if p.header != dk.header {
+		return "", errors.New("data key does not match the value's header")
+	}
 	ctLen := b64.DecodedLen(len(p.ct))
-	buf := bufs.get(aadLen(p.header, t, user, field) + nonceSize + len(p.ct) + ctLen)
+	buf := bufs.get(aadLen(t, user, field) + nonceSize + len(p.ct) + ctLen)
 	defer bufs.put(buf)
-	aad := appendAAD((*buf)[:0], p.header, t, user, field)
-	rest := aad[len(aad):cap(aad)]
+	aad := appendAAD((*buf)[:0], &dk.headerSum, t, user, field)
+	rest := (*buf)[len(aad):]
 	nonce := rest[:nonceSize]
 	enc := rest[nonceSize : nonceSize+len(p.ct)]
 	ct := rest[nonceSize+len(p.ct) : nonceSize+len(p.ct)+ctLen]

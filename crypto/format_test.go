@@ -49,10 +49,15 @@ func TestSealedFormat(t *testing.T) {
 		"too many fields": v + ".AAAA",
 		"bad provider":    strings.Replace(v, ".local.", ".Local.", 1),
 		"padding":         v + "=",
+		"dot in wrapped":  strings.Replace(v, "."+p.wrapped+".", "."+p.wrapped[:4]+"."+p.wrapped[5:]+".", 1),
 		"short nonce":     strings.Replace(v, "."+p.nonce+".", "."+p.nonce[1:]+".", 1),
 		"empty key id":    strings.Replace(v, "."+p.keyID+".", "..", 1),
 	} {
-		_, err := parseSealed(bad)
+		// Refused by the parser, or by the strict decoding before use.
+		bp, err := parseSealed(bad)
+		if err == nil {
+			_, err = openValue(&bufs, dk, bp, tenant, "", "bot.token")
+		}
 		require.Error(t, err, name)
 	}
 	// Values are bound to tenant, user and field.
