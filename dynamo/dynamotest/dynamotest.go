@@ -117,7 +117,7 @@ func (c *Counter) Option() func(*dynamodb.Options) {
 				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 					c.add(middleware.GetOperationName(ctx))
 					return next.HandleInitialize(ctx, in)
-				}), middleware.After)
+				}), middleware.Before)
 		})
 	}
 }

@@ -1,0 +1,130 @@
+package dynamo_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"testing"
+
+	"github.com/installvault/installvault/dynamo"
+	"github.com/installvault/installvault/dynamo/dynamotest"
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/memory"
+)
+
+const benchTenants = 100
+
+// benchStores returns the memory baseline and a dynamo store over a fresh
+// table whose client counts its DynamoDB calls, both holding benchTenants
+// tenants with one user each.
+func benchStores(b *testing.B) (map[string]installstore.Store, *dynamotest.Counter) {
+	b.Helper()
+	counter := &dynamotest.Counter{}
+	client := dynamotest.Client(b, counter.Option())
+	table := dynamotest.NewTable(b, client)
+	d, err := dynamo.New(client, table, dynamo.WithPlaintextSecrets())
+	if err != nil {
+		b.Fatal(err)
+	}
+	stores := map[string]installstore.Store{"memory": memory.New(), "dynamo": d}
+	for _, s := range stores {
+		for i := range benchTenants {
+			if err := s.StoreInstallation(context.Background(), storetest.Fixture("", fmt.Sprintf("T%d", i), "U1", "bench")); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	return stores, counter
+}
+
+// reportCalls reports DynamoDB calls per operation, in total and by API.
+func reportCalls(b *testing.B, c *dynamotest.Counter) {
+	calls := c.Calls()
+	names := make([]string, 0, len(calls))
+	total := 0
+	for name, n := range calls {
+		names = append(names, name)
+		total += n
+	}
+	sort.Strings(names)
+	b.ReportMetric(float64(total)/float64(b.N), "calls/op")
+	for _, name := range names {
+		b.ReportMetric(float64(calls[name])/float64(b.N), name+"/op")
+	}
+}
+
+func BenchmarkFetch(b *testing.B) {
+	stores, counter := benchStores(b)
+	ctx := context.Background()
+	for _, name := range []string{"memory", "dynamo"} {
+		for _, user := range []string{"", "U1"} {
+			label := name + "/latest"
+			if user != "" {
+				label = name + "/user"
+			}
+			b.Run(label, func(b *testing.B) {
+				s := stores[name]
+				counter.Reset()
+				i := 0
+				for b.Loop() {
+					if _, err := s.FetchInstallation(ctx, installstore.Query{TeamID: fmt.Sprintf("T%d", i%benchTenants), UserID: user}); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+				if name == "dynamo" {
+					reportCalls(b, counter)
+				}
+			})
+		}
+	}
+	b.Run("dynamo/enterprise-fallback", func(b *testing.B) {
+		s := stores["dynamo"]
+		if err := s.StoreInstallation(ctx, storetest.OrgFixture("E1", "U1", "bench")); err != nil {
+			b.Fatal(err)
+		}
+		counter.Reset()
+		for b.Loop() {
+			if _, err := s.FetchInstallation(ctx, installstore.Query{EnterpriseID: "E1", TeamID: "T9"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportCalls(b, counter)
+	})
+}
+
+func BenchmarkStore(b *testing.B) {
+	stores, counter := benchStores(b)
+	ctx := context.Background()
+	for _, name := range []string{"memory", "dynamo"} {
+		b.Run(name, func(b *testing.B) {
+			s := stores[name]
+			counter.Reset()
+			i := 0
+			for b.Loop() {
+				if err := s.StoreInstallation(ctx, storetest.Fixture("", fmt.Sprintf("T%d", i%benchTenants), "U1", "again")); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			if name == "dynamo" {
+				reportCalls(b, counter)
+			}
+		})
+	}
+	b.Run("dynamo/update", func(b *testing.B) {
+		s := stores["dynamo"].(installstore.Updater)
+		cur, err := stores["dynamo"].FetchInstallation(ctx, installstore.Query{TeamID: "T0"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		counter.Reset()
+		for b.Loop() {
+			if err := s.UpdateInstallation(ctx, cur); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportCalls(b, counter)
+	})
+}
