@@ -18,18 +18,33 @@ const (
 // handler runs one operation on a decoded request body, under s.mu.
 type handler func(s *Server, body []byte) (any, *apiError)
 
-var handlers = map[string]handler{
-	"CreateKey":                       (*Server).opCreateKey,
-	"CreateAlias":                     (*Server).opCreateAlias,
-	"DescribeKey":                     (*Server).opDescribeKey,
-	"EnableKey":                       (*Server).opEnableKey,
-	"DisableKey":                      (*Server).opDisableKey,
-	"RotateKeyOnDemand":               (*Server).opRotateKeyOnDemand,
-	"GenerateDataKey":                 (*Server).opGenerateDataKey,
-	"GenerateDataKeyWithoutPlaintext": (*Server).opGenerateDataKeyWithoutPlaintext,
-	"Encrypt":                         (*Server).opEncrypt,
-	"Decrypt":                         (*Server).opDecrypt,
-	"ReEncrypt":                       (*Server).opReEncrypt,
+// handlerFor returns the handler of a KMS operation, or nil.
+func handlerFor(op string) handler {
+	switch op {
+	case "CreateKey":
+		return (*Server).opCreateKey
+	case "CreateAlias":
+		return (*Server).opCreateAlias
+	case "DescribeKey":
+		return (*Server).opDescribeKey
+	case "EnableKey":
+		return (*Server).opEnableKey
+	case "DisableKey":
+		return (*Server).opDisableKey
+	case "RotateKeyOnDemand":
+		return (*Server).opRotateKeyOnDemand
+	case "GenerateDataKey":
+		return (*Server).opGenerateDataKey
+	case "GenerateDataKeyWithoutPlaintext":
+		return (*Server).opGenerateDataKeyWithoutPlaintext
+	case "Encrypt":
+		return (*Server).opEncrypt
+	case "Decrypt":
+		return (*Server).opDecrypt
+	case "ReEncrypt":
+		return (*Server).opReEncrypt
+	}
+	return nil
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
@@ -70,8 +85,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiErrorf(errMissingAuth, "Missing Authentication Token"))
 		return
 	}
-	h, ok := handlers[op]
-	if !ok {
+	h := handlerFor(op)
+	if h == nil {
 		writeError(w, apiErrorf(errUnknownOperation, "operation %s is not supported by kmstest", op))
 		return
 	}
