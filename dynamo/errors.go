@@ -83,7 +83,8 @@ func isTxConflict(err error) bool {
 }
 
 // cancellation returns the cancellation reasons of a transaction cancelled
-// by a failed condition (and no other cause), or nil.
+// by a failed condition (possibly alongside conflicts with other
+// transactions, but no other cause), or nil.
 func cancellation(err error) []types.CancellationReason {
 	var tc *types.TransactionCanceledException
 	if !errors.As(err, &tc) {
@@ -94,7 +95,7 @@ func cancellation(err error) []types.CancellationReason {
 		switch aws.ToString(r.Code) {
 		case reasonCondition:
 			failed = true
-		case "", "None":
+		case "", "None", reasonConflict:
 		default:
 			return nil
 		}

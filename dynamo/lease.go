@@ -53,8 +53,8 @@ func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.D
 // ReleaseLease implements [installstore.Leaser]: a DeleteItem conditioned
 // on the owner.
 func (s *Store) ReleaseLease(ctx context.Context, name, owner string) error {
-	if name == "" || len(name) > maxLeaseNameLen || !utf8.ValidString(name) {
-		return nil // no such lease can exist
+	if name == "" || owner == "" || len(name) > maxLeaseNameLen || !utf8.ValidString(name) {
+		return nil // no such lease can exist, or be held by owner
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("dynamo: release lease %q: %w", name, err)

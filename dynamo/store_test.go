@@ -184,3 +184,19 @@ func TestCreateTableEnablesTTL(t *testing.T) {
 
 	require.Error(t, dynamo.CreateTable(ctx, client, table), "the table exists")
 }
+
+func TestCanceledContextWritesNothing(t *testing.T) {
+	s, table := newPlain(t)
+	client := dynamotest.Client(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := s.StoreInstallation(ctx, storetest.Fixture("", "T1", "U1", "a"))
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorContains(t, err, "store tenant :T1")
+	_, err = s.FetchInstallation(ctx, installstore.Query{TeamID: "T1"})
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, s.DeleteInstallation(ctx, installstore.Query{TeamID: "T1"}), context.Canceled)
+	require.ErrorIs(t, s.PutNonce(ctx, "n", time.Now().Add(time.Hour)), context.Canceled)
+	require.ErrorIs(t, s.AcquireLease(ctx, "l", "o", time.Hour), context.Canceled)
+	require.Zero(t, countItems(t, client, table))
+}
