@@ -44,30 +44,26 @@ type sealedParts struct {
 
 // parseSealed splits a sealed value into its parts and checks their sizes.
 // It does not decode them: every field is decoded strictly before use, which
-// rejects any character outside base64url (so a '.' inside the wrapped key,
-// which this split would leave there, fails then). The nonce and ciphertext
-// are found from the right and the short leading fields from the left, so
-// the long wrapped key is never scanned.
+// rejects any character outside base64url (so a '.' inside the ciphertext,
+// which this split leaves there, fails then).
 func parseSealed(v string) (sealedParts, error) {
 	rest, ok := strings.CutPrefix(v, installstore.SealedPrefix)
 	if !ok {
 		return sealedParts{}, errNotSealed
 	}
-	var p sealedParts
-	i := strings.LastIndexByte(rest, '.')
-	if i < 0 {
-		return sealedParts{}, fmt.Errorf("%w: too few fields", errMalformed)
+	var f [5]string // version, provider, key ID, wrapped key, nonce; rest is the ciphertext
+	for i := range f {
+		j := strings.IndexByte(rest, '.')
+		if j < 0 {
+			return sealedParts{}, fmt.Errorf("%w: too few fields", errMalformed)
+		}
+		f[i], rest = rest[:j], rest[j+1:]
 	}
-	p.ct, rest = rest[i+1:], rest[:i]
-	if i = strings.LastIndexByte(rest, '.'); i < 0 {
-		return sealedParts{}, fmt.Errorf("%w: too few fields", errMalformed)
-	}
-	p.nonce, p.header = rest[i+1:], rest[:i]
-	version, h, ok1 := strings.Cut(p.header, ".")
-	provider, h, ok2 := strings.Cut(h, ".")
-	keyID, wrapped, ok3 := strings.Cut(h, ".")
-	if !ok1 || !ok2 || !ok3 {
-		return sealedParts{}, fmt.Errorf("%w: too few fields", errMalformed)
+	version, provider, keyID, wrapped := f[0], f[1], f[2], f[3]
+	p := sealedParts{
+		header: v[len(installstore.SealedPrefix) : len(installstore.SealedPrefix)+len(version)+len(provider)+len(keyID)+len(wrapped)+3],
+		nonce:  f[4],
+		ct:     rest,
 	}
 	if version != formatVersion {
 		return sealedParts{}, fmt.Errorf("%w: unknown format version", errMalformed)
@@ -181,14 +177,16 @@ func sealValue(bufs *bufPool, dk *dataKey, t installstore.Tenant, user, field, p
 }
 
 // openValue opens the sealed value p under dk, which must be the data key
-// its header names (p.header == dk.header: the caller found dk by it). The error says why, never what.
-func openValue(bufs *bufPool, dk *dataKey, p sealedParts, t installstore.Tenant, user, field string) (string, error) {
+// its header names (p.header == dk.header: the caller found dk by it), and
+// appends the plaintext to dst. The error says why, never what.
+func openValue(bufs *bufPool, dk *dataKey, p sealedParts, t installstore.Tenant, user, field string, dst []byte) ([]byte, error) {
 	if p.header != dk.header {
-		return "", errors.New("data key does not match the value's header")
+		return dst, errors.New("data key does not match the value's header")
 	}
 	ctLen := b64.DecodedLen(len(p.ct))
 	buf := bufs.get(aadLen(t, user, field) + nonceSize + len(p.ct) + ctLen)
 	defer bufs.put(buf)
+	// Layout: associated data | nonce | base64 scratch | ciphertext.
 	aad := appendAAD((*buf)[:0], &dk.headerSum, t, user, field)
 	rest := (*buf)[len(aad):]
 	nonce := rest[:nonceSize]
@@ -197,18 +195,16 @@ func openValue(bufs *bufPool, dk *dataKey, p sealedParts, t installstore.Tenant,
 
 	n := copy(enc, p.nonce)
 	if m, err := b64.Decode(nonce, enc[:n]); err != nil || m != nonceSize {
-		return "", fmt.Errorf("%w: bad nonce", errMalformed)
+		return dst, fmt.Errorf("%w: bad nonce", errMalformed)
 	}
 	n = copy(enc, p.ct)
 	m, err := b64.Decode(ct, enc[:n])
 	if err != nil {
-		return "", fmt.Errorf("%w: bad ciphertext encoding", errMalformed)
+		return dst, fmt.Errorf("%w: bad ciphertext encoding", errMalformed)
 	}
-	pt, err := dk.aead.Open(ct[:0], nonce, ct[:m], aad)
+	out, err := dk.aead.Open(dst, nonce, ct[:m], aad)
 	if err != nil {
-		return "", errors.New("authentication failed (wrong key, tenant, user or field, or tampered)")
+		return dst, errors.New("authentication failed (wrong key, tenant, user or field, or tampered)")
 	}
-	out := string(pt)
-	wipe(pt)
 	return out, nil
 }

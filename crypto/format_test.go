@@ -38,9 +38,9 @@ func TestSealedFormat(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "arn:aws:kms:us-east-1:1:key/a.b", string(keyID))
 	require.Equal(t, dk.header, p.header)
-	got, err := openValue(&bufs, dk, p, tenant, "", "bot.token")
+	got, err := openValue(&bufs, dk, p, tenant, "", "bot.token", nil)
 	require.NoError(t, err)
-	require.Equal(t, "xoxb-test-1", got)
+	require.Equal(t, "xoxb-test-1", string(got))
 
 	for name, bad := range map[string]string{
 		"no prefix":       strings.TrimPrefix(v, installstore.SealedPrefix),
@@ -50,13 +50,14 @@ func TestSealedFormat(t *testing.T) {
 		"bad provider":    strings.Replace(v, ".local.", ".Local.", 1),
 		"padding":         v + "=",
 		"dot in wrapped":  strings.Replace(v, "."+p.wrapped+".", "."+p.wrapped[:4]+"."+p.wrapped[5:]+".", 1),
+		"dot in ct":       v[:len(v)-3] + "." + v[len(v)-2:],
 		"short nonce":     strings.Replace(v, "."+p.nonce+".", "."+p.nonce[1:]+".", 1),
 		"empty key id":    strings.Replace(v, "."+p.keyID+".", "..", 1),
 	} {
 		// Refused by the parser, or by the strict decoding before use.
 		bp, err := parseSealed(bad)
 		if err == nil {
-			_, err = openValue(&bufs, dk, bp, tenant, "", "bot.token")
+			_, err = openValue(&bufs, dk, bp, tenant, "", "bot.token", nil)
 		}
 		require.Error(t, err, name)
 	}
@@ -70,7 +71,7 @@ func TestSealedFormat(t *testing.T) {
 		{tenant, "U1", "bot.token"},
 		{tenant, "", "bot.refresh_token"},
 	} {
-		_, err := openValue(&bufs, dk, p, c.t, c.user, c.field)
+		_, err := openValue(&bufs, dk, p, c.t, c.user, c.field, nil)
 		require.Error(t, err, "%+v", c)
 	}
 }
@@ -102,8 +103,8 @@ func FuzzParseSealed(f *testing.F) {
 		// Decoding may fail (stray bits) but never panics; opening fails unless it is v.
 		_, _ = decodeField(p.keyID)
 		_, _ = decodeField(p.wrapped)
-		got, err := openValue(&bufs, dk, p, installstore.Tenant{TeamID: "T1"}, "", "bot.token")
-		if err == nil && (s != v || got != "xoxb-test-1") {
+		got, err := openValue(&bufs, dk, p, installstore.Tenant{TeamID: "T1"}, "", "bot.token", nil)
+		if err == nil && (s != v || string(got) != "xoxb-test-1") {
 			t.Fatalf("a value other than the sealed one opened")
 		}
 	})

@@ -237,11 +237,31 @@ func (m *memo) put(header string, dk *dataKey) {
 }
 
 // open replaces every sealed secret of inst (the store's copy) with its
-// plaintext, or fails with ErrDecrypt naming the tenant and field.
+// plaintext, or fails with ErrDecrypt naming the tenant and field. All of a
+// record's plaintexts share one allocation; the scratch copy is wiped.
 func (s *store) open(ctx context.Context, inst *installstore.Installation) error {
+	type slot struct {
+		sec        *installstore.Secret
+		start, end int
+	}
+	var (
+		m       memo
+		backing [5]slot
+		slots   = backing[:0]
+		total   int
+	)
+	_ = inst.Secrets(func(_ string, sec *installstore.Secret) error {
+		total += len(sec.Reveal()) // a sealed value is longer than its plaintext
+		return nil
+	})
+	if total == 0 {
+		return nil
+	}
+	buf := s.bufs.get(total)
+	defer s.bufs.put(buf)
+	pts := (*buf)[:0]
 	t := inst.Tenant()
-	var m memo
-	return inst.Secrets(func(field string, sec *installstore.Secret) error {
+	err := inst.Secrets(func(field string, sec *installstore.Secret) error {
 		p, err := parseSealed(sec.Reveal())
 		if err != nil {
 			return decryptError(t, field, err)
@@ -256,13 +276,21 @@ func (s *store) open(ctx context.Context, inst *installstore.Installation) error
 			}
 			m.put(p.header, dk)
 		}
-		v, err := openValue(&s.bufs, dk, p, t, boundUser(field, inst), field)
-		if err != nil {
+		start := len(pts)
+		if pts, err = openValue(&s.bufs, dk, p, t, boundUser(field, inst), field, pts); err != nil {
 			return decryptError(t, field, err)
 		}
-		*sec = installstore.Secret(v)
+		slots = append(slots, slot{sec, start, len(pts)})
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	all := string(pts)
+	for _, sl := range slots {
+		*sl.sec = installstore.Secret(all[sl.start:sl.end])
+	}
+	return nil
 }
 
 // readKey returns the unwrapped data key a sealed value names, from the
