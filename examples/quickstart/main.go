@@ -1,7 +1,12 @@
 // Command quickstart walks through installvault with no Slack account, no
-// AWS account and no server: it installs two workspaces, fetches, reinstalls
-// and uninstalls, printing what happens. It never prints a token: the
-// tokens are installstore.Secret values, which redact themselves.
+// AWS account and no server: with the memory backend and a local keyring it
+// installs two workspaces and an Enterprise Grid organization, shows what a
+// sealed record looks like at rest, fetches, refreshes a rotating token for
+// 1 000 concurrent requests against an in-process stand-in for Slack's
+// oauth.v2.access, rotates the master key, and uninstalls.
+//
+// It never prints a token: tokens are installstore.Secret values, which
+// redact themselves.
 package main
 
 import (
@@ -10,10 +15,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/memory"
+	"github.com/installvault/installvault/rotation"
 )
 
 func main() {
@@ -24,68 +32,120 @@ func main() {
 }
 
 func run(ctx context.Context, out io.Writer) error {
-	store := memory.New()
 	say := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
 
-	say("1. Two workspaces install the app")
-	for _, team := range []string{"T0ACME", "T0GLOBEX"} {
-		inst := installation(team, "U0ADMIN", "first")
+	// The vault: a backend (memory here; DynamoDB in production) wrapped by
+	// the encryption layer, with a development keyring (AWS KMS in production).
+	backend := memory.New()
+	key2026 := newKey()
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"key-2026": key2026}, "key-2026")
+	if err != nil {
+		return err
+	}
+	store, err := crypto.NewStore(backend, keys, crypto.WithDataKeyCache(5*time.Minute, 1000))
+	if err != nil {
+		return err
+	}
+
+	say("1. Two workspaces and an Enterprise Grid organization install the app")
+	for _, inst := range []*installstore.Installation{
+		installation("", "T0ACME", "U0ALICE", false),
+		installation("", "T0GLOBEX", "U0BOB", false),
+		installation("E0INITECH", "", "U0CAROL", true),
+	} {
 		if err := store.StoreInstallation(ctx, inst); err != nil {
 			return err
 		}
-		say("   stored %s (version %d), bot token %v", team, inst.Version, inst.Bot.Token)
+		say("   stored %-10s version %d, bot token %v", inst.Tenant(), inst.Version, inst.Bot.Token)
 	}
 
-	say("2. An event from T0ACME arrives: fetch by the verified team_id")
+	say("2. At rest, the backend holds sealed values only")
+	raw, err := backend.FetchInstallation(ctx, installstore.Query{TeamID: "T0ACME"})
+	if err != nil {
+		return err
+	}
+	sealed := raw.Bot.Token.Reveal() // revealing the *sealed* form is safe to show
+	if !raw.Bot.Token.IsSealed() || strings.Contains(sealed, "xoxb-") {
+		return errors.New("backend holds a plaintext token")
+	}
+	say("   bot.token in the backend: %s… (%d bytes, AES-256-GCM, bound to tenant, user and field)", sealed[:40], len(sealed))
+
+	say("3. Events arrive: each lookup is scoped by the verified team_id")
 	acme, err := store.FetchInstallation(ctx, installstore.Query{TeamID: "T0ACME"})
 	if err != nil {
 		return err
 	}
-	say("   %s: bot %s, scopes %v, token %v (a Secret prints redacted)", acme.TeamName, acme.Bot.UserID, acme.Bot.Scopes, acme.Bot.Token)
-
-	say("3. T0ACME reinstalls with new scopes: the record is replaced, the version grows")
-	again := installation("T0ACME", "U0ADMIN", "second")
-	again.Bot.Scopes = append(again.Bot.Scopes, "reactions:write")
-	if err := store.StoreInstallation(ctx, again); err != nil {
-		return err
-	}
-	acme2, err := store.FetchInstallation(ctx, installstore.Query{TeamID: "T0ACME"})
+	say("   %s: bot %s, scopes %v, token %v", acme.TeamName, acme.Bot.UserID, acme.Bot.Scopes, acme.Bot.Token)
+	viaOrg, err := store.FetchInstallation(ctx, installstore.Query{EnterpriseID: "E0INITECH", TeamID: "T0SALES"})
 	if err != nil {
 		return err
 	}
-	say("   version %d -> %d, scopes %v", acme.Version, acme2.Version, acme2.Bot.Scopes)
+	say("   workspace T0SALES of E0INITECH is served by the org-wide install: %s", viaOrg.Tenant())
 
-	say("4. T0GLOBEX uninstalls (app_uninstalled): everything of that tenant goes")
+	say("4. Token rotation: 1 000 concurrent requests as T0ACME's token nears expiry")
+	slack, err := startSlackStandIn()
+	if err != nil {
+		return err
+	}
+	defer slack.Close()
+	refresher, err := rotation.New(store,
+		rotation.WithClientCredentials("0000.1111", installstore.Secret("quickstart-client-secret")),
+		rotation.WithSlackAPIURL(slack.URL+"/api/"),
+	)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	tokens, failures := storm(ctx, refresher, installstore.Query{TeamID: "T0ACME"}, 1000)
+	if failures > 0 {
+		return fmt.Errorf("%d requests failed", failures)
+	}
+	say("   refresh calls to Slack: %d, distinct tokens handed out: %d, in %v", slack.Calls(), tokens, time.Since(start).Round(time.Millisecond))
+
+	say("5. Key rotation: a new primary key, rewrap online, retire the old key")
+	key2027 := newKey()
+	keys2, err := crypto.NewLocalKeyring(map[string][]byte{"key-2026": key2026, "key-2027": key2027}, "key-2027")
+	if err != nil {
+		return err
+	}
+	rotating, err := crypto.NewStore(backend, keys2)
+	if err != nil {
+		return err
+	}
+	stats, err := crypto.Rewrap(ctx, rotating)
+	if err != nil {
+		return err
+	}
+	say("   rewrap: %d records seen, %d rewrapped, %d already current, %d failed", stats.Seen, stats.Rewrapped, stats.Current, stats.Failed)
+	newOnly, err := crypto.NewLocalKeyring(map[string][]byte{"key-2027": key2027}, "key-2027")
+	if err != nil {
+		return err
+	}
+	retired, err := crypto.NewStore(backend, newOnly)
+	if err != nil {
+		return err
+	}
+	readable := 0
+	err = backend.ListInstallations(ctx, func(q installstore.Query, _ *installstore.Installation) error {
+		if _, err := retired.FetchInstallation(ctx, q); err != nil {
+			return err
+		}
+		readable++
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("after retiring the old key: %w", err)
+	}
+	say("   with key-2026 gone: %d of %d records readable", readable, stats.Seen)
+
+	say("6. T0GLOBEX uninstalls (app_uninstalled): everything of that tenant goes")
 	if err := store.DeleteInstallation(ctx, installstore.Query{TeamID: "T0GLOBEX"}); err != nil {
 		return err
 	}
 	_, err = store.FetchInstallation(ctx, installstore.Query{TeamID: "T0GLOBEX"})
-	say("   fetch T0GLOBEX: %v (errors.Is ErrNotFound: %t)", err, errors.Is(err, installstore.ErrNotFound))
 	if !errors.Is(err, installstore.ErrNotFound) {
 		return fmt.Errorf("uninstalled tenant still found: %v", err)
 	}
-	if _, err := store.FetchInstallation(ctx, installstore.Query{TeamID: "T0ACME"}); err != nil {
-		return fmt.Errorf("T0ACME lost: %w", err)
-	}
-	say("   T0ACME is still installed. Done.")
+	say("   fetch T0GLOBEX: not found; T0ACME and E0INITECH are still installed. Done.")
 	return nil
-}
-
-// installation builds what an OAuth callback would store. The tokens are
-// obviously fake.
-func installation(team, user, tag string) *installstore.Installation {
-	return &installstore.Installation{
-		AppID:    "A0QUICKSTART",
-		TeamID:   team,
-		TeamName: "Workspace " + team,
-		Bot: &installstore.Bot{
-			ID:     "B" + team,
-			UserID: "UB" + team,
-			Token:  installstore.Secret("xoxb-test-" + team + "-" + tag),
-			Scopes: []string{"chat:write", "commands"},
-		},
-		User:        installstore.User{ID: user},
-		TokenType:   "bot",
-		InstalledAt: time.Now(),
-	}
 }

@@ -11,7 +11,12 @@ import (
 func TestQuickstartRunsAndPrintsNoToken(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, run(context.Background(), &out))
-	require.Contains(t, out.String(), "Done.")
-	require.NotContains(t, out.String(), "xoxb-")
-	require.NotContains(t, out.String(), "xoxp-")
+	s := out.String()
+	require.Contains(t, s, "refresh calls to Slack: 1, distinct tokens handed out: 1")
+	require.Contains(t, s, "0 failed")
+	require.Contains(t, s, "Done.")
+	require.Contains(t, s, "ivsealed:")
+	for _, leak := range []string{"xoxb-", "xoxp-", "xoxe-", "quickstart-client-secret"} {
+		require.NotContains(t, s, leak)
+	}
 }
