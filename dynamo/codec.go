@@ -390,7 +390,7 @@ func decodeUser(t installstore.Tenant, uid string, item map[string]av) (*install
 }
 
 func tenantPK(t installstore.Tenant) string { return pkTenant + t.String() }
-func userSK(uid string) string             { return skUser + uid }
+func userSK(uid string) string              { return skUser + uid }
 
 func tenantKey(t installstore.Tenant, sk string) map[string]av {
 	return map[string]av{attrPK: sAV(tenantPK(t)), attrSK: sAV(sk)}

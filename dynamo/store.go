@@ -110,4 +110,3 @@ func ctxErr(ctx context.Context, op string, t installstore.Tenant) error {
 	}
 	return nil
 }
-
