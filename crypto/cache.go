@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/installvault/installvault/installstore"
 )
 
@@ -76,6 +78,8 @@ type keyCache struct {
 
 	rmu   sync.RWMutex
 	reads map[readKey]readEntry
+
+	flight singleflight.Group // concurrent read misses of one data key
 }
 
 func newKeyCache(c *config) *keyCache {

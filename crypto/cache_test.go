@@ -126,3 +126,28 @@ func TestCacheConcurrent(t *testing.T) {
 }
 
 func isNotFound(err error) bool { return err != nil && errors.Is(err, installstore.ErrNotFound) }
+
+func TestConcurrentMissesShareOneUnwrap(t *testing.T) {
+	srv, client := newKMS(t)
+	keys, err := crypto.NewKMS(client, srv.CreateKey("k").ID)
+	require.NoError(t, err)
+	inner := memory.New()
+	require.NoError(t, newStore(t, inner, keys).StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "a")))
+	srv.ResetCalls()
+	srv.SetLatency(20 * time.Millisecond) // keep the first unwrap in flight while the others arrive
+
+	s := newStore(t, inner, keys, crypto.WithDataKeyCache(time.Hour, 10))
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := s.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
+			if err != nil || got.Bot.Token != "xoxb-test-T1-a" {
+				t.Errorf("fetch: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, 1, srv.Calls("Decrypt"), "32 concurrent cold fetches, one KMS Decrypt")
+}

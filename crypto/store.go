@@ -294,13 +294,34 @@ func (s *store) open(ctx context.Context, inst *installstore.Installation) error
 }
 
 // readKey returns the unwrapped data key a sealed value names, from the
-// cache or the provider.
+// cache or the provider. With the cache, concurrent misses for one data key
+// share a single unwrap.
 func (s *store) readKey(ctx context.Context, t installstore.Tenant, p sealedParts) (*dataKey, error) {
-	if s.cache != nil {
-		if dk := s.cache.read(t, p.header); dk != nil {
+	if s.cache == nil {
+		return s.unwrap(ctx, t, p)
+	}
+	if dk := s.cache.read(t, p.header); dk != nil {
+		return dk, nil
+	}
+	v, err, _ := s.cache.flight.Do(t.String()+"\x00"+p.header, func() (any, error) {
+		if dk := s.cache.read(t, p.header); dk != nil { // filled by a flight that just ended
 			return dk, nil
 		}
+		dk, err := s.unwrap(ctx, t, p)
+		if err != nil {
+			return nil, err
+		}
+		s.cache.putRead(t, dk)
+		return dk, nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return v.(*dataKey), nil
+}
+
+// unwrap asks the provider for the data key a sealed value names.
+func (s *store) unwrap(ctx context.Context, t installstore.Tenant, p sealedParts) (*dataKey, error) {
 	keyID, err := decodeField(p.keyID)
 	if err != nil {
 		return nil, err
@@ -313,12 +334,5 @@ func (s *store) readKey(ctx context.Context, t installstore.Tenant, p sealedPart
 	if err != nil {
 		return nil, fmt.Errorf("unwrap data key: %w", err)
 	}
-	dk, err := newDataKey(strings.Clone(p.header), strings.Clone(p.keyID), pt)
-	if err != nil {
-		return nil, err
-	}
-	if s.cache != nil {
-		s.cache.putRead(t, dk)
-	}
-	return dk, nil
+	return newDataKey(strings.Clone(p.header), strings.Clone(p.keyID), pt)
 }
