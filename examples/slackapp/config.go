@@ -1,0 +1,152 @@
+package main
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/oauth"
+)
+
+// Environment variables the app reads.
+const (
+	envClientID       = "SLACK_CLIENT_ID"
+	envClientSecret   = "SLACK_CLIENT_SECRET"
+	envSigningSecret  = "SLACK_SIGNING_SECRET"
+	envStateSecret    = "SLACK_STATE_SECRET"
+	envScopes         = "SLACK_SCOPES"
+	envUserScopes     = "SLACK_USER_SCOPES"
+	envBaseURL        = "APP_BASE_URL"
+	envKMSKeyID       = "INSTALLVAULT_KMS_KEY_ID"
+	envLocalKey       = "INSTALLVAULT_LOCAL_KEY"
+	envDynamoTable    = "INSTALLVAULT_DYNAMODB_TABLE"
+	envDynamoEndpoint = "INSTALLVAULT_DYNAMODB_ENDPOINT"
+)
+
+// defaultScopes are the bot scopes the app's one feature needs.
+var defaultScopes = []string{"app_mentions:read", "chat:write"}
+
+// config is the app's configuration, from the environment (or made up by
+// -demo).
+type config struct {
+	ClientID      string
+	ClientSecret  installstore.Secret
+	SigningSecret installstore.Secret
+	// StateSecret is nil when it should be generated per process.
+	StateSecret installstore.Secret
+	Scopes      []string
+	UserScopes  []string
+	// BaseURL is the app's public URL, without a trailing slash.
+	BaseURL string
+	// KMSKeyID or LocalKey choose the key provider; exactly one is set.
+	KMSKeyID string
+	LocalKey installstore.Secret
+	// DynamoTable is empty for the memory backend.
+	DynamoTable    string
+	DynamoEndpoint string
+	// DynamoLocalCredentials: an endpoint is set and no AWS credentials
+	// are in the environment, so placeholder ones are used (DynamoDB Local
+	// accepts any).
+	DynamoLocalCredentials bool
+}
+
+// loadConfig reads the configuration from getenv and reports every
+// problem at once. Messages name variables, never their values.
+func loadConfig(getenv func(string) string) (*config, error) {
+	c := &config{
+		ClientID:       strings.TrimSpace(getenv(envClientID)),
+		ClientSecret:   installstore.Secret(getenv(envClientSecret)),
+		SigningSecret:  installstore.Secret(getenv(envSigningSecret)),
+		StateSecret:    installstore.Secret(getenv(envStateSecret)),
+		Scopes:         splitList(getenv(envScopes)),
+		UserScopes:     splitList(getenv(envUserScopes)),
+		BaseURL:        strings.TrimRight(strings.TrimSpace(getenv(envBaseURL)), "/"),
+		KMSKeyID:       strings.TrimSpace(getenv(envKMSKeyID)),
+		LocalKey:       installstore.Secret(strings.TrimSpace(getenv(envLocalKey))),
+		DynamoTable:    strings.TrimSpace(getenv(envDynamoTable)),
+		DynamoEndpoint: strings.TrimSpace(getenv(envDynamoEndpoint)),
+	}
+	c.DynamoLocalCredentials = c.DynamoEndpoint != "" && getenv("AWS_ACCESS_KEY_ID") == "" && getenv("AWS_PROFILE") == ""
+	if getenv(envScopes) == "" {
+		c.Scopes = defaultScopes
+	}
+	var errs []error
+	for name, empty := range map[string]bool{
+		envClientID: c.ClientID == "", envClientSecret: c.ClientSecret.IsZero(),
+		envSigningSecret: c.SigningSecret.IsZero(), envBaseURL: c.BaseURL == "",
+	} {
+		if empty {
+			errs = append(errs, fmt.Errorf("%s is required", name))
+		}
+	}
+	if c.BaseURL != "" {
+		if err := checkBaseURL(c.BaseURL); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !c.StateSecret.IsZero() && len(c.StateSecret.Reveal()) < oauth.MinStateSecretLen {
+		errs = append(errs, fmt.Errorf("%s must be at least %d bytes", envStateSecret, oauth.MinStateSecretLen))
+	}
+	switch {
+	case c.KMSKeyID != "" && !c.LocalKey.IsZero():
+		errs = append(errs, fmt.Errorf("set only one of %s and %s", envKMSKeyID, envLocalKey))
+	case c.KMSKeyID == "" && c.LocalKey.IsZero():
+		errs = append(errs, fmt.Errorf("%s or %s is required: tokens are never stored unencrypted", envKMSKeyID, envLocalKey))
+	case !c.LocalKey.IsZero():
+		if _, err := decodeLocalKey(c.LocalKey); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.DynamoEndpoint != "" && c.DynamoTable == "" {
+		errs = append(errs, fmt.Errorf("%s is set but %s is not", envDynamoEndpoint, envDynamoTable))
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("configuration: %w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+// checkBaseURL accepts https URLs, and http on a loopback host (local
+// experiments, the demo).
+func checkBaseURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return fmt.Errorf("%s must be an absolute URL without path or query, like https://app.example.com", envBaseURL)
+	}
+	if u.Scheme == "https" || (u.Scheme == "http" && isLoopback(u.Hostname())) {
+		return nil
+	}
+	return fmt.Errorf("%s must be https (http only on 127.0.0.1 or localhost)", envBaseURL)
+}
+
+// decodeLocalKey decodes INSTALLVAULT_LOCAL_KEY: standard or URL base64 of
+// exactly 32 bytes.
+func decodeLocalKey(s installstore.Secret) ([]byte, error) {
+	v := s.Reveal()
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if k, err := enc.DecodeString(v); err == nil {
+			if len(k) != 32 {
+				return nil, fmt.Errorf("%s must decode to 32 bytes, not %d (make one with: openssl rand -base64 32)", envLocalKey, len(k))
+			}
+			return k, nil
+		}
+	}
+	return nil, fmt.Errorf("%s is not base64 (make one with: openssl rand -base64 32)", envLocalKey)
+}
+
+// splitList splits a comma- or space-separated list.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		out = append(out, p)
+	}
+	return out
+}
+
+// isLoopback reports whether host is 127.0.0.1, ::1 or localhost.
+func isLoopback(host string) bool {
+	return host == "127.0.0.1" || host == "::1" || host == "localhost"
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/installvault/installvault/examples/slackapp/standin"
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/oauth"
+)
+
+// demoClientID is the demo app's made-up client ID.
+const demoClientID = "1000000000001.2000000000002"
+
+// demoOptions configure startDemo.
+type demoOptions struct {
+	// Listener is where the app serves (on 127.0.0.1).
+	Listener net.Listener
+	// TokenLifetime is how long the stand-in's access tokens live.
+	TokenLifetime time.Duration
+	Logger        *slog.Logger
+	// Now is the app's clock; default time.Now.
+	Now func() time.Time
+}
+
+// demo is the app running against the Slack stand-in, with made-up
+// credentials and a random local key, all in memory.
+type demo struct {
+	// URL is the app's base URL.
+	URL string
+	// Slack is the stand-in.
+	Slack *standin.Server
+	// Stores are the app's sealed store and its memory backend.
+	Stores *storeStack
+	// Secrets are the made-up client, signing and state secrets and the
+	// local key, for tests asserting they never leak.
+	Secrets []installstore.Secret
+	app     *app
+	server  *server
+}
+
+// startDemo starts the stand-in and the app. Close stops both.
+func startDemo(ctx context.Context, o demoOptions) (*demo, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	base := "http://" + o.Listener.Addr().String()
+	cfg := &config{
+		ClientID:      demoClientID,
+		ClientSecret:  randomSecret(),
+		SigningSecret: randomSecret(),
+		StateSecret:   randomSecret(),
+		Scopes:        defaultScopes,
+		BaseURL:       base,
+		LocalKey:      installstore.Secret(base64.StdEncoding.EncodeToString(randomKey())),
+	}
+	slack, err := standin.Start(standin.Config{
+		ClientID:      cfg.ClientID,
+		ClientSecret:  cfg.ClientSecret,
+		SigningSecret: cfg.SigningSecret,
+		RedirectURL:   base + oauth.DefaultRedirectPath,
+		EventsURL:     base + oauth.DefaultEventsPath,
+		TokenLifetime: o.TokenLifetime,
+		Logger:        o.Logger,
+	})
+	if err != nil {
+		_ = o.Listener.Close()
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	stores, err := openStores(ctx, cfg, false)
+	if err != nil {
+		_ = o.Listener.Close()
+		return nil, errors.Join(fmt.Errorf("demo: %w", err), slack.Close())
+	}
+	a, err := newApp(appOptions{Config: cfg, Store: stores.Sealed, SlackAPIURL: slack.APIURL(),
+		AuthorizeURL: slack.AuthorizeURL(), Demo: &demoLinks{SlackURL: slack.URL()}, Logger: o.Logger, Now: o.Now})
+	if err != nil {
+		_ = o.Listener.Close()
+		return nil, errors.Join(fmt.Errorf("demo: %w", err), slack.Close())
+	}
+	o.Logger.Info("slackapp demo: " + stores.Describe)
+	return &demo{URL: base, Slack: slack, Stores: stores, app: a, server: startServer(o.Listener, a),
+		Secrets: []installstore.Secret{cfg.ClientSecret, cfg.SigningSecret, cfg.StateSecret, cfg.LocalKey}}, nil
+}
+
+// Close stops the app, then the stand-in.
+func (d *demo) Close() error {
+	return errors.Join(d.server.Close(), d.Slack.Close())
+}

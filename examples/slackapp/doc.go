@@ -1,0 +1,44 @@
+// Command slackapp is a complete multi-workspace Slack app built on
+// installvault, meant to be copied.
+//
+// It wires the layers together, each talking to the next only through
+// installstore types:
+//
+//	oauth.Handler            /slack/install, /slack/oauth_redirect, /slack/events
+//	  └─ rotation.Refresher  one refresh per installation, fail closed
+//	       └─ crypto store   every token sealed (AWS KMS or a local key)
+//	            └─ dynamo    DynamoDB table (or memory, for experiments)
+//
+// and has one real feature: when someone mentions the app (app_mention),
+// it replies in the thread with chat.postMessage, using the bot token of the
+// workspace the signed event came from — the verified team_id, never a value
+// from the message — through Refresher.Do, which refreshes a rotating token
+// once and retries when Slack says it expired.
+//
+// GET /installed lists the installations made from this browser: workspace,
+// scopes, token expiry, version, install time. It never shows a token.
+//
+// # Configuration (environment)
+//
+//	SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, SLACK_SIGNING_SECRET   required
+//	APP_BASE_URL             public https URL of the app (redirect URL = APP_BASE_URL/slack/oauth_redirect)
+//	SLACK_STATE_SECRET       at least 32 bytes; shared by replicas (default: random per process)
+//	SLACK_SCOPES             bot scopes (default app_mentions:read,chat:write)
+//	SLACK_USER_SCOPES        user scopes (default none)
+//	INSTALLVAULT_KMS_KEY_ID  AWS KMS key (ID, ARN or alias) wrapping data keys, or
+//	INSTALLVAULT_LOCAL_KEY   base64 of 32 random bytes (development only)
+//	INSTALLVAULT_DYNAMODB_TABLE     DynamoDB table (default: memory, lost at exit)
+//	INSTALLVAULT_DYNAMODB_ENDPOINT  e.g. DynamoDB Local's http://127.0.0.1:8000
+//
+// AWS credentials and region come from the usual AWS SDK chain.
+//
+// # Flags
+//
+//	-addr 127.0.0.1:3000   where to listen (loopback only: put a TLS proxy or tunnel in front)
+//	-create-table          create the DynamoDB table first
+//	-demo                  run with no credentials at all, against an in-process
+//	                       stand-in for slack.com (package standin)
+//	-demo-token-lifetime   how long the stand-in's tokens live (default 12h, as at Slack)
+//
+// See README.md for the Slack app manifest and a walkthrough of -demo.
+package main

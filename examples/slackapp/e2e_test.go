@@ -1,0 +1,277 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/installvault/installvault/examples/slackapp/standin"
+	"github.com/installvault/installvault/installstore"
+)
+
+// Environment of the browser test.
+const (
+	envChromium    = "INSTALLVAULT_CHROMIUM"
+	envSkipBrowser = "INSTALLVAULT_SKIP_BROWSER"
+	defaultBrowser = "/usr/bin/chromium"
+)
+
+// browserPath returns the Chromium to drive; it fails the test when there
+// is none, unless INSTALLVAULT_SKIP_BROWSER=1.
+func browserPath(t *testing.T) string {
+	t.Helper()
+	if os.Getenv(envSkipBrowser) == "1" {
+		t.Skip(envSkipBrowser + "=1: skipping the headless Chromium test")
+	}
+	p := os.Getenv(envChromium)
+	if p == "" {
+		p = defaultBrowser
+	}
+	if fi, err := os.Stat(p); err != nil || fi.IsDir() {
+		t.Fatalf("no headless Chromium at %s: run `scripts/chromium.sh install` (Debian's chromium), "+
+			"or set %s to a Chromium binary, or %s=1 to skip this test", p, envChromium, envSkipBrowser)
+	}
+	return p
+}
+
+// newBrowser starts a headless Chromium with a fresh profile and returns a
+// tab's context; everything stops at the end of the test.
+func newBrowser(t *testing.T, path string) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		// Without these Chromium keeps calling Google services, which a
+		// closed network refuses over and over.
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelTab := chromedp.NewContext(actx)
+	t.Cleanup(cancelTab)
+	// The first call starts the browser, which lives as long as ctx: no
+	// timeout on it (see browse for the per-step bound).
+	require.NoError(t, chromedp.Do(ctx), "start Chromium at %s", path)
+	return ctx
+}
+
+// browse runs steps in the browser, bounded so that a missing element fails
+// the test instead of hanging it.
+func browse(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	require.NoError(t, chromedp.Do(ctx, steps...))
+}
+
+// newTestDemo starts the -demo app on a free port with tokens living
+// tokenLifetime.
+func newTestDemo(t *testing.T, tokenLifetime time.Duration) *demo {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	d, err := startDemo(context.Background(), demoOptions{Listener: ln, TokenLifetime: tokenLifetime,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, d.Close()) })
+	return d
+}
+
+// page records the HTML of every page the browser showed.
+type pages struct{ html []string }
+
+// capture appends the current page's HTML and returns its visible text.
+func (p *pages) capture(text *string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		html, err := chromedp.OuterHTML(chromedp.CSS("html"))(ctx, t)
+		if err != nil {
+			return err
+		}
+		p.html = append(p.html, html)
+		*text, err = chromedp.Text(chromedp.CSS("body"))(ctx, t)
+		return err
+	})
+}
+
+func TestDemoInBrowser(t *testing.T) {
+	path := browserPath(t)
+	// Tokens live 1 hour, inside the refresher's 2-hour margin: the first
+	// use of a token refreshes it, which the mention below shows.
+	d := newTestDemo(t, time.Hour)
+	ctx := newBrowser(t, path)
+	var seen pages
+	var text string
+	const acme, globex = "T0DEMO00001", "T0DEMO00002"
+	store := d.Stores.Sealed
+
+	// Cancel on Slack's page: the failure page, nothing stored.
+	browse(t, ctx,
+		chromedp.Navigate(d.URL+"/"),
+		chromedp.WaitVisible(chromedp.ID("add-to-slack")),
+		seen.capture(&text),
+		chromedp.Click(chromedp.ID("add-to-slack")),
+		chromedp.WaitVisible(chromedp.ID("cancel")),
+		chromedp.Click(chromedp.ID("cancel")),
+		chromedp.WaitVisible(chromedp.ID("reason")),
+		seen.capture(&text),
+	)
+	require.Contains(t, text, "Installation failed")
+	require.Contains(t, text, "access_denied")
+	require.Zero(t, countRecords(t, d.Stores.Backend), "a cancelled install stored something")
+
+	// Add to Slack → the consent page lists the scopes → Allow → installed.
+	var consent string
+	browse(t, ctx,
+		chromedp.Navigate(d.URL+"/"),
+		chromedp.WaitVisible(chromedp.ID("add-to-slack")),
+		chromedp.Click(chromedp.ID("add-to-slack")),
+		chromedp.WaitVisible(chromedp.ID("allow")),
+		seen.capture(&consent),
+		chromedp.Click(chromedp.ID("allow")),
+		chromedp.WaitVisible(chromedp.ID("tenant-"+acme)),
+		seen.capture(&text),
+	)
+	require.Contains(t, consent, "app_mentions:read")
+	require.Contains(t, consent, "chat:write")
+	require.Contains(t, text, "Installed in Acme Demo ("+acme+")")
+	require.Contains(t, text, "app_mentions:read, chat:write")
+	require.Contains(t, text, "rotating, expires")
+	require.Regexp(t, `Version\s+\d+`, text)
+
+	// The stored record, read back through the sealed store, is what the
+	// stand-in issued; the backend holds it sealed.
+	inst, err := store.FetchInstallation(context.Background(), installstore.Query{TeamID: acme})
+	require.NoError(t, err)
+	require.Equal(t, "Acme Demo", inst.TeamName)
+	require.Equal(t, "A0DEMOAPP01", inst.AppID)
+	require.Equal(t, "U0DEMO00001", inst.User.ID)
+	require.NotNil(t, inst.Bot)
+	require.Equal(t, "U0DEMOBOT01", inst.Bot.UserID)
+	require.Equal(t, "B0DEMOBOT01", inst.Bot.ID)
+	require.Equal(t, defaultScopes, inst.Bot.Scopes)
+	require.Contains(t, d.Slack.IssuedSecrets(), inst.Bot.Token)
+	require.Contains(t, d.Slack.IssuedSecrets(), inst.Bot.RefreshToken)
+	require.WithinDuration(t, time.Now().Add(time.Hour), inst.Bot.ExpiresAt, time.Minute)
+	firstToken, firstVersion := inst.Bot.Token, inst.Version
+	requireSealedAtRest(t, d.Stores.Backend, installstore.Query{TeamID: acme}, inst)
+
+	// A second workspace, picked on the consent page.
+	browse(t, ctx,
+		chromedp.Click(chromedp.ID("add-to-slack")),
+		chromedp.WaitVisible(chromedp.ID("allow")),
+		chromedp.SetValue(chromedp.ID("team"), globex),
+		seen.capture(&consent),
+		chromedp.Click(chromedp.ID("allow")),
+		chromedp.WaitVisible(chromedp.ID("tenant-"+globex)),
+		chromedp.WaitVisible(chromedp.ID("tenant-"+acme)),
+		seen.capture(&text),
+	)
+	require.Contains(t, text, "Installed in Globex Demo ("+globex+")")
+	require.Contains(t, text, "Installed in Acme Demo ("+acme+")")
+
+	// @mention the app in Acme's #general: it answers with Acme's own
+	// token, refreshed once on the way (the token was inside the margin).
+	browse(t, ctx,
+		chromedp.Click(chromedp.ID("channel-"+acme)),
+		chromedp.WaitVisible(chromedp.ID("mention")),
+		chromedp.Click(chromedp.ID("mention")),
+		chromedp.WaitVisible(chromedp.CSS("#messages .bot")),
+		seen.capture(&text),
+	)
+	require.Contains(t, text, "posted with workspace "+acme+"'s own bot token")
+	require.Equal(t, 1, d.Slack.Stats().Refreshes)
+	msgs := d.Slack.Messages(acme)
+	require.Len(t, msgs, 2)
+	require.Equal(t, standin.DemoChannel, msgs[1].Channel)
+	require.Equal(t, msgs[0].TS, msgs[1].ThreadTS, "the reply is in the mention's thread")
+	refreshed, err := store.FetchInstallation(context.Background(), installstore.Query{TeamID: acme})
+	require.NoError(t, err)
+	require.Equal(t, refreshed.Bot.Token, msgs[1].Token, "the reply used Acme's current token")
+	require.NotEqual(t, firstToken, refreshed.Bot.Token)
+	require.Greater(t, refreshed.Version, firstVersion)
+	require.Empty(t, d.Slack.Messages(globex), "nothing was posted in the other workspace")
+
+	// Uninstall from Acme: app_uninstalled arrives signed, Acme is gone,
+	// Globex stays.
+	browse(t, ctx,
+		chromedp.Click(chromedp.ID("back")),
+		chromedp.WaitVisible(chromedp.ID("uninstall-"+acme)),
+		chromedp.Click(chromedp.ID("uninstall-"+acme)),
+		chromedp.WaitVisible(chromedp.CSS("#tenant-"+acme+" .gone")),
+		seen.capture(&text),
+	)
+	require.Contains(t, text, acme+": not installed")
+	require.Contains(t, text, "Installed in Globex Demo ("+globex+")")
+	_, err = store.FetchInstallation(context.Background(), installstore.Query{TeamID: acme})
+	require.ErrorIs(t, err, installstore.ErrNotFound)
+	_, err = store.FetchInstallation(context.Background(), installstore.Query{TeamID: globex})
+	require.NoError(t, err)
+
+	// No page ever showed a token, a code or a secret.
+	require.NotEmpty(t, seen.html)
+	secrets := append(d.Slack.IssuedSecrets(), d.Secrets...)
+	for i, html := range seen.html {
+		for _, s := range secrets {
+			require.NotContains(t, html, s.Reveal(), "page %d shows a secret", i)
+		}
+		require.NotContains(t, html, "xoxe", "page %d shows something token-like", i)
+		require.NotContains(t, html, "ivsealed:", "page %d shows a sealed value", i)
+	}
+}
+
+// countRecords counts the backend's records.
+func countRecords(t *testing.T, s installstore.Store) int {
+	t.Helper()
+	l, ok := s.(installstore.Lister)
+	require.True(t, ok, "the backend lists")
+	n := 0
+	require.NoError(t, l.ListInstallations(context.Background(), func(installstore.Query, *installstore.Installation) error {
+		n++
+		return nil
+	}))
+	return n
+}
+
+// requireSealedAtRest checks that the backend's copy of q holds every
+// secret of plain sealed, none in plaintext.
+func requireSealedAtRest(t *testing.T, backend installstore.Store, q installstore.Query, plain *installstore.Installation) {
+	t.Helper()
+	raw, err := backend.FetchInstallation(context.Background(), q)
+	require.NoError(t, err)
+	var plaintexts []string
+	require.NoError(t, plain.Secrets(func(_ string, s *installstore.Secret) error {
+		plaintexts = append(plaintexts, s.Reveal())
+		return nil
+	}))
+	require.NotEmpty(t, plaintexts)
+	n := 0
+	require.NoError(t, raw.Secrets(func(field string, s *installstore.Secret) error {
+		n++
+		if !s.IsSealed() {
+			return errors.New(field + " is not sealed at rest")
+		}
+		for _, p := range plaintexts {
+			if strings.Contains(s.Reveal(), p) {
+				return errors.New(field + " holds a plaintext token at rest")
+			}
+		}
+		return nil
+	}))
+	require.Equal(t, len(plaintexts), n)
+}

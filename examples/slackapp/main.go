@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/installvault/installvault/examples/slackapp/standin"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "slackapp:", err)
+		os.Exit(1)
+	}
+}
+
+// run parses flags, starts the app (or the demo) and serves until ctx ends.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("slackapp", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:3000", "listen address (127.0.0.1 only; put a TLS proxy or tunnel in front)")
+	demoMode := fs.Bool("demo", false, "run against an in-process stand-in for slack.com; no credentials needed")
+	lifetime := fs.Duration("demo-token-lifetime", standin.DefaultTokenLifetime, "-demo: how long the stand-in's access tokens live")
+	createTable := fs.Bool("create-table", false, "create the DynamoDB table "+envDynamoTable+" names, then serve")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	ln, err := listenLoopback(*addr)
+	if err != nil {
+		return err
+	}
+	if *demoMode {
+		d, err := startDemo(ctx, demoOptions{Listener: ln, TokenLifetime: *lifetime, Logger: logger})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "installvault demo: open %s/ in your browser\n(Slack is an in-process stand-in at %s; press Ctrl-C to stop)\n", d.URL, d.Slack.URL())
+		<-ctx.Done()
+		return d.Close()
+	}
+
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	stores, err := openStores(ctx, cfg, *createTable)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	a, err := newApp(appOptions{Config: cfg, Store: stores.Sealed, Logger: logger})
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	logger.Info("slackapp: " + stores.Describe)
+	srv := startServer(ln, a)
+	fmt.Fprintf(stdout, "slackapp: listening on http://%s for %s\n", ln.Addr(), cfg.BaseURL)
+	<-ctx.Done()
+	return srv.Close()
+}
+
+// listenLoopback listens on addr, which must be on 127.0.0.1.
+func listenLoopback(addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host != "127.0.0.1" {
+		return nil, fmt.Errorf("-addr %q: only 127.0.0.1:PORT is accepted; expose the app through a TLS proxy or tunnel", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// server is a running app: its HTTP server and the refresher's background
+// loop.
+type server struct {
+	http       *http.Server
+	served     chan struct{}
+	stopRun    context.CancelFunc
+	runStopped chan struct{}
+}
+
+// startServer serves a on ln and runs the proactive token refresh until
+// Close.
+func startServer(ln net.Listener, a *app) *server {
+	s := &server{
+		http:       &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second},
+		served:     make(chan struct{}),
+		runStopped: make(chan struct{}),
+	}
+	go func() {
+		defer close(s.served)
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("slackapp: server stopped", "error", err)
+		}
+	}()
+	var runCtx context.Context
+	runCtx, s.stopRun = context.WithCancel(context.Background())
+	go func() {
+		defer close(s.runStopped)
+		// Tokens of workspaces that send no request for hours are
+		// refreshed before they expire.
+		if err := a.refresher.Run(runCtx); err != nil {
+			a.log.Warn("slackapp: background refresh not running", "error", err)
+		}
+	}()
+	return s
+}
+
+// Close stops serving (letting requests in flight finish) and the
+// background refresh.
+func (s *server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.http.Shutdown(ctx)
+	<-s.served
+	s.stopRun()
+	<-s.runStopped
+	return err
+}
