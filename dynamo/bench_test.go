@@ -6,6 +6,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/dynamo"
 	"github.com/installvault/installvault/dynamo/dynamotest"
 	"github.com/installvault/installvault/installstore"
@@ -15,9 +16,9 @@ import (
 
 const benchTenants = 100
 
-// benchStores returns the memory baseline and a dynamo store over a fresh
-// table whose client counts its DynamoDB calls, both holding benchTenants
-// tenants with one user each.
+// benchStores returns the memory baseline, a dynamo store, and the crypto
+// layer over a dynamo store, over fresh tables of a client that counts its
+// DynamoDB calls, each holding benchTenants tenants with one user each.
 func benchStores(b *testing.B) (map[string]installstore.Store, *dynamotest.Counter) {
 	b.Helper()
 	counter := &dynamotest.Counter{}
@@ -27,7 +28,19 @@ func benchStores(b *testing.B) (map[string]installstore.Store, *dynamotest.Count
 	if err != nil {
 		b.Fatal(err)
 	}
-	stores := map[string]installstore.Store{"memory": memory.New(), "dynamo": d}
+	plainless, err := dynamo.New(client, dynamotest.NewTable(b, client))
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": []byte("0123456789abcdef0123456789abcdef")}, "k1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sealed, err := crypto.NewStore(plainless, keys)
+	if err != nil {
+		b.Fatal(err)
+	}
+	stores := map[string]installstore.Store{"memory": memory.New(), "dynamo": d, "crypto+dynamo": sealed}
 	for _, s := range stores {
 		for i := range benchTenants {
 			if err := s.StoreInstallation(context.Background(), storetest.Fixture("", fmt.Sprintf("T%d", i), "U1", "bench")); err != nil {
@@ -57,7 +70,7 @@ func reportCalls(b *testing.B, c *dynamotest.Counter) {
 func BenchmarkFetch(b *testing.B) {
 	stores, counter := benchStores(b)
 	ctx := context.Background()
-	for _, name := range []string{"memory", "dynamo"} {
+	for _, name := range []string{"memory", "dynamo", "crypto+dynamo"} {
 		for _, user := range []string{"", "U1"} {
 			label := name + "/latest"
 			if user != "" {
@@ -73,7 +86,7 @@ func BenchmarkFetch(b *testing.B) {
 					}
 					i++
 				}
-				if name == "dynamo" {
+				if name != "memory" {
 					reportCalls(b, counter)
 				}
 			})
@@ -97,7 +110,7 @@ func BenchmarkFetch(b *testing.B) {
 func BenchmarkStore(b *testing.B) {
 	stores, counter := benchStores(b)
 	ctx := context.Background()
-	for _, name := range []string{"memory", "dynamo"} {
+	for _, name := range []string{"memory", "dynamo", "crypto+dynamo"} {
 		b.Run(name, func(b *testing.B) {
 			s := stores[name]
 			counter.Reset()
@@ -108,7 +121,7 @@ func BenchmarkStore(b *testing.B) {
 				}
 				i++
 			}
-			if name == "dynamo" {
+			if name != "memory" {
 				reportCalls(b, counter)
 			}
 		})
