@@ -3,6 +3,7 @@ package rotation
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,5 +137,38 @@ func TestDoForcedRefreshTokenRejected(t *testing.T) {
 	// Marked: the next Do does not call oauth.v2.access again.
 	err = r.Do(context.Background(), acme, fn)
 	require.ErrorIs(t, err, ErrReinstallRequired)
+	require.Equal(t, int64(1), e.slack.calls.Load())
+}
+
+func TestForcedAndNormalFlightsExcludeEachOther(t *testing.T) {
+	e := newEnv(t)
+	e.install("T0ACME", "U0ADMIN", 3*time.Hour, 0)
+	release := make(chan struct{})
+	called := make(chan struct{}, 2)
+	e.slack.set(func(f *fakeSlack) { f.onCall = func() { <-release }; f.called = called })
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	defer unblock() // a failing assertion must not leave Slack's handler blocked
+	r := e.refresher(nil, WithLeaseTTL(2*time.Hour)) // the lease outlives the clock jump below
+	doErr := make(chan error)
+	go func() {
+		doErr <- r.Do(context.Background(), acme, func(context.Context, *slack.Client) error {
+			return slack.SlackErrorResponse{Err: "token_expired"}
+		})
+	}()
+	<-called // the forced refresh is inside Slack
+	e.clock.advance(time.Hour + time.Second) // now due for a normal refresh
+	authErr := make(chan error)
+	go func() {
+		inst, err := r.Authorize(context.Background(), acme)
+		if err == nil && inst.Bot.Token.Reveal() != "xoxb-test-bot-1" {
+			err = errors.New("got token " + inst.Bot.Token.Reveal())
+		}
+		authErr <- err
+	}()
+	require.Eventually(t, func() bool { return r.Stats().LeaseWaits == 1 }, 10*time.Second, time.Millisecond)
+	unblock()
+	require.NoError(t, <-authErr, "the normal flight waited for the forced one and used its token")
+	require.Equal(t, "token_expired", slackCode(<-doErr), "fn refused twice")
 	require.Equal(t, int64(1), e.slack.calls.Load())
 }

@@ -23,7 +23,8 @@
 //     context ends stops waiting, the flight does not.
 //   - Across replicas, the flight first takes the store's lease
 //     "refresh:ENTERPRISE:TEAM:bot" (or ":user:USER") for a random
-//     per-Refresher owner, for [WithLeaseTTL] (default 30s). A replica that
+//     per-Refresher, per-flight owner, for [WithLeaseTTL] (default 30s),
+//     so that it also excludes this process's other flights. A replica that
 //     finds the lease held polls the store with bounded, jittered
 //     exponential backoff until the token is fresh, and uses what the
 //     holder wrote; a holder that crashed is taken over once its lease

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -76,10 +77,13 @@ func (r *Refresher) refresh(ctx context.Context, inst *installstore.Installation
 func (r *Refresher) flight(ctx context.Context, q installstore.Query, p part, rejected installstore.Secret) (token, error) {
 	if r.leaser != nil {
 		name := leaseName(q, p)
+		// One owner per flight, so that two flights of this process for the
+		// same token (a forced one and a normal one) exclude each other too.
+		owner := r.owner + "-" + strconv.FormatUint(r.flightSeq.Add(1), 10)
 		wait := pollFirst
 		waited := false
 		for {
-			err := r.leaser.AcquireLease(ctx, name, r.owner, r.leaseTTL)
+			err := r.leaser.AcquireLease(ctx, name, owner, r.leaseTTL)
 			if err == nil {
 				break
 			}
@@ -100,7 +104,7 @@ func (r *Refresher) flight(ctx context.Context, q installstore.Query, p part, re
 			wait = min(2*wait, pollMax)
 		}
 		defer func() {
-			if err := r.leaser.ReleaseLease(context.WithoutCancel(ctx), name, r.owner); err != nil {
+			if err := r.leaser.ReleaseLease(context.WithoutCancel(ctx), name, owner); err != nil {
 				r.log.LogAttrs(ctx, slog.LevelWarn, "rotation: release lease failed; it expires on its own",
 					slog.String("tenant", q.Tenant().String()), slog.String("token", p.String()), slog.String("error", err.Error()))
 			}

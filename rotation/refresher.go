@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -38,11 +39,12 @@ type Refresher struct {
 	runLimit      int
 	backoff       time.Duration
 
-	owner   string // lease owner: random per Refresher
-	flights singleflight.Group
-	dead    deadMarks
-	recent  recentFailures
-	metrics metrics
+	owner     string // lease owner prefix: random per Refresher
+	flightSeq atomic.Uint64
+	flights   singleflight.Group
+	dead      deadMarks
+	recent    recentFailures
+	metrics   metrics
 }
 
 // New returns a Refresher over store, which must implement
