@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/installvault/installvault/crypto"
+	"github.com/installvault/installvault/dynamo"
+	"github.com/installvault/installvault/installstore"
+)
+
+// Environment variables.
+const (
+	envTable        = "INSTALLVAULT_DYNAMODB_TABLE"
+	envEndpoint     = "INSTALLVAULT_DYNAMODB_ENDPOINT"
+	envKMSKey       = "INSTALLVAULT_KMS_KEY_ID"
+	envKMSEndpoint  = "INSTALLVAULT_KMS_ENDPOINT"
+	envLocalKeys    = "INSTALLVAULT_LOCAL_KEYS"
+	envLocalPrimary = "INSTALLVAULT_LOCAL_PRIMARY"
+)
+
+// tableConfig is where the table is: flags, falling back to the environment.
+type tableConfig struct {
+	e        *env
+	table    string
+	endpoint string
+	region   string
+}
+
+func addTableFlags(fs *flag.FlagSet, e *env) *tableConfig {
+	c := &tableConfig{e: e}
+	fs.StringVar(&c.table, "table", "", "DynamoDB table `name` (default $"+envTable+")")
+	fs.StringVar(&c.endpoint, "endpoint", "", "DynamoDB endpoint `URL`, e.g. DynamoDB Local (default $"+envEndpoint+")")
+	fs.StringVar(&c.region, "region", "", "AWS `region` (default: the SDK's chain, $AWS_REGION, the profile)")
+	return c
+}
+
+// resolve fills what the flags left empty from the environment and checks
+// that a table is named.
+func (c *tableConfig) resolve() error {
+	if c.table == "" {
+		c.table = c.e.getenv(envTable)
+	}
+	if c.endpoint == "" {
+		c.endpoint = c.e.getenv(envEndpoint)
+	}
+	if c.table == "" {
+		return usagef("no table: set -table or %s", envTable)
+	}
+	return nil
+}
+
+// awsConfig loads the SDK's default configuration chain (environment,
+// shared files, SSO, IMDS) with the region override.
+func (c *tableConfig) awsConfig(ctx context.Context) (aws.Config, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if c.region != "" {
+		opts = append(opts, awsconfig.WithRegion(c.region))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// client returns a DynamoDB client for the table.
+func (c *tableConfig) client(ctx context.Context) (*dynamodb.Client, error) {
+	if err := c.resolve(); err != nil {
+		return nil, err
+	}
+	cfg, err := c.awsConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	endpoint := c.endpoint
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	}), nil
+}
+
+// rawStore returns the DynamoDB store itself: secrets stay sealed.
+func (c *tableConfig) rawStore(ctx context.Context) (*dynamo.Store, error) {
+	client, err := c.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s, err := dynamo.New(client, c.table)
+	if err != nil {
+		return nil, fmt.Errorf("open table %s: %w", c.table, err)
+	}
+	return s, nil
+}
+
+// keyConfig chooses the KeyProvider: AWS KMS or a development keyring.
+type keyConfig struct {
+	e            *env
+	kmsKey       string
+	kmsEndpoint  string
+	localPrimary string
+}
+
+func addKeyFlags(fs *flag.FlagSet, e *env) *keyConfig {
+	k := &keyConfig{e: e}
+	fs.StringVar(&k.kmsKey, "kms-key", "", "AWS KMS key `ID`, ARN or alias sealing new data keys (default $"+envKMSKey+")")
+	fs.StringVar(&k.kmsEndpoint, "kms-endpoint", "", "KMS endpoint `URL` (default $"+envKMSEndpoint+")")
+	fs.StringVar(&k.localPrimary, "local-primary", "", "keyring key `name` sealing new data keys, with $"+envLocalKeys+" (default $"+envLocalPrimary+")")
+	return k
+}
+
+// provider returns the configured KeyProvider. It needs exactly one of a KMS
+// key and a local keyring.
+func (k *keyConfig) provider(ctx context.Context, tc *tableConfig) (crypto.KeyProvider, error) {
+	if k.kmsKey == "" {
+		k.kmsKey = k.e.getenv(envKMSKey)
+	}
+	if k.kmsEndpoint == "" {
+		k.kmsEndpoint = k.e.getenv(envKMSEndpoint)
+	}
+	if k.localPrimary == "" {
+		k.localPrimary = k.e.getenv(envLocalPrimary)
+	}
+	local := k.e.getenv(envLocalKeys)
+	switch {
+	case k.kmsKey != "" && local != "":
+		return nil, usagef("both a KMS key (-kms-key, %s) and %s are set: choose one", envKMSKey, envLocalKeys)
+	case k.kmsKey == "" && local == "":
+		return nil, usagef("no keys: set -kms-key or %s (AWS KMS), or %s (development keyring)", envKMSKey, envLocalKeys)
+	case local != "":
+		keys, err := parseLocalKeys(local)
+		if err != nil {
+			return nil, usagef("%s: %v", envLocalKeys, err)
+		}
+		primary := k.localPrimary
+		if primary == "" && len(keys) == 1 {
+			for name := range keys {
+				primary = name
+			}
+		}
+		if primary == "" {
+			return nil, usagef("%s holds several keys: name the primary with -local-primary or %s", envLocalKeys, envLocalPrimary)
+		}
+		if _, ok := keys[primary]; !ok {
+			return nil, usagef("primary key %q is not in %s", primary, envLocalKeys)
+		}
+		p, err := crypto.NewLocalKeyring(keys, primary)
+		for _, b := range keys {
+			clear(b)
+		}
+		if err != nil {
+			return nil, usagef("%s: %v", envLocalKeys, err)
+		}
+		return p, nil
+	}
+	cfg, err := tc.awsConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	endpoint := k.kmsEndpoint
+	client := kms.NewFromConfig(cfg, func(o *kms.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	})
+	p, err := crypto.NewKMS(client, k.kmsKey)
+	if err != nil {
+		return nil, fmt.Errorf("KMS key %s: %w", k.kmsKey, err)
+	}
+	return p, nil
+}
+
+// sealedStore returns the encryption layer, with the configured keys, over
+// inner (the raw store, or a layer over it).
+func sealedStore(ctx context.Context, tc *tableConfig, kc *keyConfig, inner installstore.Store) (installstore.Store, error) {
+	keys, err := kc.provider(ctx, tc)
+	if err != nil {
+		return nil, err
+	}
+	s, err := crypto.NewStore(inner, keys)
+	if err != nil {
+		return nil, fmt.Errorf("encryption layer: %w", err)
+	}
+	return s, nil
+}

@@ -1,0 +1,73 @@
+// Command installvault administers an installvault DynamoDB table: it lets
+// operators see and manage the installations of a Slack app without ever
+// seeing a token. No command prints, logs or writes a plaintext secret.
+//
+// Usage:
+//
+//	installvault <command> [flags]
+//
+// Every command has -h. Exit status: 0 success; 1 failure, or problems found
+// (verify, rewrap); 2 usage error (bad flags, missing configuration).
+//
+// # Configuration
+//
+// Flags win over the environment:
+//
+//	-table          INSTALLVAULT_DYNAMODB_TABLE     table name (required)
+//	-endpoint       INSTALLVAULT_DYNAMODB_ENDPOINT  endpoint URL, for DynamoDB Local
+//	-region         AWS_REGION, the profile         AWS region
+//	-kms-key        INSTALLVAULT_KMS_KEY_ID         AWS KMS key (ID, ARN, alias) for new data keys
+//	-kms-endpoint   INSTALLVAULT_KMS_ENDPOINT       KMS endpoint URL, for a local KMS
+//	                INSTALLVAULT_LOCAL_KEYS         development keyring: name=base64key,name2=base64key
+//	-local-primary  INSTALLVAULT_LOCAL_PRIMARY      keyring key that seals new data keys
+//
+// AWS credentials come from the SDK's default chain (environment, shared
+// files, SSO, instance and container roles). Keys are needed only by verify
+// and rewrap: exactly one of a KMS key and a local keyring. The keyring is
+// read from the environment only, so keys never appear on a command line.
+//
+// # Commands
+//
+// create-table creates the table with the schema package dynamo documents
+// (dynamo.CreateTable) and waits until it is active.
+//
+// list prints every record — each tenant's latest installation and each
+// user's installation — with its tenant, user, installer, version, install
+// time, bot and user scopes, token expiry and KEYS: the provider and master
+// key ID of its sealed values (crypto.SealedKey reads them without opening
+// anything; UNSEALED and MALFORMED flag bad values without printing them).
+// -json prints JSON lines instead of a table.
+//
+// verify lists the table, then fetches each record through the encryption
+// layer with the configured keys and prints every record that cannot be opened
+// (tenant, user, and an error naming the field, never a value). It exits 1 if
+// any record fails.
+//
+// rewrap runs crypto.Rewrap: it re-seals every record under the current key
+// (a new KMS key, or a new keyring primary with the old key still in the
+// keyring), online, with conditional updates. It prints progress to stderr
+// every -progress records and the counts (seen, rewrapped, already current,
+// gone, failed), and exits 1 if any record failed. It is resumable: records
+// already under the current key are skipped, so run it again after an
+// interruption or failure until it reports 0 failed, then retire the old key
+// and run verify.
+//
+// export writes every record, still sealed, as JSON lines (package backup) to
+// a file (-o, mode 0600, renamed into place when complete) or stdout; it needs
+// no key. import restores such a file (-i) or stdin, idempotently; restored
+// records open with the keys that sealed them.
+//
+// purge deletes one tenant — -team T [-enterprise E], or -enterprise E -org
+// for an org-wide install — and prints what it deleted. It asks nothing, and
+// never touches another tenant.
+//
+// scope-drift lists the installations whose granted scopes differ from the
+// ones given with -bot-scopes and -user-scopes (metrics.ScopeDrift).
+//
+// # Key rotation, step by step
+//
+//	export INSTALLVAULT_KMS_KEY_ID=arn:aws:kms:...:key/NEW   # the new key
+//	installvault rewrap          # repeat until "0 failed"
+//	# disable the old key in KMS
+//	installvault verify          # every record opens under the new key
+package main
