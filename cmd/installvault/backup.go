@@ -65,9 +65,14 @@ func progressOption(e *env, label string, every int) []backup.Option {
 	if every <= 0 {
 		return nil
 	}
+	next := every
 	return []backup.Option{backup.WithProgress(func(n int) {
-		if n%every == 0 {
+		// Import reports records read, and may report the same count again
+		// while it stores the tenants' latest installations: print each
+		// multiple of every once.
+		if n >= next {
 			fmt.Fprintf(e.stderr, "%s: %d records\n", label, n)
+			next = (n/every + 1) * every
 		}
 	})}
 }

@@ -9,6 +9,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/dynamo"
@@ -67,6 +68,7 @@ func (c *tableConfig) awsConfig(ctx context.Context) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
+	cfg.Logger = logging.NewStandardLogger(c.e.stderr) // the SDK's warnings go to our stderr
 	return cfg, nil
 }
 

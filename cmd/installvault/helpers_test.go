@@ -94,6 +94,7 @@ func (h *harness) runCtx(ctx context.Context, env map[string]string, stdin strin
 	}
 	code := run(ctx, args, strings.NewReader(stdin), &out, ew, func(k string) string { return env[k] })
 	r := result{code: code, out: out.String(), errOut: errOut.String()}
+	h.t.Logf("installvault %s → exit %d\n%s%s", strings.Join(args, " "), code, r.out, r.errOut)
 	h.noSecret(r.out, args)
 	h.noSecret(r.errOut, args)
 	return r
@@ -102,11 +103,19 @@ func (h *harness) runCtx(ctx context.Context, env map[string]string, stdin strin
 // noSecret fails the test if s holds a secret of the test.
 func (h *harness) noSecret(s string, context ...any) {
 	h.t.Helper()
-	for _, m := range append(append([]string(nil), secretMarkers...), h.secrets...) {
+	if m := findSecret(s, h.secrets); m != "" {
+		h.t.Fatalf("output of %v holds a secret (%q...):\n%s", context, m[:min(len(m), 8)], s)
+	}
+}
+
+// findSecret returns the first secret marker or secret that s contains.
+func findSecret(s string, secrets []string) string {
+	for _, m := range append(append([]string(nil), secretMarkers...), secrets...) {
 		if m != "" && strings.Contains(s, m) {
-			h.t.Fatalf("output of %v holds a secret (%q...):\n%s", context, m[:min(len(m), 8)], s)
+			return m
 		}
 	}
+	return ""
 }
 
 // seed stores insts through the encryption layer with keys and remembers

@@ -77,7 +77,7 @@ func purge(ctx context.Context, e *env, client *dynamodb.Client, raw *dynamo.Sto
 	for _, u := range users {
 		fmt.Fprintf(e.stdout, "deleted tenant %s user %s\n", t, u)
 	}
-	fmt.Fprintf(e.stdout, "purged tenant %s: %d records\n", t, len(users)+btoi(latest))
+	fmt.Fprintf(e.stdout, "purged %d records of tenant %s\n", len(users)+btoi(latest), t)
 	return nil
 }
 

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/stretchr/testify/require"
+
+	"github.com/installvault/installvault/crypto"
+	"github.com/installvault/installvault/crypto/kmstest"
+	"github.com/installvault/installvault/dynamo"
+	"github.com/installvault/installvault/dynamo/dynamotest"
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/installstore/storetest"
+)
+
+func TestCreateTable(t *testing.T) {
+	h := newHarness(t)
+	table := dynamotest.TableName("cli-create")
+	t.Cleanup(func() {
+		_, _ = h.client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	})
+	r := h.run(h.with(envTable, table), "", "create-table")
+	require.Equal(t, exitOK, r.code, r.errOut)
+	require.Equal(t, "created table "+table+"\n", r.out)
+
+	// The table works as the store's table.
+	h.table = table
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k": make([]byte, 32)}, "k")
+	require.NoError(t, err)
+	h.seed(keys, storetest.Fixture("", "T1", "U1", "ct"))
+	require.Len(t, rawRecords(t, h.client, table), 2)
+
+	// A second create fails (exit 1) and says which table.
+	r = h.run(h.with(), "", "create-table", "-table", table)
+	require.Equal(t, exitFailure, r.code)
+	require.Contains(t, r.errOut, "create table "+table)
+}
+
+func TestListAndVerify(t *testing.T) {
+	h := newHarness(t)
+	srv := kmstest.NewServer()
+	t.Cleanup(srv.Close)
+	key := srv.CreateKey("tenant tokens")
+	keys, err := crypto.NewKMS(srv.Client(), key.ARN)
+	require.NoError(t, err)
+	h.seed(keys, fixtures()...)
+	env := h.with(envKMSKey, key.ARN, envKMSEndpoint, srv.URL())
+
+	// list: every record, with its key, scopes and expiry; no secret (run checks).
+	r := h.run(env, "", "list")
+	require.Equal(t, exitOK, r.code, r.errOut)
+	lines := strings.Split(strings.TrimSpace(r.out), "\n")
+	require.Len(t, lines, 1+9+1, r.out)
+	require.Contains(t, lines[0], "KEYS")
+	require.Equal(t, "9 records, 4 tenants", lines[len(lines)-1])
+	for _, want := range []string{":T1", "E1:T2", "E1: (org)", ":T3", "U1", "U2", "U3", "U4", "U5",
+		"chat:write,commands", "search:read", "2030-01-02T03:04:05Z", "aws-kms:" + key.ARN} {
+		require.Contains(t, r.out, want)
+	}
+	for _, l := range lines[1 : len(lines)-1] {
+		require.Contains(t, l, "aws-kms:"+key.ARN, "every record names its key")
+	}
+
+	r = h.run(env, "", "list", "-json")
+	require.Equal(t, exitOK, r.code, r.errOut)
+	rows := strings.Split(strings.TrimSpace(r.out), "\n")
+	require.Len(t, rows, 9)
+	users := map[string]bool{}
+	for _, l := range rows {
+		var row listRow
+		require.NoError(t, json.Unmarshal([]byte(l), &row))
+		require.Equal(t, []string{"aws-kms:" + key.ARN}, row.Keys)
+		require.Positive(t, row.Version)
+		require.Contains(t, row.Fields, installstore.FieldBotToken)
+		users[row.Tenant+"/"+row.User] = true
+	}
+	require.Len(t, users, 9)
+	require.True(t, users["E1:/U4"] && users[":T1/"] && users[":T1/U2"])
+
+	// verify: everything opens.
+	r = h.run(env, "", "verify")
+	require.Equal(t, exitOK, r.code, r.errOut)
+	require.Equal(t, "verified 9 records: 9 ok, 0 failed, 0 gone\n", r.out)
+
+	// Tamper with U5's user token in the table: one character of its ciphertext.
+	raw, err := dynamo.New(h.client, h.table)
+	require.NoError(t, err)
+	ctx := context.Background()
+	inst, err := raw.FetchInstallation(ctx, installstore.Query{TeamID: "T3", UserID: "U5"})
+	require.NoError(t, err)
+	tok := inst.User.Token.Reveal()
+	i := len(tok) - 10
+	c := byte('A')
+	if tok[i] == 'A' {
+		c = 'B'
+	}
+	inst.User.Token = installstore.Secret(tok[:i] + string(c) + tok[i+1:])
+	require.NoError(t, raw.UpdateInstallation(ctx, inst)) // U5 installed last: the latest record too
+
+	// And a plaintext token written around the encryption layer.
+	plain, err := dynamo.New(h.client, h.table, dynamo.WithPlaintextSecrets())
+	require.NoError(t, err)
+	leak := storetest.Fixture("", "T4", "U6", "plain")
+	leak.IncomingWebhook = nil
+	h.remember(leak)
+	require.NoError(t, plain.StoreInstallation(ctx, leak))
+
+	r = h.run(env, "", "verify", "-concurrency", "3")
+	require.Equal(t, exitFailure, r.code, r.out)
+	require.Contains(t, r.out, "FAIL tenant=:T3 user=-: ")
+	require.Contains(t, r.out, "FAIL tenant=:T3 user=U5: ")
+	require.Contains(t, r.out, "FAIL tenant=:T4 user=-: ")
+	require.Contains(t, r.out, "FAIL tenant=:T4 user=U6: ")
+	require.Contains(t, r.out, installstore.FieldUserToken)
+	require.Contains(t, r.out, "cannot decrypt")
+	require.NotContains(t, r.out, "tenant=:T1")
+	require.NotContains(t, r.out, "tenant=E1")
+	require.Contains(t, r.out, "verified 11 records: 7 ok, 4 failed, 0 gone\n")
+	require.Contains(t, r.errOut, "4 of 11 records cannot be decrypted")
+
+	// list shows the plaintext as UNSEALED, without printing it.
+	r = h.run(env, "", "list")
+	require.Equal(t, exitOK, r.code, r.errOut)
+	require.Contains(t, r.out, "UNSEALED")
+	require.Contains(t, r.out, "11 records, 5 tenants")
+}
