@@ -141,6 +141,9 @@ func (r *Refresher) Authorize(ctx context.Context, q installstore.Query) (*insta
 // it equals rejected, a token Slack refused) and returns inst updated.
 func (r *Refresher) ensure(ctx context.Context, op string, inst *installstore.Installation, rejected installstore.Secret) (*installstore.Installation, error) {
 	now := r.now()
+	if rejected.IsZero() && r.fresh(inst, now) {
+		return inst, nil // the hot path: nothing to refresh
+	}
 	for _, p := range parts {
 		var force installstore.Secret
 		if p == partBot {
@@ -183,6 +186,16 @@ func (r *Refresher) ensure(ctx context.Context, op string, inst *installstore.In
 		return nil, fmt.Errorf("rotation: %s %s: refresh %s token: %w", op, where(inst.Query()), p, err)
 	}
 	return inst, nil
+}
+
+// fresh reports whether no token of inst expires within the refresh margin.
+func (r *Refresher) fresh(inst *installstore.Installation, now time.Time) bool {
+	limit := now.Add(r.refreshBefore)
+	if b := inst.Bot; b != nil && !b.Token.IsZero() && !b.ExpiresAt.IsZero() && !limit.Before(b.ExpiresAt) {
+		return false
+	}
+	u := &inst.User
+	return u.Token.IsZero() || u.ExpiresAt.IsZero() || limit.Before(u.ExpiresAt)
 }
 
 // due reports whether t rotates and expires within the refresh margin.
