@@ -28,12 +28,27 @@ func TestCreateTable(t *testing.T) {
 	require.Equal(t, exitOK, r.code, r.errOut)
 	require.Equal(t, "created table "+table+"\n", r.out)
 
+	// An empty table lists and verifies.
+	r = h.run(h.with(envTable, table), "", "list")
+	require.Equal(t, exitOK, r.code, r.errOut)
+	require.Contains(t, r.out, "0 records, 0 tenants")
+	_, keyB64 := h.localKey()
+	r = h.run(h.with(envTable, table, envLocalKeys, "k="+keyB64), "", "verify")
+	require.Equal(t, exitOK, r.code, r.errOut)
+	require.Equal(t, "verified 0 records: 0 ok, 0 failed, 0 gone\n", r.out)
+
 	// The table works as the store's table.
 	h.table = table
 	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k": make([]byte, 32)}, "k")
 	require.NoError(t, err)
 	h.seed(keys, storetest.Fixture("", "T1", "U1", "ct"))
 	require.Len(t, rawRecords(t, h.client, table), 2)
+
+	// An unreachable endpoint is a failure (exit 1), not a usage error.
+	t.Setenv("AWS_MAX_ATTEMPTS", "1")
+	r = h.run(h.with(envEndpoint, "http://127.0.0.1:1"), "", "list", "-table", table)
+	require.Equal(t, exitFailure, r.code)
+	require.Contains(t, r.errOut, "list table "+table)
 
 	// A second create fails (exit 1) and says which table.
 	r = h.run(h.with(), "", "create-table", "-table", table)

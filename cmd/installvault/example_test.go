@@ -1,0 +1,21 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// The whole program runs in-process: run takes the arguments, the standard
+// streams and the environment, and returns the exit status.
+func Example() {
+	env := map[string]string{} // no table configured
+	code := run(context.Background(), []string{"list", "-json"}, strings.NewReader(""), os.Stdout, os.Stdout,
+		func(k string) string { return env[k] })
+	fmt.Println("exit status", code)
+	// Output:
+	// installvault list: no table: set -table or INSTALLVAULT_DYNAMODB_TABLE
+	// Run 'installvault list -h' for usage.
+	// exit status 2
+}
