@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -24,6 +25,7 @@ const (
 	envKMSEndpoint  = "INSTALLVAULT_KMS_ENDPOINT"
 	envLocalKeys    = "INSTALLVAULT_LOCAL_KEYS"
 	envLocalPrimary = "INSTALLVAULT_LOCAL_PRIMARY"
+	envTenantKeys   = "INSTALLVAULT_KMS_TENANT_KEYS"
 )
 
 // tableConfig is where the table is: flags, falling back to the environment.
@@ -108,12 +110,14 @@ type keyConfig struct {
 	kmsKey       string
 	kmsEndpoint  string
 	localPrimary string
+	tenantKeys   string
 }
 
 func addKeyFlags(fs *flag.FlagSet, e *env) *keyConfig {
 	k := &keyConfig{e: e}
 	fs.StringVar(&k.kmsKey, "kms-key", "", "AWS KMS key `ID`, ARN or alias sealing new data keys (default $"+envKMSKey+")")
 	fs.StringVar(&k.kmsEndpoint, "kms-endpoint", "", "KMS endpoint `URL` (default $"+envKMSEndpoint+")")
+	fs.StringVar(&k.tenantKeys, "kms-tenant-keys", "", "JSON `file` of per-tenant KMS keys {\"E1:T2\": \"arn:...\"} (crypto.WithTenantKey; default $"+envTenantKeys+")")
 	fs.StringVar(&k.localPrimary, "local-primary", "", "keyring key `name` sealing new data keys, with $"+envLocalKeys+" (default $"+envLocalPrimary+")")
 	return k
 }
@@ -130,12 +134,17 @@ func (k *keyConfig) provider(ctx context.Context, tc *tableConfig) (crypto.KeyPr
 	if k.localPrimary == "" {
 		k.localPrimary = k.e.getenv(envLocalPrimary)
 	}
+	if k.tenantKeys == "" {
+		k.tenantKeys = k.e.getenv(envTenantKeys)
+	}
 	local := k.e.getenv(envLocalKeys)
 	switch {
 	case k.kmsKey != "" && local != "":
 		return nil, usagef("both a KMS key (-kms-key, %s) and %s are set: choose one", envKMSKey, envLocalKeys)
 	case k.kmsKey == "" && local == "":
 		return nil, usagef("no keys: set -kms-key or %s (AWS KMS), or %s (development keyring)", envKMSKey, envLocalKeys)
+	case local != "" && k.tenantKeys != "":
+		return nil, usagef("per-tenant KMS keys (-kms-tenant-keys, %s) need a KMS key, not %s", envTenantKeys, envLocalKeys)
 	case local != "":
 		keys, err := parseLocalKeys(local)
 		if err != nil {
@@ -162,6 +171,18 @@ func (k *keyConfig) provider(ctx context.Context, tc *tableConfig) (crypto.KeyPr
 		}
 		return p, nil
 	}
+	var opts []crypto.KMSOption
+	if k.tenantKeys != "" {
+		data, err := os.ReadFile(k.tenantKeys)
+		if err != nil {
+			return nil, usagef("per-tenant KMS keys: %v", err)
+		}
+		perTenant, err := parseTenantKeys(data)
+		if err != nil {
+			return nil, usagef("per-tenant KMS keys %s: %v", k.tenantKeys, err)
+		}
+		opts = append(opts, crypto.WithTenantKey(func(t installstore.Tenant) string { return perTenant[t] }))
+	}
 	cfg, err := tc.awsConfig(ctx)
 	if err != nil {
 		return nil, err
@@ -172,7 +193,7 @@ func (k *keyConfig) provider(ctx context.Context, tc *tableConfig) (crypto.KeyPr
 			o.BaseEndpoint = aws.String(endpoint)
 		}
 	})
-	p, err := crypto.NewKMS(client, k.kmsKey)
+	p, err := crypto.NewKMS(client, k.kmsKey, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("KMS key %s: %w", k.kmsKey, err)
 	}

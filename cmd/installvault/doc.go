@@ -18,6 +18,7 @@
 //	-region         AWS_REGION, the profile         AWS region
 //	-kms-key        INSTALLVAULT_KMS_KEY_ID         AWS KMS key (ID, ARN, alias) for new data keys
 //	-kms-endpoint   INSTALLVAULT_KMS_ENDPOINT       KMS endpoint URL, for a local KMS
+//	-kms-tenant-keys INSTALLVAULT_KMS_TENANT_KEYS   JSON file {"E1:T2": "arn:..."}: per-tenant keys
 //	                INSTALLVAULT_LOCAL_KEYS         development keyring: name=base64key,name2=base64key
 //	-local-primary  INSTALLVAULT_LOCAL_PRIMARY      keyring key that seals new data keys
 //
@@ -25,6 +26,11 @@
 // files, SSO, instance and container roles). Keys are needed only by verify
 // and rewrap: exactly one of a KMS key and a local keyring. The keyring is
 // read from the environment only, so keys never appear on a command line.
+//
+// Apps that give tenants their own KMS keys (crypto.WithTenantKey) must pass
+// the same mapping to rewrap with -kms-tenant-keys: a JSON object from tenant
+// (":T1", "E1:T2", "E1:" for an org-wide install) to key ID, ARN or alias.
+// Without it, rewrap would re-seal every tenant under the default key.
 //
 // # Commands
 //

@@ -17,7 +17,8 @@ func rewrapCommand() *command {
 		help: `Rotate keys by making a new primary (a new KMS key or alias target in
 -kms-key / INSTALLVAULT_KMS_KEY_ID, or a new INSTALLVAULT_LOCAL_PRIMARY with the
 old key still in INSTALLVAULT_LOCAL_KEYS), then run rewrap while the app keeps
-serving: each record is opened with its old key and re-sealed under the current
+serving. Apps with per-tenant keys (crypto.WithTenantKey) must give the same
+mapping with -kms-tenant-keys, or every tenant moves to the default key. Each record is opened with its old key and re-sealed under the current
 one with a conditional update, so a concurrent write is never overwritten.
 
 Progress goes to stderr every -progress records; the counts (seen, rewrapped,

@@ -162,6 +162,8 @@ Environment:
   INSTALLVAULT_DYNAMODB_ENDPOINT  endpoint URL, for DynamoDB Local (or -endpoint)
   INSTALLVAULT_KMS_KEY_ID         AWS KMS key ID, ARN or alias sealing new data keys (or -kms-key)
   INSTALLVAULT_KMS_ENDPOINT       KMS endpoint URL, for a local KMS (or -kms-endpoint)
+  INSTALLVAULT_KMS_TENANT_KEYS    JSON file of per-tenant KMS keys, as the app's crypto.WithTenantKey
+                                  (or -kms-tenant-keys); rewrap moves each tenant to its own key
   INSTALLVAULT_LOCAL_KEYS         development keyring instead of KMS: name=base64key,name2=base64key
                                   (environment only: keys never go on a command line)
   INSTALLVAULT_LOCAL_PRIMARY      keyring key that seals new data keys (or -local-primary)
