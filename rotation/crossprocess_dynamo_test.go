@@ -1,8 +1,12 @@
 package rotation
 
 import (
+	"context"
 	"os"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/dynamo"
@@ -45,4 +49,50 @@ func init() {
 			},
 		}
 	}
+}
+
+// TestDynamoCrashedLeaseHolderIsTakenOver: on DynamoDB Local, a replica that
+// took the refresh lease and died blocks refreshes until the lease expires;
+// then another replica refreshes.
+func TestDynamoCrashedLeaseHolderIsTakenOver(t *testing.T) {
+	client := dynamotest.Client(t)
+	table := dynamotest.NewTable(t, client)
+	e := newEnv(t)
+	// Start the clock at the real time: DynamoDB Local's TTL sweeper may
+	// delete a lease whose "ttl" attribute is in the real past.
+	e.clock.t = time.Now()
+	inner, err := dynamo.New(client, table, dynamo.WithClock(e.clock.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k": make([]byte, 32)}, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := crypto.NewStore(inner, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	inst := &installstore.Installation{TeamID: "T0ACME", Bot: &installstore.Bot{
+		ID: "B1", Token: "xoxb-test-expired", RefreshToken: "xoxe-test-bot-dyn", ExpiresAt: e.clock.now().Add(-time.Minute),
+	}}
+	require.NoError(t, store.StoreInstallation(ctx, inst))
+	e.slack.allow("xoxe-test-bot-dyn")
+	const ttl = 30 * time.Second
+	require.NoError(t, store.(installstore.Leaser).AcquireLease(ctx, leaseName(acme, partBot), "killed-replica", ttl))
+
+	r := e.refresher(store, WithLeaseTTL(ttl))
+	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	got, err := r.Authorize(short, acme)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Nil(t, got, "no expired token while the lease is held")
+	require.Zero(t, e.slack.calls.Load())
+
+	e.clock.advance(ttl + time.Second)
+	got, err = r.Authorize(ctx, acme)
+	require.NoError(t, err)
+	require.Equal(t, "xoxb-test-bot-1", got.Bot.Token.Reveal())
+	require.Equal(t, int64(1), e.slack.calls.Load())
 }
