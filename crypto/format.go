@@ -51,6 +51,11 @@ func parseSealed(v string) (sealedParts, error) {
 	if !ok {
 		return sealedParts{}, errNotSealed
 	}
+	// encoding/base64 skips '\r' and '\n' even in strict mode; refuse them so
+	// that every change to a sealed value fails to open.
+	if strings.ContainsAny(rest, "\r\n") {
+		return sealedParts{}, fmt.Errorf("%w: line break in sealed value", errMalformed)
+	}
 	var f [5]string // version, provider, key ID, wrapped key, nonce; rest is the ciphertext
 	for i := range f {
 		j := strings.IndexByte(rest, '.')

@@ -53,6 +53,8 @@ func TestSealedFormat(t *testing.T) {
 		"dot in ct":       v[:len(v)-3] + "." + v[len(v)-2:],
 		"short nonce":     strings.Replace(v, "."+p.nonce+".", "."+p.nonce[1:]+".", 1),
 		"empty key id":    strings.Replace(v, "."+p.keyID+".", "..", 1),
+		"newline in ct":   v[:len(v)-4] + "\n" + v[len(v)-4:],
+		"cr in nonce":     strings.Replace(v, "."+p.nonce+".", "."+p.nonce[:4]+"\r"+p.nonce[4:]+".", 1),
 	} {
 		// Refused by the parser, or by the strict decoding before use.
 		bp, err := parseSealed(bad)
