@@ -123,7 +123,8 @@ type Option func(*config)
 // tokens: protect it accordingly.
 func AllowPlaintext() Option { return func(c *config) { c.plaintext = true } }
 
-// WithProgress calls fn after every record with the count so far.
+// WithProgress calls fn after every record with the count so far: records
+// written by Export, records stored by Import.
 func WithProgress(fn func(n int)) Option { return func(c *config) { c.progress = fn } }
 
 // ErrPlaintext is returned by Export for a record holding an unsealed secret.
@@ -182,7 +183,13 @@ func Import(ctx context.Context, dst installstore.Store, r io.Reader, opts ...Op
 	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
 	latest := map[installstore.Tenant]*installstore.Installation{}
 	var order []installstore.Tenant
-	n, line := 0, 0
+	n, line, stored := 0, 0, 0
+	progress := func() {
+		stored++
+		if c.progress != nil {
+			c.progress(stored)
+		}
+	}
 	for sc.Scan() {
 		line++
 		if len(sc.Bytes()) == 0 {
@@ -203,9 +210,7 @@ func Import(ctx context.Context, dst installstore.Store, r io.Reader, opts ...Op
 		if err := dst.StoreInstallation(ctx, inst); err != nil {
 			return n, fmt.Errorf("backup: import line %d (tenant %s user %s): %w", line, q.Tenant(), q.UserID, err)
 		}
-		if c.progress != nil {
-			c.progress(n)
-		}
+		progress()
 	}
 	if err := sc.Err(); err != nil {
 		return n, fmt.Errorf("backup: import line %d: %w", line+1, err)
@@ -214,9 +219,7 @@ func Import(ctx context.Context, dst installstore.Store, r io.Reader, opts ...Op
 		if err := dst.StoreInstallation(ctx, latest[t]); err != nil {
 			return n, fmt.Errorf("backup: import latest installation of tenant %s: %w", t, err)
 		}
-		if c.progress != nil {
-			c.progress(n)
-		}
+		progress()
 	}
 	return n, nil
 }

@@ -186,3 +186,22 @@ func Example() {
 	fmt.Println("exported", n, "imported", m)
 	// Output: exported 2 imported 2
 }
+
+func TestProgressCountsUp(t *testing.T) {
+	ctx := context.Background()
+	src := memory.New()
+	populate(t, src)
+	var file bytes.Buffer
+	var exported []int
+	n, err := backup.Export(ctx, src, &file, backup.WithProgress(func(i int) { exported = append(exported, i) }))
+	require.NoError(t, err)
+	var imported []int
+	_, err = backup.Import(ctx, memory.New(), &file, backup.WithProgress(func(i int) { imported = append(imported, i) }))
+	require.NoError(t, err)
+	for _, seq := range [][]int{exported, imported} {
+		require.Len(t, seq, n)
+		for i, v := range seq {
+			require.Equal(t, i+1, v)
+		}
+	}
+}
