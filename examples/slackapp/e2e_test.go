@@ -84,9 +84,17 @@ func browse(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp
 // tokenLifetime.
 func newTestDemo(t *testing.T, tokenLifetime time.Duration) *demo {
 	t.Helper()
+	return newTestDemoClock(t, tokenLifetime, nil)
+}
+
+// newTestDemoClock is newTestDemo with the app's clock (the stand-in keeps
+// the real one).
+func newTestDemoClock(t *testing.T, tokenLifetime time.Duration, now func() time.Time) *demo {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	d, err := startDemo(context.Background(), demoOptions{Listener: ln, TokenLifetime: tokenLifetime,
+		Now:    now,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, d.Close()) })

@@ -70,7 +70,8 @@ func (s *Server) deliver(ctx context.Context, ws Workspace, event map[string]any
 	id := fmt.Sprintf("Ev0DEMO%06d", s.seq)
 	s.mu.Unlock()
 	now := s.cfg.Now()
-	if wait := time.Unix(last.Unix()+1, 0).Sub(now); !last.IsZero() && wait > 0 {
+	// At most a second; a longer wait means a clock moved, not a race.
+	if wait := time.Unix(last.Unix()+1, 0).Sub(now); !last.IsZero() && wait > 0 && wait <= time.Second {
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
@@ -116,4 +117,16 @@ func (s *Server) deliver(ctx context.Context, ws Workspace, event map[string]any
 	s.mu.Unlock()
 	s.cfg.Logger.Info("standin: event delivered", "team_id", ws.ID, "type", event["type"])
 	return nil
+}
+
+// RevokeTokens revokes every token of the app in teamID (access and
+// refresh) but leaves the app installed, so that events are still
+// delivered: what an app sees when an admin revokes its tokens and the
+// tokens_revoked event has not reached it yet.
+func (s *Server) RevokeTokens(teamID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	installed := s.team(teamID).installed
+	s.revokeTeam(teamID)
+	s.team(teamID).installed = installed
 }
