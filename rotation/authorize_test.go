@@ -373,3 +373,26 @@ type noLeaser struct {
 	installstore.Store
 	installstore.Updater
 }
+
+func TestBotRefreshSurvivesCallerUserUninstall(t *testing.T) {
+	e := newEnv(t)
+	e.install("T0ACME", "U0ONE", -time.Minute, 0)
+	two := &installstore.Installation{TeamID: "T0ACME", User: installstore.User{ID: "U0TWO"}}
+	require.NoError(t, e.store.StoreInstallation(context.Background(), two)) // latest is U0TWO's now
+	e.slack.set(func(f *fakeSlack) {
+		f.onCall = func() { // U0ONE uninstalls while the bot refresh is in Slack
+			if err := e.store.DeleteInstallation(context.Background(), installstore.Query{TeamID: "T0ACME", UserID: "U0ONE"}); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	_, err := e.refresher(nil).Authorize(context.Background(), installstore.Query{TeamID: "T0ACME", UserID: "U0ONE"})
+	require.NoError(t, err, "the bot is the tenant's: its refresh does not depend on U0ONE's record")
+	got, err := e.store.FetchInstallation(context.Background(), acme)
+	require.NoError(t, err)
+	require.Equal(t, "xoxb-test-bot-1", got.Bot.Token.Reveal())
+	require.Equal(t, "U0TWO", got.User.ID)
+	_, err = e.store.FetchInstallation(context.Background(), installstore.Query{TeamID: "T0ACME", UserID: "U0ONE"})
+	require.ErrorIs(t, err, installstore.ErrNotFound, "U0ONE stays uninstalled")
+	require.Equal(t, int64(1), e.slack.calls.Load())
+}

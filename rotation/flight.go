@@ -45,6 +45,12 @@ func leaseName(q installstore.Query, p part) string {
 // while the stored token equals it (Slack refused it).
 func (r *Refresher) refresh(ctx context.Context, inst *installstore.Installation, p part, rejected installstore.Secret) (token, error) {
 	q := inst.Query()
+	if p == partBot {
+		// The bot is the tenant's: its flight reads and writes back the
+		// tenant's latest installation, whichever user's record the caller
+		// holds (that user may uninstall meanwhile; the bot stays).
+		q.UserID = ""
+	}
 	key := flightKey(q, p)
 	if r.dead.dead(key, fingerprintOf(p.get(inst).refresh)) {
 		return token{}, repeated{reinstall("Slack rejected this refresh token before")}
