@@ -153,7 +153,7 @@ func (r *Refresher) ensure(ctx context.Context, op string, inst *installstore.In
 		if !t.present() {
 			continue
 		}
-		if !r.due(t, now) && (force.IsZero() || t.token != force) {
+		if !r.due(t, now) && (force.IsZero() || !same(t.token, force)) {
 			continue
 		}
 		if t.refresh.IsZero() {
