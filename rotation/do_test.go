@@ -148,7 +148,7 @@ func TestForcedAndNormalFlightsExcludeEachOther(t *testing.T) {
 	e.slack.set(func(f *fakeSlack) { f.onCall = func() { <-release }; f.called = called })
 	var once sync.Once
 	unblock := func() { once.Do(func() { close(release) }) }
-	defer unblock() // a failing assertion must not leave Slack's handler blocked
+	defer unblock()                                  // a failing assertion must not leave Slack's handler blocked
 	r := e.refresher(nil, WithLeaseTTL(2*time.Hour)) // the lease outlives the clock jump below
 	doErr := make(chan error)
 	go func() {
@@ -156,7 +156,7 @@ func TestForcedAndNormalFlightsExcludeEachOther(t *testing.T) {
 			return slack.SlackErrorResponse{Err: "token_expired"}
 		})
 	}()
-	<-called // the forced refresh is inside Slack
+	<-called                                 // the forced refresh is inside Slack
 	e.clock.advance(time.Hour + time.Second) // now due for a normal refresh
 	authErr := make(chan error)
 	go func() {
