@@ -26,6 +26,14 @@ type demoOptions struct {
 	Logger        *slog.Logger
 	// Now is the app's clock; default time.Now.
 	Now func() time.Time
+	// DynamoTable, when set, stores the installations in this DynamoDB
+	// table (at DynamoEndpoint, e.g. DynamoDB Local) instead of memory;
+	// CreateTable creates it first.
+	DynamoTable, DynamoEndpoint string
+	CreateTable                 bool
+	// LocalCredentials makes the DynamoDB client use placeholder
+	// credentials, which DynamoDB Local accepts.
+	LocalCredentials bool
 }
 
 // demo is the app running against the Slack stand-in, with made-up
@@ -51,13 +59,16 @@ func startDemo(ctx context.Context, o demoOptions) (*demo, error) {
 	}
 	base := "http://" + o.Listener.Addr().String()
 	cfg := &config{
-		ClientID:      demoClientID,
-		ClientSecret:  randomSecret(),
-		SigningSecret: randomSecret(),
-		StateSecret:   randomSecret(),
-		Scopes:        defaultScopes,
-		BaseURL:       base,
-		LocalKey:      installstore.Secret(base64.StdEncoding.EncodeToString(randomKey())),
+		ClientID:               demoClientID,
+		ClientSecret:           randomSecret(),
+		SigningSecret:          randomSecret(),
+		StateSecret:            randomSecret(),
+		Scopes:                 defaultScopes,
+		BaseURL:                base,
+		LocalKey:               installstore.Secret(base64.StdEncoding.EncodeToString(randomKey())),
+		DynamoTable:            o.DynamoTable,
+		DynamoEndpoint:         o.DynamoEndpoint,
+		DynamoLocalCredentials: o.LocalCredentials,
 	}
 	slack, err := standin.Start(standin.Config{
 		ClientID:      cfg.ClientID,
@@ -72,7 +83,7 @@ func startDemo(ctx context.Context, o demoOptions) (*demo, error) {
 		_ = o.Listener.Close()
 		return nil, fmt.Errorf("demo: %w", err)
 	}
-	stores, err := openStores(ctx, cfg, false)
+	stores, err := openStores(ctx, cfg, o.CreateTable)
 	if err != nil {
 		_ = o.Listener.Close()
 		return nil, errors.Join(fmt.Errorf("demo: %w", err), slack.Close())

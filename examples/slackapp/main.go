@@ -43,7 +43,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	if *demoMode {
-		d, err := startDemo(ctx, demoOptions{Listener: ln, TokenLifetime: *lifetime, Logger: logger})
+		// The demo makes up everything but the backend: with
+		// INSTALLVAULT_DYNAMODB_TABLE it uses that table (e.g. on DynamoDB
+		// Local), else memory.
+		endpoint := getenv(envDynamoEndpoint)
+		d, err := startDemo(ctx, demoOptions{Listener: ln, TokenLifetime: *lifetime, Logger: logger,
+			DynamoTable: getenv(envDynamoTable), DynamoEndpoint: endpoint, CreateTable: *createTable,
+			LocalCredentials: endpoint != "" && getenv("AWS_ACCESS_KEY_ID") == "" && getenv("AWS_PROFILE") == ""})
 		if err != nil {
 			return err
 		}
