@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -93,11 +92,19 @@ func newTestDemoClock(t *testing.T, tokenLifetime time.Duration, now func() time
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
+	logs := &syncBuffer{}
 	d, err := startDemo(context.Background(), demoOptions{Listener: ln, TokenLifetime: tokenLifetime,
-		Now:    now,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Now: now, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, d.Close()) })
+	t.Cleanup(func() {
+		require.NoError(t, d.Close())
+		// Whatever happened in the test, the logs (app, oauth, refresher,
+		// stand-in) hold no token, code or secret.
+		require.NotEmpty(t, logs.String())
+		for _, s := range append(d.Slack.IssuedSecrets(), d.Secrets...) {
+			require.NotContains(t, logs.String(), s.Reveal(), "a secret was logged")
+		}
+	})
 	return d
 }
 
