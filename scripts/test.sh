@@ -7,6 +7,11 @@ cd "$(dirname "$0")/.."
 
 go mod download
 
+# The end-to-end test of examples/slackapp drives a real headless Chromium.
+if [ "${INSTALLVAULT_SKIP_BROWSER:-}" != 1 ]; then
+  bash scripts/chromium.sh install
+fi
+
 eval "$(scripts/dynamodb-local.sh start)"
 trap 'scripts/dynamodb-local.sh stop' EXIT
 
