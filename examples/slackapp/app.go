@@ -133,9 +133,9 @@ func (a *app) serveInstalled(w http.ResponseWriter, r *http.Request) {
 	ctx := installstore.WithCaller(r.Context(), "page:installed")
 	var rows []tenantRow
 	for _, q := range a.sessions.read(r) {
-		row := tenantRow{Query: q, Label: q.Tenant().String()}
-		if q.TeamID != "" {
-			row.Label = q.TeamID
+		row := tenantRow{Query: q, ID: q.TeamID, Label: q.TeamID}
+		if q.TeamID == "" {
+			row.ID, row.Label = q.EnterpriseID, "Organization "+q.EnterpriseID
 		}
 		inst, err := a.store.FetchInstallation(ctx, q)
 		switch {

@@ -46,7 +46,10 @@ func viewOf(inst *installstore.Installation, now time.Time) installationView {
 
 // tenantRow is one tenant of the browser's session on /installed.
 type tenantRow struct {
-	Query        installstore.Query
+	Query installstore.Query
+	// ID names the row in the page: the team ID, or the enterprise ID of
+	// an org-wide install.
+	ID           string
 	Label        string
 	Installation *installationView
 	// Problem is set when the installation could not be read (not a
@@ -82,7 +85,7 @@ and never shown anywhere.</p>
 <h1>Installations made from this browser</h1>
 {{if .Demo}}<p class="demo">Demo mode: buttons below ask the Slack stand-in to act like Slack (send an @mention, uninstall the app).</p>{{end}}
 {{if not .Rows}}<p id="none">No installation yet.</p>{{end}}
-{{range .Rows}}<div class="card" id="tenant-{{.Query.TeamID}}">
+{{range .Rows}}<div class="card" id="tenant-{{.ID}}">
 {{with .Installation}}<h2>Installed in {{.TeamName}} <small>({{.TeamID}})</small></h2>
 <table>
 <tr><th>Enterprise</th><td>{{if .EnterpriseID}}{{.EnterpriseID}}{{if .OrgWide}} (org-wide install){{end}}{{else}}none{{end}}</td></tr>
