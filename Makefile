@@ -3,3 +3,7 @@
 .PHONY: test bench
 test:
 	bash scripts/test.sh
+
+# Every performance figure README claims (see scripts/bench.sh).
+bench:
+	bash scripts/bench.sh
