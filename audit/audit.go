@@ -38,7 +38,7 @@ const Message = "installvault token read"
 
 // store is the audit layer. Methods that hand out no secret pass through.
 type store struct {
-	inner  installstore.Store
+	installstore.Passthrough
 	logger *slog.Logger
 	now    func() time.Time
 }
@@ -58,7 +58,7 @@ func NewStore(inner installstore.Store, logger *slog.Logger, opts ...Option) (in
 	if logger == nil {
 		return nil, errors.New("audit: nil logger (an audit layer that logs nowhere is a mistake)")
 	}
-	s := &store{inner: inner, logger: logger, now: time.Now}
+	s := &store{Passthrough: installstore.Passthrough{Inner: inner}, logger: logger, now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
@@ -106,7 +106,7 @@ func (s *store) record(ctx context.Context, op string, q installstore.Query, ins
 
 // FetchInstallation implements [installstore.Store] and records the read.
 func (s *store) FetchInstallation(ctx context.Context, q installstore.Query) (*installstore.Installation, error) {
-	inst, err := s.inner.FetchInstallation(ctx, q)
+	inst, err := s.Inner.FetchInstallation(ctx, q)
 	s.record(ctx, "fetch", q, inst, err)
 	return inst, err
 }
@@ -114,48 +114,8 @@ func (s *store) FetchInstallation(ctx context.Context, q installstore.Query) (*i
 // ListInstallations implements [installstore.Lister] and records every
 // record handed to fn.
 func (s *store) ListInstallations(ctx context.Context, fn func(installstore.Query, *installstore.Installation) error) error {
-	return s.inner.(installstore.Lister).ListInstallations(ctx, func(q installstore.Query, inst *installstore.Installation) error {
+	return s.Inner.(installstore.Lister).ListInstallations(ctx, func(q installstore.Query, inst *installstore.Installation) error {
 		s.record(ctx, "list", q, inst, nil)
 		return fn(q, inst)
 	})
-}
-
-// StoreInstallation passes through.
-func (s *store) StoreInstallation(ctx context.Context, inst *installstore.Installation) error {
-	return s.inner.StoreInstallation(ctx, inst)
-}
-
-// DeleteInstallation passes through.
-func (s *store) DeleteInstallation(ctx context.Context, q installstore.Query) error {
-	return s.inner.DeleteInstallation(ctx, q)
-}
-
-// DeleteBot passes through.
-func (s *store) DeleteBot(ctx context.Context, q installstore.Query) error {
-	return s.inner.(installstore.BotDeleter).DeleteBot(ctx, q)
-}
-
-// UpdateInstallation passes through.
-func (s *store) UpdateInstallation(ctx context.Context, inst *installstore.Installation) error {
-	return s.inner.(installstore.Updater).UpdateInstallation(ctx, inst)
-}
-
-// PutNonce passes through.
-func (s *store) PutNonce(ctx context.Context, nonce string, expiresAt time.Time) error {
-	return s.inner.(installstore.NonceStore).PutNonce(ctx, nonce, expiresAt)
-}
-
-// ConsumeNonce passes through.
-func (s *store) ConsumeNonce(ctx context.Context, nonce string) error {
-	return s.inner.(installstore.NonceStore).ConsumeNonce(ctx, nonce)
-}
-
-// AcquireLease passes through.
-func (s *store) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) error {
-	return s.inner.(installstore.Leaser).AcquireLease(ctx, name, owner, ttl)
-}
-
-// ReleaseLease passes through.
-func (s *store) ReleaseLease(ctx context.Context, name, owner string) error {
-	return s.inner.(installstore.Leaser).ReleaseLease(ctx, name, owner)
 }

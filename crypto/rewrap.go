@@ -54,8 +54,8 @@ func Rewrap(ctx context.Context, s installstore.Store) (RewrapStats, error) {
 	if err != nil {
 		return stats, err
 	}
-	lister, okL := cs.inner.(installstore.Lister)
-	updater, okU := cs.inner.(installstore.Updater)
+	lister, okL := cs.Inner.(installstore.Lister)
+	updater, okU := cs.Inner.(installstore.Updater)
 	if !okL || !okU {
 		return stats, fmt.Errorf("crypto: rewrap: %w: the inner store must implement installstore.Lister and installstore.Updater", installstore.ErrInvalid)
 	}
@@ -156,7 +156,7 @@ func (r *rewrapper) one(ctx context.Context, q installstore.Query, raw *installs
 			return failed, fmt.Errorf("%s: update: %w", describe(q), err)
 		}
 		// Lost to a concurrent write: read the record again.
-		raw, err = r.s.inner.FetchInstallation(ctx, q)
+		raw, err = r.s.Inner.FetchInstallation(ctx, q)
 		if errors.Is(err, installstore.ErrNotFound) {
 			return gone, nil
 		}

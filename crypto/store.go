@@ -13,11 +13,11 @@ import (
 // store is the encryption layer. NewStore returns it through
 // installstore.Mirror, so callers see exactly the inner store's capabilities.
 type store struct {
-	inner    installstore.Store
-	keys     KeyProvider
-	provider string
-	cache    *keyCache // nil without WithDataKeyCache
-	bufs     bufPool
+	installstore.Passthrough // deletes, nonces and leases
+	keys                     KeyProvider
+	provider                 string
+	cache                    *keyCache // nil without WithDataKeyCache
+	bufs                     bufPool
 }
 
 var _ installstore.FullStore = (*store)(nil)
@@ -47,7 +47,7 @@ func NewStore(inner installstore.Store, keys KeyProvider, opts ...Option) (insta
 	if c.err != nil {
 		return nil, c.err
 	}
-	s := &store{inner: inner, keys: keys, provider: keys.Name()}
+	s := &store{Passthrough: installstore.Passthrough{Inner: inner}, keys: keys, provider: keys.Name()}
 	if c.cache {
 		s.cache = newKeyCache(&c)
 	}
@@ -64,7 +64,7 @@ func (s *store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 	if err := s.seal(ctx, sealed); err != nil {
 		return err
 	}
-	if err := s.inner.StoreInstallation(ctx, sealed); err != nil {
+	if err := s.Inner.StoreInstallation(ctx, sealed); err != nil {
 		return err
 	}
 	inst.Version, inst.InstalledAt = sealed.Version, sealed.InstalledAt
@@ -73,7 +73,7 @@ func (s *store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 
 // FetchInstallation implements [installstore.Store].
 func (s *store) FetchInstallation(ctx context.Context, q installstore.Query) (*installstore.Installation, error) {
-	inst, err := s.inner.FetchInstallation(ctx, q)
+	inst, err := s.Inner.FetchInstallation(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -81,16 +81,6 @@ func (s *store) FetchInstallation(ctx context.Context, q installstore.Query) (*i
 		return nil, fmt.Errorf("crypto: fetch %s: %w", describe(q), err)
 	}
 	return inst, nil
-}
-
-// DeleteInstallation implements [installstore.Store].
-func (s *store) DeleteInstallation(ctx context.Context, q installstore.Query) error {
-	return s.inner.DeleteInstallation(ctx, q)
-}
-
-// DeleteBot implements [installstore.BotDeleter].
-func (s *store) DeleteBot(ctx context.Context, q installstore.Query) error {
-	return s.inner.(installstore.BotDeleter).DeleteBot(ctx, q)
 }
 
 // UpdateInstallation implements [installstore.Updater]: it seals a copy of
@@ -103,7 +93,7 @@ func (s *store) UpdateInstallation(ctx context.Context, inst *installstore.Insta
 	if err := s.seal(ctx, sealed); err != nil {
 		return err
 	}
-	if err := s.inner.(installstore.Updater).UpdateInstallation(ctx, sealed); err != nil {
+	if err := s.Inner.(installstore.Updater).UpdateInstallation(ctx, sealed); err != nil {
 		return err
 	}
 	inst.Version, inst.InstalledAt = sealed.Version, sealed.InstalledAt
@@ -117,32 +107,12 @@ func (s *store) ListInstallations(ctx context.Context, fn func(installstore.Quer
 		p.s = s
 		return nil
 	}
-	return s.inner.(installstore.Lister).ListInstallations(ctx, func(q installstore.Query, inst *installstore.Installation) error {
+	return s.Inner.(installstore.Lister).ListInstallations(ctx, func(q installstore.Query, inst *installstore.Installation) error {
 		if err := s.open(ctx, inst); err != nil {
 			return fmt.Errorf("crypto: list %s: %w", describe(q), err)
 		}
 		return fn(q, inst)
 	})
-}
-
-// PutNonce implements [installstore.NonceStore].
-func (s *store) PutNonce(ctx context.Context, nonce string, expiresAt time.Time) error {
-	return s.inner.(installstore.NonceStore).PutNonce(ctx, nonce, expiresAt)
-}
-
-// ConsumeNonce implements [installstore.NonceStore].
-func (s *store) ConsumeNonce(ctx context.Context, nonce string) error {
-	return s.inner.(installstore.NonceStore).ConsumeNonce(ctx, nonce)
-}
-
-// AcquireLease implements [installstore.Leaser].
-func (s *store) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) error {
-	return s.inner.(installstore.Leaser).AcquireLease(ctx, name, owner, ttl)
-}
-
-// ReleaseLease implements [installstore.Leaser].
-func (s *store) ReleaseLease(ctx context.Context, name, owner string) error {
-	return s.inner.(installstore.Leaser).ReleaseLease(ctx, name, owner)
 }
 
 // describe names a query's tenant and user for errors.

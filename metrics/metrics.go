@@ -23,7 +23,6 @@ package metrics
 import (
 	"context"
 	"errors"
-	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -54,7 +53,7 @@ func newConfig(opts []Option) config {
 }
 
 type store struct {
-	inner                                    installstore.Store
+	installstore.Passthrough
 	installs, uninstalls, revocations, reads metric.Int64Counter
 }
 
@@ -78,7 +77,7 @@ func NewStore(inner installstore.Store, opts ...Option) (installstore.Store, err
 	}
 	c := newConfig(opts)
 	m := c.provider.Meter(ScopeName)
-	s := &store{inner: inner}
+	s := &store{Passthrough: installstore.Passthrough{Inner: inner}}
 	var err error
 	if s.installs, err = m.Int64Counter("installvault.installs", metric.WithDescription("Installations stored, by kind (new or reinstall).")); err != nil {
 		return nil, err
@@ -99,13 +98,13 @@ func NewStore(inner installstore.Store, opts ...Option) (installstore.Store, err
 func (s *store) StoreInstallation(ctx context.Context, inst *installstore.Installation) error {
 	kind := attrNew
 	if inst != nil {
-		if _, err := s.inner.FetchInstallation(ctx, installstore.Query{
+		if _, err := s.Inner.FetchInstallation(ctx, installstore.Query{
 			EnterpriseID: inst.EnterpriseID, TeamID: inst.TeamID, IsEnterpriseInstall: inst.IsEnterpriseInstall,
 		}); err == nil {
 			kind = attrReinstall
 		}
 	}
-	if err := s.inner.StoreInstallation(ctx, inst); err != nil {
+	if err := s.Inner.StoreInstallation(ctx, inst); err != nil {
 		return err
 	}
 	s.installs.Add(ctx, 1, kind)
@@ -114,7 +113,7 @@ func (s *store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 
 // FetchInstallation counts the read by outcome.
 func (s *store) FetchInstallation(ctx context.Context, q installstore.Query) (*installstore.Installation, error) {
-	inst, err := s.inner.FetchInstallation(ctx, q)
+	inst, err := s.Inner.FetchInstallation(ctx, q)
 	switch {
 	case err == nil:
 		s.reads.Add(ctx, 1, attrOK)
@@ -128,7 +127,7 @@ func (s *store) FetchInstallation(ctx context.Context, q installstore.Query) (*i
 
 // DeleteInstallation counts an uninstall (no UserID) or a user revocation.
 func (s *store) DeleteInstallation(ctx context.Context, q installstore.Query) error {
-	if err := s.inner.DeleteInstallation(ctx, q); err != nil {
+	if err := s.Inner.DeleteInstallation(ctx, q); err != nil {
 		return err
 	}
 	if q.UserID == "" {
@@ -141,39 +140,9 @@ func (s *store) DeleteInstallation(ctx context.Context, q installstore.Query) er
 
 // DeleteBot counts a bot revocation.
 func (s *store) DeleteBot(ctx context.Context, q installstore.Query) error {
-	if err := s.inner.(installstore.BotDeleter).DeleteBot(ctx, q); err != nil {
+	if err := s.Inner.(installstore.BotDeleter).DeleteBot(ctx, q); err != nil {
 		return err
 	}
 	s.revocations.Add(ctx, 1, attrBot)
 	return nil
-}
-
-// UpdateInstallation passes through.
-func (s *store) UpdateInstallation(ctx context.Context, inst *installstore.Installation) error {
-	return s.inner.(installstore.Updater).UpdateInstallation(ctx, inst)
-}
-
-// ListInstallations passes through.
-func (s *store) ListInstallations(ctx context.Context, fn func(installstore.Query, *installstore.Installation) error) error {
-	return s.inner.(installstore.Lister).ListInstallations(ctx, fn)
-}
-
-// PutNonce passes through.
-func (s *store) PutNonce(ctx context.Context, nonce string, expiresAt time.Time) error {
-	return s.inner.(installstore.NonceStore).PutNonce(ctx, nonce, expiresAt)
-}
-
-// ConsumeNonce passes through.
-func (s *store) ConsumeNonce(ctx context.Context, nonce string) error {
-	return s.inner.(installstore.NonceStore).ConsumeNonce(ctx, nonce)
-}
-
-// AcquireLease passes through.
-func (s *store) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) error {
-	return s.inner.(installstore.Leaser).AcquireLease(ctx, name, owner, ttl)
-}
-
-// ReleaseLease passes through.
-func (s *store) ReleaseLease(ctx context.Context, name, owner string) error {
-	return s.inner.(installstore.Leaser).ReleaseLease(ctx, name, owner)
 }
