@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/installvault/installvault/installstore"
 )
 
@@ -19,6 +21,7 @@ type config struct {
 	maxAge   time.Duration
 	maxUses  int
 	capacity int
+	meter    metric.MeterProvider
 	err      error
 }
 

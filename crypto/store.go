@@ -17,6 +17,7 @@ type store struct {
 	keys                     KeyProvider
 	provider                 string
 	cache                    *keyCache // nil without WithDataKeyCache
+	metrics                  instruments
 	bufs                     bufPool
 }
 
@@ -51,6 +52,10 @@ func NewStore(inner installstore.Store, keys KeyProvider, opts ...Option) (insta
 	if c.cache {
 		s.cache = newKeyCache(&c)
 	}
+	var err error
+	if s.metrics, err = newInstruments(c.meter); err != nil {
+		return nil, fmt.Errorf("crypto: new store: metrics: %w", err)
+	}
 	return installstore.Mirror(s, inner), nil
 }
 
@@ -78,6 +83,7 @@ func (s *store) FetchInstallation(ctx context.Context, q installstore.Query) (*i
 		return nil, err
 	}
 	if err := s.open(ctx, inst); err != nil {
+		s.metrics.decryptFailures.Add(ctx, 1)
 		return nil, fmt.Errorf("crypto: fetch %s: %w", describe(q), err)
 	}
 	return inst, nil
@@ -109,6 +115,7 @@ func (s *store) ListInstallations(ctx context.Context, fn func(installstore.Quer
 	}
 	return s.Inner.(installstore.Lister).ListInstallations(ctx, func(q installstore.Query, inst *installstore.Installation) error {
 		if err := s.open(ctx, inst); err != nil {
+			s.metrics.decryptFailures.Add(ctx, 1)
 			return fmt.Errorf("crypto: list %s: %w", describe(q), err)
 		}
 		return fn(q, inst)
@@ -160,7 +167,9 @@ func hasSecrets(inst *installstore.Installation) bool {
 // writeKey returns the data key to seal the tenant's next record with.
 func (s *store) writeKey(ctx context.Context, t installstore.Tenant) (*dataKey, error) {
 	if s.cache != nil {
-		if dk := s.cache.write(t); dk != nil {
+		dk := s.cache.write(t)
+		s.metrics.cacheLookup(ctx, true, dk != nil)
+		if dk != nil {
 			return dk, nil
 		}
 	}
@@ -177,6 +186,7 @@ func (s *store) writeKey(ctx context.Context, t installstore.Tenant) (*dataKey, 
 // generate asks the provider for a new data key for the tenant.
 func (s *store) generate(ctx context.Context, t installstore.Tenant) (*dataKey, error) {
 	k, err := s.keys.GenerateDataKey(ctx, t)
+	s.metrics.providerCall(ctx, true, err)
 	if err != nil {
 		return nil, fmt.Errorf("generate data key: %w", err)
 	}
@@ -270,7 +280,9 @@ func (s *store) readKey(ctx context.Context, t installstore.Tenant, p sealedPart
 	if s.cache == nil {
 		return s.unwrap(ctx, t, p)
 	}
-	if dk := s.cache.read(t, p.header); dk != nil {
+	dk := s.cache.read(t, p.header)
+	s.metrics.cacheLookup(ctx, false, dk != nil)
+	if dk != nil {
 		return dk, nil
 	}
 	v, err, _ := s.cache.flight.Do(t.String()+"\x00"+p.header, func() (any, error) {
@@ -301,6 +313,7 @@ func (s *store) unwrap(ctx context.Context, t installstore.Tenant, p sealedParts
 		return nil, err
 	}
 	pt, err := s.keys.UnwrapDataKey(ctx, t, string(keyID), wrapped)
+	s.metrics.providerCall(ctx, false, err)
 	if err != nil {
 		return nil, fmt.Errorf("unwrap data key: %w", err)
 	}
