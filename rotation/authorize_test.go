@@ -56,7 +56,13 @@ func TestAuthorizeStormMakesOneRefresh(t *testing.T) {
 	require.Equal(t, "xoxb-test-bot-1", stored.Bot.Token.Reveal())
 	require.Equal(t, "xoxe-test-bot-refresh-1", stored.Bot.RefreshToken.Reveal())
 	require.Equal(t, e.clock.now().Add(12*time.Hour), stored.Bot.ExpiresAt)
-	require.Equal(t, Stats{Refreshed: 1}, r.Stats())
+	stats := r.Stats()
+	// Callers that reached the flight while Slack was held shared its token;
+	// the rest found the token fresh.
+	require.Positive(t, stats.Shared)
+	require.Less(t, stats.Shared, int64(n))
+	stats.Shared = 0
+	require.Equal(t, Stats{Refreshed: 1}, stats)
 
 	// Later callers find the token fresh: no more calls.
 	_, err = r.Authorize(context.Background(), acme)

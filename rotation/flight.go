@@ -62,7 +62,9 @@ func (r *Refresher) refresh(ctx context.Context, inst *installstore.Installation
 	if !rejected.IsZero() {
 		fkey = "force|" + key
 	}
+	led := false // set by the caller whose goroutine runs the flight
 	ch := r.flights.DoChan(fkey, func() (any, error) {
+		led = true
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*r.leaseTTL)
 		defer cancel()
 		return r.flight(fctx, q, p, rejected)
@@ -71,6 +73,9 @@ func (r *Refresher) refresh(ctx context.Context, inst *installstore.Installation
 	case res := <-ch:
 		if res.Err != nil {
 			return token{}, res.Err
+		}
+		if !led { // the send on ch happens after the flight set led
+			r.metrics.add(ctx, outcomeShared)
 		}
 		return res.Val.(token), nil
 	case <-ctx.Done():

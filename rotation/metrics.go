@@ -18,10 +18,11 @@ const (
 	outcomeServedValid                // refresh failed; the still-valid token was served
 	outcomeRejected                   // refresh failed; the caller got ErrRefreshFailed
 	outcomeLeaseWait                  // a flight waited for another replica's lease
+	outcomeShared                     // a caller got the token another caller's refresh made
 	numOutcomes
 )
 
-var outcomeNames = [numOutcomes]string{"refreshed", "failed", "reinstall_required", "served_valid", "rejected", "lease_wait"}
+var outcomeNames = [numOutcomes]string{"refreshed", "failed", "reinstall_required", "served_valid", "rejected", "lease_wait", "shared"}
 
 // Stats counts refresh outcomes since [New], in this process.
 type Stats struct {
@@ -38,6 +39,9 @@ type Stats struct {
 	Rejected int64
 	// LeaseWaits counts flights that waited for another replica's lease.
 	LeaseWaits int64
+	// Shared counts callers in this process that got the token a
+	// concurrent caller's refresh made, instead of refreshing themselves.
+	Shared int64
 }
 
 type metrics struct {
@@ -79,5 +83,6 @@ func (r *Refresher) Stats() Stats {
 		ServedValid:       m.n[outcomeServedValid].Load(),
 		Rejected:          m.n[outcomeRejected].Load(),
 		LeaseWaits:        m.n[outcomeLeaseWait].Load(),
+		Shared:            m.n[outcomeShared].Load(),
 	}
 }

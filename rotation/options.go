@@ -98,7 +98,7 @@ func WithHTTPClient(hc *http.Client) Option {
 	return func(c *config) { c.httpClient = hc }
 }
 
-// WithMeterProvider records refresh outcomes as OpenTelemetry metrics
+// WithMeterProvider records refresh outcomes (refreshed, failed, shared, ...) as OpenTelemetry metrics
 // (counter "installvault.rotation.refreshes", attribute "outcome").
 // Default: none; [Refresher.Stats] counts regardless.
 func WithMeterProvider(mp metric.MeterProvider) Option {
