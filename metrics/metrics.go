@@ -7,9 +7,13 @@
 // installations whose granted scopes differ from the scopes the app requests
 // now (scope drift) and records how many there are.
 //
-// Other layers count their own events with the same provider: package
-// crypto counts decrypt failures, KMS calls and data-key cache hits; package
-// rotation counts refreshes (ok, failed, shared).
+// Other layers count their own events; give them the same provider:
+//
+//	crypto.WithMeterProvider    installvault.crypto.decrypt_failures,
+//	                            installvault.crypto.key_provider_calls {op, outcome} (KMS calls),
+//	                            installvault.crypto.data_key_cache {use, result} (cache hits)
+//	rotation.WithMeterProvider  installvault.rotation.refreshes {outcome="refreshed"|"failed"|
+//	                            "shared"|"served_valid"|"rejected"|"reinstall_required"|"lease_wait"}
 //
 // Instruments (all counters are monotonic, int64):
 //
