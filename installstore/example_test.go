@@ -1,0 +1,86 @@
+package installstore_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/memory"
+)
+
+// A Secret never prints its value: not with fmt, JSON or slog.
+func ExampleSecret() {
+	token := installstore.Secret("xoxb-test-example")
+	fmt.Printf("%v %s %q %x\n", token, token, token, token)
+	b, _ := json.Marshal(map[string]any{"token": token})
+	fmt.Println(string(b))
+	slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	})).Info("fetched", "token", token)
+	fmt.Println(len(token.Reveal()), "bytes behind Reveal")
+	// Output:
+	// [REDACTED] [REDACTED] "[REDACTED]" [REDACTED]
+	// {"token":"[REDACTED]"}
+	// level=INFO msg=fetched token=[REDACTED]
+	// 17 bytes behind Reveal
+}
+
+// countingStore is a layer: it embeds Passthrough, overrides what it
+// changes, and returns itself through Mirror.
+type countingStore struct {
+	installstore.Passthrough
+	fetches int
+}
+
+func (s *countingStore) FetchInstallation(ctx context.Context, q installstore.Query) (*installstore.Installation, error) {
+	s.fetches++
+	return s.Inner.FetchInstallation(ctx, q)
+}
+
+// A layer over a store keeps exactly the capabilities of what it wraps.
+func ExampleMirror() {
+	ctx := context.Background()
+	layer := &countingStore{Passthrough: installstore.Passthrough{Inner: memory.New()}}
+	store := installstore.Mirror(layer, layer.Inner)
+
+	_ = store.StoreInstallation(ctx, &installstore.Installation{TeamID: "T0001", User: installstore.User{ID: "U0001"}})
+	_, _ = store.FetchInstallation(ctx, installstore.Query{TeamID: "T0001"})
+	_, canUpdate := store.(installstore.Updater)
+	fmt.Println("fetches:", layer.fetches, "updater:", canUpdate)
+
+	bare := installstore.Mirror(layer, struct{ installstore.Store }{memory.New()})
+	_, canUpdate = bare.(installstore.Updater)
+	fmt.Println("over a bare Store, updater:", canUpdate)
+	// Output:
+	// fetches: 1 updater: true
+	// over a bare Store, updater: false
+}
+
+// Fetches are scoped by the tenant of the verified request; a workspace of
+// an Enterprise Grid organization without its own install is served by the
+// org-wide install.
+func ExampleStore() {
+	ctx := context.Background()
+	var store installstore.Store = memory.New()
+	_ = store.StoreInstallation(ctx, &installstore.Installation{
+		EnterpriseID: "E0001", IsEnterpriseInstall: true,
+		Bot:  &installstore.Bot{ID: "B0001", Token: "xoxb-test-org"},
+		User: installstore.User{ID: "U0001"},
+	})
+	inst, err := store.FetchInstallation(ctx, installstore.Query{EnterpriseID: "E0001", TeamID: "T0042"})
+	fmt.Println(inst.Tenant(), inst.Bot.ID, err)
+
+	_, err = store.FetchInstallation(ctx, installstore.Query{EnterpriseID: "E0002", TeamID: "T0042"})
+	fmt.Println(err)
+	// Output:
+	// E0001: B0001 <nil>
+	// memory: fetch tenant E0002:T0042: not found
+}

@@ -1,0 +1,94 @@
+package storetest_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/memory"
+)
+
+// Broken backends, each violating one rule of the contract.
+
+// crossTenant drops the enterprise from queries: T1 of E1 reads T1 of no enterprise.
+type crossTenant struct{ *memory.Store }
+
+func (s crossTenant) FetchInstallation(ctx context.Context, q installstore.Query) (*installstore.Installation, error) {
+	if !q.IsEnterpriseInstall && q.EnterpriseID != "" {
+		if inst, err := s.Store.FetchInstallation(ctx, installstore.Query{TeamID: q.TeamID, UserID: q.UserID}); err == nil {
+			return inst, nil
+		}
+	}
+	return s.Store.FetchInstallation(ctx, q)
+}
+
+// blindUpdate ignores the expected Version: last writer wins.
+type blindUpdate struct{ *memory.Store }
+
+func (s blindUpdate) UpdateInstallation(ctx context.Context, inst *installstore.Installation) error {
+	if err := inst.Validate(); err != nil {
+		return err
+	}
+	if cur, err := s.Store.FetchInstallation(ctx, inst.Query()); err == nil {
+		inst.Version = cur.Version
+	}
+	return s.Store.UpdateInstallation(ctx, inst)
+}
+
+// reusableNonce never uses a nonce up.
+type reusableNonce struct{ *memory.Store }
+
+func (s reusableNonce) ConsumeNonce(ctx context.Context, nonce string) error { return nil }
+
+// leakyLease lets anyone take a held lease.
+type leakyLease struct{ *memory.Store }
+
+func (s leakyLease) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) error {
+	return nil
+}
+
+var broken = map[string]func() installstore.Store{
+	"cross-tenant":   func() installstore.Store { return crossTenant{memory.New()} },
+	"blind-update":   func() installstore.Store { return blindUpdate{memory.New()} },
+	"reusable-nonce": func() installstore.Store { return reusableNonce{memory.New()} },
+	"leaky-lease":    func() installstore.Store { return leakyLease{memory.New()} },
+}
+
+const brokenEnv = "STORETEST_BROKEN_BACKEND"
+
+// TestBrokenBackend runs the suite on the backend named by brokenEnv; it
+// only runs when TestSuiteCatchesBrokenBackends re-executes the test binary.
+func TestBrokenBackend(t *testing.T) {
+	name := os.Getenv(brokenEnv)
+	if name == "" {
+		t.Skip("run by TestSuiteCatchesBrokenBackends")
+	}
+	storetest.Run(t, func(*testing.T) installstore.Store { return broken[name]() })
+}
+
+// TestSuiteCatchesBrokenBackends proves the suite can fail: each broken
+// backend makes it fail, in the subtest that covers the broken rule.
+func TestSuiteCatchesBrokenBackends(t *testing.T) {
+	wantFailing := map[string]string{
+		"cross-tenant":   "TestBrokenBackend/FetchMissing",
+		"blind-update":   "TestBrokenBackend/UpdateInstallation",
+		"reusable-nonce": "TestBrokenBackend/Nonces",
+		"leaky-lease":    "TestBrokenBackend/Leases",
+	}
+	for name, subtest := range wantFailing {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenBackend$", "-test.v")
+			cmd.Env = append(os.Environ(), brokenEnv+"="+name)
+			out, err := cmd.CombinedOutput()
+			require.Error(t, err, "the suite passed a backend that is %s:\n%s", name, out)
+			require.Contains(t, string(out), "--- FAIL: "+subtest, string(out))
+		})
+	}
+}
