@@ -53,7 +53,7 @@ func parseSealed(v string) (sealedParts, error) {
 	}
 	// encoding/base64 skips '\r' and '\n' even in strict mode; refuse them so
 	// that every change to a sealed value fails to open.
-	if strings.ContainsAny(rest, "\r\n") {
+	if strings.IndexByte(rest, '\n') >= 0 || strings.IndexByte(rest, '\r') >= 0 {
 		return sealedParts{}, fmt.Errorf("%w: line break in sealed value", errMalformed)
 	}
 	var f [5]string // version, provider, key ID, wrapped key, nonce; rest is the ciphertext

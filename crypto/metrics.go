@@ -23,6 +23,7 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 
 // instruments are the layer's counters; all no-ops without a provider.
 type instruments struct {
+	on                                    bool // a provider was given; skips the no-op calls' allocations otherwise
 	decryptFailures, providerCalls, cache metric.Int64Counter
 }
 
@@ -38,11 +39,11 @@ var (
 )
 
 func newInstruments(mp metric.MeterProvider) (instruments, error) {
+	in := instruments{on: mp != nil}
 	if mp == nil {
 		mp = noop.NewMeterProvider()
 	}
 	m := mp.Meter(meterScope)
-	var in instruments
 	var err error
 	if in.decryptFailures, err = m.Int64Counter("installvault.crypto.decrypt_failures",
 		metric.WithDescription("Records that could not be opened (ErrDecrypt).")); err != nil {
@@ -60,6 +61,9 @@ func newInstruments(mp metric.MeterProvider) (instruments, error) {
 }
 
 func (in instruments) providerCall(ctx context.Context, generate bool, err error) {
+	if !in.on {
+		return
+	}
 	switch {
 	case generate && err == nil:
 		in.providerCalls.Add(ctx, 1, attrGenerateOK)
@@ -73,6 +77,9 @@ func (in instruments) providerCall(ctx context.Context, generate bool, err error
 }
 
 func (in instruments) cacheLookup(ctx context.Context, write, hit bool) {
+	if !in.on {
+		return
+	}
 	switch {
 	case write && hit:
 		in.cache.Add(ctx, 1, attrWriteHit)
