@@ -15,8 +15,13 @@ func parseLocalKeys(s string) (map[string][]byte, error) {
 		part = strings.TrimSpace(part)
 		name, value, ok := strings.Cut(part, "=")
 		name = strings.TrimSpace(name)
-		if !ok || name == "" {
-			return nil, fmt.Errorf("entry %d is not name=base64key", i+1)
+		// A bare base64 key splits at its '=' padding: the "name" is then key
+		// material, so only a name of the expected shape is ever echoed.
+		if !ok || !validKeyName(name) {
+			return nil, fmt.Errorf("entry %d is not name=base64key with a name of 1 to 64 letters, digits, '_', '-'", i+1)
+		}
+		if strings.TrimSpace(value) == "" {
+			return nil, fmt.Errorf("entry %d (key %q): no key after '='", i+1, name)
 		}
 		if _, dup := keys[name]; dup {
 			return nil, fmt.Errorf("key %q given twice", name)
@@ -31,6 +36,19 @@ func parseLocalKeys(s string) (map[string][]byte, error) {
 		keys[name] = b
 	}
 	return keys, nil
+}
+
+// validKeyName accepts 1 to 64 letters, digits, '_' and '-'.
+func validKeyName(n string) bool {
+	if n == "" || len(n) > 64 {
+		return false
+	}
+	for _, r := range n {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func decodeKey(v string) ([]byte, error) {

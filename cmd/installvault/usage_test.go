@@ -99,10 +99,12 @@ func TestParseLocalKeys(t *testing.T) {
 	require.Len(t, keys, 2)
 	require.Len(t, keys["old"], 32)
 	require.Len(t, keys["new"], 32)
-	for _, bad := range []string{"", "k", "=" + k32, "k=" + k32 + ",k=" + k32, "k=" + k32 + ",", "k=%%%", "k=" + k32[:40] + "\n" + k32[40:]} {
+	real := "BKwtDzojgHKghVX8N/Sa6J9ftklvzqxd/6Y7jRd3qC4=" // a bare key splits at its padding
+	for _, bad := range []string{"", "k", "=" + k32, "k=" + k32 + ",k=" + k32, "k=" + k32 + ",", "k=%%%", "k=" + k32[:40] + "\n" + k32[40:], real, "k=", "a/b=" + k32} {
 		_, err := parseLocalKeys(bad)
 		require.Error(t, err, "%q", bad)
 		require.NotContains(t, err.Error(), k32[:20])
+		require.NotContains(t, err.Error(), real[:20])
 	}
 }
 
