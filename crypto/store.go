@@ -82,6 +82,10 @@ func (s *store) FetchInstallation(ctx context.Context, q installstore.Query) (*i
 	if err != nil {
 		return nil, err
 	}
+	if err := belongs(q, inst); err != nil {
+		s.metrics.decryptFailures.Add(ctx, 1)
+		return nil, fmt.Errorf("crypto: fetch %s: %w", describe(q), err)
+	}
 	if err := s.open(ctx, inst); err != nil {
 		s.metrics.decryptFailures.Add(ctx, 1)
 		return nil, fmt.Errorf("crypto: fetch %s: %w", describe(q), err)
@@ -107,19 +111,46 @@ func (s *store) UpdateInstallation(ctx context.Context, inst *installstore.Insta
 }
 
 // ListInstallations implements [installstore.Lister]. A record that cannot
-// be opened stops the listing with an error wrapping [ErrDecrypt].
+// be opened is never handed to fn, and does not stop the listing: the other
+// records are listed, and the returned error wraps [ErrDecrypt] and names
+// every record that failed. An error fn returns stops the listing.
 func (s *store) ListInstallations(ctx context.Context, fn func(installstore.Query, *installstore.Installation) error) error {
 	if p, ok := ctx.Value(probeKey{}).(*probe); ok {
 		p.s = s
 		return nil
 	}
-	return s.Inner.(installstore.Lister).ListInstallations(ctx, func(q installstore.Query, inst *installstore.Installation) error {
-		if err := s.open(ctx, inst); err != nil {
+	var failed []error
+	err := s.Inner.(installstore.Lister).ListInstallations(ctx, func(q installstore.Query, inst *installstore.Installation) error {
+		err := belongs(q, inst)
+		if err == nil {
+			err = s.open(ctx, inst)
+		}
+		if err != nil {
 			s.metrics.decryptFailures.Add(ctx, 1)
-			return fmt.Errorf("crypto: list %s: %w", describe(q), err)
+			failed = append(failed, fmt.Errorf("crypto: list %s: %w", describe(q), err))
+			return nil
 		}
 		return fn(q, inst)
 	})
+	if err != nil {
+		return err
+	}
+	return errors.Join(failed...)
+}
+
+// belongs checks that the record the inner store returned for q is q's: the
+// same tenant (or, for a workspace of an enterprise, the enterprise's
+// org-wide install) and the same user. A store that answers with another
+// tenant's record would otherwise get it opened, since a record's binding is
+// its own tenant's.
+func belongs(q installstore.Query, inst *installstore.Installation) error {
+	t := inst.Tenant()
+	sameTenant := t == q.Tenant() ||
+		(!q.IsEnterpriseInstall && inst.IsEnterpriseInstall && q.EnterpriseID != "" && t == installstore.Tenant{EnterpriseID: q.EnterpriseID})
+	if !sameTenant || (q.UserID != "" && inst.User.ID != q.UserID) {
+		return fmt.Errorf("%w: the store returned a record of tenant %s user %q", ErrDecrypt, t, inst.User.ID)
+	}
+	return nil
 }
 
 // describe names a query's tenant and user for errors.

@@ -1,6 +1,7 @@
 package crypto_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -304,4 +305,48 @@ func TestDataKeyRedacts(t *testing.T) {
 		}
 	}
 	require.True(t, strings.Contains(fmt.Sprint(dk), "k1"))
+}
+
+func TestListGoesPastUnreadableRecords(t *testing.T) {
+	inner := memory.New()
+	s := newStore(t, inner, keyring(t, "k1", "k1"))
+	for _, team := range []string{"T1", "T2", "T3"} {
+		require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", team, "U1", "a")))
+	}
+	// Corrupt T2's records in the backend.
+	for _, q := range []installstore.Query{{TeamID: "T2"}, {TeamID: "T2", UserID: "U1"}} {
+		raw, err := inner.FetchInstallation(bg, q)
+		require.NoError(t, err)
+		raw.User.Token = installstore.Secret(raw.User.Token.Reveal()[:len(raw.User.Token.Reveal())-2] + "AA")
+		require.NoError(t, inner.UpdateInstallation(bg, raw))
+	}
+	seen := map[string]int{}
+	err := s.(installstore.Lister).ListInstallations(bg, func(q installstore.Query, inst *installstore.Installation) error {
+		seen[q.TeamID]++
+		require.NotEqual(t, "T2", q.TeamID, "an unreadable record is never handed out")
+		return nil
+	})
+	require.ErrorIs(t, err, crypto.ErrDecrypt)
+	require.Contains(t, err.Error(), ":T2")
+	require.Equal(t, map[string]int{"T1": 2, "T3": 2}, seen, "the readable records are all listed")
+}
+
+// lying answers every query with tenant T1's record.
+type lying struct{ *memory.Store }
+
+func (l lying) FetchInstallation(ctx context.Context, q installstore.Query) (*installstore.Installation, error) {
+	return l.Store.FetchInstallation(ctx, installstore.Query{TeamID: "T1", UserID: q.UserID})
+}
+
+func TestFetchRefusesAnotherTenantsRecord(t *testing.T) {
+	inner := memory.New()
+	s := newStore(t, inner, keyring(t, "k1", "k1"))
+	require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "a")))
+	liar := newStore(t, lying{inner}, keyring(t, "k1", "k1"))
+	_, err := liar.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
+	require.NoError(t, err, "its own record opens")
+	got, err := liar.FetchInstallation(bg, installstore.Query{TeamID: "T2"})
+	require.ErrorIs(t, err, crypto.ErrDecrypt)
+	require.Nil(t, got)
+	require.NotContains(t, err.Error(), "xox")
 }

@@ -52,3 +52,36 @@ func TestRefreshThroughCryptoStore(t *testing.T) {
 	require.Equal(t, "xoxb-test-bot-1", opened.Bot.Token.Reveal())
 	require.Equal(t, "xoxe-test-bot-refresh-1", opened.Bot.RefreshToken.Reveal())
 }
+
+// TestRefreshDueGoesPastAnUnreadableTenant: one tenant whose records no
+// longer open (its key revoked, say) must not stop the background refresh of
+// every other tenant.
+func TestRefreshDueGoesPastAnUnreadableTenant(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": make([]byte, 32)}, "k1")
+	require.NoError(t, err)
+	sealed, err := crypto.NewStore(e.store, keys)
+	require.NoError(t, err)
+	teams := []string{"TA", "TB", "TBAD", "TC", "TD"}
+	for _, team := range teams {
+		inst := e.install(team, "U1", 30*time.Minute, 0) // plaintext in e.store for now
+		require.NoError(t, sealed.StoreInstallation(ctx, inst))
+	}
+	raw, err := e.store.FetchInstallation(ctx, installstore.Query{TeamID: "TBAD"})
+	require.NoError(t, err)
+	raw.Bot.Token = installstore.Secret(raw.Bot.Token.Reveal()[:len(raw.Bot.Token.Reveal())-2] + "AA")
+	require.NoError(t, e.store.UpdateInstallation(ctx, raw))
+
+	r := e.refresher(sealed)
+	n, err := r.RefreshDue(ctx)
+	require.ErrorIs(t, err, crypto.ErrDecrypt, "the unreadable tenant is reported")
+	require.Contains(t, err.Error(), ":TBAD")
+	require.Equal(t, 4, n, "every readable tenant was due and refreshed")
+	require.Equal(t, int64(4), e.slack.calls.Load())
+	for _, team := range []string{"TA", "TB", "TC", "TD"} {
+		got, err := sealed.FetchInstallation(ctx, installstore.Query{TeamID: team})
+		require.NoError(t, err)
+		require.True(t, got.Bot.ExpiresAt.After(e.clock.now().Add(time.Hour)), "%s refreshed", team)
+	}
+}

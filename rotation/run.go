@@ -75,7 +75,11 @@ func (r *Refresher) refreshDue(ctx context.Context, spread time.Duration) (int, 
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("rotation: refresh due: list installations: %w", err)
+		// Some records could not be listed (say, one tenant's key is
+		// revoked): refresh the rest, then report it.
+		err = fmt.Errorf("rotation: refresh due: list installations: %w", err)
+		r.log.LogAttrs(ctx, slog.LevelWarn, "rotation: run: listing failed; refreshing what was listed",
+			slog.Int("due", len(due)), slog.String("error", err.Error()))
 	}
 	var g errgroup.Group
 	g.SetLimit(r.runLimit)
@@ -104,5 +108,8 @@ func (r *Refresher) refreshDue(ctx context.Context, spread time.Duration) (int, 
 		})
 	}
 	_ = g.Wait()
-	return len(due), ctx.Err()
+	if cerr := ctx.Err(); cerr != nil {
+		return len(due), cerr
+	}
+	return len(due), err
 }
