@@ -9,8 +9,10 @@
 //
 // Enterprise Grid: a workspace of an organization with no install of its own
 // is served by the organization's org-wide install, which the backend finds
-// only within the same region. Route on EnterpriseID when it is set, so that
-// an organization and its workspaces share a region.
+// only within the same region. So an organization and its workspaces must
+// share a region: route on EnterpriseID when it is set. The store enforces
+// it: a workspace of an enterprise that the router sends to another region
+// than the enterprise itself gets [ErrSplitEnterprise], never a silent miss.
 package residency
 
 import (
@@ -29,6 +31,11 @@ type Router func(installstore.Tenant) (region string, err error)
 
 // ErrUnknownRegion is returned when the router names a region that has no store.
 var ErrUnknownRegion = errors.New("residency: unknown region")
+
+// ErrSplitEnterprise is returned when the router sends a workspace of an
+// enterprise to another region than the enterprise's org-wide tenant, which
+// would break the org-wide fallback.
+var ErrSplitEnterprise = errors.New("residency: a workspace routed away from its enterprise")
 
 type store struct {
 	route   Router
@@ -83,6 +90,16 @@ func (s *store) storeFor(t installstore.Tenant) (installstore.Store, error) {
 	name, err := s.route(t)
 	if err != nil {
 		return nil, fmt.Errorf("residency: route tenant %s: %w", t, err)
+	}
+	if t.EnterpriseID != "" && t.TeamID != "" {
+		org := installstore.Tenant{EnterpriseID: t.EnterpriseID}
+		orgRegion, err := s.route(org)
+		if err != nil {
+			return nil, fmt.Errorf("residency: route tenant %s: %w", org, err)
+		}
+		if orgRegion != name {
+			return nil, fmt.Errorf("%w: tenant %s to %q, its enterprise to %q", ErrSplitEnterprise, t, name, orgRegion)
+		}
 	}
 	r := s.regions[name]
 	if r == nil {

@@ -183,3 +183,32 @@ func Example() {
 	fmt.Println("in eu:", errEU == nil, "in us:", errUS == nil)
 	// Output: in eu: true in us: false
 }
+
+func TestEnterpriseAndWorkspacesShareARegion(t *testing.T) {
+	ctx := context.Background()
+	eu, us := memory.New(), memory.New()
+	regions := map[string]installstore.Store{"eu": eu, "us": us}
+	byEnterprise, err := residency.NewStore(byKey, regions, residency.WithHomeRegion("eu"))
+	require.NoError(t, err)
+	require.NoError(t, byEnterprise.StoreInstallation(ctx, storetest.OrgFixture("E1", "U1", "org")))
+	got, err := byEnterprise.FetchInstallation(ctx, installstore.Query{EnterpriseID: "E1", TeamID: "T9"})
+	require.NoError(t, err, "the org-wide fallback works when the router keeps the enterprise together")
+	require.True(t, got.IsEnterpriseInstall)
+
+	// A router that splits an enterprise by team is refused, not silently wrong.
+	byTeam := func(t installstore.Tenant) (string, error) {
+		if t.TeamID == "T9" {
+			return "us", nil
+		}
+		return "eu", nil
+	}
+	split, err := residency.NewStore(byTeam, regions, residency.WithHomeRegion("eu"))
+	require.NoError(t, err)
+	_, err = split.FetchInstallation(ctx, installstore.Query{EnterpriseID: "E1", TeamID: "T9"})
+	require.ErrorIs(t, err, residency.ErrSplitEnterprise)
+	require.ErrorIs(t, split.StoreInstallation(ctx, storetest.Fixture("E1", "T9", "U1", "a")), residency.ErrSplitEnterprise)
+	_, err = us.FetchInstallation(ctx, installstore.Query{EnterpriseID: "E1", TeamID: "T9"})
+	require.ErrorIs(t, err, installstore.ErrNotFound, "nothing written")
+	// Workspaces outside any enterprise route freely.
+	require.NoError(t, split.StoreInstallation(ctx, storetest.Fixture("", "T9", "U1", "a")))
+}
