@@ -12,6 +12,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
 )
 
@@ -36,9 +37,9 @@ import (
 // the installation). Store errors give 500, so Slack retries; every purge is
 // idempotent. The check and the delete are two store calls: a re-install
 // stored in the instant between them is not protected (closing that window
-// needs a conditional delete in the store contract). A record the store
-// cannot read (e.g. a seal that no longer opens) gives 500 as well: without
-// its InstalledAt the purge cannot tell a late event from a current one.
+// needs a conditional delete in the store contract). A record that no
+// longer opens (crypto.ErrDecrypt: its key revoked, say) is purged without
+// the check: it can serve nobody. Any other read error gives 500.
 func (h *Handler) ServeEvents(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
@@ -186,6 +187,12 @@ func (h *Handler) installedSince(ctx context.Context, q installstore.Query, at t
 	inst, err := h.cfg.Store.FetchInstallation(ctx, q)
 	switch {
 	case errors.Is(err, installstore.ErrNotFound):
+		return false, nil
+	case errors.Is(err, crypto.ErrDecrypt):
+		// The record no longer opens (its key revoked, say): it can serve
+		// nobody, and the purge must not wait on reading it.
+		h.cfg.Logger.WarnContext(ctx, "oauth: events: the stored installation cannot be opened; purging it without the late-event check",
+			slog.String("tenant", q.Tenant().String()), slog.String("user", q.UserID), slog.String("error", err.Error()))
 		return false, nil
 	case err != nil:
 		return false, fmt.Errorf("oauth: events: fetch tenant %s: %w", q.Tenant(), err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
 	"github.com/installvault/installvault/oauth"
@@ -331,4 +332,22 @@ func TestEventsStoreErrorAsksForRetry(t *testing.T) {
 	require.Equal(t, http.StatusInternalServerError, rec.Code)
 	storetest.Equal(t, fix, fetch(t, e.store, q("", "T1", "U1")))
 	require.Contains(t, e.logs.String(), "Slack will retry")
+}
+
+// undecryptable is a store whose records no longer open (a revoked key).
+type undecryptable struct{ *countingStore }
+
+func (undecryptable) FetchInstallation(_ context.Context, q installstore.Query) (*installstore.Installation, error) {
+	return nil, fmt.Errorf("crypto: fetch tenant %s: %w", q.Tenant(), crypto.ErrDecrypt)
+}
+
+func TestEventsPurgeRecordsThatNoLongerOpen(t *testing.T) {
+	e := newEnv(t, func(c *oauth.Config) { c.Store = undecryptable{c.Store.(*countingStore)} })
+	e.seed(storetest.Fixture("", "T1", "U1", "a"), t0)
+	rec := e.post(callbackBody("", "T1", false, uninstalled, t0.Add(time.Minute)))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	e.requireGone(q("", "T1", ""))
+	e.requireGone(q("", "T1", "U1"))
+	require.Contains(t, e.logs.String(), "cannot be opened")
+	e.requireNoSecrets()
 }
