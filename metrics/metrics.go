@@ -74,7 +74,8 @@ var (
 // NewStore returns inner wrapped so that its traffic is counted. The result
 // implements exactly the optional interfaces inner implements. Telling a
 // re-install from a new install costs one fetch before each store (installs
-// are rare).
+// are rare); place the layer below the encryption layer to keep that fetch
+// from opening secrets.
 func NewStore(inner installstore.Store, opts ...Option) (installstore.Store, error) {
 	if inner == nil {
 		return nil, errors.New("metrics: nil inner store")
@@ -102,9 +103,11 @@ func NewStore(inner installstore.Store, opts ...Option) (installstore.Store, err
 func (s *store) StoreInstallation(ctx context.Context, inst *installstore.Installation) error {
 	kind := attrNew
 	if inst != nil {
-		if _, err := s.Inner.FetchInstallation(ctx, installstore.Query{
+		// The org-wide fallback may answer for a workspace's first install:
+		// only a record of the tenant itself makes this a re-install.
+		if cur, err := s.Inner.FetchInstallation(ctx, installstore.Query{
 			EnterpriseID: inst.EnterpriseID, TeamID: inst.TeamID, IsEnterpriseInstall: inst.IsEnterpriseInstall,
-		}); err == nil {
+		}); err == nil && cur.Tenant() == inst.Tenant() {
 			kind = attrReinstall
 		}
 	}
