@@ -22,6 +22,10 @@
 //
 // A fetch that returns no secret (a not-found, or a record without tokens)
 // is recorded too: an audit trail of attempts is as useful as one of reads.
+//
+// Records count store reads, not requests: an Authorize that refreshes a
+// token reads the store more than once (before and after the refresh) and
+// leaves one record per read.
 package audit
 
 import (
