@@ -199,7 +199,7 @@ func (r *Refresher) renew(ctx context.Context, q installstore.Query, p part, cur
 			return token{}, err
 		}
 		r.metrics.add(ctx, outcomeFailed)
-		wait := r.backoff
+		wait := r.failureBackoff
 		var rl *slack.RateLimitedError
 		if errors.As(err, &rl) && rl.RetryAfter > wait {
 			wait = rl.RetryAfter

@@ -26,18 +26,7 @@ type Refresher struct {
 	leaser  installstore.Leaser // nil: in-process de-duplication only
 	lister  installstore.Lister // nil: Run is unavailable
 
-	clientID      string
-	clientSecret  installstore.Secret
-	refreshBefore time.Duration
-	safetyMargin  time.Duration
-	now           func() time.Time
-	apiURL        string
-	leaseTTL      time.Duration
-	log           *slog.Logger
-	httpClient    *http.Client
-	runInterval   time.Duration
-	runLimit      int
-	backoff       time.Duration
+	config // the options, validated and defaulted by New
 
 	owner     string // lease owner prefix: random per Refresher
 	flightSeq atomic.Uint64
@@ -96,21 +85,10 @@ func New(store installstore.Store, opts ...Option) (*Refresher, error) {
 		return nil, fmt.Errorf("rotation: new: lease owner ID: %w", err)
 	}
 	r := &Refresher{
-		store:         store,
-		updater:       up,
-		clientID:      c.clientID,
-		clientSecret:  c.clientSecret,
-		refreshBefore: c.refreshBefore,
-		safetyMargin:  c.safetyMargin,
-		now:           c.now,
-		apiURL:        c.apiURL,
-		leaseTTL:      c.leaseTTL,
-		log:           c.log,
-		httpClient:    c.httpClient,
-		runInterval:   c.runInterval,
-		runLimit:      c.runConcurrency,
-		backoff:       c.failureBackoff,
-		owner:         "rotation-" + hex.EncodeToString(id[:]),
+		store:   store,
+		updater: up,
+		config:  c,
+		owner:   "rotation-" + hex.EncodeToString(id[:]),
 	}
 	r.leaser, _ = store.(installstore.Leaser)
 	r.lister, _ = store.(installstore.Lister)

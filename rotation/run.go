@@ -82,7 +82,7 @@ func (r *Refresher) refreshDue(ctx context.Context, spread time.Duration) (int, 
 			slog.Int("due", len(due)), slog.String("error", err.Error()))
 	}
 	var g errgroup.Group
-	g.SetLimit(r.runLimit)
+	g.SetLimit(r.runConcurrency)
 	start := time.Now()
 	for i, inst := range due {
 		if spread > 0 {
