@@ -1,14 +1,17 @@
 // Package installstore is installvault's model and contract: the
 // [Installation] a Slack app keeps per workspace or Enterprise Grid
-// organization, the Bolt-style [Store] interface every backend implements,
-// the optional capabilities a backend may add ([BotDeleter], [Updater],
-// [Lister], [NonceStore], [Leaser]), and the sentinel errors.
+// organization, the Bolt-style [Store] interface an app reads tokens
+// through, [FullStore] (the one contract every backend and layer implements:
+// [Store], [BotDeleter], [ConditionalDeleter], [Updater], [Lister],
+// [DueLister], [NonceStore], [Leaser]), and the sentinel errors, whose
+// classes every layer keeps: [ErrUnavailable] (transient: retry) is never
+// also a permanent class ([ErrCorrupt], crypto.ErrDecrypt, [ErrInvalid]).
 //
 // Credentials are [Secret] values, which redact themselves in fmt, JSON, text
 // and slog output. Layers stack over a Store: handler → refresher →
 // encryption → backend, each talking to the next only through this package's
-// types. [Mirror] lets a wrapping layer expose exactly the capabilities of the
-// store it wraps.
+// types. A layer takes a FullStore and is one; [Passthrough] hands on what a
+// layer does not change.
 //
 // Every lookup is scoped by a [Query] whose tenant comes from the verified
 // request. A store never returns another tenant's tokens; the one sanctioned

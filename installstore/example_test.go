@@ -33,8 +33,8 @@ func ExampleSecret() {
 	// 17 bytes behind Reveal
 }
 
-// countingStore is a layer: it embeds Passthrough, overrides what it
-// changes, and returns itself through Mirror.
+// countingStore is a layer: it embeds Passthrough and overrides what it
+// changes. It is a FullStore, so it stacks under or over any other layer.
 type countingStore struct {
 	installstore.Passthrough
 	fetches int
@@ -45,23 +45,21 @@ func (s *countingStore) FetchInstallation(ctx context.Context, q installstore.Qu
 	return s.Inner.FetchInstallation(ctx, q)
 }
 
-// A layer over a store keeps exactly the capabilities of what it wraps.
-func ExampleMirror() {
+// A layer embeds Passthrough and changes only what it must.
+func ExamplePassthrough() {
 	ctx := context.Background()
 	layer := &countingStore{Passthrough: installstore.Passthrough{Inner: memory.New()}}
-	store := installstore.Mirror(layer, layer.Inner)
+	var store installstore.FullStore = layer
 
-	_ = store.StoreInstallation(ctx, &installstore.Installation{TeamID: "T0001", User: installstore.User{ID: "U0001"}})
-	_, _ = store.FetchInstallation(ctx, installstore.Query{TeamID: "T0001"})
-	_, canUpdate := store.(installstore.Updater)
-	fmt.Println("fetches:", layer.fetches, "updater:", canUpdate)
-
-	bare := installstore.Mirror(layer, struct{ installstore.Store }{memory.New()})
-	_, canUpdate = bare.(installstore.Updater)
-	fmt.Println("over a bare Store, updater:", canUpdate)
+	if err := store.StoreInstallation(ctx, &installstore.Installation{TeamID: "T0001", User: installstore.User{ID: "U0001"}}); err != nil {
+		fmt.Println(err)
+	}
+	if _, err := store.FetchInstallation(ctx, installstore.Query{TeamID: "T0001"}); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println("fetches:", layer.fetches)
 	// Output:
-	// fetches: 1 updater: true
-	// over a bare Store, updater: false
+	// fetches: 1
 }
 
 // Fetches are scoped by the tenant of the verified request; a workspace of

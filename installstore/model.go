@@ -61,6 +61,11 @@ type Bot struct {
 	ExpiresAt time.Time
 	// Scopes are the granted bot scopes.
 	Scopes []string
+	// InstalledAt is when this bot was issued: the install that brought it.
+	// A store sets it to the installation's InstalledAt when zero. A
+	// user-scopes-only install (nil Bot) leaves it alone, so the late-event
+	// check of a bot revocation compares with the bot's own install.
+	InstalledAt time.Time
 }
 
 // User is the user who installed the app, with a user token when user
@@ -258,6 +263,27 @@ func (i *Installation) Secrets(fn func(field string, s *Secret) error) error {
 		}
 	}
 	return nil
+}
+
+// RefreshAt returns when the earliest rotating token of the installation
+// expires: the smallest non-zero ExpiresAt of Bot and User among those with a
+// RefreshToken. It is zero when no token rotates. Backends index it
+// ([DueLister]); it is unsealed metadata.
+func (i *Installation) RefreshAt() time.Time {
+	var at time.Time
+	consider := func(token, refresh Secret, exp time.Time) {
+		if token.IsZero() || refresh.IsZero() || exp.IsZero() {
+			return
+		}
+		if at.IsZero() || exp.Before(at) {
+			at = exp
+		}
+	}
+	if i.Bot != nil {
+		consider(i.Bot.Token, i.Bot.RefreshToken, i.Bot.ExpiresAt)
+	}
+	consider(i.User.Token, i.User.RefreshToken, i.User.ExpiresAt)
+	return at
 }
 
 // Names of the secret fields, as passed by [Installation.Secrets].

@@ -8,17 +8,14 @@ import (
 // Passthrough implements [FullStore] by handing every call to Inner
 // unchanged. A layer embeds it and overrides only the methods it changes:
 //
-//	type auditStore struct {
+//	type Store struct {
 //		installstore.Passthrough
 //		logger *slog.Logger
 //	}
 //
-//	func (s *auditStore) FetchInstallation(ctx context.Context, q installstore.Query) (*installstore.Installation, error) { ... }
-//
-// and returns Mirror(layer, inner). A method of a capability Inner lacks
-// panics; Mirror never exposes one.
+//	func (s *Store) FetchInstallation(ctx context.Context, q installstore.Query) (*installstore.Installation, error) { ... }
 type Passthrough struct {
-	Inner Store
+	Inner FullStore
 }
 
 var _ FullStore = Passthrough{}
@@ -38,37 +35,52 @@ func (p Passthrough) DeleteInstallation(ctx context.Context, q Query) error {
 	return p.Inner.DeleteInstallation(ctx, q)
 }
 
-// DeleteBot calls Inner's [BotDeleter].
+// DeleteBot calls Inner.
 func (p Passthrough) DeleteBot(ctx context.Context, q Query) error {
-	return p.Inner.(BotDeleter).DeleteBot(ctx, q)
+	return p.Inner.DeleteBot(ctx, q)
 }
 
-// UpdateInstallation calls Inner's [Updater].
+// DeleteInstallationIf calls Inner.
+func (p Passthrough) DeleteInstallationIf(ctx context.Context, q Query, version int64) error {
+	return p.Inner.DeleteInstallationIf(ctx, q, version)
+}
+
+// DeleteBotIf calls Inner.
+func (p Passthrough) DeleteBotIf(ctx context.Context, q Query, version int64) error {
+	return p.Inner.DeleteBotIf(ctx, q, version)
+}
+
+// UpdateInstallation calls Inner.
 func (p Passthrough) UpdateInstallation(ctx context.Context, inst *Installation) error {
-	return p.Inner.(Updater).UpdateInstallation(ctx, inst)
+	return p.Inner.UpdateInstallation(ctx, inst)
 }
 
-// ListInstallations calls Inner's [Lister].
+// ListInstallations calls Inner.
 func (p Passthrough) ListInstallations(ctx context.Context, fn func(Query, *Installation) error) error {
-	return p.Inner.(Lister).ListInstallations(ctx, fn)
+	return p.Inner.ListInstallations(ctx, fn)
 }
 
-// PutNonce calls Inner's [NonceStore].
+// ListDue calls Inner.
+func (p Passthrough) ListDue(ctx context.Context, before time.Time, fn func(Query, time.Time) error) error {
+	return p.Inner.ListDue(ctx, before, fn)
+}
+
+// PutNonce calls Inner.
 func (p Passthrough) PutNonce(ctx context.Context, nonce string, expiresAt time.Time) error {
-	return p.Inner.(NonceStore).PutNonce(ctx, nonce, expiresAt)
+	return p.Inner.PutNonce(ctx, nonce, expiresAt)
 }
 
-// ConsumeNonce calls Inner's [NonceStore].
+// ConsumeNonce calls Inner.
 func (p Passthrough) ConsumeNonce(ctx context.Context, nonce string) error {
-	return p.Inner.(NonceStore).ConsumeNonce(ctx, nonce)
+	return p.Inner.ConsumeNonce(ctx, nonce)
 }
 
-// AcquireLease calls Inner's [Leaser].
+// AcquireLease calls Inner.
 func (p Passthrough) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) error {
-	return p.Inner.(Leaser).AcquireLease(ctx, name, owner, ttl)
+	return p.Inner.AcquireLease(ctx, name, owner, ttl)
 }
 
-// ReleaseLease calls Inner's [Leaser].
+// ReleaseLease calls Inner.
 func (p Passthrough) ReleaseLease(ctx context.Context, name, owner string) error {
-	return p.Inner.(Leaser).ReleaseLease(ctx, name, owner)
+	return p.Inner.ReleaseLease(ctx, name, owner)
 }
