@@ -63,12 +63,13 @@ var (
 //     team (no enterprise, T: installed before the workspace joined the
 //     organization; a team ID does not change in a migration) and to the
 //     enterprise's org-wide installation. Nothing else ever crosses
-//     tenants. A missing tenant or user gives [ErrNotFound], and so does a
-//     tenant left with neither a bot nor a user token (a user-only install
-//     whose user was deleted).
+//     tenants. A missing tenant or user gives [ErrNotFound].
 //   - DeleteInstallation with q.UserID removes that user's installation
 //     (and the user's tokens from the latest installation, when that user
 //     installed last); without, everything of the tenant (app_uninstalled).
+//     A user delete that leaves the tenant with no bot and no user
+//     installation holding a token deletes the whole tenant, so that it
+//     reads as [ErrNotFound] (a user-scopes-only install whose user left).
 //     Deleting a workspace of an enterprise (E, T) also deletes the
 //     standalone record (no enterprise, T) of the same team, for both forms.
 //     Deleting what does not exist is not an error. Deleting works whatever
