@@ -21,14 +21,14 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(*testing.T) installstore.Store {
+	storetest.Run(t, func(*testing.T) installstore.FullStore {
 		s, err := audit.NewStore(memory.New(), slog.New(slog.DiscardHandler))
 		require.NoError(t, err)
 		return s
 	})
 }
 
-func newAudited(t *testing.T, inner installstore.Store) (installstore.Store, *bytes.Buffer) {
+func newAudited(t *testing.T, inner installstore.FullStore) (*audit.Store, *bytes.Buffer) {
 	t.Helper()
 	var buf bytes.Buffer
 	at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -100,7 +100,7 @@ func TestFallbackNamesTheServingTenant(t *testing.T) {
 
 // failing is a store whose fetch fails with an error of the layer below
 // (say, a decrypt failure).
-type failing struct{ installstore.Store }
+type failing struct{ installstore.FullStore }
 
 var errBelow = errors.New("crypto: cannot open bot.token of tenant :T1")
 
@@ -123,7 +123,7 @@ func TestListIsAudited(t *testing.T) {
 	s, buf := newAudited(t, memory.New())
 	require.NoError(t, s.StoreInstallation(ctx, storetest.Fixture("", "T1", "U1", "a")))
 	n := 0
-	require.NoError(t, s.(installstore.Lister).ListInstallations(installstore.WithCaller(ctx, "cli:export"), func(installstore.Query, *installstore.Installation) error {
+	require.NoError(t, s.ListInstallations(installstore.WithCaller(ctx, "cli:export"), func(installstore.Query, *installstore.Installation) error {
 		n++
 		return nil
 	}))
@@ -136,20 +136,82 @@ func TestListIsAudited(t *testing.T) {
 	}
 }
 
-func TestCapabilitiesMirrorInner(t *testing.T) {
-	s, _ := newAudited(t, struct{ installstore.Store }{memory.New()})
-	_, isLister := s.(installstore.Lister)
-	require.False(t, isLister, "must not claim capabilities the inner store lacks")
-	s, _ = newAudited(t, memory.New())
-	_, isFull := s.(installstore.FullStore)
-	require.True(t, isFull)
+func TestUnwrapGivesTheStoreBelow(t *testing.T) {
+	inner := memory.New()
+	s, _ := newAudited(t, inner)
+	var seen []installstore.FullStore
+	installstore.Walk(s, func(x installstore.FullStore) bool { seen = append(seen, x); return true })
+	require.Equal(t, []installstore.FullStore{s, inner}, seen)
+}
+
+// corruptOne lists its inner store but reports one record as corrupt, as a
+// backend does for an item that does not decode.
+type corruptOne struct{ installstore.FullStore }
+
+func (c corruptOne) ListInstallations(ctx context.Context, fn func(installstore.Query, *installstore.Installation) error) error {
+	if err := c.FullStore.ListInstallations(ctx, fn); err != nil {
+		return err
+	}
+	return fmt.Errorf("memory: list tenant :T0BAD: %w", installstore.ErrCorrupt)
+}
+
+func TestListRecordsSkippedRecords(t *testing.T) {
+	ctx := context.Background()
+	s, buf := newAudited(t, corruptOne{memory.New()})
+	require.NoError(t, s.StoreInstallation(ctx, storetest.Fixture("", "T1", "U1", "a")))
+	n := 0
+	err := s.ListInstallations(ctx, func(installstore.Query, *installstore.Installation) error { n++; return nil })
+	require.ErrorIs(t, err, installstore.ErrCorrupt)
+	recs := records(t, buf)
+	require.Len(t, recs, n+1)
+	last := recs[n]
+	require.Equal(t, "list", last["op"])
+	require.Equal(t, "error", last["outcome"])
+	require.Contains(t, last["error"], ":T0BAD")
+
+	// An error of fn is the caller's: not recorded as the listing's.
+	buf.Reset()
+	stop := errors.New("stop")
+	require.ErrorIs(t, s.ListInstallations(ctx, func(installstore.Query, *installstore.Installation) error { return stop }), stop)
+	require.Len(t, records(t, buf), 1)
+}
+
+// unavailable fails every fetch transiently.
+type unavailable struct{ installstore.FullStore }
+
+func (unavailable) FetchInstallation(context.Context, installstore.Query) (*installstore.Installation, error) {
+	return nil, fmt.Errorf("dynamo: fetch tenant :T1: %w", installstore.ErrUnavailable)
+}
+
+func TestTransientFailureIsItsOwnOutcome(t *testing.T) {
+	s, buf := newAudited(t, unavailable{memory.New()})
+	_, err := s.FetchInstallation(context.Background(), installstore.Query{TeamID: "T1"})
+	require.ErrorIs(t, err, installstore.ErrUnavailable)
+	require.Equal(t, "unavailable", records(t, buf)[0]["outcome"])
+}
+
+func TestBelowTheEncryptionLayerWarnsOnce(t *testing.T) {
+	ctx := context.Background()
+	backend := memory.New()
+	inst := storetest.Fixture("", "T1", "U1", "a")
+	inst.Bot.Token = installstore.Secret(installstore.SealedPrefix + "stand-in")
+	require.NoError(t, backend.StoreInstallation(ctx, inst))
+	s, buf := newAudited(t, backend)
+	for range 3 {
+		_, err := s.FetchInstallation(ctx, installstore.Query{TeamID: "T1"})
+		require.NoError(t, err)
+	}
+	require.Equal(t, 1, strings.Count(buf.String(), "below the encryption layer"))
+	require.NotContains(t, buf.String(), "stand-in")
 }
 
 func TestNewRejectsNil(t *testing.T) {
 	_, err := audit.NewStore(nil, slog.Default())
-	require.Error(t, err)
+	require.ErrorIs(t, err, installstore.ErrInvalid)
 	_, err = audit.NewStore(memory.New(), nil)
-	require.Error(t, err)
+	require.ErrorIs(t, err, installstore.ErrInvalid)
+	_, err = audit.NewStore(memory.New(), slog.Default(), audit.WithClock(nil))
+	require.ErrorIs(t, err, installstore.ErrInvalid)
 }
 
 func Example() {
@@ -162,13 +224,25 @@ func Example() {
 			return a
 		},
 	}))
-	store, _ := audit.NewStore(memory.New(), logger)
-	_ = store.StoreInstallation(ctx, &installstore.Installation{
+	// Above the encryption layer in production: audit.NewStore(crypto store, logger).
+	store, err := audit.NewStore(memory.New(), logger)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := store.StoreInstallation(ctx, &installstore.Installation{
 		TeamID: "T0001",
 		Bot:    &installstore.Bot{Token: "xoxb-test-example"},
 		User:   installstore.User{ID: "U0001"},
-	})
-	inst, _ := store.FetchInstallation(installstore.WithCaller(ctx, "events"), installstore.Query{TeamID: "T0001"})
+	}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	inst, err := store.FetchInstallation(installstore.WithCaller(ctx, "events"), installstore.Query{TeamID: "T0001"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	fmt.Println("token:", inst.Bot.Token)
 	// Output:
 	// level=INFO msg="installvault token read" op=fetch enterprise_id="" team_id=T0001 user_id="" is_enterprise_install=false tenant=:T0001 secrets=[bot.token] caller=events outcome=ok
