@@ -1,5 +1,6 @@
-// Package memory is an in-memory installstore backend: every capability of
-// [installstore.FullStore], safe for concurrent use, O(1) fetch. Use it in
+// Package memory is an in-memory installstore backend: the whole
+// [installstore.FullStore] contract, safe for concurrent use, O(1) fetch, an
+// ordered due index (a heap: a listing of D due records costs O(D)). Use it in
 // tests and single-process tools; it forgets everything when the process
 // exits, and it keeps whatever it is given as is (wrap it with package crypto
 // to hold sealed secrets only).
@@ -24,6 +25,7 @@ type Store struct {
 	nonces  map[string]time.Time
 	puts    int
 	leases  map[string]lease
+	due     dueIndex
 }
 
 // tenant holds immutable records: a write replaces pointers, never mutates
@@ -56,6 +58,7 @@ func New(opts ...Option) *Store {
 		tenants: make(map[installstore.Tenant]*tenant),
 		nonces:  make(map[string]time.Time),
 		leases:  make(map[string]lease),
+		due:     dueIndex{live: make(map[recordKey]uint64)},
 	}
 	for _, o := range opts {
 		o(s)
@@ -84,12 +87,18 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 	if inst.InstalledAt.IsZero() {
 		inst.InstalledAt = s.now()
 	}
+	if inst.Bot != nil && inst.Bot.InstalledAt.IsZero() {
+		inst.Bot.InstalledAt = inst.InstalledAt
+	}
 	key := inst.Tenant()
 	rec := record(inst)
 	bot := inst.Bot.Clone()
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if standalone, ok := migrated(key); ok {
+		s.dropTenant(standalone)
+	}
 	t := s.tenants[key]
 	if t == nil {
 		t = &tenant{users: make(map[string]*installstore.Installation)}
@@ -101,20 +110,69 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 	t.latest = rec
 	if rec.User.ID != "" {
 		t.users[rec.User.ID] = rec
+		s.indexUser(key, t, rec.User.ID)
 	}
-	s.seq++
-	t.version = s.seq
+	s.bump(key, t)
 	inst.Version = t.version
 	return nil
 }
 
-// lookup finds the tenant a valid query addresses, with Bolt's org-wide
-// fallback. The caller holds s.mu.
+// migrated returns the standalone tenant (no enterprise, same team) that a
+// workspace of an enterprise supersedes: the record it had before it joined
+// the organization.
+func migrated(key installstore.Tenant) (installstore.Tenant, bool) {
+	if key.EnterpriseID == "" || key.TeamID == "" {
+		return installstore.Tenant{}, false
+	}
+	return installstore.Tenant{TeamID: key.TeamID}, true
+}
+
+// bump gives t a new version and re-indexes its latest record. The caller
+// holds s.mu for writing.
+func (s *Store) bump(key installstore.Tenant, t *tenant) {
+	s.seq++
+	t.version = s.seq
+	latest := *t.latest
+	latest.Bot = t.bot
+	s.due.set(recordKey{key, ""}, latest.RefreshAt())
+}
+
+// indexUser re-indexes one user's record. The caller holds s.mu for writing.
+func (s *Store) indexUser(key installstore.Tenant, t *tenant, user string) {
+	var at time.Time
+	if rec := t.users[user]; rec != nil {
+		at = rec.RefreshAt() // kept records carry no bot
+	}
+	s.due.set(recordKey{key, user}, at)
+}
+
+// dropTenant deletes a tenant and its index entries. The caller holds s.mu
+// for writing.
+func (s *Store) dropTenant(key installstore.Tenant) {
+	t := s.tenants[key]
+	if t == nil {
+		return
+	}
+	s.due.remove(recordKey{key, ""})
+	for user := range t.users {
+		s.due.remove(recordKey{key, user})
+	}
+	delete(s.tenants, key)
+}
+
+// lookup finds the tenant a valid query addresses, with the fallbacks of
+// the contract: a workspace of an enterprise falls back to its standalone
+// record (a Grid migration), then to the org-wide install. The caller holds
+// s.mu.
 func (s *Store) lookup(q installstore.Query) *tenant {
-	if t := s.tenants[q.Tenant()]; t != nil {
+	key := q.Tenant()
+	if t := s.tenants[key]; t != nil {
 		return t
 	}
-	if !q.IsEnterpriseInstall && q.EnterpriseID != "" {
+	if standalone, ok := migrated(key); ok {
+		if t := s.tenants[standalone]; t != nil {
+			return t
+		}
 		if t := s.tenants[installstore.Tenant{EnterpriseID: q.EnterpriseID}]; t != nil {
 			return t
 		}
@@ -159,30 +217,63 @@ func (s *Store) DeleteInstallation(ctx context.Context, q installstore.Query) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	key := q.Tenant()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.delete(q)
+	return nil
+}
+
+// delete deletes what q names, and the same of the standalone record a
+// workspace of an enterprise superseded. The caller holds s.mu for writing.
+func (s *Store) delete(q installstore.Query) {
+	key := q.Tenant()
+	s.deleteTenant(key, q.UserID)
+	if standalone, ok := migrated(key); ok {
+		s.deleteTenant(standalone, q.UserID)
+	}
+}
+
+// deleteTenant deletes the tenant, or one user's installation of it. The
+// caller holds s.mu for writing.
+func (s *Store) deleteTenant(key installstore.Tenant, user string) {
 	t := s.tenants[key]
 	if t == nil {
-		return nil
+		return
 	}
-	if q.UserID == "" {
-		delete(s.tenants, key)
-		return nil
+	if user == "" {
+		s.dropTenant(key)
+		return
 	}
-	_, had := t.users[q.UserID]
-	delete(t.users, q.UserID)
-	if t.latest.User.ID == q.UserID {
+	_, had := t.users[user]
+	delete(t.users, user)
+	s.due.remove(recordKey{key, user})
+	if t.latest.User.ID == user {
 		latest := *t.latest
 		latest.User = installstore.User{}
 		t.latest = &latest
 		had = true
 	}
-	if had {
-		s.seq++
-		t.version = s.seq
+	if !had {
+		return
 	}
-	return nil
+	if t.bot == nil && !t.holdsUserToken() {
+		s.dropTenant(key) // nothing left to serve: it reads as not installed
+		return
+	}
+	s.bump(key, t)
+}
+
+// holdsUserToken reports whether any user installation of t has a token.
+func (t *tenant) holdsUserToken() bool {
+	if !t.latest.User.Token.IsZero() {
+		return true
+	}
+	for _, rec := range t.users {
+		if !rec.User.Token.IsZero() {
+			return true
+		}
+	}
+	return false
 }
 
 // DeleteBot implements [installstore.BotDeleter].
@@ -195,11 +286,44 @@ func (s *Store) DeleteBot(ctx context.Context, q installstore.Query) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t := s.tenants[q.Tenant()]; t != nil && t.bot != nil {
+	s.deleteBot(q.Tenant())
+	return nil
+}
+
+func (s *Store) deleteBot(key installstore.Tenant) {
+	if t := s.tenants[key]; t != nil && t.bot != nil {
 		t.bot = nil
-		s.seq++
-		t.version = s.seq
+		s.bump(key, t)
 	}
+}
+
+// DeleteInstallationIf implements [installstore.ConditionalDeleter].
+func (s *Store) DeleteInstallationIf(ctx context.Context, q installstore.Query, version int64) error {
+	return s.deleteIf(ctx, "delete", q, version, func() { s.delete(q) })
+}
+
+// DeleteBotIf implements [installstore.ConditionalDeleter].
+func (s *Store) DeleteBotIf(ctx context.Context, q installstore.Query, version int64) error {
+	return s.deleteIf(ctx, "delete bot", q, version, func() { s.deleteBot(q.Tenant()) })
+}
+
+func (s *Store) deleteIf(ctx context.Context, op string, q installstore.Query, version int64, del func()) error {
+	if err := q.Validate(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tenants[q.Tenant()]
+	if t == nil {
+		return nil
+	}
+	if t.version != version {
+		return fmt.Errorf("memory: %s tenant %s: %w (stored %d, expected %d)", op, q.Tenant(), installstore.ErrConflict, t.version, version)
+	}
+	del()
 	return nil
 }
 
@@ -241,9 +365,33 @@ func (s *Store) UpdateInstallation(ctx context.Context, inst *installstore.Insta
 	if bot != nil {
 		t.bot = bot
 	}
-	s.seq++
-	t.version = s.seq
+	if q.UserID != "" {
+		s.indexUser(q.Tenant(), t, q.UserID)
+	}
+	s.bump(q.Tenant(), t)
 	inst.Version = t.version
+	return nil
+}
+
+// ListDue implements [installstore.DueLister]. It collects the due records
+// under the lock, then calls fn without holding it.
+func (s *Store) ListDue(ctx context.Context, before time.Time, fn func(installstore.Query, time.Time) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	due := s.due.collect(before.UnixNano())
+	s.mu.RUnlock()
+	for _, e := range due {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		q := installstore.Query{EnterpriseID: e.key.tenant.EnterpriseID, TeamID: e.key.tenant.TeamID,
+			IsEnterpriseInstall: e.key.tenant.IsEnterprise(), UserID: e.key.user}
+		if err := fn(q, time.Unix(0, e.at)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -16,7 +16,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(*testing.T) installstore.Store { return memory.New() })
+	storetest.Run(t, func(*testing.T) installstore.FullStore { return memory.New() })
 }
 
 func TestClockDrivesNonceAndLeaseExpiry(t *testing.T) {

@@ -16,12 +16,13 @@ import (
 
 // Broken backends, each violating one rule of the contract.
 
-// crossTenant drops the enterprise from queries: T1 of E1 reads T1 of no enterprise.
+// crossTenant lets a standalone workspace read the workspace of the same
+// team in an enterprise: T1 of no enterprise reads T1 of E1.
 type crossTenant struct{ *memory.Store }
 
 func (s crossTenant) FetchInstallation(ctx context.Context, q installstore.Query) (*installstore.Installation, error) {
-	if !q.IsEnterpriseInstall && q.EnterpriseID != "" {
-		if inst, err := s.Store.FetchInstallation(ctx, installstore.Query{TeamID: q.TeamID, UserID: q.UserID}); err == nil {
+	if !q.IsEnterpriseInstall && q.EnterpriseID == "" {
+		if inst, err := s.Store.FetchInstallation(ctx, installstore.Query{EnterpriseID: "E1", TeamID: q.TeamID, UserID: q.UserID}); err == nil {
 			return inst, nil
 		}
 	}
@@ -53,11 +54,27 @@ func (s leakyLease) AcquireLease(ctx context.Context, name, owner string, ttl ti
 	return nil
 }
 
-var broken = map[string]func() installstore.Store{
-	"cross-tenant":   func() installstore.Store { return crossTenant{memory.New()} },
-	"blind-update":   func() installstore.Store { return blindUpdate{memory.New()} },
-	"reusable-nonce": func() installstore.Store { return reusableNonce{memory.New()} },
-	"leaky-lease":    func() installstore.Store { return leakyLease{memory.New()} },
+// blindDelete ignores the Version a conditional delete names.
+type blindDelete struct{ *memory.Store }
+
+func (s blindDelete) DeleteInstallationIf(ctx context.Context, q installstore.Query, _ int64) error {
+	return s.Store.DeleteInstallation(ctx, q)
+}
+
+// dueEverything lists every record as due, whatever the bound.
+type dueEverything struct{ *memory.Store }
+
+func (s dueEverything) ListDue(ctx context.Context, _ time.Time, fn func(installstore.Query, time.Time) error) error {
+	return s.Store.ListDue(ctx, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), fn)
+}
+
+var broken = map[string]func() installstore.FullStore{
+	"cross-tenant":   func() installstore.FullStore { return crossTenant{memory.New()} },
+	"blind-update":   func() installstore.FullStore { return blindUpdate{memory.New()} },
+	"reusable-nonce": func() installstore.FullStore { return reusableNonce{memory.New()} },
+	"leaky-lease":    func() installstore.FullStore { return leakyLease{memory.New()} },
+	"blind-delete":   func() installstore.FullStore { return blindDelete{memory.New()} },
+	"due-everything": func() installstore.FullStore { return dueEverything{memory.New()} },
 }
 
 const brokenEnv = "STORETEST_BROKEN_BACKEND"
@@ -69,7 +86,7 @@ func TestBrokenBackend(t *testing.T) {
 	if name == "" {
 		t.Skip("run by TestSuiteCatchesBrokenBackends")
 	}
-	storetest.Run(t, func(*testing.T) installstore.Store { return broken[name]() })
+	storetest.Run(t, func(*testing.T) installstore.FullStore { return broken[name]() })
 }
 
 // TestSuiteCatchesBrokenBackends proves the suite can fail: each broken
@@ -80,6 +97,8 @@ func TestSuiteCatchesBrokenBackends(t *testing.T) {
 		"blind-update":   "TestBrokenBackend/UpdateInstallation",
 		"reusable-nonce": "TestBrokenBackend/Nonces",
 		"leaky-lease":    "TestBrokenBackend/Leases",
+		"blind-delete":   "TestBrokenBackend/ConditionalDelete",
+		"due-everything": "TestBrokenBackend/DueIndex",
 	}
 	for name, subtest := range wantFailing {
 		t.Run(name, func(t *testing.T) {

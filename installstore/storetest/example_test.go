@@ -12,11 +12,11 @@ import (
 // constructor that returns a fresh, empty store per subtest.
 func ExampleRun() {
 	_ = func(t *testing.T) {
-		storetest.Run(t, func(*testing.T) installstore.Store { return memory.New() })
+		storetest.Run(t, func(*testing.T) installstore.FullStore { return memory.New() })
 	}
 }
 
 // TestRunOnMemory keeps the suite itself honest: it passes on the reference backend.
 func TestRunOnMemory(t *testing.T) {
-	storetest.Run(t, func(*testing.T) installstore.Store { return memory.New() })
+	storetest.Run(t, func(*testing.T) installstore.FullStore { return memory.New() })
 }

@@ -7,7 +7,7 @@
 // store for each subtest:
 //
 //	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) installstore.Store { return memory.New() })
+//		storetest.Run(t, func(t *testing.T) installstore.FullStore { return memory.New() })
 //	}
 package storetest
 
@@ -27,56 +27,39 @@ import (
 	"github.com/installvault/installvault/installstore"
 )
 
-// Run runs the conformance suite. newStore must return an empty store that
+// Run runs the conformance suite over the whole backend contract
+// ([installstore.FullStore]: a backend that lacks a capability does not
+// compile here, it is not skipped). newStore must return an empty store that
 // no other subtest uses; the suite runs some subtests in parallel.
-func Run(t *testing.T, newStore func(t *testing.T) installstore.Store) {
+func Run(t *testing.T, newStore func(t *testing.T) installstore.FullStore) {
 	t.Helper()
 	t.Run("StoreFetchRoundTrip", func(t *testing.T) { testRoundTrip(t, newStore(t)) })
 	t.Run("FetchMissing", func(t *testing.T) { testFetchMissing(t, newStore(t)) })
 	t.Run("ReinstallReplacesAndVersionGrows", func(t *testing.T) { testReinstall(t, newStore(t)) })
 	t.Run("UserInstallationsCarryCurrentBot", func(t *testing.T) { testUsers(t, newStore(t)) })
 	t.Run("NilBotKeepsStoredBot", func(t *testing.T) { testNilBotKeeps(t, newStore(t)) })
+	t.Run("BotInstalledAt", func(t *testing.T) { testBotInstalledAt(t, newStore(t)) })
 	t.Run("EnterpriseFallback", func(t *testing.T) { testEnterprise(t, newStore(t)) })
+	t.Run("GridMigration", func(t *testing.T) { testGridMigration(t, newStore(t)) })
 	t.Run("DeleteUser", func(t *testing.T) { testDeleteUser(t, newStore(t)) })
+	t.Run("DeleteLastUserOfUserOnlyTenant", func(t *testing.T) { testDeleteLastUser(t, newStore(t)) })
 	t.Run("DeleteAll", func(t *testing.T) { testDeleteAll(t, newStore(t)) })
 	t.Run("ReturnsCopies", func(t *testing.T) { testCopies(t, newStore(t)) })
 	t.Run("InvalidInput", func(t *testing.T) { testInvalid(t, newStore(t)) })
-	t.Run("DeleteBot", func(t *testing.T) {
-		s := newStore(t)
-		if _, ok := s.(installstore.BotDeleter); !ok {
-			t.Skip("store does not implement installstore.BotDeleter")
-		}
-		testDeleteBot(t, s)
-	})
-	t.Run("UpdateInstallation", func(t *testing.T) {
-		s := newStore(t)
-		if _, ok := s.(installstore.Updater); !ok {
-			t.Skip("store does not implement installstore.Updater")
-		}
-		testUpdate(t, s)
-	})
-	t.Run("ListInstallations", func(t *testing.T) {
-		s := newStore(t)
-		if _, ok := s.(installstore.Lister); !ok {
-			t.Skip("store does not implement installstore.Lister")
-		}
-		testList(t, s)
-	})
+	t.Run("DeleteBot", func(t *testing.T) { testDeleteBot(t, newStore(t)) })
+	t.Run("ConditionalDelete", func(t *testing.T) { testConditionalDelete(t, newStore(t)) })
+	t.Run("UpdateInstallation", func(t *testing.T) { testUpdate(t, newStore(t)) })
+	t.Run("ListInstallations", func(t *testing.T) { testList(t, newStore(t)) })
+	t.Run("DueIndex", func(t *testing.T) { testDue(t, newStore(t)) })
 	t.Run("Nonces", func(t *testing.T) {
 		s := newStore(t)
-		if _, ok := s.(installstore.NonceStore); !ok {
-			t.Skip("store does not implement installstore.NonceStore")
-		}
 		t.Parallel()
-		testNonces(t, s.(installstore.NonceStore))
+		testNonces(t, s)
 	})
 	t.Run("Leases", func(t *testing.T) {
 		s := newStore(t)
-		if _, ok := s.(installstore.Leaser); !ok {
-			t.Skip("store does not implement installstore.Leaser")
-		}
 		t.Parallel()
-		testLeases(t, s.(installstore.Leaser))
+		testLeases(t, s)
 	})
 	t.Run("ConcurrentTenantsNeverCross", func(t *testing.T) { testConcurrent(t, newStore(t)) })
 }
@@ -85,7 +68,7 @@ func Run(t *testing.T, newStore func(t *testing.T) installstore.Store) {
 // ent, which may be empty) installed by user, with tokens that name the
 // team, the user and tag, e.g. "xoxb-test-T1-tag". Backend tests use it too.
 func Fixture(ent, team, user, tag string) *installstore.Installation {
-	return &installstore.Installation{
+	inst := &installstore.Installation{
 		AppID:          "A0TEST",
 		EnterpriseID:   ent,
 		EnterpriseName: nameOr(ent, "Enterprise "),
@@ -116,6 +99,8 @@ func Fixture(ent, team, user, tag string) *installstore.Installation {
 		TokenType:   "bot",
 		InstalledAt: time.Date(2026, 11, 1, 12, 0, 0, 123456789, time.UTC),
 	}
+	inst.Bot.InstalledAt = inst.InstalledAt
+	return inst
 }
 
 // OrgFixture returns an org-wide Enterprise Grid installation of ent.
@@ -160,6 +145,7 @@ func normalize(in *installstore.Installation) *installstore.Installation {
 	c.InstalledAt = c.InstalledAt.UTC().Round(0)
 	if c.Bot != nil {
 		c.Bot.ExpiresAt = c.Bot.ExpiresAt.UTC().Round(0)
+		c.Bot.InstalledAt = c.Bot.InstalledAt.UTC().Round(0)
 		if len(c.Bot.Scopes) == 0 {
 			c.Bot.Scopes = nil
 		}
@@ -201,7 +187,7 @@ func requireNotFound(t *testing.T, s installstore.Store, query installstore.Quer
 	require.Nil(t, got)
 }
 
-func testRoundTrip(t *testing.T, s installstore.Store) {
+func testRoundTrip(t *testing.T, s installstore.FullStore) {
 	want := Fixture("", "T1", "U1", "a")
 	mustStore(t, s, want.Clone())
 	got := mustFetch(t, s, q("", "T1", ""))
@@ -229,18 +215,20 @@ func testRoundTrip(t *testing.T, s installstore.Store) {
 	require.True(t, got.User.Token.IsZero())
 }
 
-func testFetchMissing(t *testing.T, s installstore.Store) {
+func testFetchMissing(t *testing.T, s installstore.FullStore) {
 	requireNotFound(t, s, q("", "T404", ""))
 	mustStore(t, s, Fixture("", "T1", "U1", "a"))
 	requireNotFound(t, s, q("", "T404", ""))
 	requireNotFound(t, s, q("", "T1", "U404"))
-	requireNotFound(t, s, q("E1", "T1", "")) // same team ID under an enterprise is another tenant
+	mustStore(t, s, Fixture("E1", "T2", "U1", "a"))
+	requireNotFound(t, s, q("", "T2", ""))   // a standalone query never reads an enterprise's workspace
+	requireNotFound(t, s, q("E2", "T2", "")) // nor another enterprise's
 	requireNotFound(t, s, orgQ("T1", ""))    // an enterprise ID equal to a team ID is another tenant
 	requireNotFound(t, s, q("", "t1", ""))   // IDs are case-sensitive
 	requireNotFound(t, s, q("", "T1", "u1")) // so are user IDs
 }
 
-func testReinstall(t *testing.T, s installstore.Store) {
+func testReinstall(t *testing.T, s installstore.FullStore) {
 	first := mustStore(t, s, Fixture("", "T1", "U1", "v1"))
 	second := mustStore(t, s, Fixture("", "T1", "U1", "v2"))
 	require.Greater(t, second.Version, first.Version, "Version must grow on every write")
@@ -256,7 +244,7 @@ func testReinstall(t *testing.T, s installstore.Store) {
 	require.Greater(t, third.Version, second.Version, "a re-created tenant must not reuse Versions")
 }
 
-func testUsers(t *testing.T, s installstore.Store) {
+func testUsers(t *testing.T, s installstore.FullStore) {
 	mustStore(t, s, Fixture("", "T1", "U1", "u1"))
 	mustStore(t, s, Fixture("", "T1", "U2", "u2"))
 
@@ -274,7 +262,7 @@ func testUsers(t *testing.T, s installstore.Store) {
 	require.Equal(t, installstore.Secret("xoxp-test-T1-U2-u2"), u2.User.Token)
 }
 
-func testNilBotKeeps(t *testing.T, s installstore.Store) {
+func testNilBotKeeps(t *testing.T, s installstore.FullStore) {
 	mustStore(t, s, Fixture("", "T1", "U1", "a"))
 	userOnly := Fixture("", "T1", "U2", "b")
 	userOnly.Bot = nil
@@ -285,7 +273,7 @@ func testNilBotKeeps(t *testing.T, s installstore.Store) {
 	require.Equal(t, installstore.Secret("xoxb-test-T1-a"), got.Bot.Token)
 }
 
-func testEnterprise(t *testing.T, s installstore.Store) {
+func testEnterprise(t *testing.T, s installstore.FullStore) {
 	org := mustStore(t, s, OrgFixture("E1", "U1", "org"))
 	// Org-wide install, fetched as such.
 	got := mustFetch(t, s, orgQ("E1", ""))
@@ -325,7 +313,7 @@ func testEnterprise(t *testing.T, s installstore.Store) {
 	require.Equal(t, installstore.Secret("xoxb-test-T1-ws"), mustFetch(t, s, q("E1", "T1", "")).Bot.Token)
 }
 
-func testDeleteUser(t *testing.T, s installstore.Store) {
+func testDeleteUser(t *testing.T, s installstore.FullStore) {
 	ctx := context.Background()
 	mustStore(t, s, Fixture("", "T1", "U1", "a"))
 	mustStore(t, s, Fixture("", "T1", "U2", "b"))
@@ -353,7 +341,7 @@ func testDeleteUser(t *testing.T, s installstore.Store) {
 	require.NoError(t, s.DeleteInstallation(ctx, q("", "T404", "U1")))
 }
 
-func testDeleteAll(t *testing.T, s installstore.Store) {
+func testDeleteAll(t *testing.T, s installstore.FullStore) {
 	ctx := context.Background()
 	mustStore(t, s, Fixture("", "T1", "U1", "a"))
 	mustStore(t, s, Fixture("", "T1", "U2", "b"))
@@ -366,7 +354,7 @@ func testDeleteAll(t *testing.T, s installstore.Store) {
 	require.NoError(t, s.DeleteInstallation(ctx, q("", "T1", "")), "deleting twice is not an error")
 }
 
-func testCopies(t *testing.T, s installstore.Store) {
+func testCopies(t *testing.T, s installstore.FullStore) {
 	in := Fixture("", "T1", "U1", "a")
 	mustStore(t, s, in)
 	// Mutating the stored argument afterwards changes nothing.
@@ -388,7 +376,7 @@ func testCopies(t *testing.T, s installstore.Store) {
 	Equal(t, Fixture("", "T1", "U1", "a"), mustFetch(t, s, q("", "T1", "U1")))
 }
 
-func testInvalid(t *testing.T, s installstore.Store) {
+func testInvalid(t *testing.T, s installstore.FullStore) {
 	ctx := context.Background()
 	badInst := map[string]*installstore.Installation{
 		"nil":                     nil,
@@ -433,7 +421,7 @@ func testInvalid(t *testing.T, s installstore.Store) {
 	}
 }
 
-func testDeleteBot(t *testing.T, s installstore.Store) {
+func testDeleteBot(t *testing.T, s installstore.FullStore) {
 	ctx := context.Background()
 	d := s.(installstore.BotDeleter)
 	mustStore(t, s, Fixture("", "T1", "U1", "a"))
@@ -454,7 +442,7 @@ func testDeleteBot(t *testing.T, s installstore.Store) {
 	require.Equal(t, installstore.Secret("xoxb-test-T1-c"), mustFetch(t, s, q("", "T1", "")).Bot.Token)
 }
 
-func testUpdate(t *testing.T, s installstore.Store) {
+func testUpdate(t *testing.T, s installstore.FullStore) {
 	ctx := context.Background()
 	u := s.(installstore.Updater)
 	mustStore(t, s, Fixture("", "T1", "U1", "a"))
@@ -526,7 +514,7 @@ func testUpdate(t *testing.T, s installstore.Store) {
 	requireNotFound(t, s, q("", "T404", ""))
 }
 
-func testList(t *testing.T, s installstore.Store) {
+func testList(t *testing.T, s installstore.FullStore) {
 	ctx := context.Background()
 	l := s.(installstore.Lister)
 	mustStore(t, s, Fixture("", "T1", "U1", "a"))
@@ -645,7 +633,7 @@ func testLeases(t *testing.T, l installstore.Leaser) {
 // testConcurrent hammers the store from many goroutines over many tenants,
 // each token naming its tenant, and checks that no fetch ever returns
 // another tenant's token.
-func testConcurrent(t *testing.T, s installstore.Store) {
+func testConcurrent(t *testing.T, s installstore.FullStore) {
 	const (
 		tenants    = 16
 		goroutines = 8
