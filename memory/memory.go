@@ -9,6 +9,8 @@ package memory
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,8 +35,38 @@ type Store struct {
 type tenant struct {
 	version int64
 	bot     *installstore.Bot
-	latest  *installstore.Installation // Bot and Version unset
-	users   map[string]*installstore.Installation
+	latest  *installstore.Installation   // Bot and Version unset
+	users   []*installstore.Installation // sorted by User.ID; Bot and Version unset
+	due     int64                        // unix nanoseconds of the earliest due record; 0: none
+}
+
+func byUserID(rec *installstore.Installation, id string) int { return strings.Compare(rec.User.ID, id) }
+
+// user returns user id's installation, or nil.
+func (t *tenant) user(id string) *installstore.Installation {
+	if i, ok := slices.BinarySearchFunc(t.users, id, byUserID); ok {
+		return t.users[i]
+	}
+	return nil
+}
+
+// putUser adds or replaces rec as its user's installation.
+func (t *tenant) putUser(rec *installstore.Installation) {
+	i, ok := slices.BinarySearchFunc(t.users, rec.User.ID, byUserID)
+	if ok {
+		t.users[i] = rec
+		return
+	}
+	t.users = slices.Insert(t.users, i, rec)
+}
+
+// removeUser removes user id's installation and reports whether it existed.
+func (t *tenant) removeUser(id string) bool {
+	i, ok := slices.BinarySearchFunc(t.users, id, byUserID)
+	if ok {
+		t.users = slices.Delete(t.users, i, i+1)
+	}
+	return ok
 }
 
 type lease struct {
@@ -58,7 +90,6 @@ func New(opts ...Option) *Store {
 		tenants: make(map[installstore.Tenant]*tenant),
 		nonces:  make(map[string]time.Time),
 		leases:  make(map[string]lease),
-		due:     dueIndex{live: make(map[recordKey]uint64)},
 	}
 	for _, o := range opts {
 		o(s)
@@ -101,7 +132,7 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 	}
 	t := s.tenants[key]
 	if t == nil {
-		t = &tenant{users: make(map[string]*installstore.Installation)}
+		t = &tenant{}
 		s.tenants[key] = t
 	}
 	if bot != nil {
@@ -109,10 +140,9 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 	}
 	t.latest = rec
 	if rec.User.ID != "" {
-		t.users[rec.User.ID] = rec
-		s.indexUser(key, t, rec.User.ID)
+		t.putUser(rec)
 	}
-	s.bump(key, t)
+	s.bump(t)
 	inst.Version = t.version
 	return nil
 }
@@ -127,37 +157,21 @@ func migrated(key installstore.Tenant) (installstore.Tenant, bool) {
 	return installstore.Tenant{TeamID: key.TeamID}, true
 }
 
-// bump gives t a new version and re-indexes its latest record. The caller
-// holds s.mu for writing.
-func (s *Store) bump(key installstore.Tenant, t *tenant) {
+// bump gives t a new version and re-indexes it. The caller holds s.mu for
+// writing.
+func (s *Store) bump(t *tenant) {
 	s.seq++
 	t.version = s.seq
-	latest := *t.latest
-	latest.Bot = t.bot
-	s.due.set(recordKey{key, ""}, latest.RefreshAt())
+	s.due.index(t)
 }
 
-// indexUser re-indexes one user's record. The caller holds s.mu for writing.
-func (s *Store) indexUser(key installstore.Tenant, t *tenant, user string) {
-	var at time.Time
-	if rec := t.users[user]; rec != nil {
-		at = rec.RefreshAt() // kept records carry no bot
-	}
-	s.due.set(recordKey{key, user}, at)
-}
-
-// dropTenant deletes a tenant and its index entries. The caller holds s.mu
+// dropTenant deletes a tenant and its index entry. The caller holds s.mu
 // for writing.
 func (s *Store) dropTenant(key installstore.Tenant) {
-	t := s.tenants[key]
-	if t == nil {
-		return
+	if t := s.tenants[key]; t != nil {
+		s.due.unindex(t)
+		delete(s.tenants, key)
 	}
-	s.due.remove(recordKey{key, ""})
-	for user := range t.users {
-		s.due.remove(recordKey{key, user})
-	}
-	delete(s.tenants, key)
 }
 
 // lookup finds the tenant a valid query addresses, with the fallbacks of
@@ -196,7 +210,7 @@ func (s *Store) FetchInstallation(ctx context.Context, q installstore.Query) (*i
 	if t != nil {
 		rec, bot, version = t.latest, t.bot, t.version
 		if q.UserID != "" {
-			rec = t.users[q.UserID]
+			rec = t.user(q.UserID)
 		}
 	}
 	s.mu.RUnlock()
@@ -244,9 +258,7 @@ func (s *Store) deleteTenant(key installstore.Tenant, user string) {
 		s.dropTenant(key)
 		return
 	}
-	_, had := t.users[user]
-	delete(t.users, user)
-	s.due.remove(recordKey{key, user})
+	had := t.removeUser(user)
 	if t.latest.User.ID == user {
 		latest := *t.latest
 		latest.User = installstore.User{}
@@ -260,7 +272,7 @@ func (s *Store) deleteTenant(key installstore.Tenant, user string) {
 		s.dropTenant(key) // nothing left to serve: it reads as not installed
 		return
 	}
-	s.bump(key, t)
+	s.bump(t)
 }
 
 // holdsUserToken reports whether any user installation of t has a token.
@@ -293,7 +305,7 @@ func (s *Store) DeleteBot(ctx context.Context, q installstore.Query) error {
 func (s *Store) deleteBot(key installstore.Tenant) {
 	if t := s.tenants[key]; t != nil && t.bot != nil {
 		t.bot = nil
-		s.bump(key, t)
+		s.bump(t)
 	}
 }
 
@@ -350,10 +362,10 @@ func (s *Store) UpdateInstallation(ctx context.Context, inst *installstore.Insta
 	}
 	switch {
 	case q.UserID != "":
-		if t.users[q.UserID] == nil {
+		if t.user(q.UserID) == nil {
 			return notFound("update", q)
 		}
-		t.users[q.UserID] = rec
+		t.putUser(rec)
 		if t.latest.User.ID == q.UserID {
 			t.latest = rec
 		}
@@ -365,10 +377,7 @@ func (s *Store) UpdateInstallation(ctx context.Context, inst *installstore.Insta
 	if bot != nil {
 		t.bot = bot
 	}
-	if q.UserID != "" {
-		s.indexUser(q.Tenant(), t, q.UserID)
-	}
-	s.bump(q.Tenant(), t)
+	s.bump(t)
 	inst.Version = t.version
 	return nil
 }
@@ -380,15 +389,13 @@ func (s *Store) ListDue(ctx context.Context, before time.Time, fn func(installst
 		return err
 	}
 	s.mu.RLock()
-	due := s.due.collect(before.UnixNano())
+	due := s.due.collect(before.UnixNano(), func(t *tenant) bool { return s.tenants[t.latest.Tenant()] == t })
 	s.mu.RUnlock()
-	for _, e := range due {
+	for _, d := range due {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		q := installstore.Query{EnterpriseID: e.key.tenant.EnterpriseID, TeamID: e.key.tenant.TeamID,
-			IsEnterpriseInstall: e.key.tenant.IsEnterprise(), UserID: e.key.user}
-		if err := fn(q, time.Unix(0, e.at)); err != nil {
+		if err := fn(d.q, d.at); err != nil {
 			return err
 		}
 	}
@@ -409,9 +416,9 @@ func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Quer
 	for key, t := range s.tenants {
 		q := installstore.Query{EnterpriseID: key.EnterpriseID, TeamID: key.TeamID, IsEnterpriseInstall: key.IsEnterprise()}
 		items = append(items, item{q, t.latest, t.bot, t.version})
-		for uid, rec := range t.users {
+		for _, rec := range t.users {
 			uq := q
-			uq.UserID = uid
+			uq.UserID = rec.User.ID
 			items = append(items, item{uq, rec, t.bot, t.version})
 		}
 	}
