@@ -31,7 +31,7 @@ func TestDueIndexStaysBounded(t *testing.T) {
 	require.Equal(t, 6, n, "three tenants, each a latest and a user record")
 
 	for _, team := range []string{"T1", "T2", "T3"} {
-		require.NoError(t, s.DeleteInstallation(ctx, storetest.Fixture("", team, "U1", "a").Query()))
+		require.NoError(t, s.DeleteInstallation(ctx, installstore.Query{TeamID: team}))
 	}
 	require.Zero(t, s.due.indexed)
 	n = 0
