@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"sync/atomic"
 	"testing"
 
@@ -53,7 +54,7 @@ func secrets(inst *installstore.Installation) map[string]string {
 	return out
 }
 
-func newStore(t testing.TB, inner installstore.Store, keys crypto.KeyProvider, opts ...crypto.Option) installstore.Store {
+func newStore(t testing.TB, inner installstore.FullStore, keys crypto.KeyProvider, opts ...crypto.Option) *crypto.Store {
 	t.Helper()
 	s, err := crypto.NewStore(inner, keys, opts...)
 	require.NoError(t, err)
@@ -64,3 +65,5 @@ var bg = context.Background()
 
 // b64 encodes like the sealed format's key-ID field.
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func fmtErr(format string, args ...any) error { return fmt.Errorf(format, args...) }

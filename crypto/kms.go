@@ -48,6 +48,15 @@ type kmsProvider struct {
 //
 // client is an ordinary aws-sdk-go-v2 KMS client: the same code runs against
 // AWS KMS and against the kmstest server. Its retryer retries throttling.
+//
+// Errors keep their class, decided from KMS's exception code as gocloud's
+// awskms does: what KMS did not answer (throttling past the retries,
+// DependencyTimeoutException, KMSInternalException, LimitExceededException,
+// a 5xx, a lost connection, a timeout) wraps [installstore.ErrUnavailable];
+// a Decrypt that KMS refuses (NotFoundException, DisabledException,
+// KMSInvalidStateException, InvalidCiphertextException,
+// IncorrectKeyException, AccessDeniedException) wraps [ErrDecrypt]. The
+// SDK's typed error stays wrapped for [errors.As].
 func NewKMS(client *kms.Client, keyID string, opts ...KMSOption) (KeyProvider, error) {
 	if client == nil || keyID == "" {
 		return nil, fmt.Errorf("crypto: new kms provider: %w: a client and a key ID are required", installstore.ErrInvalid)
@@ -93,7 +102,7 @@ func (p *kmsProvider) GenerateDataKey(ctx context.Context, t installstore.Tenant
 		EncryptionContext: encryptionContext(t),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("crypto: kms GenerateDataKey under %s for tenant %s: %w", key, t, err)
+		return nil, kmsError("GenerateDataKey", key, err)
 	}
 	if len(out.Plaintext) != dataKeySize || len(out.CiphertextBlob) == 0 || aws.ToString(out.KeyId) == "" {
 		wipe(out.Plaintext)
@@ -111,7 +120,7 @@ func (p *kmsProvider) UnwrapDataKey(ctx context.Context, t installstore.Tenant, 
 		EncryptionAlgorithm: types.EncryptionAlgorithmSpecSymmetricDefault,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("crypto: kms Decrypt under %s for tenant %s: %w", keyID, t, err)
+		return nil, kmsError("Decrypt", keyID, err)
 	}
 	return out.Plaintext, nil
 }

@@ -12,15 +12,15 @@ import (
 // maxRewrapAttempts bounds the conditional-update retries per record.
 const maxRewrapAttempts = 5
 
-// RewrapStats counts what [Rewrap] did. Seen = Rewrapped + Current + Gone +
-// Failed.
+// RewrapStats counts what [Rewrap] did, summed over every encryption layer
+// of the stack. Seen = Rewrapped + Current + Gone + Failed.
 type RewrapStats struct {
 	// Seen is the number of records listed.
 	Seen int
 	// Rewrapped records were re-sealed under the current key.
 	Rewrapped int
-	// Current records were already sealed under the current key (or hold
-	// no secret) and were left alone.
+	// Current records were opened (fetched and authenticated) under the
+	// current key, or hold no secret, and were left alone.
 	Current int
 	// Gone records were deleted while the rewrap ran.
 	Gone int
@@ -29,39 +29,115 @@ type RewrapStats struct {
 	Failed int
 }
 
-// probe finds the crypto store behind a Store returned by NewStore, through
-// ListInstallations, which the store answers with itself.
-type (
-	probeKey struct{}
-	probe    struct{ s *store }
-)
+func (st *RewrapStats) add(o RewrapStats) {
+	st.Seen += o.Seen
+	st.Rewrapped += o.Rewrapped
+	st.Current += o.Current
+	st.Gone += o.Gone
+	st.Failed += o.Failed
+}
 
 // Rewrap re-encrypts every record of s under the tenant's current master key
-// (the keyring's primary, the tenant's KMS key): key rotation, online. s must
-// be a store returned by [NewStore] over a backend that implements
-// [installstore.Lister] and [installstore.Updater].
+// (the keyring's primary, the tenant's KMS key): key rotation, online.
 //
-// Each record is opened and re-sealed with a fresh data key per tenant, and
-// written back with UpdateInstallation conditioned on the Version it was read
-// at; on [installstore.ErrConflict] it is read again and retried (a few
-// times), so a concurrent write is never overwritten. Records already under
-// the current key are left alone. A record that fails is counted and the
-// rewrap goes on; the returned error then wraps the first failure. When
-// Failed is zero, the old key can be retired.
+// s is any stack ([installstore.FullStore]): Rewrap finds every [Store] in it
+// with [installstore.Walk] (not below a Store it found) and rewraps the
+// records of each, listing and updating the store right below it. A
+// residency router over per-region encryption layers thus gets every region
+// rewrapped, each with its own keys; an encryption layer over a router gets
+// all regions through it. A stack without an encryption layer gives
+// [installstore.ErrInvalid].
+//
+// Each record is opened — fetched and authenticated — with the current keys.
+// One whose every secret opened under the tenant's current master key
+// counts as Current; any other is re-sealed with a fresh data key per tenant
+// and written back with UpdateInstallation conditioned on the Version it was
+// read at; on [installstore.ErrConflict] it is read again and retried (a few
+// times), so a concurrent write is never overwritten. A record that fails is
+// counted and the rewrap goes on. The returned error is nil only when every
+// record of every layer was listed and none failed; otherwise it names the
+// layer and what failed or was skipped (records the backend could not
+// decode, [installstore.ErrCorrupt]; a listing that stopped,
+// [installstore.ErrUnavailable]), keeping each error's class. Only when the
+// error is nil can the old key be retired.
 func Rewrap(ctx context.Context, s installstore.Store) (RewrapStats, error) {
 	var stats RewrapStats
-	cs, err := cryptoStore(ctx, s)
-	if err != nil {
-		return stats, err
+	full, ok := s.(installstore.FullStore)
+	if !ok {
+		return stats, fmt.Errorf("crypto: rewrap: %w: %T is not an installstore.FullStore stack", installstore.ErrInvalid, s)
 	}
-	lister, okL := cs.Inner.(installstore.Lister)
-	updater, okU := cs.Inner.(installstore.Updater)
-	if !okL || !okU {
-		return stats, fmt.Errorf("crypto: rewrap: %w: the inner store must implement installstore.Lister and installstore.Updater", installstore.ErrInvalid)
+	layers := encryptionLayers(full)
+	if len(layers) == 0 {
+		return stats, fmt.Errorf("crypto: rewrap: %w: the stack (%T) has no encryption layer (crypto.NewStore)", installstore.ErrInvalid, s)
 	}
-	r := &rewrapper{s: cs, updater: updater, keys: make(map[installstore.Tenant]*dataKey)}
-	var firstErr error
-	err = lister.ListInstallations(ctx, func(q installstore.Query, raw *installstore.Installation) error {
+	var errs []error
+	for i, cs := range layers {
+		st, err := rewrapLayer(ctx, cs)
+		stats.add(st)
+		if err != nil {
+			if len(layers) > 1 {
+				err = fmt.Errorf("encryption layer %d of %d (over %T): %w", i+1, len(layers), cs.Inner, err)
+			}
+			errs = append(errs, err)
+		}
+		if ctx.Err() != nil {
+			if i+1 < len(layers) {
+				errs = append(errs, fmt.Errorf("%d of %d encryption layers not rewrapped: %w", len(layers)-i-1, len(layers), ctx.Err()))
+			}
+			break
+		}
+	}
+	if len(errs) == 0 {
+		return stats, nil
+	}
+	return stats, fmt.Errorf("crypto: rewrap: %w", joinClassed(errs))
+}
+
+// encryptionLayers returns every Store of the stack s, once each, not
+// looking below a Store.
+func encryptionLayers(s installstore.FullStore) []*Store {
+	var layers []*Store
+	seen := map[*Store]bool{}
+	installstore.Walk(s, func(x installstore.FullStore) bool {
+		cs, ok := x.(*Store)
+		if !ok {
+			return true
+		}
+		if !seen[cs] {
+			seen[cs] = true
+			layers = append(layers, cs)
+		}
+		return false
+	})
+	return layers
+}
+
+// joinClassed joins errs, but when one is transient keeps only the
+// transient ones, so the result never matches both
+// installstore.ErrUnavailable and ErrDecrypt. The others are counted in the
+// message.
+func joinClassed(errs []error) error {
+	var transient []error
+	for _, err := range errs {
+		if errors.Is(err, installstore.ErrUnavailable) {
+			transient = append(transient, err)
+		}
+	}
+	if len(transient) == 0 || len(transient) == len(errs) {
+		return errors.Join(errs...)
+	}
+	return fmt.Errorf("%w (and %d more failures of other classes)", errors.Join(transient...), len(errs)-len(transient))
+}
+
+// rewrapLayer rewraps the records below one encryption layer.
+func rewrapLayer(ctx context.Context, cs *Store) (RewrapStats, error) {
+	var stats RewrapStats
+	r := &rewrapper{s: cs, keys: make(map[installstore.Tenant]*dataKey), known: make(map[string]*dataKey)}
+	var (
+		failed      []error
+		unavailable error
+	)
+	err := cs.Inner.ListInstallations(ctx, func(q installstore.Query, raw *installstore.Installation) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -75,42 +151,34 @@ func Rewrap(ctx context.Context, s installstore.Store) (RewrapStats, error) {
 			stats.Gone++
 		default:
 			stats.Failed++
-			if firstErr == nil {
-				firstErr = err
+			if errors.Is(err, installstore.ErrUnavailable) {
+				// KMS or the backend did not answer: every later record
+				// would fail the same way. Stop; the caller runs again.
+				unavailable = err
+				return err
 			}
+			failed = append(failed, err)
 		}
 		return nil
 	})
-	if err != nil {
-		return stats, fmt.Errorf("crypto: rewrap: list: %w", err)
+	var errs []error
+	switch {
+	case unavailable != nil:
+		return stats, fmt.Errorf("stopped after %d records (%d failed): %w", stats.Seen, stats.Failed, unavailable)
+	case err != nil && ctx.Err() != nil:
+		return stats, fmt.Errorf("stopped after %d records: %w: %w", stats.Seen, installstore.ErrUnavailable, err)
+	case err != nil:
+		// The backend skipped records it could not decode (ErrCorrupt), or
+		// stopped the listing: either way, records were not rewrapped.
+		errs = append(errs, fmt.Errorf("list (records not rewrapped): %w", err))
 	}
-	if firstErr != nil {
-		return stats, fmt.Errorf("crypto: rewrap: %d of %d records failed; first: %w", stats.Failed, stats.Seen, firstErr)
+	if len(failed) > 0 {
+		errs = append(errs, fmt.Errorf("%d of %d records failed: %w", stats.Failed, stats.Seen, errors.Join(failed...)))
 	}
-	return stats, nil
-}
-
-// cryptoStore returns the crypto store s was made from.
-func cryptoStore(ctx context.Context, s installstore.Store) (*store, error) {
-	if cs, ok := s.(*store); ok {
-		return cs, nil
+	if len(errs) == 0 {
+		return stats, nil
 	}
-	notOurs := fmt.Errorf("crypto: rewrap: %w: the store was not made by crypto.NewStore over a store that can list", installstore.ErrInvalid)
-	l, ok := s.(installstore.Lister)
-	if !ok {
-		return nil, notOurs
-	}
-	p := &probe{}
-	errStop := errors.New("stop")
-	if err := l.ListInstallations(context.WithValue(ctx, probeKey{}, p), func(installstore.Query, *installstore.Installation) error {
-		return errStop
-	}); err != nil && !errors.Is(err, errStop) {
-		return nil, fmt.Errorf("crypto: rewrap: %w", err)
-	}
-	if p.s == nil {
-		return nil, notOurs
-	}
-	return p.s, nil
+	return stats, joinClassed(errs)
 }
 
 type outcome int
@@ -123,30 +191,37 @@ const (
 )
 
 type rewrapper struct {
-	s       *store
-	updater installstore.Updater
-	keys    map[installstore.Tenant]*dataKey // one fresh data key per tenant per run
+	s     *Store
+	keys  map[installstore.Tenant]*dataKey // one fresh data key per tenant per run
+	known map[string]*dataKey              // the run's fresh keys by header, to open what the run sealed
 }
 
 // one rewraps the record q names, starting from raw (as listed, sealed).
 func (r *rewrapper) one(ctx context.Context, q installstore.Query, raw *installstore.Installation) (outcome, error) {
 	for range maxRewrapAttempts {
+		if err := belongs(q, raw); err != nil {
+			return failed, fmt.Errorf("%s: %w", describe(q), err)
+		}
 		t := raw.Tenant()
+		// Open first: a record counts as current only once it opened.
+		inst := raw.Clone()
+		if err := r.s.openKnown(ctx, inst, r.known); err != nil {
+			return failed, fmt.Errorf("%s: %w", describe(q), err)
+		}
+		if !hasSecrets(inst) {
+			return current, nil
+		}
 		dk, err := r.key(ctx, t)
 		if err != nil {
-			return failed, fmt.Errorf("%s: %w", describe(q), err)
+			return failed, fmt.Errorf("%s: %w", describe(q), sealError(t, err))
 		}
 		if r.isCurrent(raw, dk) {
 			return current, nil
 		}
-		inst := raw.Clone()
-		if err := r.s.open(ctx, inst); err != nil {
-			return failed, fmt.Errorf("%s: %w", describe(q), err)
-		}
 		if err := r.s.sealWith(inst, dk); err != nil {
 			return failed, fmt.Errorf("%s: %w", describe(q), err)
 		}
-		err = r.updater.UpdateInstallation(ctx, inst)
+		err = r.s.Inner.UpdateInstallation(ctx, inst)
 		switch {
 		case err == nil:
 			return rewrapped, nil
@@ -163,7 +238,7 @@ func (r *rewrapper) one(ctx context.Context, q installstore.Query, raw *installs
 		if err != nil {
 			return failed, fmt.Errorf("%s: fetch: %w", describe(q), err)
 		}
-		if raw.Tenant() != q.Tenant() { // the tenant went; the query fell back to its organization
+		if raw.Tenant() != q.Tenant() { // the tenant went; the query fell back to another record
 			return gone, nil
 		}
 	}
@@ -180,11 +255,12 @@ func (r *rewrapper) key(ctx context.Context, t installstore.Tenant) (*dataKey, e
 		return nil, err
 	}
 	r.keys[t] = dk
+	r.known[dk.header] = dk
 	return dk, nil
 }
 
-// isCurrent reports whether every secret of raw is sealed by this store's
-// provider under dk's master key.
+// isCurrent reports whether every secret of raw (which opened) is sealed by
+// this store's provider under dk's master key.
 func (r *rewrapper) isCurrent(raw *installstore.Installation, dk *dataKey) bool {
 	prefix := formatVersion + "." + r.s.provider + "." + dk.keyIDEnc + "."
 	return raw.Secrets(func(_ string, sec *installstore.Secret) error {

@@ -3,7 +3,6 @@ package crypto_test
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -15,7 +14,7 @@ import (
 )
 
 // seedTenants stores a mix of records through s and returns them by query.
-func seedTenants(t *testing.T, s installstore.Store) map[installstore.Query]*installstore.Installation {
+func seedTenants(t *testing.T, s installstore.FullStore) map[installstore.Query]*installstore.Installation {
 	t.Helper()
 	var all []*installstore.Installation
 	for i := range 20 {
@@ -31,7 +30,7 @@ func seedTenants(t *testing.T, s installstore.Store) map[installstore.Query]*ins
 		require.NoError(t, s.StoreInstallation(bg, inst.Clone()))
 	}
 	want := map[installstore.Query]*installstore.Installation{}
-	require.NoError(t, s.(installstore.Lister).ListInstallations(bg, func(q installstore.Query, inst *installstore.Installation) error {
+	require.NoError(t, s.ListInstallations(bg, func(q installstore.Query, inst *installstore.Installation) error {
 		want[q] = inst
 		return nil
 	}))
@@ -40,7 +39,7 @@ func seedTenants(t *testing.T, s installstore.Store) map[installstore.Query]*ins
 }
 
 // requireAllReadable checks every record opens under s as want.
-func requireAllReadable(t *testing.T, s installstore.Store, want map[installstore.Query]*installstore.Installation) {
+func requireAllReadable(t *testing.T, s installstore.FullStore, want map[installstore.Query]*installstore.Installation) {
 	t.Helper()
 	for q, w := range want {
 		got, err := s.FetchInstallation(bg, q)
@@ -191,18 +190,21 @@ func TestRewrapCountsDeletedAndUnreadable(t *testing.T) {
 	require.Equal(t, 2, stats.Failed)
 }
 
-func TestRewrapNeedsACryptoStoreThatCanListAndUpdate(t *testing.T) {
-	keys := keyring(t, "k1", "k1")
+func TestRewrapNeedsAnEncryptionLayer(t *testing.T) {
 	_, err := crypto.Rewrap(bg, memory.New())
 	require.ErrorIs(t, err, installstore.ErrInvalid)
+	require.Contains(t, err.Error(), "no encryption layer")
 	_, err = crypto.Rewrap(bg, struct{ installstore.Store }{memory.New()})
 	require.ErrorIs(t, err, installstore.ErrInvalid)
-	full := memory.New()
-	listOnly := newStore(t, struct {
-		installstore.Store
-		installstore.Lister
-	}{full, full}, keys)
-	_, err = crypto.Rewrap(bg, listOnly)
-	require.ErrorIs(t, err, installstore.ErrInvalid)
-	require.True(t, strings.Contains(err.Error(), "Updater"))
+	// A layer over the encryption layer is walked through.
+	s := newStore(t, memory.New(), keyring(t, "k1", "k1"))
+	require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "a")))
+	stats, err := crypto.Rewrap(bg, passLayer{installstore.Passthrough{Inner: s}})
+	require.NoError(t, err)
+	require.Equal(t, crypto.RewrapStats{Seen: 2, Current: 2}, stats)
 }
+
+// passLayer is a do-nothing layer that unwraps to its inner store.
+type passLayer struct{ installstore.Passthrough }
+
+func (p passLayer) Unwrap() []installstore.FullStore { return []installstore.FullStore{p.Inner} }

@@ -10,10 +10,24 @@ import (
 	"github.com/installvault/installvault/installstore"
 )
 
-// store is the encryption layer. NewStore returns it through
-// installstore.Mirror, so callers see exactly the inner store's capabilities.
-type store struct {
-	installstore.Passthrough // deletes, nonces and leases
+// Store is the encryption layer: an [installstore.FullStore] that seals
+// every secret of an installation before it reaches the store below and
+// opens it on the way out. Make it with [NewStore].
+//
+// Where it goes: directly above the backend, or above a residency router
+// whose regions are backends (crypto over residency), or once per region
+// below a router (residency over per-region crypto stores, each with its
+// region's keys). Layers that must never see plaintext go below it; the
+// token refresher and anything that reads tokens go above it. It refuses to
+// go over another encryption layer. Whole-stack operations find it through
+// [Store.Unwrap] ([installstore.Walk]); [Rewrap] rewraps every Store of a
+// stack.
+//
+// Deletes (including the conditional ones), nonces and leases pass through
+// unchanged, and so does [Store.ListDue]: the due index is unsealed
+// metadata, listed without opening anything.
+type Store struct {
+	installstore.Passthrough // deletes, ListDue, nonces, leases
 	keys                     KeyProvider
 	provider                 string
 	cache                    *keyCache // nil without WithDataKeyCache
@@ -21,25 +35,43 @@ type store struct {
 	bufs                     bufPool
 }
 
-var _ installstore.FullStore = (*store)(nil)
+var (
+	_ installstore.FullStore = (*Store)(nil)
+	_ installstore.Unwrapper = (*Store)(nil)
+)
 
-// NewStore returns a store that seals every secret of an installation with
-// keys before handing it to inner, and opens them on the way out. It
-// implements exactly the optional interfaces of installstore that inner
-// implements ([installstore.BotDeleter], [installstore.Updater],
-// [installstore.Lister], [installstore.NonceStore], [installstore.Leaser]);
-// deletes, nonces and leases pass through unchanged.
+// NewStore returns the encryption layer over inner: it seals every secret of
+// an installation with keys before handing it to inner, and opens them on
+// the way out.
 //
-// Writes never change the caller's Installation except Version and
-// InstalledAt, as the inner store sets them. Reads fail with an error
-// wrapping [ErrDecrypt] for any record that cannot be opened, including one
-// holding a secret that is not sealed.
-func NewStore(inner installstore.Store, keys KeyProvider, opts ...Option) (installstore.Store, error) {
+// Writes never change the caller's Installation except Version, InstalledAt
+// and Bot.InstalledAt, as the inner store sets them, and refuse an installation
+// holding a value that is already sealed ([installstore.ErrInvalid]: a
+// backup is restored to the backend below this layer). Reads fail with an
+// error wrapping [ErrDecrypt] for a record that cannot be opened (including
+// one holding a secret that is not sealed), or [installstore.ErrUnavailable]
+// when the key provider did not answer.
+//
+// NewStore refuses ([installstore.ErrInvalid]) a nil inner store or key
+// provider, bad options, and an inner stack that already holds an
+// encryption layer (found with [installstore.Walk]).
+func NewStore(inner installstore.FullStore, keys KeyProvider, opts ...Option) (*Store, error) {
 	if inner == nil || keys == nil {
 		return nil, fmt.Errorf("crypto: new store: %w: inner store and key provider are required", installstore.ErrInvalid)
 	}
 	if !validProviderName(keys.Name()) {
 		return nil, fmt.Errorf("crypto: new store: %w: key provider name %q is not 1 to 32 bytes of [a-z0-9-]", installstore.ErrInvalid, keys.Name())
+	}
+	var below bool
+	installstore.Walk(inner, func(x installstore.FullStore) bool {
+		if _, ok := x.(*Store); ok {
+			below = true
+		}
+		return !below
+	})
+	if below {
+		return nil, fmt.Errorf("crypto: new store: %w: the inner store already has an encryption layer (a crypto.Store) below it: "+
+			"every secret would be sealed twice and Rewrap could not tell which key protects a record; use one encryption layer per record", installstore.ErrInvalid)
 	}
 	c := config{now: time.Now}
 	for _, o := range opts {
@@ -48,7 +80,7 @@ func NewStore(inner installstore.Store, keys KeyProvider, opts ...Option) (insta
 	if c.err != nil {
 		return nil, c.err
 	}
-	s := &store{Passthrough: installstore.Passthrough{Inner: inner}, keys: keys, provider: keys.Name()}
+	s := &Store{Passthrough: installstore.Passthrough{Inner: inner}, keys: keys, provider: keys.Name()}
 	if c.cache {
 		s.cache = newKeyCache(&c)
 	}
@@ -56,12 +88,15 @@ func NewStore(inner installstore.Store, keys KeyProvider, opts ...Option) (insta
 	if s.metrics, err = newInstruments(c.meter); err != nil {
 		return nil, fmt.Errorf("crypto: new store: metrics: %w", err)
 	}
-	return installstore.Mirror(s, inner), nil
+	return s, nil
 }
+
+// Unwrap implements [installstore.Unwrapper]: the store below.
+func (s *Store) Unwrap() []installstore.FullStore { return []installstore.FullStore{s.Inner} }
 
 // StoreInstallation implements [installstore.Store]: it seals a copy of inst
 // and stores that.
-func (s *store) StoreInstallation(ctx context.Context, inst *installstore.Installation) error {
+func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Installation) error {
 	if err := inst.Validate(); err != nil {
 		return err
 	}
@@ -73,11 +108,18 @@ func (s *store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 		return err
 	}
 	inst.Version, inst.InstalledAt = sealed.Version, sealed.InstalledAt
+	if inst.Bot != nil && sealed.Bot != nil {
+		inst.Bot.InstalledAt = sealed.Bot.InstalledAt
+	}
 	return nil
 }
 
-// FetchInstallation implements [installstore.Store].
-func (s *store) FetchInstallation(ctx context.Context, q installstore.Query) (*installstore.Installation, error) {
+// FetchInstallation implements [installstore.Store]. A record the inner
+// store answers with must be q's: its tenant, or one of the two records the
+// Grid fallback may serve a workspace (E, T) with — the standalone record of
+// the same team (no enterprise, T) and the enterprise's org-wide install —
+// and q's user. It opens bound to the record's own tenant.
+func (s *Store) FetchInstallation(ctx context.Context, q installstore.Query) (*installstore.Installation, error) {
 	inst, err := s.Inner.FetchInstallation(ctx, q)
 	if err != nil {
 		return nil, err
@@ -87,15 +129,17 @@ func (s *store) FetchInstallation(ctx context.Context, q installstore.Query) (*i
 		return nil, fmt.Errorf("crypto: fetch %s: %w", describe(q), err)
 	}
 	if err := s.open(ctx, inst); err != nil {
-		s.metrics.decryptFailures.Add(ctx, 1)
-		return nil, fmt.Errorf("crypto: fetch %s: %w", describe(q), err)
+		if !errors.Is(err, installstore.ErrUnavailable) {
+			s.metrics.decryptFailures.Add(ctx, 1)
+		}
+		return nil, err
 	}
 	return inst, nil
 }
 
 // UpdateInstallation implements [installstore.Updater]: it seals a copy of
 // inst and conditionally updates with that.
-func (s *store) UpdateInstallation(ctx context.Context, inst *installstore.Installation) error {
+func (s *Store) UpdateInstallation(ctx context.Context, inst *installstore.Installation) error {
 	if err := inst.Validate(); err != nil {
 		return err
 	}
@@ -103,7 +147,7 @@ func (s *store) UpdateInstallation(ctx context.Context, inst *installstore.Insta
 	if err := s.seal(ctx, sealed); err != nil {
 		return err
 	}
-	if err := s.Inner.(installstore.Updater).UpdateInstallation(ctx, sealed); err != nil {
+	if err := s.Inner.UpdateInstallation(ctx, sealed); err != nil {
 		return err
 	}
 	inst.Version, inst.InstalledAt = sealed.Version, sealed.InstalledAt
@@ -111,43 +155,66 @@ func (s *store) UpdateInstallation(ctx context.Context, inst *installstore.Insta
 }
 
 // ListInstallations implements [installstore.Lister]. A record that cannot
-// be opened is never handed to fn, and does not stop the listing: the other
-// records are listed, and the returned error wraps [ErrDecrypt] and names
-// every record that failed. An error fn returns stops the listing.
-func (s *store) ListInstallations(ctx context.Context, fn func(installstore.Query, *installstore.Installation) error) error {
-	if p, ok := ctx.Value(probeKey{}).(*probe); ok {
-		p.s = s
-		return nil
-	}
-	var failed []error
-	err := s.Inner.(installstore.Lister).ListInstallations(ctx, func(q installstore.Query, inst *installstore.Installation) error {
+// be opened ([ErrDecrypt]) is never handed to fn and does not stop the
+// listing, exactly as the inner store goes past a record it cannot decode
+// ([installstore.ErrCorrupt]): the other records are listed, and the
+// returned error joins the inner store's report with one error per record
+// that did not open, naming its tenant and user. When the key provider does
+// not answer ([installstore.ErrUnavailable]) the listing stops with that
+// error alone (what did not open before is counted in its message, not
+// wrapped: the error stays transient). An error fn returns stops the
+// listing and is returned.
+func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Query, *installstore.Installation) error) error {
+	var (
+		failed      []error
+		unavailable error
+		fnErr       error
+	)
+	err := s.Inner.ListInstallations(ctx, func(q installstore.Query, inst *installstore.Installation) error {
 		err := belongs(q, inst)
 		if err == nil {
 			err = s.open(ctx, inst)
 		}
-		if err != nil {
-			s.metrics.decryptFailures.Add(ctx, 1)
-			failed = append(failed, fmt.Errorf("crypto: list %s: %w", describe(q), err))
-			return nil
+		switch {
+		case err == nil:
+			fnErr = fn(q, inst)
+			return fnErr
+		case errors.Is(err, installstore.ErrUnavailable):
+			unavailable = fmt.Errorf("crypto: list: %s: %w", describe(q), err)
+			return unavailable
 		}
-		return fn(q, inst)
+		s.metrics.decryptFailures.Add(ctx, 1)
+		failed = append(failed, fmt.Errorf("crypto: list %s: %w", describe(q), err))
+		return nil
 	})
-	if err != nil {
+	switch {
+	case fnErr != nil:
 		return err
+	case unavailable != nil:
+		if len(failed) == 0 {
+			return unavailable
+		}
+		return fmt.Errorf("%w (the listing stopped; %d records before did not open)", unavailable, len(failed))
+	case errors.Is(err, installstore.ErrUnavailable):
+		return err // the backend stopped; the error stays transient
 	}
-	return errors.Join(failed...)
+	return errors.Join(append([]error{err}, failed...)...)
 }
 
-// belongs checks that the record the inner store returned for q is q's: the
-// same tenant (or, for a workspace of an enterprise, the enterprise's
-// org-wide install) and the same user. A store that answers with another
-// tenant's record would otherwise get it opened, since a record's binding is
-// its own tenant's.
+// belongs checks that the record the inner store returned for q is q's:
+// the same tenant and user, or for a workspace of an enterprise (E, T) one
+// of the two records the Grid fallback serves it with: the standalone
+// record of the same team (no enterprise, T) and the enterprise's org-wide
+// install (E). A store that answered with any other tenant's record would
+// otherwise get it opened, since a record's binding is its own tenant's.
 func belongs(q installstore.Query, inst *installstore.Installation) error {
 	t := inst.Tenant()
-	sameTenant := t == q.Tenant() ||
-		(!q.IsEnterpriseInstall && inst.IsEnterpriseInstall && q.EnterpriseID != "" && t == installstore.Tenant{EnterpriseID: q.EnterpriseID})
-	if !sameTenant || (q.UserID != "" && inst.User.ID != q.UserID) {
+	ok := t == q.Tenant()
+	if !ok && !q.IsEnterpriseInstall && q.EnterpriseID != "" {
+		ok = t == installstore.Tenant{TeamID: q.TeamID} ||
+			inst.IsEnterpriseInstall && t == installstore.Tenant{EnterpriseID: q.EnterpriseID}
+	}
+	if !ok || (q.UserID != "" && inst.User.ID != q.UserID) {
 		return fmt.Errorf("%w: the store returned a record of tenant %s user %q", ErrDecrypt, t, inst.User.ID)
 	}
 	return nil
@@ -162,20 +229,23 @@ func describe(q installstore.Query) string {
 }
 
 // seal replaces every secret of inst (a copy) with its sealed form.
-func (s *store) seal(ctx context.Context, inst *installstore.Installation) error {
+func (s *Store) seal(ctx context.Context, inst *installstore.Installation) error {
 	if !hasSecrets(inst) {
 		return nil
 	}
 	t := inst.Tenant()
+	if err := refuseSealed(inst); err != nil {
+		return err
+	}
 	dk, err := s.writeKey(ctx, t)
 	if err != nil {
-		return fmt.Errorf("crypto: seal tenant %s: %w", t, err)
+		return sealError(t, err)
 	}
 	return s.sealWith(inst, dk)
 }
 
 // sealWith seals every secret of inst under dk.
-func (s *store) sealWith(inst *installstore.Installation, dk *dataKey) error {
+func (s *Store) sealWith(inst *installstore.Installation, dk *dataKey) error {
 	t := inst.Tenant()
 	return inst.Secrets(func(field string, sec *installstore.Secret) error {
 		v, err := sealValue(&s.bufs, dk, t, boundUser(field, inst), field, sec.Reveal())
@@ -183,6 +253,21 @@ func (s *store) sealWith(inst *installstore.Installation, dk *dataKey) error {
 			return err
 		}
 		*sec = installstore.Secret(v)
+		return nil
+	})
+}
+
+// refuseSealed refuses an installation holding a value that is already
+// sealed: sealing it again would hand the sealed value out as the token.
+func refuseSealed(inst *installstore.Installation) error {
+	t := inst.Tenant()
+	return inst.Secrets(func(field string, sec *installstore.Secret) error {
+		if sec.IsSealed() {
+			return fmt.Errorf("crypto: seal %s of tenant %s: %w: the value is already sealed (%s...); "+
+				"a backup holds sealed values and is restored to the backend below the encryption layer "+
+				"(backup.Import into the store crypto.NewStore wraps, not into the crypto.Store)",
+				field, t, installstore.ErrInvalid, installstore.SealedPrefix)
+		}
 		return nil
 	})
 }
@@ -196,7 +281,7 @@ func hasSecrets(inst *installstore.Installation) bool {
 }
 
 // writeKey returns the data key to seal the tenant's next record with.
-func (s *store) writeKey(ctx context.Context, t installstore.Tenant) (*dataKey, error) {
+func (s *Store) writeKey(ctx context.Context, t installstore.Tenant) (*dataKey, error) {
 	if s.cache != nil {
 		dk := s.cache.write(t)
 		s.metrics.cacheLookup(ctx, true, dk != nil)
@@ -215,11 +300,11 @@ func (s *store) writeKey(ctx context.Context, t installstore.Tenant) (*dataKey, 
 }
 
 // generate asks the provider for a new data key for the tenant.
-func (s *store) generate(ctx context.Context, t installstore.Tenant) (*dataKey, error) {
+func (s *Store) generate(ctx context.Context, t installstore.Tenant) (*dataKey, error) {
 	k, err := s.keys.GenerateDataKey(ctx, t)
 	s.metrics.providerCall(ctx, true, err)
 	if err != nil {
-		return nil, fmt.Errorf("generate data key: %w", err)
+		return nil, err
 	}
 	return fromProvider(s.provider, k)
 }
@@ -248,9 +333,16 @@ func (m *memo) put(header string, dk *dataKey) {
 }
 
 // open replaces every sealed secret of inst (the store's copy) with its
-// plaintext, or fails with ErrDecrypt naming the tenant and field. All of a
-// record's plaintexts share one allocation; the scratch copy is wiped.
-func (s *store) open(ctx context.Context, inst *installstore.Installation) error {
+// plaintext, or fails with ErrDecrypt (or installstore.ErrUnavailable)
+// naming the tenant and field. All of a record's plaintexts share one
+// allocation; the scratch copy is wiped.
+func (s *Store) open(ctx context.Context, inst *installstore.Installation) error {
+	return s.openKnown(ctx, inst, nil)
+}
+
+// openKnown is open, taking the data keys in known (by header) before the
+// cache and the provider.
+func (s *Store) openKnown(ctx context.Context, inst *installstore.Installation, known map[string]*dataKey) error {
 	type slot struct {
 		sec        *installstore.Secret
 		start, end int
@@ -281,6 +373,9 @@ func (s *store) open(ctx context.Context, inst *installstore.Installation) error
 			return decryptError(t, field, fmt.Errorf("sealed by key provider %q, this store uses %q", p.provider, s.provider))
 		}
 		dk := m.get(p.header)
+		if dk == nil && known != nil {
+			dk = known[p.header]
+		}
 		if dk == nil {
 			if dk, err = s.readKey(ctx, t, p); err != nil {
 				return decryptError(t, field, err)
@@ -307,7 +402,7 @@ func (s *store) open(ctx context.Context, inst *installstore.Installation) error
 // readKey returns the unwrapped data key a sealed value names, from the
 // cache or the provider. With the cache, concurrent misses for one data key
 // share a single unwrap.
-func (s *store) readKey(ctx context.Context, t installstore.Tenant, p sealedParts) (*dataKey, error) {
+func (s *Store) readKey(ctx context.Context, t installstore.Tenant, p sealedParts) (*dataKey, error) {
 	if s.cache == nil {
 		return s.unwrap(ctx, t, p)
 	}
@@ -334,7 +429,7 @@ func (s *store) readKey(ctx context.Context, t installstore.Tenant, p sealedPart
 }
 
 // unwrap asks the provider for the data key a sealed value names.
-func (s *store) unwrap(ctx context.Context, t installstore.Tenant, p sealedParts) (*dataKey, error) {
+func (s *Store) unwrap(ctx context.Context, t installstore.Tenant, p sealedParts) (*dataKey, error) {
 	keyID, err := decodeField(p.keyID)
 	if err != nil {
 		return nil, err
@@ -346,7 +441,7 @@ func (s *store) unwrap(ctx context.Context, t installstore.Tenant, p sealedParts
 	pt, err := s.keys.UnwrapDataKey(ctx, t, string(keyID), wrapped)
 	s.metrics.providerCall(ctx, false, err)
 	if err != nil {
-		return nil, fmt.Errorf("unwrap data key: %w", err)
+		return nil, err
 	}
 	return newDataKey(strings.Clone(p.header), strings.Clone(p.keyID), pt)
 }

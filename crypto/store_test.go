@@ -17,65 +17,32 @@ import (
 
 func TestConformanceLocalKeyring(t *testing.T) {
 	keys := keyring(t, "k1", "k1")
-	storetest.Run(t, func(t *testing.T) installstore.Store { return newStore(t, memory.New(), keys) })
+	storetest.Run(t, func(t *testing.T) installstore.FullStore { return newStore(t, memory.New(), keys) })
 }
 
 func TestConformanceLocalKeyringCached(t *testing.T) {
 	keys := keyring(t, "k1", "k1")
-	storetest.Run(t, func(t *testing.T) installstore.Store {
+	storetest.Run(t, func(t *testing.T) installstore.FullStore {
 		return newStore(t, memory.New(), keys, crypto.WithDataKeyCache(time.Minute, 100))
 	})
 }
 
-// capabilities lists the optional interfaces s implements.
-func capabilities(s installstore.Store) [5]bool {
-	_, d := s.(installstore.BotDeleter)
-	_, u := s.(installstore.Updater)
-	_, l := s.(installstore.Lister)
-	_, n := s.(installstore.NonceStore)
-	_, le := s.(installstore.Leaser)
-	return [5]bool{d, u, l, n, le}
-}
-
-func TestMirrorsInnerCapabilities(t *testing.T) {
-	keys := keyring(t, "k1", "k1")
-	full := memory.New()
-	for _, inner := range []installstore.Store{
-		full,
-		struct{ installstore.Store }{full},
-		struct {
-			installstore.Store
-			installstore.Updater
-			installstore.Lister
-		}{full, full, full},
-	} {
-		s := newStore(t, inner, keys)
-		require.Equal(t, capabilities(inner), capabilities(s))
-	}
-	// A store without capabilities still works.
-	s := newStore(t, struct{ installstore.Store }{full}, keys)
-	require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "a")))
-	got, err := s.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
-	require.NoError(t, err)
-	storetest.Equal(t, storetest.Fixture("", "T1", "U1", "a"), got)
-}
-
 func TestNewStoreRejectsBadInput(t *testing.T) {
 	keys := keyring(t, "k1", "k1")
-	for name, f := range map[string]func() (installstore.Store, error){
-		"nil inner": func() (installstore.Store, error) { return crypto.NewStore(nil, keys) },
-		"nil keys":  func() (installstore.Store, error) { return crypto.NewStore(memory.New(), nil) },
-		"zero age": func() (installstore.Store, error) {
+	for name, f := range map[string]func() (*crypto.Store, error){
+		"nil inner": func() (*crypto.Store, error) { return crypto.NewStore(nil, keys) },
+		"nil keys":  func() (*crypto.Store, error) { return crypto.NewStore(memory.New(), nil) },
+		"zero age": func() (*crypto.Store, error) {
 			return crypto.NewStore(memory.New(), keys, crypto.WithDataKeyCache(0, 1))
 		},
-		"zero uses": func() (installstore.Store, error) {
+		"zero uses": func() (*crypto.Store, error) {
 			return crypto.NewStore(memory.New(), keys, crypto.WithDataKeyCache(time.Minute, 0))
 		},
-		"zero capacity": func() (installstore.Store, error) {
+		"zero capacity": func() (*crypto.Store, error) {
 			return crypto.NewStore(memory.New(), keys, crypto.WithDataKeyCacheCapacity(0))
 		},
-		"nil clock": func() (installstore.Store, error) { return crypto.NewStore(memory.New(), keys, crypto.WithClock(nil)) },
-		"bad provider name": func() (installstore.Store, error) {
+		"nil clock": func() (*crypto.Store, error) { return crypto.NewStore(memory.New(), keys, crypto.WithClock(nil)) },
+		"bad provider name": func() (*crypto.Store, error) {
 			return crypto.NewStore(memory.New(), badName{keys})
 		},
 	} {
@@ -155,7 +122,7 @@ func TestCallerInstallationIsNotMutated(t *testing.T) {
 	require.NoError(t, err)
 	got.Bot.Token = "xoxb-test-refreshed"
 	before := got.Clone()
-	require.NoError(t, s.(installstore.Updater).UpdateInstallation(bg, got))
+	require.NoError(t, s.UpdateInstallation(bg, got))
 	require.Greater(t, got.Version, before.Version)
 	before.Version = got.Version
 	require.Equal(t, before, got)
@@ -177,7 +144,7 @@ func putRaw(t *testing.T, inner *memory.Store, raw *installstore.Installation) {
 
 // requireDecryptError fetches q and checks the error: ErrDecrypt, naming the
 // tenant and field, and holding no secret or sealed value.
-func requireDecryptError(t *testing.T, s installstore.Store, q installstore.Query, field string, forbidden ...string) {
+func requireDecryptError(t *testing.T, s installstore.FullStore, q installstore.Query, field string, forbidden ...string) {
 	t.Helper()
 	got, err := s.FetchInstallation(bg, q)
 	require.ErrorIs(t, err, crypto.ErrDecrypt)
@@ -281,7 +248,7 @@ func TestMissingKeyFails(t *testing.T) {
 	require.NoError(t, err)
 	requireDecryptError(t, newStore(t, inner, same), installstore.Query{TeamID: "T1"}, "bot.token")
 	// Listing fails closed as well.
-	err = other.(installstore.Lister).ListInstallations(bg, func(installstore.Query, *installstore.Installation) error { return nil })
+	err = other.ListInstallations(bg, func(installstore.Query, *installstore.Installation) error { return nil })
 	require.ErrorIs(t, err, crypto.ErrDecrypt)
 	require.Contains(t, err.Error(), ":T1")
 }
@@ -321,7 +288,7 @@ func TestListGoesPastUnreadableRecords(t *testing.T) {
 		require.NoError(t, inner.UpdateInstallation(bg, raw))
 	}
 	seen := map[string]int{}
-	err := s.(installstore.Lister).ListInstallations(bg, func(q installstore.Query, inst *installstore.Installation) error {
+	err := s.ListInstallations(bg, func(q installstore.Query, inst *installstore.Installation) error {
 		seen[q.TeamID]++
 		require.NotEqual(t, "T2", q.TeamID, "an unreadable record is never handed out")
 		return nil

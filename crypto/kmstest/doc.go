@@ -14,7 +14,8 @@
 // material never leaves the server except as data keys it generates.
 //
 // Tests drive it directly too: [Server.CreateKey], [Server.DisableKey],
-// [Server.EnableKey], [Server.RotateKey], [Server.Throttle] (answer the next
+// [Server.EnableKey], [Server.ScheduleKeyDeletion] (KMSInvalidStateException
+// until [Server.CancelKeyDeletion]), [Server.RotateKey], [Server.Throttle] (answer the next
 // requests with ThrottlingException, which the SDK's standard retryer
 // retries), [Server.SetLatency], and per-operation call counters
 // ([Server.Calls]). [Server.Client] builds a kms.Client pointed at it.

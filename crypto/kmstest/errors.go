@@ -10,6 +10,7 @@ import (
 const (
 	errNotFound          = "NotFoundException"
 	errDisabled          = "DisabledException"
+	errInvalidState      = "KMSInvalidStateException"
 	errInvalidCiphertext = "InvalidCiphertextException"
 	errIncorrectKey      = "IncorrectKeyException"
 	errAlreadyExists     = "AlreadyExistsException"

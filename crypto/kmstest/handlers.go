@@ -132,7 +132,10 @@ type keyMetadata struct {
 
 func (s *Server) metadata(k *key) keyMetadata {
 	state := "Enabled"
-	if !k.enabled {
+	switch {
+	case k.pendingDeletion:
+		state = "PendingDeletion"
+	case !k.enabled:
 		state = "Disabled"
 	}
 	return keyMetadata{
@@ -199,6 +202,9 @@ func (s *Server) usableKey(id string) (*key, *apiError) {
 	k, err := s.keyFor(id)
 	if err != nil {
 		return nil, err
+	}
+	if k.pendingDeletion {
+		return nil, apiErrorf(errInvalidState, "%s is pending deletion.", k.arn)
 	}
 	if !k.enabled {
 		return nil, apiErrorf(errDisabled, "%s is disabled.", k.arn)
@@ -353,6 +359,9 @@ func (s *Server) decryptBlob(blob []byte, keyID string, ec map[string]string) (*
 		if want != k {
 			return nil, nil, apiErrorf(errIncorrectKey, "The key ID in the request does not identify a key that can perform this operation.")
 		}
+	}
+	if k.pendingDeletion {
+		return nil, nil, apiErrorf(errInvalidState, "%s is pending deletion.", k.arn)
 	}
 	if !k.enabled {
 		return nil, nil, apiErrorf(errDisabled, "%s is disabled.", k.arn)

@@ -27,12 +27,13 @@ type Server struct {
 
 // key is one symmetric KMS key. material[v] is key-material version v.
 type key struct {
-	id          string
-	arn         string
-	description string
-	enabled     bool
-	created     time.Time
-	material    [][]byte
+	id              string
+	arn             string
+	description     string
+	enabled         bool
+	pendingDeletion bool
+	created         time.Time
+	material        [][]byte
 }
 
 // Key identifies a key the server created.
@@ -122,6 +123,28 @@ func (s *Server) setEnabled(keyID string, enabled bool) error {
 		return err
 	}
 	k.enabled = enabled
+	return nil
+}
+
+// ScheduleKeyDeletion puts a key in the PendingDeletion state, as KMS's
+// ScheduleKeyDeletion does: every cryptographic operation with it fails with
+// KMSInvalidStateException until [Server.CancelKeyDeletion]. (kmstest never
+// deletes a key.)
+func (s *Server) ScheduleKeyDeletion(keyID string) error { return s.setPendingDeletion(keyID, true) }
+
+// CancelKeyDeletion takes a key out of the PendingDeletion state. As in KMS,
+// the key is then disabled; enable it with [Server.EnableKey].
+func (s *Server) CancelKeyDeletion(keyID string) error { return s.setPendingDeletion(keyID, false) }
+
+func (s *Server) setPendingDeletion(keyID string, pending bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, err := s.resolveLocked(keyID)
+	if err != nil {
+		return err
+	}
+	k.pendingDeletion = pending
+	k.enabled = false
 	return nil
 }
 

@@ -266,3 +266,28 @@ func TestRawProtocolErrors(t *testing.T) {
 	require.Contains(t, body, `"KeyState":"Enabled"`)
 	require.Equal(t, 3, srv.Calls("CreateKey"), "requests naming an operation are counted, failed ones too")
 }
+
+func TestPendingDeletion(t *testing.T) {
+	ctx := context.Background()
+	srv, c := newServer(t)
+	k := srv.CreateKey("k")
+	gen, err := c.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: aws.String(k.ID), KeySpec: types.DataKeySpecAes256, EncryptionContext: tenantCtx})
+	require.NoError(t, err)
+	require.NoError(t, srv.ScheduleKeyDeletion(k.ARN))
+	d, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(k.ID)})
+	require.NoError(t, err)
+	require.Equal(t, types.KeyStatePendingDeletion, d.KeyMetadata.KeyState)
+	var invalidState *types.KMSInvalidStateException
+	_, err = c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: gen.CiphertextBlob, EncryptionContext: tenantCtx})
+	require.ErrorAs(t, err, &invalidState)
+	_, err = c.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: aws.String(k.ID), KeySpec: types.DataKeySpecAes256})
+	require.ErrorAs(t, err, &invalidState)
+
+	require.NoError(t, srv.CancelKeyDeletion(k.ID))
+	var disabled *types.DisabledException
+	_, err = c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: gen.CiphertextBlob, EncryptionContext: tenantCtx})
+	require.ErrorAs(t, err, &disabled, "a canceled deletion leaves the key disabled, as in KMS")
+	require.NoError(t, srv.EnableKey(k.ID))
+	_, err = c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: gen.CiphertextBlob, EncryptionContext: tenantCtx})
+	require.NoError(t, err)
+}
