@@ -2,7 +2,7 @@ package metrics
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"slices"
 	"sync/atomic"
 
@@ -32,8 +32,18 @@ type Drift struct {
 }
 
 // ScopeDrift lists every installation and returns those that drift from
-// want. It reads scopes only; it never looks at a token.
+// want. It reads scopes only; it never looks at a token, so l is best the
+// backend below the encryption layer.
+//
+// A record the listing skips (corrupt, or unreadable through an encryption
+// layer) does not stop it: the drifts of every other record are returned
+// together with the listing's error, which names the records skipped. When
+// the listing itself fails, the drifts found before are returned with its
+// error.
 func ScopeDrift(ctx context.Context, l installstore.Lister, want Scopes) ([]Drift, error) {
+	if l == nil {
+		return nil, fmt.Errorf("metrics: scope drift: %w: nil lister", installstore.ErrInvalid)
+	}
 	var out []Drift
 	err := l.ListInstallations(ctx, func(q installstore.Query, inst *installstore.Installation) error {
 		d := Drift{Query: q}
@@ -48,7 +58,10 @@ func ScopeDrift(ctx context.Context, l installstore.Lister, want Scopes) ([]Drif
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return out, fmt.Errorf("metrics: scope drift: %w", err)
+	}
+	return out, nil
 }
 
 // diff returns the sorted scopes of want missing from got, and of got not in want.
@@ -68,40 +81,58 @@ func diff(want, got []string) (missing, extra []string) {
 	return missing, extra
 }
 
-// DriftMonitor runs [ScopeDrift] on demand and exports the count of
-// drifting installations found by the last check as the gauge
-// installvault.scope_drift.
+// DriftMonitor runs [ScopeDrift] on demand and exports, as of the last
+// check that listed every record it could read, the count of drifting
+// installations (gauge installvault.scope_drift) and of records skipped as
+// corrupt (gauge installvault.scope_drift_skipped).
 type DriftMonitor struct {
-	lister installstore.Lister
-	want   Scopes
-	last   atomic.Int64
+	lister        installstore.Lister
+	want          Scopes
+	last, skipped atomic.Int64
 }
 
-// NewDriftMonitor returns a monitor over l for the requested scopes.
+// NewDriftMonitor returns a monitor over l for the requested scopes. A nil
+// l is refused with an error wrapping [installstore.ErrInvalid].
 func NewDriftMonitor(l installstore.Lister, want Scopes, opts ...Option) (*DriftMonitor, error) {
 	if l == nil {
-		return nil, errors.New("metrics: nil lister")
+		return nil, fmt.Errorf("metrics: new drift monitor: %w: nil lister", installstore.ErrInvalid)
 	}
 	c := newConfig(opts)
+	if c.provider == nil {
+		return nil, fmt.Errorf("metrics: new drift monitor: %w: WithMeterProvider(nil)", installstore.ErrInvalid)
+	}
 	d := &DriftMonitor{lister: l, want: want}
-	_, err := c.provider.Meter(ScopeName).Int64ObservableGauge("installvault.scope_drift",
+	m := c.provider.Meter(ScopeName)
+	_, err := m.Int64ObservableGauge("installvault.scope_drift",
 		metric.WithDescription("Installations whose granted scopes differ from the requested scopes, at the last check."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			o.Observe(d.last.Load())
 			return nil
 		}))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("metrics: new drift monitor: %w", err)
+	}
+	_, err = m.Int64ObservableGauge("installvault.scope_drift_skipped",
+		metric.WithDescription("Records the last scope-drift check skipped because they are corrupt."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(d.skipped.Load())
+			return nil
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("metrics: new drift monitor: %w", err)
 	}
 	return d, nil
 }
 
-// Check lists the store, records the count and returns the drifting installations.
+// Check lists the store, records the counts and returns the drifting
+// installations. Records skipped as corrupt do not stop it: the gauges are
+// updated, and the drifts are returned with the error naming the records
+// skipped. A listing that fails leaves the gauges as they were.
 func (d *DriftMonitor) Check(ctx context.Context) ([]Drift, error) {
 	drifts, err := ScopeDrift(ctx, d.lister, d.want)
-	if err != nil {
-		return nil, err
+	if n, complete := countSkipped(err, installstore.ErrCorrupt); err == nil || complete {
+		d.last.Store(int64(len(drifts)))
+		d.skipped.Store(int64(n))
 	}
-	d.last.Store(int64(len(drifts)))
-	return drifts, nil
+	return drifts, err
 }

@@ -1,11 +1,28 @@
-// Package residency routes each tenant to one of several backends, so that,
-// for example, EU workspaces' tokens live only in an EU DynamoDB table.
+// Package residency is the layer that routes each tenant to one of several
+// regional stores, so that, for example, EU workspaces' tokens live only in
+// an EU DynamoDB table.
 //
 // A [Router] names the region of a tenant; every operation on that tenant
-// (store, fetch, update, delete) goes to that region's store and no other.
-// Tenant-less data (OAuth state nonces, refresh leases) lives in one home
-// region ([WithHomeRegion]). The routed store implements the optional
-// capabilities every region's store shares.
+// (store, fetch, update, every delete) goes to that region's store and no
+// other. Tenant-less data (OAuth state nonces, refresh leases) lives in one
+// home region ([WithHomeRegion]). Listings (ListInstallations, ListDue) fan
+// out to every region, one after the other: a region that fails does not
+// stop the others, and the error names every region that was not listed in
+// full. [Store] implements the whole [installstore.FullStore] contract.
+//
+// # Where it goes
+//
+// The layers stack in one order (README's diagram):
+//
+//	oauth.Handler → rotation.Refresher → audit / metrics → crypto → residency or backend
+//
+// Residency sits where a backend would, below the encryption layer (one
+// crypto store over every region); or above per-region crypto stores, when
+// each region has its own keys (a KMS key per region). [Store.Unwrap]
+// returns every region, so whole-stack operations (crypto.Rewrap, backup,
+// order checks) reach each of them. NewStore refuses regions that are not
+// distinct stores: two regions sharing a store (directly or anywhere below)
+// would put one region's tenants in the other's table.
 //
 // Enterprise Grid: a workspace of an organization with no install of its own
 // is served by the organization's org-wide install, which the backend finds
@@ -19,7 +36,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/installvault/installvault/installstore"
@@ -37,56 +56,112 @@ var ErrUnknownRegion = errors.New("residency: unknown region")
 // would break the org-wide fallback.
 var ErrSplitEnterprise = errors.New("residency: a workspace routed away from its enterprise")
 
-type store struct {
+// Store is the routing layer. Create it with [NewStore].
+type Store struct {
 	route   Router
-	regions map[string]installstore.Store
+	regions map[string]installstore.FullStore
 	names   []string // sorted, for deterministic listing
 	home    string
 }
 
-// Option configures the routed store.
-type Option func(*store)
+var (
+	_ installstore.FullStore = (*Store)(nil)
+	_ installstore.Unwrapper = (*Store)(nil)
+)
+
+// Option configures [NewStore].
+type Option func(*Store)
 
 // WithHomeRegion names the region that keeps tenant-less data: OAuth state
-// nonces and refresh leases. Required when the regions' stores keep nonces
-// or leases.
-func WithHomeRegion(region string) Option { return func(s *store) { s.home = region } }
+// nonces and refresh leases. Required with more than one region.
+func WithHomeRegion(region string) Option { return func(s *Store) { s.home = region } }
 
 // NewStore returns a store routing each tenant to regions[route(tenant)].
-func NewStore(route Router, regions map[string]installstore.Store, opts ...Option) (installstore.Store, error) {
+// Bad arguments are refused with an error wrapping [installstore.ErrInvalid]:
+// no router, no region, a nil region store, regions that are not distinct
+// stores, a missing or unknown home region (also [ErrUnknownRegion]).
+func NewStore(route Router, regions map[string]installstore.FullStore, opts ...Option) (*Store, error) {
 	if route == nil {
-		return nil, errors.New("residency: nil router")
+		return nil, invalidf("nil router")
 	}
 	if len(regions) == 0 {
-		return nil, errors.New("residency: no regions")
+		return nil, invalidf("no regions")
 	}
-	s := &store{route: route, regions: make(map[string]installstore.Store, len(regions))}
-	var stores []installstore.Store
+	s := &Store{route: route, regions: make(map[string]installstore.FullStore, len(regions))}
 	for name, r := range regions {
 		if r == nil {
-			return nil, fmt.Errorf("residency: region %q has a nil store", name)
+			return nil, invalidf("region %q has a nil store", name)
+		}
+		if name == "" {
+			return nil, invalidf("a region with an empty name")
 		}
 		s.regions[name] = r
 		s.names = append(s.names, name)
-		stores = append(stores, r)
 	}
 	slices.Sort(s.names)
 	for _, o := range opts {
 		o(s)
 	}
-	out := installstore.Mirror(s, stores[0], stores[1:]...)
-	_, nonces := out.(installstore.NonceStore)
-	_, leases := out.(installstore.Leaser)
-	if s.home == "" && (nonces || leases) {
-		return nil, errors.New("residency: the regions keep nonces and leases: name the region that keeps them with WithHomeRegion")
+	if s.home == "" && len(s.names) == 1 {
+		s.home = s.names[0]
 	}
-	if s.home != "" && s.regions[s.home] == nil {
-		return nil, fmt.Errorf("residency: home region %q: %w", s.home, ErrUnknownRegion)
+	if s.home == "" {
+		return nil, invalidf("name the region that keeps OAuth state nonces and refresh leases with WithHomeRegion")
 	}
-	return out, nil
+	if s.regions[s.home] == nil {
+		return nil, fmt.Errorf("residency: new store: %w: home region %q: %w", installstore.ErrInvalid, s.home, ErrUnknownRegion)
+	}
+	if err := s.checkDistinct(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
-func (s *store) storeFor(t installstore.Tenant) (installstore.Store, error) {
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("residency: new store: %w: %s", installstore.ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// checkDistinct refuses two regions that reach the same store (the same
+// pointer), at any depth of their stacks.
+func (s *Store) checkDistinct() error {
+	owner := make(map[installstore.FullStore]string)
+	for _, name := range s.names {
+		var err error
+		installstore.Walk(s.regions[name], func(x installstore.FullStore) bool {
+			if err != nil {
+				return false
+			}
+			if reflect.TypeOf(x).Kind() != reflect.Pointer {
+				return true // a value has no identity to share
+			}
+			if other, seen := owner[x]; seen && other != name {
+				err = invalidf("regions %q and %q share a store (%T): each region needs its own backend", other, name, x)
+				return false
+			}
+			owner[x] = name
+			return true
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Unwrap implements [installstore.Unwrapper]: every region's store, in the
+// order of the regions' names.
+func (s *Store) Unwrap() []installstore.FullStore {
+	out := make([]installstore.FullStore, len(s.names))
+	for i, name := range s.names {
+		out[i] = s.regions[name]
+	}
+	return out
+}
+
+// Regions returns the regions' names, sorted.
+func (s *Store) Regions() []string { return slices.Clone(s.names) }
+
+func (s *Store) storeFor(t installstore.Tenant) (installstore.FullStore, error) {
 	name, err := s.route(t)
 	if err != nil {
 		return nil, fmt.Errorf("residency: route tenant %s: %w", t, err)
@@ -108,92 +183,263 @@ func (s *store) storeFor(t installstore.Tenant) (installstore.Store, error) {
 	return r, nil
 }
 
-// StoreInstallation writes to the tenant's region.
-func (s *store) StoreInstallation(ctx context.Context, inst *installstore.Installation) error {
-	if err := inst.Validate(); err != nil {
-		return err
-	}
-	r, err := s.storeFor(inst.Tenant())
-	if err != nil {
-		return err
-	}
-	return r.StoreInstallation(ctx, inst)
-}
-
-// FetchInstallation reads from the tenant's region.
-func (s *store) FetchInstallation(ctx context.Context, q installstore.Query) (*installstore.Installation, error) {
+// forQuery validates q and returns its tenant's region.
+func (s *Store) forQuery(q installstore.Query) (installstore.FullStore, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
-	r, err := s.storeFor(q.Tenant())
+	return s.storeFor(q.Tenant())
+}
+
+// forInstallation validates inst and returns its tenant's region.
+func (s *Store) forInstallation(inst *installstore.Installation) (installstore.FullStore, error) {
+	if err := inst.Validate(); err != nil {
+		return nil, err
+	}
+	return s.storeFor(inst.Tenant())
+}
+
+// migratedFrom returns the region of the standalone tenant (no enterprise,
+// same team) that a workspace of an enterprise t supersedes (an Enterprise
+// Grid migration), when the router puts it in another region than r; nil
+// when there is none or it shares r, where r's backend handles it.
+func (s *Store) migratedFrom(t installstore.Tenant, r installstore.FullStore) (installstore.FullStore, error) {
+	if t.EnterpriseID == "" || t.TeamID == "" {
+		return nil, nil
+	}
+	sr, err := s.storeFor(installstore.Tenant{TeamID: t.TeamID})
 	if err != nil {
 		return nil, err
 	}
-	return r.FetchInstallation(ctx, q)
+	if sr == r {
+		return nil, nil
+	}
+	return sr, nil
 }
 
-// DeleteInstallation deletes in the tenant's region.
-func (s *store) DeleteInstallation(ctx context.Context, q installstore.Query) error {
-	if err := q.Validate(); err != nil {
-		return err
-	}
-	r, err := s.storeFor(q.Tenant())
+// standalone returns q addressed to the standalone tenant of its team.
+func standalone(q installstore.Query) installstore.Query {
+	return installstore.Query{TeamID: q.TeamID, UserID: q.UserID}
+}
+
+// StoreInstallation writes to the tenant's region. Storing a workspace of an
+// enterprise also removes the standalone record of its team, in whichever
+// region that is (the contract's Grid migration).
+func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Installation) error {
+	r, err := s.forInstallation(inst)
 	if err != nil {
 		return err
 	}
-	return r.DeleteInstallation(ctx, q)
-}
-
-// DeleteBot deletes the bot in the tenant's region.
-func (s *store) DeleteBot(ctx context.Context, q installstore.Query) error {
-	if err := q.Validate(); err != nil {
-		return err
-	}
-	r, err := s.storeFor(q.Tenant())
+	sr, err := s.migratedFrom(inst.Tenant(), r)
 	if err != nil {
 		return err
 	}
-	return r.(installstore.BotDeleter).DeleteBot(ctx, q)
-}
-
-// UpdateInstallation updates in the tenant's region.
-func (s *store) UpdateInstallation(ctx context.Context, inst *installstore.Installation) error {
-	if err := inst.Validate(); err != nil {
+	if err := r.StoreInstallation(ctx, inst); err != nil {
 		return err
 	}
-	r, err := s.storeFor(inst.Tenant())
-	if err != nil {
-		return err
-	}
-	return r.(installstore.Updater).UpdateInstallation(ctx, inst)
-}
-
-// ListInstallations lists every region, one after the other.
-func (s *store) ListInstallations(ctx context.Context, fn func(installstore.Query, *installstore.Installation) error) error {
-	for _, name := range s.names {
-		if err := s.regions[name].(installstore.Lister).ListInstallations(ctx, fn); err != nil {
-			return fmt.Errorf("residency: list region %q: %w", name, err)
+	if sr != nil {
+		if err := sr.DeleteInstallation(ctx, installstore.Query{TeamID: inst.TeamID}); err != nil {
+			return fmt.Errorf("residency: store tenant %s: remove the standalone record of team %s it supersedes: %w", inst.Tenant(), inst.TeamID, err)
 		}
 	}
 	return nil
 }
 
+// FetchInstallation reads from the tenant's region, with the contract's
+// fallbacks: a workspace of an enterprise with no record of its own is
+// served by its team's standalone record (in that record's region), then by
+// the org-wide install.
+func (s *Store) FetchInstallation(ctx context.Context, q installstore.Query) (*installstore.Installation, error) {
+	r, err := s.forQuery(q)
+	if err != nil {
+		return nil, err
+	}
+	if q.IsEnterpriseInstall {
+		return r.FetchInstallation(ctx, q)
+	}
+	sr, err := s.migratedFrom(q.Tenant(), r)
+	if err != nil || sr == nil {
+		if err != nil {
+			return nil, err
+		}
+		return r.FetchInstallation(ctx, q)
+	}
+	inst, err := r.FetchInstallation(ctx, q)
+	switch {
+	case err == nil && inst.Tenant() == q.Tenant():
+		return inst, nil // its own record
+	case err != nil && !errors.Is(err, installstore.ErrNotFound):
+		return nil, err
+	}
+	if q.UserID != "" && err != nil {
+		// The tenant may exist without this user: then nothing falls back.
+		latest, lerr := r.FetchInstallation(ctx, installstore.Query{EnterpriseID: q.EnterpriseID, TeamID: q.TeamID})
+		switch {
+		case lerr == nil && latest.Tenant() == q.Tenant():
+			return nil, err
+		case lerr != nil && !errors.Is(lerr, installstore.ErrNotFound):
+			return nil, lerr
+		}
+	}
+	own, serr := sr.FetchInstallation(ctx, standalone(q))
+	switch {
+	case serr == nil:
+		return own, nil
+	case !errors.Is(serr, installstore.ErrNotFound):
+		return nil, serr
+	}
+	return inst, err // the org-wide install, or not found
+}
+
+// DeleteInstallation deletes in the tenant's region; for a workspace of an
+// enterprise, also the standalone record of its team, in its region.
+func (s *Store) DeleteInstallation(ctx context.Context, q installstore.Query) error {
+	r, err := s.forQuery(q)
+	if err != nil {
+		return err
+	}
+	sr, err := s.migratedFrom(q.Tenant(), r)
+	if err != nil {
+		return err
+	}
+	err = r.DeleteInstallation(ctx, q)
+	if sr != nil {
+		err = errors.Join(err, sr.DeleteInstallation(ctx, standalone(q)))
+	}
+	return err
+}
+
+// DeleteBot deletes the bot in the tenant's region.
+func (s *Store) DeleteBot(ctx context.Context, q installstore.Query) error {
+	r, err := s.forQuery(q)
+	if err != nil {
+		return err
+	}
+	return r.DeleteBot(ctx, q)
+}
+
+// DeleteInstallationIf deletes conditionally in the tenant's region; for a
+// workspace of an enterprise that exists and is deleted, also the
+// standalone record of its team, as [Store.DeleteInstallation] does.
+func (s *Store) DeleteInstallationIf(ctx context.Context, q installstore.Query, version int64) error {
+	r, err := s.forQuery(q)
+	if err != nil {
+		return err
+	}
+	sr, err := s.migratedFrom(q.Tenant(), r)
+	if err != nil {
+		return err
+	}
+	if sr == nil {
+		return r.DeleteInstallationIf(ctx, q, version)
+	}
+	// A tenant that does not exist is not deleted, nor is its team's
+	// standalone record: the condition is on the tenant itself.
+	// A record that exists but does not open (corrupt, unreadable) is
+	// deleted like any other.
+	cur, err := r.FetchInstallation(ctx, installstore.Query{EnterpriseID: q.EnterpriseID, TeamID: q.TeamID})
+	switch {
+	case errors.Is(err, installstore.ErrNotFound), err == nil && cur.Tenant() != q.Tenant():
+		return nil
+	case errors.Is(err, installstore.ErrUnavailable):
+		return err
+	}
+	if err := r.DeleteInstallationIf(ctx, q, version); err != nil {
+		return err
+	}
+	return sr.DeleteInstallation(ctx, standalone(q))
+}
+
+// DeleteBotIf deletes the bot conditionally in the tenant's region.
+func (s *Store) DeleteBotIf(ctx context.Context, q installstore.Query, version int64) error {
+	r, err := s.forQuery(q)
+	if err != nil {
+		return err
+	}
+	return r.DeleteBotIf(ctx, q, version)
+}
+
+// UpdateInstallation updates in the tenant's region.
+func (s *Store) UpdateInstallation(ctx context.Context, inst *installstore.Installation) error {
+	r, err := s.forInstallation(inst)
+	if err != nil {
+		return err
+	}
+	return r.UpdateInstallation(ctx, inst)
+}
+
+// ListInstallations lists every region, one after the other. A region whose
+// listing fails, or skips records (corrupt, unreadable), does not stop the
+// others; the returned error then joins every region's error, each naming
+// its region. An error fn returns stops the listing at once and is returned
+// as is.
+func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Query, *installstore.Installation) error) error {
+	return s.fanOut(ctx, "list", func(r installstore.FullStore, fnErr *error) error {
+		return r.ListInstallations(ctx, func(q installstore.Query, inst *installstore.Installation) error {
+			*fnErr = fn(q, inst)
+			return *fnErr
+		})
+	})
+}
+
+// ListDue lists the due index of every region, one after the other, with
+// the same error handling as [Store.ListInstallations].
+func (s *Store) ListDue(ctx context.Context, before time.Time, fn func(installstore.Query, time.Time) error) error {
+	return s.fanOut(ctx, "list due", func(r installstore.FullStore, fnErr *error) error {
+		return r.ListDue(ctx, before, func(q installstore.Query, due time.Time) error {
+			*fnErr = fn(q, due)
+			return *fnErr
+		})
+	})
+}
+
+// fanOut runs list on every region. list sets *fnErr to the last error of
+// the caller's fn.
+func (s *Store) fanOut(ctx context.Context, op string, list func(r installstore.FullStore, fnErr *error) error) error {
+	var (
+		errs   []error
+		failed []string
+	)
+	for _, name := range s.names {
+		if err := ctx.Err(); err != nil {
+			failed = append(failed, name)
+			errs = append(errs, fmt.Errorf("residency: %s region %q: %w", op, name, err))
+			continue
+		}
+		var fnErr error
+		err := list(s.regions[name], &fnErr)
+		if fnErr != nil {
+			return fnErr
+		}
+		if err != nil {
+			failed = append(failed, name)
+			errs = append(errs, fmt.Errorf("residency: %s region %q: %w", op, name, err))
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	head := fmt.Errorf("residency: %s: regions not listed in full (records skipped, or the listing failed): %s; the other regions were listed in full",
+		op, strings.Join(failed, ", "))
+	return errors.Join(append([]error{head}, errs...)...)
+}
+
 // PutNonce writes to the home region.
-func (s *store) PutNonce(ctx context.Context, nonce string, expiresAt time.Time) error {
-	return s.regions[s.home].(installstore.NonceStore).PutNonce(ctx, nonce, expiresAt)
+func (s *Store) PutNonce(ctx context.Context, nonce string, expiresAt time.Time) error {
+	return s.regions[s.home].PutNonce(ctx, nonce, expiresAt)
 }
 
 // ConsumeNonce consumes in the home region.
-func (s *store) ConsumeNonce(ctx context.Context, nonce string) error {
-	return s.regions[s.home].(installstore.NonceStore).ConsumeNonce(ctx, nonce)
+func (s *Store) ConsumeNonce(ctx context.Context, nonce string) error {
+	return s.regions[s.home].ConsumeNonce(ctx, nonce)
 }
 
 // AcquireLease acquires in the home region.
-func (s *store) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) error {
-	return s.regions[s.home].(installstore.Leaser).AcquireLease(ctx, name, owner, ttl)
+func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) error {
+	return s.regions[s.home].AcquireLease(ctx, name, owner, ttl)
 }
 
 // ReleaseLease releases in the home region.
-func (s *store) ReleaseLease(ctx context.Context, name, owner string) error {
-	return s.regions[s.home].(installstore.Leaser).ReleaseLease(ctx, name, owner)
+func (s *Store) ReleaseLease(ctx context.Context, name, owner string) error {
+	return s.regions[s.home].ReleaseLease(ctx, name, owner)
 }
