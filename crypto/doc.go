@@ -1,7 +1,18 @@
-// Package crypto is installvault's envelope-encryption layer: a
-// [installstore.Store] that seals every [installstore.Secret] of an
+// Package crypto is installvault's envelope-encryption layer: [Store], an
+// [installstore.FullStore] that seals every [installstore.Secret] of an
 // installation (bot and user tokens, refresh tokens, the incoming-webhook
 // URL) before it reaches the backend, and opens it on the way out.
+//
+// # Where it goes
+//
+//	handler → rotation.Refresher → audit / metrics → crypto.Store → backend
+//
+// or, with data residency, either crypto over the router (one key provider
+// for all regions) or the router over one crypto.Store per region (each
+// region's own keys). Nothing that must never see plaintext goes above it;
+// it refuses to go over another crypto.Store (values would be sealed
+// twice). [Rewrap] finds every crypto.Store of a stack through
+// [installstore.Walk].
 //
 // Each write uses a 256-bit data key from a [KeyProvider] — AWS KMS
 // ([NewKMS]) or a local keyring for development and tests
@@ -12,10 +23,18 @@
 // # Fail closed
 //
 // A record that cannot be opened — wrong tenant, tampered, truncated, an
-// unknown or revoked key, KMS unavailable, or a secret that is not sealed at
-// all — fails the request with an error wrapping [ErrDecrypt] that names the
-// tenant and the field. The store never returns the sealed value, a stale
-// value or a cached plaintext token instead.
+// unknown, disabled or deleted key, or a secret that is not sealed at all —
+// fails the request with an error wrapping [ErrDecrypt] that names the
+// tenant and the field. When the key provider does not answer (KMS
+// throttling past the SDK's retries, timeouts, 5xx, lost connections) the
+// error wraps [installstore.ErrUnavailable] instead: the record may open
+// later, so callers retry (and never treat it as gone). No error matches
+// both. A write whose data key could not be made wraps [ErrSeal] (and
+// ErrUnavailable when transient) and writes nothing. The store never
+// returns the sealed value, a stale value or a cached plaintext token
+// instead of failing, and refuses to seal a value that is already sealed
+// ([installstore.ErrInvalid]): backups are restored to the backend below
+// this layer.
 //
 // # Sealed value format (version 1)
 //
@@ -73,9 +92,10 @@
 // # Key rotation
 //
 // Make a new primary key (a new keyring primary, or a new KMS key for the
-// tenant), then run [Rewrap] online: it re-seals every record under the
-// current key with conditional updates, so a concurrent write is never
-// overwritten. After it reports no failures the old key can be retired.
+// tenant), then run [Rewrap] online over the whole stack: it opens every
+// record of every encryption layer and re-seals what is not under the
+// current key, with conditional updates, so a concurrent write is never
+// overwritten. After it returns no error the old key can be retired.
 //
 // The KMS provider uses the ordinary aws-sdk-go-v2 client: the same code runs
 // unchanged against AWS KMS and against the package kmstest server the tests
