@@ -1,18 +1,25 @@
 package backup_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/installvault/installvault/audit"
 	"github.com/installvault/installvault/backup"
+	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
 	"github.com/installvault/installvault/memory"
+	"github.com/installvault/installvault/residency"
 )
 
 // sealed replaces every secret by a stand-in for a sealed value, as a
@@ -40,7 +47,7 @@ func populate(t *testing.T, s installstore.Store) {
 	require.NoError(t, s.StoreInstallation(ctx, sealed(storetest.Fixture("E1", "T900", "U9", "ws"))))
 	// A tenant whose latest installer's tokens were revoked, and one without a bot.
 	require.NoError(t, s.DeleteInstallation(ctx, installstore.Query{TeamID: "T001", UserID: "U2"}))
-	require.NoError(t, s.(installstore.BotDeleter).DeleteBot(ctx, installstore.Query{TeamID: "T003"}))
+	require.NoError(t, s.(installstore.FullStore).DeleteBot(ctx, installstore.Query{TeamID: "T003"}))
 }
 
 func snapshot(t *testing.T, s installstore.Lister) map[installstore.Query]*installstore.Installation {
@@ -158,6 +165,224 @@ func TestImportRejectsBadRecords(t *testing.T) {
 	}
 }
 
+func TestImportValidatesTheWholeFileFirst(t *testing.T) {
+	ctx := context.Background()
+	src := memory.New()
+	populate(t, src)
+	var file bytes.Buffer
+	_, err := backup.Export(ctx, src, &file)
+	require.NoError(t, err)
+	good := file.String()
+	for name, in := range map[string]string{
+		"bad last line":     good + `{"v":1,"query":{"TeamID":"T1"},"installation":{"team_id":"T2"}}` + "\n",
+		"truncated":         good[:len(good)-30],
+		"two bad lines":     "{\n" + good + "[]\n",
+		"a line too long":   good + strings.Repeat("x", 1<<20+1) + "\n",
+		"not a backup file": "hello\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			dst := memory.New()
+			n, err := backup.Import(ctx, dst, strings.NewReader(in))
+			require.Error(t, err)
+			require.Contains(t, err.Error(), "nothing written")
+			require.Zero(t, n)
+			require.Zero(t, dst.Len(), "nothing written")
+		})
+	}
+	_, err = backup.Import(ctx, memory.New(), strings.NewReader("{\n"+good+"[]\n"))
+	require.ErrorContains(t, err, "2 bad lines of")
+	require.ErrorContains(t, err, "line 1:")
+	require.ErrorContains(t, err, fmt.Sprintf("line %d:", strings.Count(good, "\n")+2))
+}
+
+func TestImportRefusesEmptyInput(t *testing.T) {
+	for _, in := range []string{"", "\n\n", "\r\n"} {
+		_, err := backup.Import(context.Background(), memory.New(), strings.NewReader(in))
+		require.ErrorIs(t, err, installstore.ErrInvalid, "%q", in)
+		require.ErrorContains(t, err, "no records")
+	}
+}
+
+// unreadable fails every read, as a missing table does.
+type unreadable struct{ *memory.Store }
+
+func (unreadable) FetchInstallation(context.Context, installstore.Query) (*installstore.Installation, error) {
+	return nil, errors.New("dynamo: fetch: ResourceNotFoundException: table not found")
+}
+
+func TestImportRefusesATargetThatDoesNotAnswer(t *testing.T) {
+	ctx := context.Background()
+	src := memory.New()
+	populate(t, src)
+	var file bytes.Buffer
+	_, err := backup.Export(ctx, src, &file)
+	require.NoError(t, err)
+	dst := unreadable{memory.New()}
+	_, err = backup.Import(ctx, dst, &file)
+	require.ErrorContains(t, err, "does not answer a read, nothing was written")
+	require.ErrorContains(t, err, "table not found")
+	require.Zero(t, dst.Len())
+}
+
+func TestImportFromAReaderThatCannotSeek(t *testing.T) {
+	ctx := context.Background()
+	src := memory.New()
+	populate(t, src)
+	var file bytes.Buffer
+	n, err := backup.Export(ctx, src, &file)
+	require.NoError(t, err)
+	pr, pw := io.Pipe()
+	go func() { _, _ = pw.Write(file.Bytes()); pw.Close() }()
+	dst := memory.New()
+	m, err := backup.Import(ctx, dst, bufio.NewReader(pr))
+	require.NoError(t, err)
+	require.Equal(t, n, m)
+	requireSameContents(t, snapshot(t, src), snapshot(t, dst))
+}
+
+func newKeyring(t *testing.T) crypto.KeyProvider {
+	t.Helper()
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k": bytes.Repeat([]byte{7}, 32)}, "k")
+	require.NoError(t, err)
+	return keys
+}
+
+func TestExportReadsBelowTheEncryptionLayerAndImportRefusesIt(t *testing.T) {
+	ctx := context.Background()
+	keys := newKeyring(t)
+	backend := memory.New()
+	sealedStore, err := crypto.NewStore(backend, keys)
+	require.NoError(t, err)
+	audited, err := audit.NewStore(sealedStore, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	for i := range 5 {
+		require.NoError(t, audited.StoreInstallation(ctx, storetest.Fixture("", fmt.Sprintf("T%d", i), "U1", "a")))
+	}
+
+	// The whole stack is given: records leave sealed, read from the backend.
+	var file bytes.Buffer
+	n, err := backup.Export(ctx, audited, &file)
+	require.NoError(t, err)
+	require.Equal(t, 10, n)
+	require.Contains(t, file.String(), installstore.SealedPrefix)
+	require.NotContains(t, file.String(), "xox")
+
+	// Restoring through an encryption layer is refused, writing nothing.
+	target := memory.New()
+	into, err := crypto.NewStore(target, keys)
+	require.NoError(t, err)
+	for _, dst := range []installstore.Store{into, audited} {
+		_, err = backup.Import(ctx, dst, bytes.NewReader(file.Bytes()))
+		require.ErrorIs(t, err, installstore.ErrInvalid)
+		require.ErrorContains(t, err, "restore to the backend below the encryption layer")
+	}
+	require.Zero(t, target.Len())
+
+	// Restored below it, the records open with the same keys.
+	_, err = backup.Import(ctx, target, bytes.NewReader(file.Bytes()))
+	require.NoError(t, err)
+	got, err := into.FetchInstallation(ctx, installstore.Query{TeamID: "T3", UserID: "U1"})
+	require.NoError(t, err)
+	require.Equal(t, "xoxb-test-T3-a", got.Bot.Token.Reveal())
+}
+
+func TestExportOfRegionsWithTheirOwnKeys(t *testing.T) {
+	ctx := context.Background()
+	eu, us := memory.New(), memory.New()
+	euSealed, err := crypto.NewStore(eu, newKeyring(t))
+	require.NoError(t, err)
+	usSealed, err := crypto.NewStore(us, newKeyring(t))
+	require.NoError(t, err)
+	plainAP := memory.New() // a region without encryption: listed as is
+	require.NoError(t, plainAP.StoreInstallation(ctx, sealed(storetest.Fixture("", "TAP", "U1", "a"))))
+	routed, err := residency.NewStore(func(t installstore.Tenant) (string, error) {
+		switch t.TeamID {
+		case "TAP":
+			return "ap", nil
+		case "TEU1", "TEU2":
+			return "eu", nil
+		}
+		return "us", nil
+	}, map[string]installstore.FullStore{"eu": euSealed, "us": usSealed, "ap": plainAP}, residency.WithHomeRegion("us"))
+	require.NoError(t, err)
+	for _, team := range []string{"TEU1", "TEU2", "TUS1"} {
+		require.NoError(t, routed.StoreInstallation(ctx, storetest.Fixture("", team, "U1", "a")))
+	}
+	var file bytes.Buffer
+	n, err := backup.Export(ctx, routed, &file)
+	require.NoError(t, err)
+	require.Equal(t, 8, n, "every region")
+	require.NotContains(t, file.String(), "xox")
+	_, err = backup.Import(ctx, routed, bytes.NewReader(file.Bytes()))
+	require.ErrorIs(t, err, installstore.ErrInvalid, "a router over encryption layers is refused too")
+}
+
+// corrupt lists its inner store and reports records skipped as corrupt.
+type corrupt struct {
+	*memory.Store
+	bad []string
+}
+
+func (c corrupt) ListInstallations(ctx context.Context, fn func(installstore.Query, *installstore.Installation) error) error {
+	if err := c.Store.ListInstallations(ctx, fn); err != nil {
+		return err
+	}
+	var errs []error
+	for _, b := range c.bad {
+		errs = append(errs, fmt.Errorf("memory: list tenant %s: %w", b, installstore.ErrCorrupt))
+	}
+	return errors.Join(errs...)
+}
+
+func TestExportGoesPastCorruptRecords(t *testing.T) {
+	ctx := context.Background()
+	src := memory.New()
+	populate(t, src)
+	want := snapshot(t, src)
+	var file bytes.Buffer
+	n, err := backup.Export(ctx, corrupt{src, []string{":T0BAD1", "E1:T0BAD2"}}, &file)
+	var skipped *backup.SkippedError
+	require.ErrorAs(t, err, &skipped)
+	require.Equal(t, 2, skipped.Records)
+	require.ErrorIs(t, err, installstore.ErrCorrupt)
+	require.ErrorContains(t, err, "2 records skipped, not in the backup")
+	require.ErrorContains(t, err, "E1:T0BAD2")
+	require.Equal(t, len(want), n, "every other record is in the backup")
+	dst := memory.New()
+	_, err = backup.Import(ctx, dst, &file)
+	require.NoError(t, err)
+	requireSameContents(t, want, snapshot(t, dst))
+}
+
+// halfway lists some records, then fails transiently.
+type halfway struct{ *memory.Store }
+
+func (h halfway) ListInstallations(ctx context.Context, fn func(installstore.Query, *installstore.Installation) error) error {
+	n := 0
+	errStop := errors.New("stop")
+	err := h.Store.ListInstallations(ctx, func(q installstore.Query, inst *installstore.Installation) error {
+		if n++; n > 3 {
+			return errStop
+		}
+		return fn(q, inst)
+	})
+	if errors.Is(err, errStop) {
+		return fmt.Errorf("dynamo: list (scan): %w", installstore.ErrUnavailable)
+	}
+	return err
+}
+
+func TestExportThatStopsIsAFailure(t *testing.T) {
+	src := memory.New()
+	populate(t, src)
+	n, err := backup.Export(context.Background(), halfway{src}, io.Discard)
+	require.ErrorIs(t, err, installstore.ErrUnavailable)
+	require.ErrorContains(t, err, "the listing failed after 3 records")
+	var skipped *backup.SkippedError
+	require.False(t, errors.As(err, &skipped))
+	require.Equal(t, 3, n)
+}
+
 func FuzzImport(f *testing.F) {
 	f.Add([]byte(`{"v":1,"query":{"TeamID":"T1","UserID":"U1"},"installation":{"team_id":"T1","user":{"id":"U1","token":"ivsealed:x"}}}`))
 	f.Add([]byte(`{"v":1,"query":{"EnterpriseID":"E1","IsEnterpriseInstall":true},"installation":{"enterprise_id":"E1","is_enterprise_install":true,"bot":{"token":"ivsealed:y"}}}`))
@@ -174,15 +399,26 @@ func FuzzImport(f *testing.F) {
 func Example() {
 	ctx := context.Background()
 	backend := memory.New() // below the encryption layer: holds sealed values
-	_ = backend.StoreInstallation(ctx, &installstore.Installation{
+	if err := backend.StoreInstallation(ctx, &installstore.Installation{
 		TeamID: "T0001",
 		Bot:    &installstore.Bot{Token: installstore.SealedPrefix + "stand-in"},
 		User:   installstore.User{ID: "U0001"},
-	})
+	}); err != nil {
+		fmt.Println(err)
+		return
+	}
 	var file bytes.Buffer
-	n, _ := backup.Export(ctx, backend, &file)
-	restored := memory.New()
-	m, _ := backup.Import(ctx, restored, &file)
+	n, err := backup.Export(ctx, backend, &file) // or the whole stack: Export reads below its encryption layers
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	restored := memory.New() // the backend below the encryption layer, never the crypto.Store
+	m, err := backup.Import(ctx, restored, bytes.NewReader(file.Bytes()))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	fmt.Println("exported", n, "imported", m)
 	// Output: exported 2 imported 2
 }
