@@ -1,8 +1,8 @@
 package residency_test
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"testing"
 
@@ -18,8 +18,9 @@ import (
 func keyring(t *testing.T, primary string, names ...string) crypto.KeyProvider {
 	t.Helper()
 	keys := map[string][]byte{}
-	for i, n := range names {
-		keys[n] = bytes.Repeat([]byte{byte(i + 1)}, 32)
+	for _, n := range names {
+		sum := sha256.Sum256([]byte("test key " + n)) // the same name, the same key
+		keys[n] = sum[:]
 	}
 	k, err := crypto.NewLocalKeyring(keys, primary)
 	require.NoError(t, err)
