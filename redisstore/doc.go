@@ -1,0 +1,123 @@
+// Package redisstore is the installstore backend on Redis (go-redis v9), on
+// a standalone server, a Sentinel-managed failover pair, or Redis Cluster.
+// [Store] implements [installstore.FullStore]: several replicas of a Slack
+// app share one Redis safely, and every write is atomic.
+//
+// By default the store refuses to write a secret that is not sealed by
+// package crypto; wrap it with crypto.NewStore. [WithPlaintextSecrets]
+// lifts that, for local experiments only. [WithKeyPrefix] namespaces every
+// key, so several apps (or test suites) share one Redis.
+//
+// # Guarantees
+//
+//   - Every write to a tenant (store, conditional update, deletes) is one Lua
+//     script (EVALSHA, falling back to EVAL), which Redis runs alone: readers
+//     never see half a write, and a conditional update or delete compares and
+//     writes in one step.
+//   - All keys of a tenant, of its standalone twin (the same team before it
+//     joined an Enterprise Grid organization), and the version counter and
+//     due index they use, belong to one of 1 024 key groups, chosen by the
+//     team ID, with its own hash tag: on Cluster a script only ever touches
+//     one slot, so the Grid migration (storing (E, T) removes (no
+//     enterprise, T)) and the due index are updated in the same script as
+//     the tenant — there is no window in which they disagree.
+//   - Versions come from the group's counter, at least the server's clock
+//     in microseconds and above the tenant's stored Version: never reused for
+//     a tenant, even after a delete and re-install.
+//   - The due index is exact (no lag): one sorted set per group scored by
+//     [installstore.Installation.RefreshAt] in Unix milliseconds.
+//   - Nonces are stored as their SHA-256 with SET NX PX; consumption deletes
+//     the key in a script, so exactly one caller consumes a nonce.
+//   - Leases are SET PX of the owner, granted, extended and released by
+//     scripts that check the owner.
+//   - Writes carry a token naming them, so a write that go-redis retried
+//     after a lost reply (it retries on EOF and dial errors) recognizes its
+//     own effect instead of reporting a conflict or a consumed nonce.
+//   - Records that do not decode (or name another tenant or user than their
+//     key) give [installstore.ErrCorrupt] on fetch, are skipped and named by
+//     listings, and are deleted like any other: the scripts never parse a
+//     record.
+//
+// # Data layout
+//
+// p is the key prefix, g the group (3 hex digits: CRC-32 of the team ID,
+// the enterprise ID for an org-wide install, modulo 1 024), t a tenant
+// "ENTERPRISE:TEAM" (empty parts left empty, e.g. ":T1", "E1:T2", "E1:"):
+//
+//	{p:g}:t:<t>        hash: the tenant (fields below)
+//	{p:g}:seq          string: the group's version counter
+//	{p:g}:due          sorted set: "<t>" (latest record) and "<t>#<uid>"
+//	                   (user records) scored by refresh time, Unix ms
+//	{p:g}:tenants      sorted set: "<t>" of every tenant, score 0
+//	{p:n:<sha256 hex>} string: a nonce; {p:n:<sha256 hex>}:c:<token> for a
+//	                   minute after its consumption
+//	p:lease:<name>     string: a lease's owner, expiring with the lease
+//
+// A tenant hash holds v (Version), w (the token of the write that set it),
+// lrec (the latest installation without bot and user, JSON), luser and lu
+// (the latest installer and their ID), lk and ld (whether the latest
+// installer holds a user token, and its due time), bot and bd (the bot,
+// JSON, and its due time), u:<uid> (user uid's installation) and k:<uid>
+// (whether it holds a user token). The secrets inside (tok, rtok, url) are
+// stored as sealed by package crypto.
+//
+// # Commands per operation
+//
+//   - FetchInstallation: one HMGET. A workspace of an enterprise with no
+//     record of its own costs one more for its standalone record and one
+//     more for the org-wide installation.
+//   - StoreInstallation, UpdateInstallation, DeleteInstallation(If),
+//     DeleteBot(If): one script each.
+//   - PutNonce, ConsumeNonce, AcquireLease, ReleaseLease: one script each.
+//   - ListDue: 8 pipelines of 128 ZRANGE BYSCORE ... LIMIT 0 100, plus one
+//     call per further page of a group with more than 100 records due.
+//   - ListInstallations: 8 pipelines of 128 ZRANGE BYLEX for the tenants,
+//     then per tenant one HMGET and one HSCAN + HMGET per 100 users.
+//
+// # Errors
+//
+// A lost or refused connection, a timeout, an exhausted pool, and the
+// replies LOADING, TRYAGAIN, CLUSTERDOWN, MASTERDOWN, READONLY, BUSY,
+// NOREPLICAS, OOM (maxmemory reached under noeviction) and "max number of
+// clients" wrap [installstore.ErrUnavailable] (go-redis has already retried
+// them MaxRetries times); the failed script wrote nothing. A cancelled
+// context is the caller's and is returned as such. redis.Nil is never an
+// error. WRONGTYPE (a key holding another type than the store writes)
+// wraps [installstore.ErrCorrupt]. Errors name the operation and tenant
+// once, never a value.
+//
+// # Durability: what an acknowledged write survives
+//
+// A write is acknowledged once the master applied it in memory. What a
+// crash then loses depends on the server's persistence, not on this
+// package:
+//
+//   - RDB snapshots only (save, the Redis default without appendonly):
+//     everything written since the last snapshot — minutes of installs,
+//     refreshed tokens (whose predecessors Slack has already invalidated:
+//     a lost refresh means a re-install) and consumed nonces (which become
+//     usable again).
+//   - appendonly yes with appendfsync everysec (the Redis default once AOF
+//     is on): up to about one second of acknowledged writes on a power loss
+//     or kernel crash (a killed redis-server process loses nothing the
+//     kernel received).
+//   - appendonly yes with appendfsync always: nothing acknowledged, at the
+//     cost of one fsync per write (the test suite kills redis-server with
+//     SIGKILL mid-storm under this setting and finds every acknowledged
+//     write).
+//   - Replication is asynchronous: a failover (Sentinel or Cluster) to a
+//     replica that lagged loses what the replica had not received, whatever
+//     the master's fsync policy. WAIT numreplicas timeout after a write
+//     narrows that window (it does not make Redis strongly consistent);
+//     min-replicas-to-write refuses writes when too few replicas are
+//     connected.
+//
+// A production deployment needs: appendonly yes with appendfsync everysec
+// (or always, for no loss of acknowledged writes on one machine),
+// maxmemory-policy noeviction (under any eviction policy Redis silently
+// drops keys when memory is full: tokens, version counters and index
+// entries would vanish without an error; under noeviction writes fail with
+// OOM, which the store reports as ErrUnavailable), a persistence dir on
+// durable storage, and no client reading from replicas (New refuses a
+// ClusterClient with ReadOnly, RouteByLatency or RouteRandomly).
+package redisstore

@@ -1,0 +1,233 @@
+package redisstore
+
+import "github.com/redis/go-redis/v9"
+
+// The tenant scripts. Every write to a tenant is one of them, so it is
+// atomic: Redis runs a script alone, and replicates and appends it to the
+// AOF as one MULTI/EXEC block. They touch keys of one group only (one hash
+// tag, one Cluster slot):
+//
+//	KEYS[1] {p:g}:seq      the group's version counter (string)
+//	KEYS[2] {p:g}:due      the group's due index (sorted set)
+//	KEYS[3] {p:g}:tenants  the group's tenants (sorted set, score 0)
+//	KEYS[4] {p:g}:t:<t>    the tenant (hash)
+//	KEYS[5] {p:g}:t::<T>   its standalone twin, for a workspace of an enterprise
+//
+// A tenant hash holds:
+//
+//	v          the tenant's Version
+//	w          a token naming the write that set v (a retried write finds its own)
+//	lrec       the latest installation, without bot and user (JSON)
+//	luser, lu  the latest installer (JSON) and their user ID ("" for none)
+//	lk         "1" when the latest installer holds a user token
+//	ld, bd     due times (Unix ms, 0 for none) of the latest installer's and the bot's tokens
+//	bot        the bot (JSON), absent when none
+//	u:<uid>    user uid's installation (JSON)
+//	k:<uid>    "1" when user uid's installation holds a user token
+//
+// The scripts never parse JSON, so what a record holds never stops a write
+// or a delete. Before writing, they check the types of the keys they write,
+// so that no command fails half-way through a script.
+const luaCommon = `
+local SEQ, DUE, TENANTS = KEYS[1], KEYS[2], KEYS[3]
+
+local function num(x) return tonumber(x) or 0 end
+local function fmt(n) return string.format('%d', n) end
+local function typ(key) return redis.call('TYPE', key)['ok'] end
+
+local function indexok()
+  local a, b, c = typ(SEQ), typ(DUE), typ(TENANTS)
+  return (a == 'none' or a == 'string') and (b == 'none' or b == 'zset') and (c == 'none' or c == 'zset')
+end
+
+-- newversion returns a Version larger than any the group gave out and than
+-- the tenant's stored one: the counter + 1, at least the server's clock in
+-- microseconds (so that a lost counter cannot give out a used Version).
+local function newversion(key)
+  local n = redis.call('INCR', SEQ)
+  local t = redis.call('TIME')
+  local m = math.max(n, tonumber(t[1]) * 1000000 + tonumber(t[2]))
+  if typ(key) == 'hash' then m = math.max(m, num(redis.call('HGET', key, 'v')) + 1) end
+  if m ~= n then redis.call('SET', SEQ, fmt(m)) end
+  return fmt(m)
+end
+
+local function setdue(member, score)
+  if score > 0 then redis.call('ZADD', DUE, fmt(score), member) else redis.call('ZREM', DUE, member) end
+end
+
+local function mindue(a, b)
+  if a <= 0 then return b end
+  if b <= 0 then return a end
+  return math.min(a, b)
+end
+
+local function latestdue(key, tenant)
+  local f = redis.call('HMGET', key, 'bd', 'ld')
+  setdue(tenant, mindue(num(f[1]), num(f[2])))
+end
+
+-- droptenant deletes a tenant whatever its key holds, with its index entries.
+local function droptenant(key, tenant)
+  local ty = typ(key)
+  if ty == 'none' then return end
+  if ty == 'hash' then
+    for _, f in ipairs(redis.call('HKEYS', key)) do
+      if string.sub(f, 1, 2) == 'u:' then redis.call('ZREM', DUE, tenant .. '#' .. string.sub(f, 3)) end
+    end
+  end
+  redis.call('ZREM', DUE, tenant)
+  redis.call('ZREM', TENANTS, tenant)
+  redis.call('DEL', key)
+end
+
+-- hastoken reports whether a tenant still holds a bot or a user token.
+local function hastoken(key)
+  if redis.call('HEXISTS', key, 'bot') == 1 or redis.call('HGET', key, 'lk') == '1' then return true end
+  for _, f in ipairs(redis.call('HKEYS', key)) do
+    if string.sub(f, 1, 2) == 'k:' then return true end
+  end
+  return false
+end
+
+-- versionof returns the stored Version of a tenant hash, false when the
+-- key does not exist, and '?' when it holds something else.
+local function versionof(key)
+  local ty = typ(key)
+  if ty == 'none' then return false end
+  if ty ~= 'hash' then return '?' end
+  return redis.call('HGET', key, 'v') or '?'
+end
+`
+
+// storeScript writes a tenant's latest installation (and user's, and bot):
+// StoreInstallation. ARGV: tenant, twin tenant ("" for none), write token,
+// lrec, luser, user ID, user record, user due, user holds a token ("1"/""),
+// bot ("" keeps the stored one), bot due. It replaces a key of another type
+// and removes the twin. It returns the new Version.
+var storeScript = redis.NewScript(luaCommon + `
+if not indexok() then return redis.error_reply('WRONGTYPE index keys of group') end
+local key, tenant, uid = KEYS[4], ARGV[1], ARGV[6]
+if typ(key) ~= 'hash' then droptenant(key, tenant) end
+local v = newversion(key)
+redis.call('HSET', key, 'v', v, 'w', ARGV[3], 'lrec', ARGV[4], 'luser', ARGV[5], 'lu', uid, 'ld', ARGV[8])
+if ARGV[9] == '1' then redis.call('HSET', key, 'lk', '1') else redis.call('HDEL', key, 'lk') end
+if ARGV[10] ~= '' then redis.call('HSET', key, 'bot', ARGV[10], 'bd', ARGV[11]) end
+if uid ~= '' then
+  redis.call('HSET', key, 'u:' .. uid, ARGV[7])
+  if ARGV[9] == '1' then redis.call('HSET', key, 'k:' .. uid, '1') else redis.call('HDEL', key, 'k:' .. uid) end
+  setdue(tenant .. '#' .. uid, num(ARGV[8]))
+end
+latestdue(key, tenant)
+redis.call('ZADD', TENANTS, '0', tenant)
+if ARGV[2] ~= '' then droptenant(KEYS[5], ARGV[2]) end
+return v
+`)
+
+// updateScript is UpdateInstallation: ARGV: tenant, write token, expected
+// Version, user ID, user record, lrec, luser, user due, user holds a token,
+// bot ("" keeps it), bot due. It returns {code, Version}: code "ok",
+// "conflict" (Version is the stored one), "notfound" (no tenant), "nouser"
+// (no such user installation), "owned" (the latest installation is a
+// user's: update it with that user's ID), "corrupt" (no Version).
+var updateScript = redis.NewScript(luaCommon + `
+if not indexok() then return redis.error_reply('WRONGTYPE index keys of group') end
+local key, tenant, uid = KEYS[4], ARGV[1], ARGV[4]
+local ty = typ(key)
+if ty == 'none' then return {'notfound', ''} end
+if ty ~= 'hash' then return {'corrupt', ''} end
+local f = redis.call('HMGET', key, 'v', 'w', 'lu')
+if not f[1] then return {'corrupt', ''} end
+if f[1] ~= ARGV[3] then
+  if f[2] == ARGV[2] then return {'ok', f[1]} end
+  return {'conflict', f[1]}
+end
+local lu = f[3] or ''
+local latest = false
+if uid == '' then
+  if lu ~= '' then return {'owned', f[1]} end
+  latest = true
+else
+  if redis.call('HEXISTS', key, 'u:' .. uid) == 0 then return {'nouser', f[1]} end
+  redis.call('HSET', key, 'u:' .. uid, ARGV[5])
+  if ARGV[9] == '1' then redis.call('HSET', key, 'k:' .. uid, '1') else redis.call('HDEL', key, 'k:' .. uid) end
+  setdue(tenant .. '#' .. uid, num(ARGV[8]))
+  latest = (lu == uid)
+end
+if latest then
+  redis.call('HSET', key, 'lrec', ARGV[6], 'luser', ARGV[7], 'ld', ARGV[8])
+  if ARGV[9] == '1' then redis.call('HSET', key, 'lk', '1') else redis.call('HDEL', key, 'lk') end
+end
+if ARGV[10] ~= '' then redis.call('HSET', key, 'bot', ARGV[10], 'bd', ARGV[11]) end
+latestdue(key, tenant)
+local v = newversion(key)
+redis.call('HSET', key, 'v', v, 'w', ARGV[2])
+return {'ok', v}
+`)
+
+// deleteScript is DeleteInstallation and DeleteBot, with or without a
+// Version condition. ARGV: tenant, twin tenant ("" for none), write token,
+// what ("tenant", "user" or "bot"), user ID, expected Version ("" for
+// none). It returns {code, Version}: "ok" or "conflict" (Version is the
+// stored one).
+//
+// The condition is on the tenant itself; when it does not exist, on its
+// twin, which a fetch of the tenant falls back to (Versions are unique in a
+// group, so a match means the caller saw that record).
+var deleteScript = redis.NewScript(luaCommon + `
+if not indexok() then return redis.error_reply('WRONGTYPE index keys of group') end
+local what, uid, expected, token = ARGV[4], ARGV[5], ARGV[6], ARGV[3]
+
+local function deluser(key, tenant)
+  local ty = typ(key)
+  if ty == 'none' then return end
+  if ty ~= 'hash' then droptenant(key, tenant) return end
+  local had = redis.call('HDEL', key, 'u:' .. uid)
+  redis.call('HDEL', key, 'k:' .. uid)
+  redis.call('ZREM', DUE, tenant .. '#' .. uid)
+  if redis.call('HGET', key, 'lu') == uid then
+    redis.call('HDEL', key, 'luser', 'lk')
+    redis.call('HSET', key, 'lu', '', 'ld', '0')
+    had = 1
+  end
+  if had == 0 then return end
+  if not hastoken(key) then droptenant(key, tenant) return end
+  latestdue(key, tenant)
+  redis.call('HSET', key, 'v', newversion(key), 'w', token)
+end
+
+local function delbot(key, tenant)
+  local ty = typ(key)
+  if ty == 'none' then return end
+  if ty ~= 'hash' then droptenant(key, tenant) return end
+  if redis.call('HEXISTS', key, 'bot') == 0 then return end
+  redis.call('HDEL', key, 'bot', 'bd')
+  latestdue(key, tenant)
+  redis.call('HSET', key, 'v', newversion(key), 'w', token)
+end
+
+local function del(key, tenant)
+  if what == 'tenant' then droptenant(key, tenant)
+  elseif what == 'user' then deluser(key, tenant)
+  else delbot(key, tenant) end
+end
+
+local main, twin = KEYS[4], KEYS[5]
+if expected ~= '' then
+  local v = versionof(main)
+  if v then
+    if v ~= expected then
+      if v ~= '?' and redis.call('HGET', main, 'w') == token then return {'ok', ''} end
+      return {'conflict', v}
+    end
+  elseif twin and versionof(twin) == expected then
+    del(twin, ARGV[2])
+    return {'ok', ''}
+  else
+    return {'ok', ''}
+  end
+end
+del(main, ARGV[1])
+if twin then del(twin, ARGV[2]) end
+return {'ok', ''}
+`)
