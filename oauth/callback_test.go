@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,7 +49,7 @@ var installCases = []installCase{
 			return &installstore.Installation{
 				AppID: "A0APP", TeamID: "T0WS", TeamName: "Workspace One",
 				Bot: &installstore.Bot{ID: "B0WS", UserID: "U0BOTWS", Token: "xoxb-test-T0WS-bot",
-					Scopes: []string{"chat:write", "commands", "incoming-webhook"}},
+					Scopes: []string{"chat:write", "commands", "incoming-webhook"}, InstalledAt: now},
 				User: installstore.User{ID: "U0INSTALLER"},
 				IncomingWebhook: &installstore.IncomingWebhook{
 					URL:     "https://hooks.slack.invalid/services/T0WS/B0HOOK/test-hook-secret",
@@ -73,7 +75,7 @@ var installCases = []installCase{
 			return &installstore.Installation{
 				AppID: "A0APP", EnterpriseID: "E0ORG", EnterpriseName: "Org Inc",
 				EnterpriseURL: "https://org.enterprise.slack.invalid/", IsEnterpriseInstall: true,
-				Bot:       &installstore.Bot{ID: "B0ORG", UserID: "U0BOTORG", Token: "xoxb-test-E0ORG-bot", Scopes: []string{"chat:write"}},
+				Bot:       &installstore.Bot{ID: "B0ORG", UserID: "U0BOTORG", Token: "xoxb-test-E0ORG-bot", Scopes: []string{"chat:write"}, InstalledAt: now},
 				User:      installstore.User{ID: "W0ADMIN", Token: "xoxp-test-E0ORG-admin", Scopes: []string{"search:read"}},
 				TokenType: "bot", InstalledAt: now,
 			}
@@ -96,7 +98,7 @@ var installCases = []installCase{
 			return &installstore.Installation{
 				AppID: "A0APP", EnterpriseID: "E0GRID", EnterpriseName: "Grid", TeamID: "T0ROT", TeamName: "Rotating",
 				Bot: &installstore.Bot{ID: "B0ROT", UserID: "U0BOTROT", Token: "xoxe.xoxb-test-T0ROT-bot",
-					RefreshToken: "xoxe-1-test-T0ROT-bot-refresh", ExpiresAt: now.Add(12 * time.Hour), Scopes: []string{"chat:write"}},
+					RefreshToken: "xoxe-1-test-T0ROT-bot-refresh", ExpiresAt: now.Add(12 * time.Hour), Scopes: []string{"chat:write"}, InstalledAt: now},
 				User: installstore.User{ID: "U0ROT", Token: "xoxe.xoxp-test-T0ROT-user", RefreshToken: "xoxe-1-test-T0ROT-user-refresh",
 					ExpiresAt: now.Add(12 * time.Hour), Scopes: []string{"search:read"}},
 				TokenType: "bot", InstalledAt: now,
@@ -220,12 +222,6 @@ func TestBadState(t *testing.T) {
 			theirs, _ := e.startInstall() // a state lifted from another browser
 			return e.callback(url.Values{"code": {tc.code}, "state": {theirs}}, mine)
 		}},
-		{"UnknownNonce", http.StatusBadRequest, oauth.ReasonStateUsed, func(e *env) (*http.Response, string) {
-			// Signed with the same secret by a replica whose nonce store is not shared.
-			other := newEnv(e.t)
-			state, cookie := other.startInstall()
-			return e.callback(url.Values{"code": {tc.code}, "state": {state}}, cookie)
-		}},
 		{"CodeMissing", http.StatusBadRequest, oauth.ReasonCodeMissing, func(e *env) (*http.Response, string) {
 			state, cookie := e.startInstall()
 			return e.callback(url.Values{"state": {state}}, cookie)
@@ -272,10 +268,14 @@ func TestCookieMissingExplainsAndLogs(t *testing.T) {
 	state, _ := e.startInstall()
 	resp, body := e.callback(url.Values{"code": {"code-x"}, "state": {state}}, nil)
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
-	require.Contains(t, body, "HTTPS")
-	require.Contains(t, body, "CookieDomain")
+	require.Contains(t, body, "in this browser")
+	// Hints for developers go to the log, never to the end user's page.
+	for _, jargon := range []string{"CookieDomain", "CookiePath", "HTTPS", "Secure", "proxy"} {
+		require.NotContains(t, body, jargon)
+	}
 	logs := e.logs.String()
 	require.Contains(t, logs, "state cookie missing")
+	require.Contains(t, logs, "CookieDomain/CookiePath")
 	require.Contains(t, logs, "cookie_name="+oauth.DefaultCookieName)
 }
 
@@ -355,7 +355,7 @@ func TestAuthTestFailureStoresNothing(t *testing.T) {
 func TestAuthorizeInstallerRejects(t *testing.T) {
 	var seen *installstore.Installation
 	e := newEnv(t, func(c *oauth.Config) {
-		c.AuthorizeInstaller = func(_ context.Context, inst *installstore.Installation) error {
+		c.AuthorizeInstaller = func(_ context.Context, inst *installstore.Installation, _ *oauth.InstallOptions) error {
 			seen = inst.Clone()
 			return errors.New("installer U0INSTALLER is not an admin")
 		}
@@ -435,17 +435,112 @@ func TestInstallPageAndCookie(t *testing.T) {
 	require.Equal(t, "/slack/", c.Path)
 	require.Equal(t, "example.test", c.Domain)
 	require.Equal(t, int(oauth.DefaultStateTTL/time.Second), c.MaxAge)
-	require.Equal(t, 1, e.store.NonceCount())
 }
 
-func TestAccessDeniedRetiresOnlyItsBrowsersState(t *testing.T) {
-	e := newEnv(t)
-	state, cookie := e.startInstall()
-	resp, _ := e.callback(url.Values{"error": {"access_denied"}, "state": {state}}, nil)
-	require.Equal(t, http.StatusForbidden, resp.StatusCode)
-	require.Equal(t, 1, e.store.NonceCount(), "without the cookie the state must stay usable")
-	resp, _ = e.callback(url.Values{"error": {"access_denied"}, "state": {state}}, cookie)
-	require.Equal(t, http.StatusForbidden, resp.StatusCode)
-	require.Zero(t, e.store.NonceCount(), "the cancelled state is retired")
-	e.requireNothingHappened()
+// TestInstallPageWritesNothing: anonymous visitors of the install page
+// cost no store item (issue 12, point 6).
+func TestInstallPageWritesNothing(t *testing.T) {
+	for _, direct := range []bool{true, false} {
+		e := newEnv(t, func(c *oauth.Config) { c.DirectInstall = direct })
+		for range 50 {
+			resp, _ := e.do(e.noRedirect(), newReq(t, http.MethodGet, e.app.URL+oauth.DefaultInstallPath, nil))
+			require.Less(t, resp.StatusCode, 400)
+		}
+		require.Zero(t, e.store.puts.Load(), "the install page put a nonce")
+		require.Zero(t, e.store.NonceCount())
+		e.requireNothingHappened()
+	}
 }
+
+// TestStateIsSingleUseAtTheCallback: the callback puts the state's nonce
+// (its hash) until the state's own expiry; a second use finds it.
+func TestStateIsSingleUseAtTheCallback(t *testing.T) {
+	e := newEnv(t)
+	tc := installCases[0]
+	e.slack.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
+	state, cookie := e.startInstall()
+	resp, body := e.callback(url.Values{"code": {tc.code}, "state": {state}}, cookie)
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	require.EqualValues(t, 1, e.store.puts.Load())
+	require.Equal(t, 1, e.store.NonceCount())
+	require.True(t, t0.Add(oauth.DefaultStateTTL).Equal(e.store.lastExpiry()), "the nonce lives as long as its state, not %v", e.store.lastExpiry())
+}
+
+// TestReloadAfterSuccess: reloading the callback in the browser that
+// completed the install shows "already installed", with status 200, and
+// calls neither Slack nor the store.
+func TestReloadAfterSuccess(t *testing.T) {
+	e := newEnv(t)
+	tc := installCases[0]
+	e.slack.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
+	state, cookie := e.startInstall()
+	query := url.Values{"code": {tc.code}, "state": {state}}
+	resp, body := e.callback(query, cookie)
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	var done *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == oauth.DefaultCookieName {
+			done = c
+		}
+	}
+	require.NotNil(t, done)
+	require.Positive(t, done.MaxAge, "the cookie now says completed")
+	require.NotEqual(t, cookie.Value, done.Value)
+
+	resp, body = e.callback(query, done)
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	require.Contains(t, body, "already installed")
+	require.NotContains(t, body, "failed")
+	require.NotContains(t, body, "Cookie")
+	require.EqualValues(t, 1, e.slack.exchanges.Load())
+	require.EqualValues(t, 1, e.store.stores.Load())
+
+	// The completed cookie of one install says nothing about another state.
+	other, _ := e.startInstall()
+	resp, _ = e.callback(url.Values{"code": {tc.code}, "state": {other}}, done)
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.EqualValues(t, 1, e.slack.exchanges.Load())
+	e.requireNoSecrets()
+}
+
+// flakyNonces fails PutNonce transiently while down is set.
+type flakyNonces struct {
+	installstore.Passthrough
+	down *atomic.Bool
+}
+
+func (s flakyNonces) PutNonce(ctx context.Context, n string, at time.Time) error {
+	if s.down.Load() {
+		return fmt.Errorf("dynamo: put nonce: %w", installstore.ErrUnavailable)
+	}
+	return s.Inner.PutNonce(ctx, n, at)
+}
+
+// TestCallbackUnavailableSaysTryAgain: the store does not answer: a "try
+// again" page, the cookie kept, Slack not called, nothing written; once the
+// store is back, reloading the same page completes the install.
+func TestCallbackUnavailableSaysTryAgain(t *testing.T) {
+	var down atomic.Bool
+	down.Store(true)
+	e := newEnv(t, func(c *oauth.Config) {
+		c.Store = flakyNonces{installstore.Passthrough{Inner: c.Store}, &down}
+	})
+	tc := installCases[0]
+	e.slack.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
+	state, cookie := e.startInstall()
+	query := url.Values{"code": {tc.code}, "state": {state}}
+	resp, body := e.callback(query, cookie)
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.Contains(t, body, "reload this page")
+	require.Contains(t, body, string(oauth.ReasonUnavailable))
+	for _, c := range resp.Cookies() {
+		require.NotEqual(t, oauth.DefaultCookieName, c.Name, "the state cookie must stay for the reload")
+	}
+	e.requireNothingHappened()
+
+	down.Store(false)
+	resp, body = e.callback(query, cookie)
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	storetest.Equal(t, tc.want(t0), fetch(t, e.store, tc.query))
+}
+

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +38,12 @@ const (
 	MinStateSecretLen = 32
 	// MaxEventBytes bounds an Events API request body; larger ones get 413.
 	MaxEventBytes = 1 << 20
+	// EventDedupWindow is how long an event_id is remembered for
+	// de-duplication: longer than Slack's retries of one event (three
+	// retries within about 5 minutes).
+	EventDedupWindow = time.Hour
+	// MaxClockSkew is the largest EventClockSkew accepted.
+	MaxClockSkew = 10 * time.Minute
 )
 
 // Config configures a [Handler]. The zero values of optional fields take
@@ -49,9 +56,11 @@ type Config struct {
 	// SigningSecret verifies Events API requests. Required.
 	SigningSecret installstore.Secret
 	// StateSecret signs the OAuth state (HMAC-SHA256). Required: at least
-	// [MinStateSecretLen] random bytes, distinct from the other secrets.
+	// [MinStateSecretLen] random bytes, distinct from the other secrets,
+	// shared by every replica.
 	StateSecret installstore.Secret
-	// Scopes are the bot scopes requested.
+	// Scopes are the bot scopes requested (unless [InstallOptions] of a
+	// request say otherwise).
 	Scopes []string
 	// UserScopes are the user scopes requested. At least one of Scopes and
 	// UserScopes is required.
@@ -60,11 +69,10 @@ type Config struct {
 	// sent to both the authorize page and oauth.v2.access. Required; https,
 	// or http on a loopback host.
 	RedirectURL string
-	// Store keeps the installations. Required.
-	Store installstore.Store
-	// NonceStore keeps the single-use state nonces. Defaults to Store when
-	// it implements [installstore.NonceStore]. Replicas must share it.
-	NonceStore installstore.NonceStore
+	// Store keeps the installations, the single-use state nonces, the
+	// event de-duplication markers and their leases. Required; replicas
+	// must share it.
+	Store installstore.FullStore
 	// StateTTL is how long an install may take from the install page to the
 	// callback. Default [DefaultStateTTL]; at most [MaxStateTTL].
 	StateTTL time.Duration
@@ -74,23 +82,76 @@ type Config struct {
 	SlackAPIURL string
 	// AuthorizeURL is Slack's authorize page. Default [DefaultAuthorizeURL].
 	AuthorizeURL string
-	// HTTPClient calls Slack's Web API. Default: a client with a 30s timeout.
+	// HTTPClient calls Slack's Web API. Default: a client with a 30s
+	// timeout. The handler uses a copy whose transport also reads the Date
+	// of oauth.v2.access answers (see EventClockSkew).
 	HTTPClient *http.Client
 
 	// InstallPath, RedirectPath and EventsPath are where [Handler.ServeHTTP]
 	// routes; defaults [DefaultInstallPath], [DefaultRedirectPath],
-	// [DefaultEventsPath]. They must differ.
+	// [DefaultEventsPath]. They must differ, and RedirectURL's path must
+	// be RedirectPath.
 	InstallPath, RedirectPath, EventsPath string
 
 	// CookieName, CookiePath and CookieDomain place the state cookie.
 	// Defaults: [DefaultCookieName], "/", and the request's host only. The
 	// cookie must reach RedirectPath: behind a proxy or across subdomains,
-	// set CookieDomain and CookiePath so that it does.
+	// set CookieDomain and CookiePath so that it does (a callback without
+	// it logs what to check).
 	CookieName, CookiePath, CookieDomain string
 
 	// DirectInstall makes the install page redirect straight to Slack
 	// instead of showing an "Add to Slack" button.
 	DirectInstall bool
+
+	// BeforeInstall, when set, runs first on every GET of the install
+	// page: it may fill opts from the request (per-request scopes, a team
+	// to pre-select, metadata for AfterInstall), or answer the request
+	// itself (a login page, a refusal) and return false. It must not
+	// reveal secrets in what it writes.
+	BeforeInstall func(w http.ResponseWriter, r *http.Request, opts *InstallOptions) bool
+	// BeforeRedirect, when set, runs just before the browser is sent to
+	// Slack (the redirect, or the install page linking to authorizeURL),
+	// after the state cookie is set. Returning false stops there: it has
+	// answered the request itself.
+	BeforeRedirect func(w http.ResponseWriter, r *http.Request, authorizeURL string, opts *InstallOptions) bool
+	// AuthorizeInstaller, when set, is called with the installation Slack
+	// granted (after the SensitiveScopes check) and the options of its
+	// state, before anything is stored; an error rejects the install: the
+	// user sees a 403 page telling them to ask an admin, nothing is
+	// stored, and the install is undone at Slack (see [Handler.ServeCallback]).
+	AuthorizeInstaller func(ctx context.Context, inst *installstore.Installation, opts *InstallOptions) error
+	// AfterInstall, when set, is called once the installation is stored,
+	// before the success page, with the options of its state (their
+	// Metadata is how an app ties an install to its own records: the
+	// installation model has no metadata field). It cannot undo the
+	// install; it should not block for long.
+	AfterInstall func(ctx context.Context, inst *installstore.Installation, opts *InstallOptions)
+
+	// SensitiveScopes are scopes only a workspace (or organization) admin
+	// or owner may grant: when an install grants any of them (bot or
+	// user), the installing user is looked up with users.info, using the
+	// new token, and an install by anyone else is rejected and undone at
+	// Slack, as AuthorizeInstaller's rejections are. It fails closed: when
+	// Slack cannot answer, the install is rejected too. Requires the
+	// users:read scope in Scopes or UserScopes.
+	SensitiveScopes []string
+
+	// EventClockSkew widens the late-event check: an app_uninstalled or
+	// tokens_revoked event deletes an installation only when its
+	// event_time is more than EventClockSkew after the installation's
+	// InstalledAt. InstalledAt is Slack's own time (the Date of the
+	// oauth.v2.access answer), so the default 0 suffices; when Slack's
+	// answers reach the app without a Date (a proxy strips it), InstalledAt
+	// falls back to the app's clock (logged once) and EventClockSkew should
+	// be that clock's largest error. The cost of a larger value: an
+	// uninstall within EventClockSkew of the install is ignored. At most
+	// [MaxClockSkew].
+	EventClockSkew time.Duration
+
+	// DeliverDuplicateEvents turns off event de-duplication: every
+	// delivery, Slack's retries included, reaches Next.
+	DeliverDuplicateEvents bool
 
 	// RenderInstall writes the install page linking to authorizeURL (a
 	// trusted URL). Default: a minimal "Add to Slack" page.
@@ -99,36 +160,50 @@ type Config struct {
 	// stored. inst's secrets redact themselves; do not Reveal them here.
 	// Default: a minimal success page.
 	RenderSuccess func(w http.ResponseWriter, r *http.Request, inst *installstore.Installation)
-	// RenderFailure writes the page shown when an install fails; it should
-	// write f.Status. Default: a minimal page showing f.Message.
+	// RenderFailure writes the page shown when an install did not complete
+	// in this request; it should write f.Status. Default: a minimal page
+	// showing f.Message.
 	RenderFailure func(w http.ResponseWriter, r *http.Request, f *Failure)
-	// AuthorizeInstaller, when set, is called with the installation Slack
-	// granted before it is stored; an error rejects the install (403 page,
-	// nothing stored), e.g. a non-admin installer of sensitive scopes. The
-	// tokens Slack issued are then dropped, not revoked.
-	AuthorizeInstaller func(ctx context.Context, inst *installstore.Installation) error
 
 	// Next, when set, receives every verified Events API request this
-	// package does not handle itself (other events, app_rate_limited), with
-	// its body intact. Default: acknowledge with 200.
+	// package does not handle itself (every event but url_verification,
+	// app_uninstalled and tokens_revoked), with its body intact and the
+	// parsed [Event] in its context ([EventFrom]). Each event_id reaches
+	// it once (see [Handler.ServeEvents]). Default: acknowledge with 200.
 	Next http.Handler
 
 	// Logger receives one line per failure and per purge, never a secret.
+	// Developer hints (cookie domain, scopes) go here, never to the pages.
 	// Default slog.Default().
 	Logger *slog.Logger
-	// Now is the clock for state issue/expiry, InstalledAt and token
-	// expiry. Default time.Now. Request signature timestamps are checked by
-	// slack-go against the real clock.
+	// Now is the clock for state issue/expiry, token expiry and the
+	// InstalledAt fallback. Default time.Now. Request signature timestamps
+	// are checked by slack-go against the real clock.
 	Now func() time.Time
 }
 
+// InstallOptions are the choices of one install, made by
+// Config.BeforeInstall and carried in the signed state to the callback.
+// The zero value asks for Config's scopes.
+type InstallOptions struct {
+	// Scopes and UserScopes, when non-nil, replace Config.Scopes and
+	// Config.UserScopes for this install.
+	Scopes, UserScopes []string
+	// Team pre-selects the workspace (T...) on Slack's authorize page.
+	Team string
+	// Metadata is the app's own data for this install (at most
+	// [MaxMetadataBytes]), given back to AfterInstall and
+	// AuthorizeInstaller. It is signed, not encrypted: the browser can
+	// read it. It is not stored with the installation.
+	Metadata string
+}
+
+// MaxMetadataBytes bounds InstallOptions.Metadata: the state travels in a
+// URL and a cookie.
+const MaxMetadataBytes = 512
+
 // withDefaults returns a copy of c with defaults filled in.
 func (c Config) withDefaults() Config {
-	if c.NonceStore == nil {
-		if ns, ok := c.Store.(installstore.NonceStore); ok {
-			c.NonceStore = ns
-		}
-	}
 	setDefault(&c.SlackAPIURL, slack.APIURL)
 	setDefault(&c.AuthorizeURL, DefaultAuthorizeURL)
 	setDefault(&c.InstallPath, DefaultInstallPath)
@@ -180,32 +255,30 @@ func (c *Config) validate() error {
 		bad("SigningSecret is empty")
 	}
 	switch {
-	case len(c.StateSecret) < MinStateSecretLen:
-		bad("StateSecret has %d bytes; it needs at least %d random bytes", len(c.StateSecret), MinStateSecretLen)
-	case c.StateSecret == c.ClientSecret || c.StateSecret == c.SigningSecret:
+	case len(c.StateSecret.Reveal()) < MinStateSecretLen:
+		bad("StateSecret has %d bytes; it needs at least %d random bytes", len(c.StateSecret.Reveal()), MinStateSecretLen)
+	case c.StateSecret.Reveal() == c.ClientSecret.Reveal() || c.StateSecret.Reveal() == c.SigningSecret.Reveal():
 		bad("StateSecret must not reuse the client or signing secret")
 	}
 	if len(c.Scopes) == 0 && len(c.UserScopes) == 0 {
 		bad("no Scopes and no UserScopes: request at least one scope")
 	}
-	for _, s := range append(append([]string(nil), c.Scopes...), c.UserScopes...) {
-		if s == "" || strings.ContainsAny(s, ", \t\r\n&=?#") {
+	for _, s := range slices.Concat(c.Scopes, c.UserScopes, c.SensitiveScopes) {
+		if !validScope(s) {
 			bad("scope %q is empty or has a separator", s)
 		}
+	}
+	if len(c.SensitiveScopes) > 0 && !slices.Contains(c.Scopes, "users:read") && !slices.Contains(c.UserScopes, "users:read") {
+		bad("SensitiveScopes needs the users:read scope in Scopes or UserScopes, to look up the installing user")
 	}
 	if c.Store == nil {
 		bad("Store is nil")
 	}
-	if c.NonceStore == nil {
-		bad("no NonceStore, and Store (%T) does not implement installstore.NonceStore", c.Store)
-	}
 	if c.StateTTL < 0 || c.StateTTL > MaxStateTTL {
 		bad("StateTTL %v is outside (0, %v]", c.StateTTL, MaxStateTTL)
 	}
-	if c.RedirectURL == "" {
-		bad("RedirectURL is empty")
-	} else if err := checkURL(c.RedirectURL); err != nil {
-		bad("RedirectURL: %w", err)
+	if c.EventClockSkew < 0 || c.EventClockSkew > MaxClockSkew {
+		bad("EventClockSkew %v is outside [0, %v]", c.EventClockSkew, MaxClockSkew)
 	}
 	if err := checkURL(c.AuthorizeURL); err != nil {
 		bad("AuthorizeURL: %w", err)
@@ -227,13 +300,25 @@ func (c *Config) validate() error {
 		}
 		paths[p.path] = p.name
 	}
+	if c.RedirectURL == "" {
+		bad("RedirectURL is empty")
+	} else if err := checkURL(c.RedirectURL); err != nil {
+		bad("RedirectURL: %w", err)
+	} else if u, _ := url.Parse(c.RedirectURL); u.Path != c.RedirectPath {
+		bad("RedirectURL's path %q is not RedirectPath %q: Slack would send users where this handler does not answer (set RedirectPath, or fix RedirectURL)", u.Path, c.RedirectPath)
+	}
 	if err := (&http.Cookie{Name: c.CookieName, Value: "x", Path: c.CookiePath, Domain: c.CookieDomain}).Valid(); err != nil {
 		bad("state cookie: %w", err)
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("oauth: invalid config: %w", errors.Join(errs...))
+		return fmt.Errorf("oauth: invalid config: %w: %w", installstore.ErrInvalid, errors.Join(errs...))
 	}
 	return nil
+}
+
+// validScope accepts a non-empty scope without separators.
+func validScope(s string) bool {
+	return s != "" && len(s) <= 128 && !strings.ContainsAny(s, ", \t\r\n&=?#")
 }
 
 // checkURL accepts absolute https URLs, and http ones on loopback hosts.

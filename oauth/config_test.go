@@ -3,6 +3,7 @@ package oauth_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -23,9 +24,6 @@ func validConfig() oauth.Config {
 	}
 }
 
-// storeOnly hides the memory store's NonceStore.
-type storeOnly struct{ installstore.Store }
-
 func TestNewRejectsInvalidConfig(t *testing.T) {
 	_, err := oauth.New(validConfig())
 	require.NoError(t, err)
@@ -45,7 +43,14 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		{"NoScopes", func(c *oauth.Config) { c.Scopes = nil }, "no Scopes and no UserScopes"},
 		{"BadScope", func(c *oauth.Config) { c.Scopes = []string{"chat:write,admin"} }, "has a separator"},
 		{"NoStore", func(c *oauth.Config) { c.Store = nil }, "Store is nil"},
-		{"NoNonces", func(c *oauth.Config) { c.Store = storeOnly{memory.New()} }, "does not implement installstore.NonceStore"},
+		{"SensitiveWithoutUsersRead", func(c *oauth.Config) { c.SensitiveScopes = []string{"admin"} }, "users:read"},
+		{"BadSensitiveScope", func(c *oauth.Config) {
+			c.Scopes = append(c.Scopes, "users:read")
+			c.SensitiveScopes = []string{"a b"}
+		}, "has a separator"},
+		{"NegativeSkew", func(c *oauth.Config) { c.EventClockSkew = -time.Second }, "EventClockSkew"},
+		{"LongSkew", func(c *oauth.Config) { c.EventClockSkew = time.Hour }, "EventClockSkew"},
+		{"RedirectPathMismatch", func(c *oauth.Config) { c.RedirectURL = "https://app.example.com/slack/callback" }, "is not RedirectPath"},
 		{"NegativeTTL", func(c *oauth.Config) { c.StateTTL = -1 }, "StateTTL"},
 		{"LongTTL", func(c *oauth.Config) { c.StateTTL = 2 * oauth.MaxStateTTL }, "StateTTL"},
 		{"NoRedirect", func(c *oauth.Config) { c.RedirectURL = "" }, "RedirectURL is empty"},
@@ -66,6 +71,7 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 			require.Nil(t, h)
 			require.ErrorContains(t, err, c.want)
 			require.ErrorContains(t, err, "oauth: invalid config")
+			require.ErrorIs(t, err, installstore.ErrInvalid)
 			for _, s := range []string{testClientSecret, testSigningSecret, testStateSecret} {
 				require.NotContains(t, err.Error(), s)
 			}
@@ -73,10 +79,8 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 	}
 }
 
-func TestNewAcceptsSeparateNonceStoreAndLoopbackHTTP(t *testing.T) {
+func TestNewAcceptsLoopbackHTTPAndUserScopesOnly(t *testing.T) {
 	cfg := validConfig()
-	cfg.Store = storeOnly{memory.New()}
-	cfg.NonceStore = memory.New()
 	cfg.RedirectURL = "http://127.0.0.1:3000/slack/oauth_redirect"
 	cfg.SlackAPIURL = "http://localhost:8080/api/"
 	cfg.Scopes, cfg.UserScopes = nil, []string{"search:read"}

@@ -1,9 +1,11 @@
 package oauth
 
 import (
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/slack-go/slack/slackevents"
 	"github.com/stretchr/testify/require"
 
 	"github.com/installvault/installvault/installstore"
@@ -24,13 +26,32 @@ func TestParseEvent(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, installstore.Query{TeamID: "T1"}, ev.tenant)
 
-	// Events this package does not act on need no tenant.
-	ev, err = parseEvent([]byte(`{"type":"event_callback","event":{"type":"reaction_added"}}`))
+	// Every event_callback names its tenant, and comes typed by slack-go.
+	ev, err = parseEvent([]byte(`{"type":"event_callback","team_id":"T1","api_app_id":"A1","event_id":"Ev1","event_time":7,
+		"event":{"type":"app_mention","user":"U1","text":"hi","ts":"1.2","channel":"C1"}}`))
 	require.NoError(t, err)
-	require.Equal(t, "reaction_added", ev.inner)
-	ev, err = parseEvent([]byte(`{"type":"app_rate_limited","minute_rate_limited":1}`))
+	require.Equal(t, "app_mention", ev.inner)
+	require.Equal(t, installstore.Query{TeamID: "T1"}, ev.tenant)
+	require.Equal(t, "Ev1", ev.id)
+	require.Equal(t, "A1", ev.appID)
+	m, ok := ev.api.InnerEvent.Data.(*slackevents.AppMentionEvent)
+	require.True(t, ok, "%T", ev.api.InnerEvent.Data)
+	require.Equal(t, "C1", m.Channel)
+	cb, ok := ev.api.Data.(*slackevents.EventsAPICallbackEvent)
+	require.True(t, ok)
+	require.Equal(t, "Ev1", cb.EventID)
+
+	// Types slack-go does not know, or that do not decode, come untyped.
+	for _, inner := range []string{`{"type":"brand_new_event"}`, `{"type":"app_mention","ts":1}`} {
+		ev, err = parseEvent([]byte(`{"type":"event_callback","team_id":"T1","event":` + inner + `}`))
+		require.NoError(t, err, inner)
+		require.Nil(t, ev.api.InnerEvent.Data, inner)
+	}
+
+	ev, err = parseEvent([]byte(`{"type":"app_rate_limited","team_id":"T1","minute_rate_limited":1}`))
 	require.NoError(t, err)
 	require.Equal(t, "app_rate_limited", ev.outer)
+	require.Equal(t, installstore.Query{TeamID: "T1"}, ev.tenant)
 
 	for _, bad := range []string{
 		``, `null`, `[]`, `{}`, `{"type":1}`,
@@ -46,6 +67,8 @@ func TestParseEvent(t *testing.T) {
 		`{"type":"event_callback","team_id":"T1","event":{"type":"app_uninstalled"}}`,
 		`{"type":"event_callback","team_id":"T1","event":{"type":"tokens_revoked","tokens":{"oauth":["U1"]}},"event_time":-5}`,
 		`{"type":"event_callback","team_id":"T1","event":{"type":"app_uninstalled"}} trailing`,
+		`{"type":"event_callback","event":{"type":"reaction_added"}}`,
+		`{"type":"event_callback","team_id":"T1","event_id":"` + strings.Repeat("x", 200) + `","event":{"type":"message"}}`,
 	} {
 		_, err := parseEvent([]byte(bad))
 		require.ErrorIs(t, err, errEventMalformed, "%s", bad)
@@ -76,7 +99,7 @@ func FuzzParseEvent(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if ev.inner != eventAppUninstalled && ev.inner != eventTokensRevoked {
+		if ev.outer != "event_callback" {
 			return
 		}
 		if err := ev.tenant.Validate(); err != nil {

@@ -8,7 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"time"
+	"strconv"
 
 	"github.com/slack-go/slack"
 
@@ -16,30 +16,55 @@ import (
 	"github.com/installvault/installvault/installstore"
 )
 
+// maxPurgeAttempts bounds the check-and-delete loop when the tenant keeps
+// changing under it (token refreshes).
+const maxPurgeAttempts = 4
+
 // ServeEvents is the Events API endpoint. It reads at most [MaxEventBytes]
 // (413 beyond), verifies the request signature with slack-go's verifier
 // (5-minute timestamp window, constant-time compare; 401 when it fails),
-// parses the body (400 when malformed), answers url_verification, and purges
-// on app_uninstalled and tokens_revoked. Other verified requests go to
-// Config.Next, or get 200.
+// parses the body (400 when malformed, or an event_callback naming no valid
+// tenant), answers url_verification, and purges on app_uninstalled and
+// tokens_revoked. Other verified requests go to Config.Next with the
+// parsed [Event] in their context, or get 200.
 //
-// app_uninstalled deletes everything of the envelope's tenant.
-// tokens_revoked deletes each listed user's installation and, when bot
-// tokens are listed, the tenant's bot via [installstore.BotDeleter]. With a
-// store that is no BotDeleter the bot record is kept (deleting the whole
-// tenant would destroy user tokens Slack did not revoke, and a retry cannot
-// succeed either): the event is acknowledged and an error is logged; the
-// revoked bot token is dead at Slack.
+// # Purges
 //
-// Late events never delete a newer install: a purge is skipped (and
-// acknowledged) when the stored installation, or the user's, has an
-// InstalledAt not before the event's event_time (whole seconds; ties keep
-// the installation). Store errors give 500, so Slack retries; every purge is
-// idempotent. The check and the delete are two store calls: a re-install
-// stored in the instant between them is not protected (closing that window
-// needs a conditional delete in the store contract). A record that no
-// longer opens (crypto.ErrDecrypt: its key revoked, say) is purged without
-// the check: it can serve nobody. Any other read error gives 500.
+// app_uninstalled deletes everything of the envelope's tenant (and, for a
+// workspace of an enterprise, its standalone record from before a Grid
+// migration). tokens_revoked deletes each listed user's installation and,
+// when bot tokens are listed, the tenant's bot. Every purge is idempotent.
+//
+// Late events never delete a newer install, and the check and the delete
+// are one step: the record is fetched, its install time compared with the
+// event's event_time (the bot's own Bot.InstalledAt for a bot revocation;
+// the user's installation for a user token), and the delete is conditioned
+// on the Version seen ([installstore.ConditionalDeleter]). An event not
+// more than Config.EventClockSkew after the install is acknowledged and
+// ignored (whole seconds; ties keep the installation). When the record
+// changed in between ([installstore.ErrConflict]), the check runs again on
+// what is now stored: an install that landed meanwhile is kept, a refreshed
+// token of the old install is still purged.
+//
+// Faults: a record that can never be opened (crypto.ErrDecrypt: its key
+// disabled or the value tampered; [installstore.ErrCorrupt]) can serve
+// nobody and is purged without the check. Any other error, among them
+// [installstore.ErrUnavailable] (KMS throttling, a backend outage), deletes
+// nothing and answers 500, so Slack retries.
+//
+// # De-duplication
+//
+// Each event_id reaches Next once across replicas for [EventDedupWindow],
+// unless Config.DeliverDuplicateEvents: a delivery first takes a lease on
+// the event (the store's [installstore.Leaser]; one replica at a time),
+// then puts a marker nonce for it ([installstore.NonceStore]). A duplicate
+// of a delivered event is acknowledged at once with 200; a duplicate
+// arriving while another replica still processes the event gets 503, so
+// that Slack asks again later. When Next answers other than 2xx (or
+// panics), the marker is consumed, so Slack's retry is delivered again. If
+// the store cannot answer, the delivery gets 503 and Next is not called. A
+// process that dies inside Next leaves the marker: that event is not
+// delivered again (at most once).
 func (h *Handler) ServeEvents(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
@@ -79,11 +104,7 @@ func (h *Handler) ServeEvents(w http.ResponseWriter, r *http.Request) {
 	case ev.inner == eventTokensRevoked:
 		h.finish(w, r, ev, h.revoke(r.Context(), ev))
 	case h.cfg.Next != nil:
-		next := r.Clone(r.Context())
-		next.Body = io.NopCloser(bytes.NewReader(body))
-		next.ContentLength = int64(len(body))
-		next.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-		h.cfg.Next.ServeHTTP(w, next)
+		h.deliver(w, r, ev, body)
 	default:
 		w.WriteHeader(http.StatusOK)
 	}
@@ -121,7 +142,7 @@ func (h *Handler) eventRejected(r *http.Request, status int, reason string, err 
 // finish acknowledges a handled event, or answers 500 so Slack retries.
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ev *event, err error) {
 	if err != nil {
-		h.cfg.Logger.ErrorContext(r.Context(), "oauth: events: purge failed; Slack will retry",
+		h.cfg.Logger.ErrorContext(r.Context(), "oauth: events: purge failed, nothing deleted; Slack will retry",
 			slog.String("event", ev.inner), slog.String("tenant", ev.tenant.Tenant().String()), slog.String("error", h.scrub(err)))
 		http.Error(w, "purge failed", http.StatusInternalServerError)
 		return
@@ -131,15 +152,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ev *event, err 
 
 // uninstall deletes everything of the event's tenant, unless a newer install.
 func (h *Handler) uninstall(ctx context.Context, ev *event) error {
-	newer, err := h.installedSince(ctx, ev.tenant, ev.at)
-	if err != nil || newer {
-		return err
-	}
-	if err := h.cfg.Store.DeleteInstallation(ctx, ev.tenant); err != nil {
-		return fmt.Errorf("oauth: app_uninstalled: delete tenant %s: %w", ev.tenant.Tenant(), err)
-	}
-	h.cfg.Logger.InfoContext(ctx, "oauth: events: app_uninstalled: tenant purged", slog.String("tenant", ev.tenant.Tenant().String()))
-	return nil
+	return h.purge(ctx, ev, ev.tenant, purgeTenant)
 }
 
 // revoke deletes the listed users' installations and, if listed, the bot.
@@ -147,63 +160,131 @@ func (h *Handler) revoke(ctx context.Context, ev *event) error {
 	for _, uid := range ev.users {
 		q := ev.tenant
 		q.UserID = uid
-		newer, err := h.installedSince(ctx, q, ev.at)
-		if err != nil {
+		if err := h.purge(ctx, ev, q, purgeUser); err != nil {
 			return err
 		}
-		if newer {
-			continue
-		}
-		if err := h.cfg.Store.DeleteInstallation(ctx, q); err != nil {
-			return fmt.Errorf("oauth: tokens_revoked: delete tenant %s user %s: %w", q.Tenant(), uid, err)
-		}
-		h.cfg.Logger.InfoContext(ctx, "oauth: events: tokens_revoked: user installation purged",
-			slog.String("tenant", q.Tenant().String()), slog.String("user", uid))
 	}
 	if !ev.bot {
 		return nil
 	}
-	newer, err := h.installedSince(ctx, ev.tenant, ev.at)
-	if err != nil || newer {
-		return err
-	}
-	bd, ok := h.cfg.Store.(installstore.BotDeleter)
-	if !ok {
-		h.cfg.Logger.ErrorContext(ctx, "oauth: events: tokens_revoked lists the bot, but the store cannot delete a bot alone (no installstore.BotDeleter); the revoked bot token stays stored",
-			slog.String("tenant", ev.tenant.Tenant().String()), slog.String("store", fmt.Sprintf("%T", h.cfg.Store)))
-		return nil
-	}
-	if err := bd.DeleteBot(ctx, ev.tenant); err != nil {
-		return fmt.Errorf("oauth: tokens_revoked: delete bot of tenant %s: %w", ev.tenant.Tenant(), err)
-	}
-	h.cfg.Logger.InfoContext(ctx, "oauth: events: tokens_revoked: bot purged", slog.String("tenant", ev.tenant.Tenant().String()))
-	return nil
+	return h.purge(ctx, ev, ev.tenant, purgeBot)
 }
 
-// installedSince reports whether the record q selects exists in q's own
-// tenant (not through the org-wide fallback) and was installed at or after
-// the event time at, i.e. the event may predate it and must not delete it.
-func (h *Handler) installedSince(ctx context.Context, q installstore.Query, at time.Time) (bool, error) {
-	inst, err := h.cfg.Store.FetchInstallation(ctx, q)
+// purgeKind is what a purge deletes.
+type purgeKind int
+
+const (
+	purgeTenant purgeKind = iota // app_uninstalled: everything of the tenant
+	purgeUser                    // tokens_revoked: q.UserID's installation
+	purgeBot                     // tokens_revoked: the tenant's bot
+)
+
+func (k purgeKind) String() string {
+	return [...]string{"tenant purged", "user installation purged", "bot purged"}[k]
+}
+
+// purge checks that the record q selects predates the event and deletes it,
+// in one conditional step; see [Handler.ServeEvents].
+func (h *Handler) purge(ctx context.Context, ev *event, q installstore.Query, kind purgeKind) error {
+	attrs := []any{slog.String("event", ev.inner), slog.String("tenant", q.Tenant().String())}
+	if q.UserID != "" {
+		attrs = append(attrs, slog.String("user", q.UserID))
+	}
+	for range maxPurgeAttempts {
+		inst, err := h.cfg.Store.FetchInstallation(ctx, q)
+		switch {
+		case errors.Is(err, installstore.ErrNotFound):
+			return nil // nothing stored: already purged, or never installed
+		case permanent(err):
+			h.cfg.Logger.WarnContext(ctx, "oauth: events: the stored installation can never be opened; purging it without the late-event check",
+				append(attrs, slog.String("error", h.scrub(err)))...)
+			if err := h.deleteAlways(ctx, q, kind); err != nil {
+				return fmt.Errorf("oauth: %s: delete unreadable records of tenant %s: %w", ev.inner, q.Tenant(), err)
+			}
+			h.cfg.Logger.InfoContext(ctx, "oauth: events: "+kind.String(), attrs...)
+			return nil
+		case err != nil:
+			return fmt.Errorf("oauth: %s: fetch tenant %s: %w", ev.inner, q.Tenant(), err)
+		}
+		target, own := ownRecord(q, inst)
+		if !own || (kind == purgeUser && inst.User.ID != q.UserID) || (kind == purgeBot && inst.Bot == nil) {
+			return nil // another tenant's record (an org-wide fallback), or nothing of this kind
+		}
+		installed := inst.InstalledAt
+		if kind == purgeBot && !inst.Bot.InstalledAt.IsZero() {
+			installed = inst.Bot.InstalledAt
+		}
+		if !ev.at.After(installed.Add(h.cfg.EventClockSkew)) {
+			h.cfg.Logger.InfoContext(ctx, "oauth: events: ignoring an event older than the stored installation",
+				append(attrs, slog.Time("event_time", ev.at), slog.Time("installed_at", installed))...)
+			return nil
+		}
+		if kind == purgeBot {
+			err = h.cfg.Store.DeleteBotIf(ctx, target, inst.Version)
+		} else {
+			err = h.cfg.Store.DeleteInstallationIf(ctx, target, inst.Version)
+		}
+		switch {
+		case err == nil:
+			h.cfg.Logger.InfoContext(ctx, "oauth: events: "+kind.String(), attrs...)
+			return nil
+		case errors.Is(err, installstore.ErrConflict):
+			continue // written meanwhile: check again what is stored now
+		default:
+			return fmt.Errorf("oauth: %s: delete tenant %s: %w", ev.inner, target.Tenant(), err)
+		}
+	}
+	return fmt.Errorf("oauth: %s: tenant %s changed during %d attempts to purge it: %w", ev.inner, q.Tenant(), maxPurgeAttempts, installstore.ErrUnavailable)
+}
+
+// permanent reports whether err says a record can never be read: it does
+// not open (crypto.ErrDecrypt) or does not decode (ErrCorrupt). A transient
+// error is never permanent, whatever else it wraps.
+func permanent(err error) bool {
+	return err != nil && !errors.Is(err, installstore.ErrUnavailable) &&
+		(errors.Is(err, crypto.ErrDecrypt) || errors.Is(err, installstore.ErrCorrupt))
+}
+
+// deleteAlways deletes what kind names, unconditionally.
+func (h *Handler) deleteAlways(ctx context.Context, q installstore.Query, kind purgeKind) error {
+	if kind == purgeBot {
+		return h.cfg.Store.DeleteBot(ctx, q)
+	}
+	return h.cfg.Store.DeleteInstallation(ctx, q)
+}
+
+// ownRecord returns the query that addresses inst's own tenant exactly, and
+// whether inst is q's to purge: q's own record, or, for a workspace of an
+// enterprise, the standalone record of the same team from before a Grid
+// migration. The org-wide installation a workspace falls back to is not.
+func ownRecord(q installstore.Query, inst *installstore.Installation) (installstore.Query, bool) {
 	switch {
-	case errors.Is(err, installstore.ErrNotFound):
-		return false, nil
-	case errors.Is(err, crypto.ErrDecrypt):
-		// The record no longer opens (its key revoked, say): it can serve
-		// nobody, and the purge must not wait on reading it.
-		h.cfg.Logger.WarnContext(ctx, "oauth: events: the stored installation cannot be opened; purging it without the late-event check",
-			slog.String("tenant", q.Tenant().String()), slog.String("user", q.UserID), slog.String("error", err.Error()))
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("oauth: events: fetch tenant %s: %w", q.Tenant(), err)
-	case inst.Tenant() != q.Tenant() || (q.UserID != "" && inst.User.ID != q.UserID):
-		return false, nil
+	case inst.Tenant() == q.Tenant():
+		return q, true
+	case !q.IsEnterpriseInstall && q.EnterpriseID != "" && inst.EnterpriseID == "" && inst.TeamID == q.TeamID:
+		return installstore.Query{TeamID: q.TeamID, UserID: q.UserID}, true
+	default:
+		return installstore.Query{}, false
 	}
-	if !inst.InstalledAt.Before(at) {
-		h.cfg.Logger.InfoContext(ctx, "oauth: events: ignoring an event older than the stored installation",
-			slog.String("tenant", q.Tenant().String()), slog.String("user", q.UserID),
-			slog.Time("event_time", at), slog.Time("installed_at", inst.InstalledAt))
-		return true, nil
+}
+
+// deliver hands a verified event to Config.Next, once per event_id.
+func (h *Handler) deliver(w http.ResponseWriter, r *http.Request, ev *event, body []byte) {
+	pub := &Event{Tenant: ev.tenant, ID: ev.id, Time: ev.at, Type: ev.inner, API: ev.api,
+		RetryReason: truncate(r.Header.Get("X-Slack-Retry-Reason"), 64)}
+	if pub.Type == "" {
+		pub.Type = ev.outer
 	}
-	return false, nil
+	if n, err := strconv.Atoi(r.Header.Get("X-Slack-Retry-Num")); err == nil && n > 0 {
+		pub.RetryNum = n
+	}
+	next := r.Clone(withEvent(r.Context(), pub))
+	next.Body = io.NopCloser(bytes.NewReader(body))
+	next.ContentLength = int64(len(body))
+	next.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	if h.cfg.DeliverDuplicateEvents || ev.id == "" {
+		h.cfg.Next.ServeHTTP(w, next)
+		return
+	}
+	h.deliverOnce(w, next, ev)
 }

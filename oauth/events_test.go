@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -69,6 +70,9 @@ const (
 func (e *env) seed(fix *installstore.Installation, at time.Time) *installstore.Installation {
 	e.t.Helper()
 	fix.InstalledAt = at
+	if fix.Bot != nil {
+		fix.Bot.InstalledAt = at
+	}
 	require.NoError(e.t, e.store.StoreInstallation(context.Background(), fix.Clone()))
 	e.slack.mu.Lock()
 	_ = fix.Secrets(func(_ string, s *installstore.Secret) error {
@@ -136,26 +140,6 @@ func TestEventsTokensRevokedBot(t *testing.T) {
 	got := fetch(t, e.store, q("", "T1", "U1"))
 	require.Nil(t, got.Bot)
 	require.Equal(t, u1.User.Token, got.User.Token, "the user's token must stay")
-}
-
-// noBotDeleter is a store without the BotDeleter capability.
-type noBotDeleter struct {
-	installstore.Store
-	installstore.NonceStore
-}
-
-func TestEventsTokensRevokedBotWithoutBotDeleter(t *testing.T) {
-	e := newEnv(t, func(c *oauth.Config) {
-		c.Store = noBotDeleter{c.Store, c.Store.(installstore.NonceStore)}
-	})
-	e.seed(storetest.Fixture("", "T1", "U1", "a"), t0)
-	e.seed(storetest.Fixture("", "T1", "U2", "b"), t0)
-	inner := `{"type":"tokens_revoked","tokens":{"oauth":["U1"],"bot":["UBT1"]}}`
-	rec := e.post(callbackBody("", "T1", false, inner, t0.Add(time.Minute)))
-	require.Equal(t, http.StatusOK, rec.Code)
-	e.requireGone(q("", "T1", "U1"))
-	require.NotNil(t, fetch(t, e.store, q("", "T1", "U2")).Bot, "the documented fallback keeps the bot record")
-	require.Contains(t, e.logs.String(), "no installstore.BotDeleter")
 }
 
 // TestEventsLateEventsIgnored: an event older than the stored installation
@@ -318,36 +302,57 @@ func TestEventsUnrelated(t *testing.T) {
 	})
 }
 
-// erroringStore fails fetches, as a backend outage would.
-type erroringStore struct{ *countingStore }
-
-func (erroringStore) FetchInstallation(context.Context, installstore.Query) (*installstore.Installation, error) {
-	return nil, fmt.Errorf("backend unavailable")
+// erroringStore fails fetches with err, as a backend outage would.
+type erroringStore struct {
+	*countingStore
+	err error
 }
 
+func (s erroringStore) FetchInstallation(context.Context, installstore.Query) (*installstore.Installation, error) {
+	return nil, s.err
+}
+
+// TestEventsStoreErrorAsksForRetry: a store that cannot answer deletes
+// nothing; Slack is asked to retry.
 func TestEventsStoreErrorAsksForRetry(t *testing.T) {
-	e := newEnv(t, func(c *oauth.Config) { c.Store = erroringStore{c.Store.(*countingStore)} })
-	fix := e.seed(storetest.Fixture("", "T1", "U1", "a"), t0)
-	rec := e.post(callbackBody("", "T1", false, uninstalled, t0.Add(time.Minute)))
-	require.Equal(t, http.StatusInternalServerError, rec.Code)
-	storetest.Equal(t, fix, fetch(t, e.store, q("", "T1", "U1")))
-	require.Contains(t, e.logs.String(), "Slack will retry")
+	for name, err := range map[string]error{
+		"Unavailable": fmt.Errorf("dynamo: fetch tenant :T1: %w", installstore.ErrUnavailable),
+		"Unclassified": errors.New("backend on fire"),
+		// Transient wins over anything else an error also wraps.
+		"UnavailableAndDecrypt": fmt.Errorf("%w: %w", installstore.ErrUnavailable, crypto.ErrDecrypt),
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, func(c *oauth.Config) { c.Store = erroringStore{c.Store.(*countingStore), err} })
+			fix := e.seed(storetest.Fixture("", "T1", "U1", "a"), t0)
+			for _, inner := range []string{uninstalled, revokeU1, revokeBot} {
+				rec := e.post(callbackBody("", "T1", false, inner, t0.Add(time.Minute)))
+				require.Equal(t, http.StatusInternalServerError, rec.Code, inner)
+			}
+			storetest.Equal(t, fix, fetch(t, e.store, q("", "T1", "U1")))
+			require.Contains(t, e.logs.String(), "Slack will retry")
+		})
+	}
 }
 
-// undecryptable is a store whose records no longer open (a revoked key).
-type undecryptable struct{ *countingStore }
-
-func (undecryptable) FetchInstallation(_ context.Context, q installstore.Query) (*installstore.Installation, error) {
-	return nil, fmt.Errorf("crypto: fetch tenant %s: %w", q.Tenant(), crypto.ErrDecrypt)
-}
-
-func TestEventsPurgeRecordsThatNoLongerOpen(t *testing.T) {
-	e := newEnv(t, func(c *oauth.Config) { c.Store = undecryptable{c.Store.(*countingStore)} })
-	e.seed(storetest.Fixture("", "T1", "U1", "a"), t0)
-	rec := e.post(callbackBody("", "T1", false, uninstalled, t0.Add(time.Minute)))
-	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
-	e.requireGone(q("", "T1", ""))
-	e.requireGone(q("", "T1", "U1"))
-	require.Contains(t, e.logs.String(), "cannot be opened")
-	e.requireNoSecrets()
+// TestEventsPurgeRecordsThatNeverOpen: a record that can never be opened
+// or decoded serves nobody and is purged, late-event check or not.
+func TestEventsPurgeRecordsThatNeverOpen(t *testing.T) {
+	for name, err := range map[string]error{
+		"Decrypt": fmt.Errorf("crypto: open bot.token of tenant :T1: %w", crypto.ErrDecrypt),
+		"Corrupt": fmt.Errorf("dynamo: fetch tenant :T1: %w", installstore.ErrCorrupt),
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, func(c *oauth.Config) { c.Store = erroringStore{c.Store.(*countingStore), err} })
+			e.seed(storetest.Fixture("", "T1", "U1", "a"), t0)
+			e.seed(storetest.Fixture("", "T2", "U1", "b"), t0)
+			// Even a late event: what cannot be opened cannot be compared.
+			rec := e.post(callbackBody("", "T1", false, uninstalled, t0.Add(-time.Hour)))
+			require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+			e.requireGone(q("", "T1", ""))
+			e.requireGone(q("", "T1", "U1"))
+			require.Equal(t, 1, e.store.Len(), "only the corrupt tenant was purged")
+			require.Contains(t, e.logs.String(), "can never be opened")
+			e.requireNoSecrets()
+		})
+	}
 }

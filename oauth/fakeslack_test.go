@@ -3,12 +3,14 @@ package oauth_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,32 +33,125 @@ const (
 )
 
 // fakeSlack stands in for slack.com: the authorize page, which redirects
-// back with a code and the state, and the Web API methods oauth.v2.access
-// and auth.test.
+// back with a code and the state, and the Web API methods oauth.v2.access,
+// auth.test, users.info, apps.uninstall and auth.revoke. Every answer
+// carries a Date from Slack's clock: the test clock moved by ahead.
 type fakeSlack struct {
 	t   *testing.T
 	srv *httptest.Server
 
-	mu       sync.Mutex
-	nextCode string              // code the authorize page hands out
-	grants   map[string]string   // code → oauth.v2.access JSON (single use, as at Slack)
-	authTest map[string]string   // token → auth.test JSON
-	lastAuth url.Values          // query of the last authorize request
-	secrets  map[string]struct{} // every token and code handed out
+	mu        sync.Mutex
+	nextCode  string              // code the authorize page hands out
+	grants    map[string]string   // code → oauth.v2.access JSON (single use, as at Slack)
+	authTest  map[string]string   // token → auth.test JSON
+	users     map[string]string   // user ID → users.info JSON (any token)
+	lastAuth  url.Values          // query of the last authorize request
+	secrets   map[string]struct{} // every token and code handed out
+	now       func() time.Time    // the app's clock
+	ahead     time.Duration       // how far Slack's clock is ahead of it
+	noDate    bool                // answer without a Date header
+	uninstall []string            // tokens apps.uninstall was called with
+	revoked   []string            // tokens auth.revoke was called with
 
 	exchanges atomic.Int32
 	authTests atomic.Int32
+	userInfos atomic.Int32
 }
 
-func newFakeSlack(t *testing.T) *fakeSlack {
-	f := &fakeSlack{t: t, grants: map[string]string{}, authTest: map[string]string{}, secrets: map[string]struct{}{}}
+func newFakeSlack(t *testing.T, now func() time.Time) *fakeSlack {
+	f := &fakeSlack{t: t, grants: map[string]string{}, authTest: map[string]string{}, users: map[string]string{},
+		secrets: map[string]struct{}{}, now: now}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /oauth/v2/authorize", f.authorize)
 	mux.HandleFunc("POST /api/oauth.v2.access", f.access)
 	mux.HandleFunc("POST /api/auth.test", f.auth)
-	f.srv = httptest.NewTLSServer(mux)
+	mux.HandleFunc("POST /api/users.info", f.userInfo)
+	mux.HandleFunc("POST /api/apps.uninstall", f.appsUninstall)
+	mux.HandleFunc("POST /api/auth.revoke", f.authRevoke)
+	f.srv = httptest.NewTLSServer(f.dated(mux))
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// slackNow is Slack's clock.
+func (f *fakeSlack) slackNow() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now().Add(f.ahead)
+}
+
+// dated stamps every answer with Slack's clock, as Slack's servers do.
+func (f *fakeSlack) dated(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		noDate := f.noDate
+		f.mu.Unlock()
+		if noDate {
+			w.Header()["Date"] = nil // net/http then sends none
+		} else {
+			w.Header().Set("Date", f.slackNow().UTC().Format(http.TimeFormat))
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// user registers the users.info answer for id.
+func (f *fakeSlack) user(id string, admin bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.users[id] = fmt.Sprintf(`{"ok":true,"user":{"id":%q,"name":"someone","is_admin":%t,"is_owner":false}}`, id, admin)
+}
+
+func (f *fakeSlack) userInfo(w http.ResponseWriter, r *http.Request) {
+	f.userInfos.Add(1)
+	_ = r.ParseForm()
+	f.mu.Lock()
+	js, ok := f.users[r.PostForm.Get("user")]
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if !ok {
+		_, _ = io.WriteString(w, `{"ok":false,"error":"user_not_found"}`)
+		return
+	}
+	_, _ = io.WriteString(w, js)
+}
+
+func (f *fakeSlack) appsUninstall(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	w.Header().Set("Content-Type", "application/json")
+	if r.PostForm.Get("client_id") != testClientID || r.PostForm.Get("client_secret") != testClientSecret {
+		_, _ = io.WriteString(w, `{"ok":false,"error":"invalid_client_id"}`)
+		return
+	}
+	f.mu.Lock()
+	f.uninstall = append(f.uninstall, formToken(r))
+	f.mu.Unlock()
+	_, _ = io.WriteString(w, `{"ok":true}`)
+}
+
+func (f *fakeSlack) authRevoke(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	f.mu.Lock()
+	f.revoked = append(f.revoked, formToken(r))
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, `{"ok":true,"revoked":true}`)
+}
+
+// undone returns the tokens apps.uninstall and auth.revoke were called with.
+func (f *fakeSlack) undone() (uninstalled, revoked []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.uninstall...), append([]string(nil), f.revoked...)
+}
+
+// formToken is the token of a Web API call (slack-go sends it in the form,
+// or as a bearer).
+func formToken(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
+		return strings.TrimPrefix(h, "Bearer ")
+	}
+	return r.PostForm.Get("token")
 }
 
 // grant registers the answer to code, and the auth.test answers by token.
@@ -129,7 +224,7 @@ func (f *fakeSlack) auth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
-	js, ok := f.authTest[r.PostForm.Get("token")]
+	js, ok := f.authTest[formToken(r)]
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	if !ok {
@@ -175,10 +270,29 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// countingStore is the memory store, counting installation writes.
+// countingStore is the memory store, counting installation writes and
+// nonce puts.
 type countingStore struct {
 	*memory.Store
 	stores atomic.Int32
+	puts   atomic.Int32
+
+	mu     sync.Mutex
+	expiry time.Time // of the last PutNonce
+}
+
+func (s *countingStore) PutNonce(ctx context.Context, nonce string, expiresAt time.Time) error {
+	s.puts.Add(1)
+	s.mu.Lock()
+	s.expiry = expiresAt
+	s.mu.Unlock()
+	return s.Store.PutNonce(ctx, nonce, expiresAt)
+}
+
+func (s *countingStore) lastExpiry() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.expiry
 }
 
 func (s *countingStore) StoreInstallation(ctx context.Context, inst *installstore.Installation) error {
@@ -202,7 +316,8 @@ var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 func newEnv(t *testing.T, mutate ...func(*oauth.Config)) *env {
 	t.Helper()
-	e := &env{t: t, slack: newFakeSlack(t), clock: &clock{now: t0}, logs: &syncBuffer{}, bodies: &syncBuffer{}}
+	e := &env{t: t, clock: &clock{now: t0}, logs: &syncBuffer{}, bodies: &syncBuffer{}}
+	e.slack = newFakeSlack(t, e.clock.Now)
 	e.store = &countingStore{Store: memory.New(memory.WithClock(e.clock.Now))}
 	e.app = httptest.NewUnstartedServer(nil)
 	base := "https://" + e.app.Listener.Addr().String()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/installvault/installvault/installstore"
 )
@@ -12,10 +13,16 @@ import (
 // endpoint. It is safe for concurrent use; create it with [New].
 type Handler struct {
 	cfg Config
+	// client calls Slack: cfg.HTTPClient with a transport that reads the
+	// Date of the answers (see slackDate).
+	client *http.Client
+	// noDate logs once that Slack's answers carry no Date.
+	noDate *sync.Once
 }
 
 // New validates cfg, fills in its defaults and returns the handler. Every
-// problem with cfg is reported in one error.
+// problem with cfg is reported in one error, wrapping
+// [installstore.ErrInvalid].
 func New(cfg Config) (*Handler, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -23,7 +30,8 @@ func New(cfg Config) (*Handler, error) {
 	}
 	cfg.Scopes = append([]string(nil), cfg.Scopes...)
 	cfg.UserScopes = append([]string(nil), cfg.UserScopes...)
-	return &Handler{cfg: cfg}, nil
+	cfg.SensitiveScopes = append([]string(nil), cfg.SensitiveScopes...)
+	return &Handler{cfg: cfg, client: withDateCapture(cfg.HTTPClient), noDate: &sync.Once{}}, nil
 }
 
 // ServeHTTP routes Config.InstallPath to [Handler.ServeInstall],
@@ -57,9 +65,10 @@ func (h *Handler) stateCookie(value string, maxAge int) *http.Cookie {
 }
 
 // scrub returns err's text with every configured secret and the given
-// request values (the code) replaced by [installstore.Redacted]. Errors this
-// package builds hold no secret; scrub is the belt to that pair of braces for
-// errors that come from slack-go or the network.
+// request values (the code, tokens) replaced by [installstore.Redacted].
+// Errors this package builds hold no secret; scrub is the belt to that pair
+// of braces for errors that come from slack-go, the network or the app's
+// hooks.
 func (h *Handler) scrub(err error, extra ...string) string {
 	if err == nil {
 		return ""
