@@ -14,6 +14,8 @@ fi
 
 eval "$(scripts/dynamodb-local.sh start)"
 trap 'scripts/dynamodb-local.sh stop' EXIT
+eval "$(scripts/redis.sh start)"
+trap 'scripts/redis.sh stop; scripts/dynamodb-local.sh stop' EXIT
 
 go vet ./...
 go test -race -count=1 ./...
