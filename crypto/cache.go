@@ -4,7 +4,7 @@ import (
 	"crypto/cipher"
 	"crypto/sha256"
 	"fmt"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -52,7 +52,7 @@ func fromProvider(provider string, k *DataKey) (*dataKey, error) {
 type writeEntry struct {
 	dk      *dataKey
 	created time.Time
-	uses    int
+	uses    atomic.Int64
 }
 
 type readKey struct {
@@ -65,19 +65,16 @@ type readEntry struct {
 	created time.Time
 }
 
-// keyCache is the data-key cache of [WithDataKeyCache].
+// keyCache is the data-key cache of [WithDataKeyCache]: bounded in age, in
+// uses per write key, and in entries (capacity write keys and capacity
+// unwrapped read keys, least recently used evicted first).
 type keyCache struct {
-	now      func() time.Time
-	maxAge   time.Duration
-	maxUses  int
-	capacity int
+	now     func() time.Time
+	maxAge  time.Duration
+	maxUses int64
 
-	wmu    sync.Mutex
-	writes map[installstore.Tenant]*writeEntry
-	wputs  int
-
-	rmu   sync.RWMutex
-	reads map[readKey]readEntry
+	writes *clockCache[installstore.Tenant, *writeEntry]
+	reads  *clockCache[readKey, readEntry]
 
 	flight singleflight.Group // concurrent read misses of one data key
 }
@@ -88,23 +85,19 @@ func newKeyCache(c *config) *keyCache {
 		capacity = defaultCacheCapacity
 	}
 	return &keyCache{
-		now: c.now, maxAge: c.maxAge, maxUses: c.maxUses, capacity: capacity,
-		writes: make(map[installstore.Tenant]*writeEntry),
-		reads:  make(map[readKey]readEntry),
+		now: c.now, maxAge: c.maxAge, maxUses: int64(c.maxUses),
+		writes: newClockCache[installstore.Tenant, *writeEntry](capacity),
+		reads:  newClockCache[readKey, readEntry](capacity),
 	}
 }
 
 // write returns the tenant's write key and counts a use, or nil when there
 // is none within the limits.
 func (c *keyCache) write(t installstore.Tenant) *dataKey {
-	now := c.now()
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	e := c.writes[t]
-	if e == nil || now.Sub(e.created) >= c.maxAge || e.uses >= c.maxUses {
+	e, ok := c.writes.get(t)
+	if !ok || c.now().Sub(e.created) >= c.maxAge || e.uses.Add(1) > c.maxUses {
 		return nil
 	}
-	e.uses++
 	return e.dk
 }
 
@@ -112,25 +105,15 @@ func (c *keyCache) write(t installstore.Tenant) *dataKey {
 // caches it for reads.
 func (c *keyCache) putWrite(t installstore.Tenant, dk *dataKey) {
 	now := c.now()
-	c.wmu.Lock()
-	c.writes[t] = &writeEntry{dk: dk, created: now, uses: 1}
-	// Sweep expired entries of tenants that stopped writing, now and then.
-	if c.wputs++; c.wputs%1024 == 0 {
-		for k, e := range c.writes {
-			if now.Sub(e.created) >= c.maxAge {
-				delete(c.writes, k)
-			}
-		}
-	}
-	c.wmu.Unlock()
-	c.putRead(t, dk)
+	e := &writeEntry{dk: dk, created: now}
+	e.uses.Store(1)
+	c.writes.put(t, e, func(old *writeEntry) bool { return now.Sub(old.created) >= c.maxAge })
+	c.putReadAt(t, dk, now)
 }
 
 // read returns the cached unwrapped key for the tenant and header, or nil.
 func (c *keyCache) read(t installstore.Tenant, header string) *dataKey {
-	c.rmu.RLock()
-	e, ok := c.reads[readKey{t, header}]
-	c.rmu.RUnlock()
+	e, ok := c.reads.get(readKey{t, header})
 	if !ok || c.now().Sub(e.created) >= c.maxAge {
 		return nil
 	}
@@ -138,22 +121,8 @@ func (c *keyCache) read(t installstore.Tenant, header string) *dataKey {
 }
 
 // putRead caches dk for reads of the tenant's values.
-func (c *keyCache) putRead(t installstore.Tenant, dk *dataKey) {
-	now := c.now()
-	c.rmu.Lock()
-	defer c.rmu.Unlock()
-	if len(c.reads) >= c.capacity {
-		for k, e := range c.reads {
-			if now.Sub(e.created) >= c.maxAge {
-				delete(c.reads, k)
-			}
-		}
-		for k := range c.reads { // still full: drop arbitrary entries
-			if len(c.reads) < c.capacity {
-				break
-			}
-			delete(c.reads, k)
-		}
-	}
-	c.reads[readKey{t, dk.header}] = readEntry{dk: dk, created: now}
+func (c *keyCache) putRead(t installstore.Tenant, dk *dataKey) { c.putReadAt(t, dk, c.now()) }
+
+func (c *keyCache) putReadAt(t installstore.Tenant, dk *dataKey, now time.Time) {
+	c.reads.put(readKey{t, dk.header}, readEntry{dk: dk, created: now}, func(old readEntry) bool { return now.Sub(old.created) >= c.maxAge })
 }

@@ -151,3 +151,21 @@ func TestConcurrentMissesShareOneUnwrap(t *testing.T) {
 	wg.Wait()
 	require.Equal(t, 1, srv.Calls("Decrypt"), "32 concurrent cold fetches, one KMS Decrypt")
 }
+
+func TestCacheKeepsTheHotTenantsKey(t *testing.T) {
+	keys := &counting{KeyProvider: keyring(t, "k1", "k1")}
+	inner := memory.New()
+	w := newStore(t, inner, keys)
+	for i := range 50 {
+		require.NoError(t, w.StoreInstallation(bg, storetest.Fixture("", fmt.Sprint("T", i), "U1", "a")))
+	}
+	s := newStore(t, inner, keys, crypto.WithDataKeyCache(time.Hour, 10), crypto.WithDataKeyCacheCapacity(2))
+	keys.unwrapped.Store(0)
+	for i := 1; i < 50; i++ {
+		for _, team := range []string{"T0", fmt.Sprint("T", i)} { // one hot tenant, a stream of cold ones
+			_, err := s.FetchInstallation(bg, installstore.Query{TeamID: team})
+			require.NoError(t, err)
+		}
+	}
+	require.EqualValues(t, 1+49, keys.unwrapped.Load(), "the hot tenant's data key is unwrapped once, each cold one once")
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"github.com/installvault/installvault/installstore"
 )
@@ -185,25 +186,36 @@ func sealValue(bufs *bufPool, dk *dataKey, t installstore.Tenant, user, field, p
 // its header names (p.header == dk.header: the caller found dk by it), and
 // appends the plaintext to dst. The error says why, never what.
 func openValue(bufs *bufPool, dk *dataKey, p sealedParts, t installstore.Tenant, user, field string, dst []byte) ([]byte, error) {
+	buf := bufs.get(openScratch(len(p.ct), t, user, field))
+	defer bufs.put(buf)
+	return openInto(dk, p, t, user, field, *buf, dst)
+}
+
+// openScratch returns the scratch length openInto needs for a ciphertext
+// field of ctLen characters.
+func openScratch(ctLen int, t installstore.Tenant, user, field string) int {
+	return aadLen(t, user, field) + nonceSize + b64.DecodedLen(ctLen)
+}
+
+// openInto is openValue with the caller's scratch space (at least
+// openScratch bytes; it holds plaintext-derived data, so the caller wipes
+// it).
+func openInto(dk *dataKey, p sealedParts, t installstore.Tenant, user, field string, scratch, dst []byte) ([]byte, error) {
 	if p.header != dk.header {
 		return dst, errors.New("data key does not match the value's header")
 	}
-	ctLen := b64.DecodedLen(len(p.ct))
-	buf := bufs.get(aadLen(t, user, field) + nonceSize + len(p.ct) + ctLen)
-	defer bufs.put(buf)
-	// Layout: associated data | nonce | base64 scratch | ciphertext.
-	aad := appendAAD((*buf)[:0], &dk.headerSum, t, user, field)
-	rest := (*buf)[len(aad):]
+	if need := openScratch(len(p.ct), t, user, field); len(scratch) < need {
+		scratch = make([]byte, need)
+	}
+	// Layout: associated data | nonce | ciphertext.
+	aad := appendAAD(scratch[:0], &dk.headerSum, t, user, field)
+	rest := scratch[len(aad):]
 	nonce := rest[:nonceSize]
-	enc := rest[nonceSize : nonceSize+len(p.ct)]
-	ct := rest[nonceSize+len(p.ct) : nonceSize+len(p.ct)+ctLen]
-
-	n := copy(enc, p.nonce)
-	if m, err := b64.Decode(nonce, enc[:n]); err != nil || m != nonceSize {
+	ct := rest[nonceSize : nonceSize+b64.DecodedLen(len(p.ct))]
+	if m, err := b64.Decode(nonce, stringBytes(p.nonce)); err != nil || m != nonceSize {
 		return dst, fmt.Errorf("%w: bad nonce", errMalformed)
 	}
-	n = copy(enc, p.ct)
-	m, err := b64.Decode(ct, enc[:n])
+	m, err := b64.Decode(ct, stringBytes(p.ct))
 	if err != nil {
 		return dst, fmt.Errorf("%w: bad ciphertext encoding", errMalformed)
 	}
@@ -212,4 +224,31 @@ func openValue(bufs *bufPool, dk *dataKey, p sealedParts, t installstore.Tenant,
 		return dst, errors.New("authentication failed (wrong key, tenant, user or field, or tampered)")
 	}
 	return out, nil
+}
+
+// stringBytes returns the bytes of s without copying them, for reading
+// only (base64 decoding).
+func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// parseWithHeader parses v when it is a value sealed under header (already
+// validated: it came from a parsed value): the common case of a record whose
+// values share a data key, without scanning the header again. ok is false
+// when v is not such a value (parseSealed then says why).
+func parseWithHeader(v, header string) (p sealedParts, ok bool) {
+	rest, found := strings.CutPrefix(v, installstore.SealedPrefix)
+	if !found || len(rest) <= len(header) || rest[len(header)] != '.' || rest[:len(header)] != header {
+		return p, false
+	}
+	rest = rest[len(header)+1:]
+	j := strings.IndexByte(rest, '.')
+	if j < 0 {
+		return p, false
+	}
+	p.nonce, p.ct = rest[:j], rest[j+1:]
+	if len(p.nonce) != b64.EncodedLen(nonceSize) || len(p.ct) < b64.EncodedLen(tagSize) || len(p.ct) > b64.EncodedLen(maxPlaintextLen+tagSize) ||
+		strings.IndexByte(rest, '\n') >= 0 || strings.IndexByte(rest, '\r') >= 0 {
+		return p, false
+	}
+	p.header = header
+	return p, true
 }

@@ -44,9 +44,10 @@ func WithDataKeyCache(maxAge time.Duration, maxUses int) Option {
 	}
 }
 
-// WithDataKeyCacheCapacity bounds how many unwrapped data keys the read
-// cache keeps (default 10 000); beyond it, expired and then arbitrary
-// entries are dropped. It has no effect without [WithDataKeyCache].
+// WithDataKeyCacheCapacity bounds the data-key cache in entries (default
+// 10 000): at most n tenants' write keys and n unwrapped read keys. Beyond
+// it, an expired entry or else the least recently used one (a CLOCK
+// approximation) is dropped. It has no effect without [WithDataKeyCache].
 func WithDataKeyCacheCapacity(n int) Option {
 	return func(c *config) {
 		if n <= 0 {

@@ -310,32 +310,33 @@ func (s *Store) generate(ctx context.Context, t installstore.Tenant) (*dataKey, 
 }
 
 // memo remembers the data keys one operation has unwrapped, so a record
-// whose values share a data key unwraps it once even without a cache.
+// whose values share a data key unwraps it once even without a cache, and
+// parses each shared header once.
 type memo struct {
-	n      int
-	header [2]string
-	dk     [2]*dataKey
+	n  int
+	dk [2]*dataKey
 }
 
-func (m *memo) get(header string) *dataKey {
+// match returns the remembered data key v is sealed under, and v's parts.
+func (m *memo) match(v string) (*dataKey, sealedParts, bool) {
 	for i := range m.n {
-		if m.header[i] == header {
-			return m.dk[i]
+		if p, ok := parseWithHeader(v, m.dk[i].header); ok {
+			return m.dk[i], p, true
 		}
 	}
-	return nil
+	return nil, sealedParts{}, false
 }
 
-func (m *memo) put(header string, dk *dataKey) {
+func (m *memo) put(dk *dataKey) {
 	i := m.n % len(m.dk)
-	m.header[i], m.dk[i] = header, dk
+	m.dk[i] = dk
 	m.n = min(m.n+1, len(m.dk))
 }
 
 // open replaces every sealed secret of inst (the store's copy) with its
 // plaintext, or fails with ErrDecrypt (or installstore.ErrUnavailable)
 // naming the tenant and field. All of a record's plaintexts share one
-// allocation; the scratch copy is wiped.
+// allocation; the scratch space, one pooled buffer, is wiped.
 func (s *Store) open(ctx context.Context, inst *installstore.Installation) error {
 	return s.openKnown(ctx, inst, nil)
 }
@@ -352,38 +353,46 @@ func (s *Store) openKnown(ctx context.Context, inst *installstore.Installation, 
 		backing [5]slot
 		slots   = backing[:0]
 		total   int
+		longest int
 	)
 	_ = inst.Secrets(func(_ string, sec *installstore.Secret) error {
-		total += len(sec.Reveal()) // a sealed value is longer than its plaintext
+		n := len(sec.Reveal())
+		total += n // a sealed value is longer than its plaintext
+		longest = max(longest, n)
 		return nil
 	})
 	if total == 0 {
 		return nil
 	}
-	buf := s.bufs.get(total)
-	defer s.bufs.put(buf)
-	pts := (*buf)[:0]
 	t := inst.Tenant()
+	scratchLen := openScratch(longest, t, inst.User.ID, maxFieldName)
+	buf := s.bufs.get(total + scratchLen)
+	defer s.bufs.put(buf)
+	pts, scratch := (*buf)[:0:total], (*buf)[total:]
 	err := inst.Secrets(func(field string, sec *installstore.Secret) error {
-		p, err := parseSealed(sec.Reveal())
-		if err != nil {
-			return decryptError(t, field, err)
-		}
-		if p.provider != s.provider {
-			return decryptError(t, field, fmt.Errorf("sealed by key provider %q, this store uses %q", p.provider, s.provider))
-		}
-		dk := m.get(p.header)
-		if dk == nil && known != nil {
-			dk = known[p.header]
-		}
-		if dk == nil {
-			if dk, err = s.readKey(ctx, t, p); err != nil {
+		v := sec.Reveal()
+		dk, p, ok := m.match(v)
+		if !ok {
+			var err error
+			if p, err = parseSealed(v); err != nil {
 				return decryptError(t, field, err)
 			}
-			m.put(p.header, dk)
+			if p.provider != s.provider {
+				return decryptError(t, field, fmt.Errorf("sealed by key provider %q, this store uses %q", p.provider, s.provider))
+			}
+			if known != nil {
+				dk = known[p.header]
+			}
+			if dk == nil {
+				if dk, err = s.readKey(ctx, t, p); err != nil {
+					return decryptError(t, field, err)
+				}
+			}
+			m.put(dk)
 		}
 		start := len(pts)
-		if pts, err = openValue(&s.bufs, dk, p, t, boundUser(field, inst), field, pts); err != nil {
+		var err error
+		if pts, err = openInto(dk, p, t, boundUser(field, inst), field, scratch, pts); err != nil {
 			return decryptError(t, field, err)
 		}
 		slots = append(slots, slot{sec, start, len(pts)})
@@ -398,6 +407,9 @@ func (s *Store) openKnown(ctx context.Context, inst *installstore.Installation, 
 	}
 	return nil
 }
+
+// maxFieldName is the longest secret field name, for scratch sizes.
+const maxFieldName = "incoming_webhook.url.........." // room for fields added later
 
 // readKey returns the unwrapped data key a sealed value names, from the
 // cache or the provider. With the cache, concurrent misses for one data key
