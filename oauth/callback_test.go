@@ -3,9 +3,9 @@ package oauth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -372,15 +372,18 @@ func TestAuthorizeInstallerRejects(t *testing.T) {
 	e.requireNoSecrets()
 }
 
-// failingStore refuses every write.
-type failingStore struct{ *countingStore }
+// failingStore refuses every write with err.
+type failingStore struct {
+	*countingStore
+	err error
+}
 
-func (failingStore) StoreInstallation(context.Context, *installstore.Installation) error {
-	return errors.New("disk on fire")
+func (s failingStore) StoreInstallation(context.Context, *installstore.Installation) error {
+	return s.err
 }
 
 func TestStoreFailureShowsFailure(t *testing.T) {
-	e := newEnv(t, func(c *oauth.Config) { c.Store = failingStore{c.Store.(*countingStore)} })
+	e := newEnv(t, func(c *oauth.Config) { c.Store = failingStore{c.Store.(*countingStore), errors.New("disk on fire")} })
 	tc := installCases[0]
 	e.slack.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
 	state, cookie := e.startInstall()
@@ -543,4 +546,3 @@ func TestCallbackUnavailableSaysTryAgain(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
 	storetest.Equal(t, tc.want(t0), fetch(t, e.store, tc.query))
 }
-

@@ -316,7 +316,7 @@ func (s erroringStore) FetchInstallation(context.Context, installstore.Query) (*
 // nothing; Slack is asked to retry.
 func TestEventsStoreErrorAsksForRetry(t *testing.T) {
 	for name, err := range map[string]error{
-		"Unavailable": fmt.Errorf("dynamo: fetch tenant :T1: %w", installstore.ErrUnavailable),
+		"Unavailable":  fmt.Errorf("dynamo: fetch tenant :T1: %w", installstore.ErrUnavailable),
 		"Unclassified": errors.New("backend on fire"),
 		// Transient wins over anything else an error also wraps.
 		"UnavailableAndDecrypt": fmt.Errorf("%w: %w", installstore.ErrUnavailable, crypto.ErrDecrypt),
