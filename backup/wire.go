@@ -86,4 +86,3 @@ func fromWire(w wireInstallation) *installstore.Installation {
 	}
 	return i
 }
-

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -11,7 +12,12 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/installvault/installvault/backup"
+	"github.com/installvault/installvault/dynamo"
 )
 
 func exportCommand() *command {
@@ -24,7 +30,12 @@ only, no key is needed to make it, and restoring it needs the same keys (keep
 the old keys until no backup sealed under them is needed). A record holding a
 plaintext secret makes export fail. With -o, the file is written beside its
 final name and renamed when complete (mode 0600); an existing file is kept
-unless -force. Counts go to stderr.`,
+unless -force. Counts and progress (every -progress records) go to stderr.
+
+A record the table holds but that does not decode (corrupt) cannot be backed
+up: export writes every other record, names the corrupt ones on stderr and
+exits 1 with their count. Export streams: memory does not grow with the
+table; an interrupted export leaves no file, and is simply run again.`,
 		setup: func(fs *flag.FlagSet, e *env) func(context.Context) error {
 			tc := addTableFlags(fs, e)
 			out := fs.String("o", "-", "output `file`; - for stdout")
@@ -43,18 +54,22 @@ unless -force. Counts go to stderr.`,
 				if *out == "-" {
 					w := bufio.NewWriter(e.stdout)
 					n, err = backup.Export(ctx, raw, w, opts...)
-					if err == nil {
-						err = w.Flush()
+					if ferr := w.Flush(); err == nil || ferr != nil {
+						err = cmp.Or(ferr, err)
 					}
 				} else {
 					n, err = exportFile(ctx, *out, *force, func(w io.Writer) (int, error) {
 						return backup.Export(ctx, raw, w, opts...)
 					})
 				}
-				if err != nil {
+				var skipped *backup.SkippedError
+				if err != nil && !errors.As(err, &skipped) {
 					return fmt.Errorf("export table %s: %w", tc.table, err)
 				}
-				fmt.Fprintf(e.stderr, "exported %d records from table %s\n", n, tc.table)
+				fmt.Fprintf(e.stderr, "exported %s from table %s\n", count(n, "record"), tc.table)
+				if skipped != nil {
+					return skippedRecords(e, "export table "+tc.table, skipped.Err)
+				}
 				return nil
 			}
 		},
@@ -78,7 +93,8 @@ func progressOption(e *env, label string, every int) []backup.Option {
 }
 
 // exportFile writes through write to a temporary file beside path, and
-// renames it to path once complete.
+// renames it to path once complete: when write succeeds, or reports only
+// records it skipped (a *backup.SkippedError, returned too).
 func exportFile(ctx context.Context, path string, force bool, write func(io.Writer) (int, error)) (n int, err error) {
 	if !force {
 		if _, err := os.Lstat(path); err == nil {
@@ -98,8 +114,10 @@ func exportFile(ctx context.Context, path string, force bool, write func(io.Writ
 		}
 	}()
 	w := bufio.NewWriter(f)
-	if n, err = write(w); err != nil {
-		return 0, err
+	n, werr := write(w)
+	var skipped *backup.SkippedError
+	if werr != nil && !errors.As(werr, &skipped) {
+		return 0, werr
 	}
 	if err = w.Flush(); err != nil {
 		return 0, err
@@ -113,7 +131,10 @@ func exportFile(ctx context.Context, path string, force bool, write func(io.Writ
 	if err = ctx.Err(); err != nil {
 		return 0, err
 	}
-	return n, os.Rename(f.Name(), path)
+	if err = os.Rename(f.Name(), path); err != nil {
+		return 0, err
+	}
+	return n, werr
 }
 
 func importCommand() *command {
@@ -122,8 +143,15 @@ func importCommand() *command {
 		args:    "[-i file] [-table name]",
 		summary: "restore records exported by 'export' from a file or stdin (backup.Import)",
 		help: `Stores every record of the backup into the table, still sealed (no key is
-needed; the app opens them with the keys that sealed them). Importing the same
-file again leaves the same contents. Versions are assigned by the table.`,
+needed; the app opens them with the keys that sealed them). Versions are
+assigned by the table.
+
+Before it writes anything, import checks that the table exists, and reads the
+whole input: an empty input, or any line that is not a record of the backup
+format (a truncated or edited file), fails the import with every bad line
+named, and nothing is written. Importing the same file again leaves the same
+contents, so an interrupted import is resumed by running it again. Progress
+goes to stderr every -progress records.`,
 		setup: func(fs *flag.FlagSet, e *env) func(context.Context) error {
 			tc := addTableFlags(fs, e)
 			in := fs.String("i", "-", "input `file`; - for stdin")
@@ -132,9 +160,16 @@ file again leaves the same contents. Versions are assigned by the table.`,
 				if *in == "" {
 					return usagef("-i must name a file or -")
 				}
-				raw, err := tc.rawStore(ctx)
+				client, err := tc.client(ctx)
 				if err != nil {
 					return err
+				}
+				if err := requireTable(ctx, client, tc.table); err != nil {
+					return err
+				}
+				raw, err := dynamo.New(client, tc.table)
+				if err != nil {
+					return fmt.Errorf("open table %s: %w", tc.table, err)
 				}
 				r := e.stdin
 				if *in != "-" {
@@ -143,15 +178,29 @@ file again leaves the same contents. Versions are assigned by the table.`,
 						return err
 					}
 					defer f.Close()
-					r = f
+					r = f // seekable: validated in place, not copied
 				}
-				n, err := backup.Import(ctx, raw, bufio.NewReader(r), progressOption(e, "import", *every)...)
+				n, err := backup.Import(ctx, raw, r, progressOption(e, "import", *every)...)
 				if err != nil {
-					return fmt.Errorf("import into table %s (%d records read): %w", tc.table, n, err)
+					return fmt.Errorf("import into table %s: %w", tc.table, err)
 				}
-				fmt.Fprintf(e.stdout, "imported %d records into table %s\n", n, tc.table)
+				fmt.Fprintf(e.stdout, "imported %s into table %s\n", count(n, "record"), tc.table)
 				return nil
 			}
 		},
 	}
+}
+
+// requireTable fails, before anything is written, when the table does not
+// exist.
+func requireTable(ctx context.Context, client *dynamodb.Client, table string) error {
+	_, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	var missing *types.ResourceNotFoundException
+	switch {
+	case errors.As(err, &missing):
+		return fmt.Errorf("table %s does not exist (create it with 'installvault create-table'); nothing was written", table)
+	case err != nil:
+		return fmt.Errorf("table %s: %w", table, err)
+	}
+	return nil
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -60,9 +63,16 @@ func (c *tableConfig) resolve() error {
 }
 
 // awsConfig loads the SDK's default configuration chain (environment,
-// shared files, SSO, IMDS) with the region override.
+// shared files, SSO, IMDS) with the region override. The SDK's own log
+// output (such as its response-checksum warnings) is dropped: errors carry
+// what matters. For a local endpoint (DynamoDB Local, a local KMS) a missing
+// region defaults to us-east-1, and a failure to find credentials says
+// which dummy ones to set.
 func (c *tableConfig) awsConfig(ctx context.Context) (aws.Config, error) {
-	var opts []func(*awsconfig.LoadOptions) error
+	opts := []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithLogger(logging.Nop{}),
+		awsconfig.WithClientLogMode(0),
+	}
 	if c.region != "" {
 		opts = append(opts, awsconfig.WithRegion(c.region))
 	}
@@ -70,8 +80,48 @@ func (c *tableConfig) awsConfig(ctx context.Context) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	cfg.Logger = logging.NewStandardLogger(c.e.stderr) // the SDK's warnings go to our stderr
+	if c.localEndpoint() {
+		if cfg.Region == "" {
+			cfg.Region = "us-east-1" // a local server accepts any region
+		}
+		if cfg.Credentials != nil {
+			cfg.Credentials = hintingCredentials{cfg.Credentials}
+		}
+	}
 	return cfg, nil
+}
+
+// localEndpoint reports whether the DynamoDB or KMS endpoint is on this
+// machine.
+func (c *tableConfig) localEndpoint() bool {
+	for _, e := range []string{c.endpoint, c.e.getenv(envEndpoint), c.e.getenv(envKMSEndpoint)} {
+		u, err := url.Parse(e)
+		if err != nil || e == "" {
+			continue
+		}
+		switch h := u.Hostname(); {
+		case h == "localhost", strings.HasSuffix(h, ".localhost"):
+			return true
+		default:
+			if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hintingCredentials adds to a failure to find AWS credentials, for a
+// local endpoint, the dummy credentials that DynamoDB Local accepts.
+type hintingCredentials struct{ aws.CredentialsProvider }
+
+// Retrieve implements aws.CredentialsProvider.
+func (h hintingCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	creds, err := h.CredentialsProvider.Retrieve(ctx)
+	if err != nil {
+		return creds, fmt.Errorf("%w (a local endpoint accepts any credentials: set AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x)", err)
+	}
+	return creds, nil
 }
 
 // client returns a DynamoDB client for the table.
@@ -146,28 +196,11 @@ func (k *keyConfig) provider(ctx context.Context, tc *tableConfig) (crypto.KeyPr
 	case local != "" && k.tenantKeys != "":
 		return nil, usagef("per-tenant KMS keys (-kms-tenant-keys, %s) need a KMS key, not %s", envTenantKeys, envLocalKeys)
 	case local != "":
-		keys, err := parseLocalKeys(local)
+		// One parser for the CLI and the example app; its errors never
+		// quote the variable, nor the primary's name (either may hold a key).
+		p, err := crypto.ParseLocalKeyring(local, k.localPrimary)
 		if err != nil {
-			return nil, usagef("%s: %v", envLocalKeys, err)
-		}
-		primary := k.localPrimary
-		if primary == "" && len(keys) == 1 {
-			for name := range keys {
-				primary = name
-			}
-		}
-		if primary == "" {
-			return nil, usagef("%s holds several keys: name the primary with -local-primary or %s", envLocalKeys, envLocalPrimary)
-		}
-		if _, ok := keys[primary]; !ok {
-			return nil, usagef("primary key %q is not in %s", primary, envLocalKeys)
-		}
-		p, err := crypto.NewLocalKeyring(keys, primary)
-		for _, b := range keys {
-			clear(b)
-		}
-		if err != nil {
-			return nil, usagef("%s: %v", envLocalKeys, err)
+			return nil, usagef("%s: %v (several keys need -local-primary or %s)", envLocalKeys, err, envLocalPrimary)
 		}
 		return p, nil
 	}
@@ -202,7 +235,7 @@ func (k *keyConfig) provider(ctx context.Context, tc *tableConfig) (crypto.KeyPr
 
 // sealedStore returns the encryption layer, with the configured keys, over
 // inner (the raw store, or a layer over it).
-func sealedStore(ctx context.Context, tc *tableConfig, kc *keyConfig, inner installstore.Store) (installstore.Store, error) {
+func sealedStore(ctx context.Context, tc *tableConfig, kc *keyConfig, inner installstore.FullStore) (*crypto.Store, error) {
 	keys, err := kc.provider(ctx, tc)
 	if err != nil {
 		return nil, err

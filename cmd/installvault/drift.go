@@ -21,7 +21,7 @@ func scopeDriftCommand() *command {
 		help: `Compares each installation's granted scopes with the scopes the app requests
 now: such installations need a re-install to get new scopes (MISSING), or still
 hold scopes the app dropped (EXTRA). Reads scopes only, never a token; no key is
-needed.`,
+needed. Corrupt records are named on stderr and counted (exit 1).`,
 		setup: func(fs *flag.FlagSet, e *env) func(context.Context) error {
 			tc := addTableFlags(fs, e)
 			bot := fs.String("bot-scopes", "", "comma-separated bot `scopes` the app requests")
@@ -36,9 +36,9 @@ needed.`,
 				if err != nil {
 					return err
 				}
-				drifts, err := metrics.ScopeDrift(ctx, raw, want)
-				if err != nil {
-					return fmt.Errorf("scope drift of table %s: %w", tc.table, err)
+				drifts, listErr := metrics.ScopeDrift(ctx, raw, want)
+				if _, complete := countSkipped(listErr); !complete {
+					return fmt.Errorf("scope drift of table %s: %w", tc.table, listErr)
 				}
 				slices.SortFunc(drifts, func(a, b metrics.Drift) int {
 					return cmp.Or(cmp.Compare(a.Query.Tenant().String(), b.Query.Tenant().String()), cmp.Compare(a.Query.UserID, b.Query.UserID))
@@ -53,7 +53,7 @@ needed.`,
 							return err
 						}
 					}
-					return nil
+					return skippedRecords(e, "scope drift of table "+tc.table, listErr)
 				}
 				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "TENANT\tUSER\tMISSING_BOT\tEXTRA_BOT\tMISSING_USER\tEXTRA_USER")
@@ -65,8 +65,12 @@ needed.`,
 				if err := tw.Flush(); err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "%d installations drift\n", len(drifts))
-				return nil
+				verb := "drift"
+				if len(drifts) == 1 {
+					verb = "drifts"
+				}
+				fmt.Fprintf(e.stdout, "%s %s\n", count(len(drifts), "installation"), verb)
+				return skippedRecords(e, "scope drift of table "+tc.table, listErr)
 			}
 		},
 	}

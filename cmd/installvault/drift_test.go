@@ -24,7 +24,7 @@ func TestScopeDrift(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(r.out), "\n")
 	require.Len(t, lines, 3, r.out)
 	require.Regexp(t, `^:T3\s+-\s+commands\s+-\s+-\s+-$`, lines[1])
-	require.Equal(t, "1 installations drift", lines[2])
+	require.Equal(t, "1 installation drifts", lines[2])
 
 	r = h.run(h.env, "", "scope-drift", "-bot-scopes", "chat:write,commands", "-user-scopes", "search:read,users:read", "-json")
 	require.Equal(t, exitOK, r.code, r.errOut)

@@ -25,7 +25,11 @@ and each user's installation. KEYS names the provider and master key that seal
 the record's secrets, read from the sealed values without opening them (no key
 access needed): after a rotation every record should name the new key.
 UNSEALED marks a secret stored in clear and MALFORMED one that does not parse;
-neither is ever printed. With -json, one JSON object per line.`,
+neither is ever printed. With -json, one JSON object per line.
+
+A record the table holds but that does not decode (corrupt) is not listed: it
+is named (tenant and user) on stderr after the others, and list exits 1 with
+their count.`,
 		setup: func(fs *flag.FlagSet, e *env) func(context.Context) error {
 			tc := addTableFlags(fs, e)
 			asJSON := fs.Bool("json", false, "print one JSON object per record (JSON lines)")
@@ -35,12 +39,12 @@ neither is ever printed. With -json, one JSON object per line.`,
 					return err
 				}
 				var rows []listRow
-				err = raw.ListInstallations(ctx, func(q installstore.Query, inst *installstore.Installation) error {
+				listErr := raw.ListInstallations(ctx, func(q installstore.Query, inst *installstore.Installation) error {
 					rows = append(rows, newListRow(q, inst))
 					return nil
 				})
-				if err != nil {
-					return fmt.Errorf("list table %s: %w", tc.table, err)
+				if _, complete := countSkipped(listErr); !complete { // the listing stopped: print nothing partial
+					return fmt.Errorf("list table %s: %w", tc.table, listErr)
 				}
 				slices.SortFunc(rows, func(a, b listRow) int {
 					return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.User, b.User))
@@ -52,9 +56,10 @@ neither is ever printed. With -json, one JSON object per line.`,
 							return err
 						}
 					}
-					return nil
+				} else if err := printListTable(e, rows); err != nil {
+					return err
 				}
-				return printListTable(e, rows)
+				return skippedRecords(e, "list table "+tc.table, listErr)
 			}
 		},
 	}
@@ -165,7 +170,7 @@ func printListTable(e *env, rows []listRow) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(e.stdout, "%d records, %d tenants\n", len(rows), len(tenants))
+	_, err := fmt.Fprintf(e.stdout, "%s, %s\n", count(len(rows), "record"), count(len(tenants), "tenant"))
 	return err
 }
 

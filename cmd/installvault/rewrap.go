@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strings"
 
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
@@ -22,7 +23,10 @@ mapping with -kms-tenant-keys, or every tenant moves to the default key. Each re
 one with a conditional update, so a concurrent write is never overwritten.
 
 Progress goes to stderr every -progress records; the counts (seen, rewrapped,
-already current, gone, failed) to stdout. Exit status 1 if any record failed.
+already current, gone, failed, corrupt) to stdout. A record counts as already
+current only after it opened under the current key. Exit status 1 if any
+record failed or the table holds corrupt records (named on stderr): the old
+key may be retired only after a run that exits 0.
 
 Rewrap is resumable: records already under the current key are skipped, so
 after an interruption (Ctrl-C) or failures, run it again until it reports
@@ -46,16 +50,29 @@ INSTALLVAULT_LOCAL_KEYS), and check with 'installvault verify'.`,
 					return err
 				}
 				st, err := crypto.Rewrap(ctx, s)
-				fmt.Fprintf(e.stdout, "rewrap: %d seen, %d rewrapped, %d already current, %d gone, %d failed\n",
+				skipped := countCorrupt(err) // records that did not open are in Failed
+				fmt.Fprintf(e.stdout, "rewrap: %d seen, %d rewrapped, %d already current, %d gone, %d failed",
 					st.Seen, st.Rewrapped, st.Current, st.Gone, st.Failed)
+				if skipped > 0 {
+					fmt.Fprintf(e.stdout, ", %d corrupt (not listed)", skipped)
+				}
+				fmt.Fprintln(e.stdout)
 				if err != nil {
+					fmt.Fprintln(e.stdout, "rewrap: run it again to retry what failed; keep the old key until it reports 0 failed and exits 0")
+					var what []string
 					if st.Failed > 0 {
-						fmt.Fprintln(e.stdout, "rewrap: run it again to retry the failed records; keep the old key until 0 failed")
+						what = append(what, count(st.Failed, "record")+" failed")
+					}
+					if skipped > 0 {
+						what = append(what, count(skipped, "record")+" corrupt")
+					}
+					if len(what) > 0 {
+						return fmt.Errorf("%s: %w", strings.Join(what, ", "), err)
 					}
 					return err
 				}
 				if st.Failed > 0 { // Rewrap returns an error then; be safe anyway
-					return &failedError{msg: fmt.Sprintf("%d records failed", st.Failed)}
+					return &failedError{msg: fmt.Sprintf("%s failed", count(st.Failed, "record"))}
 				}
 				return nil
 			}

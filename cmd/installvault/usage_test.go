@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -39,7 +41,8 @@ func TestUsageErrors(t *testing.T) {
 	hermeticAWS(t)
 	h := &harness{t: t}
 	withTable := map[string]string{envTable: "t", envEndpoint: "http://127.0.0.1:1"}
-	k32 := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" // 32 zero bytes
+	k32 := "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=" // 32 bytes of 0x01
+	k33 := "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=" // 32 bytes of 0x02
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
@@ -56,10 +59,10 @@ func TestUsageErrors(t *testing.T) {
 		{"no keys", withTable, []string{"verify"}, "no keys"},
 		{"no keys rewrap", withTable, []string{"rewrap"}, "no keys"},
 		{"both keys", merge(withTable, envKMSKey, "alias/x", envLocalKeys, "k="+k32), []string{"verify"}, "choose one"},
-		{"bad local key", merge(withTable, envLocalKeys, "k=not-base64!!"), []string{"verify"}, `key "k": not base64`},
-		{"short local key", merge(withTable, envLocalKeys, "k=AAAA"), []string{"verify"}, `key "k": 3 bytes, want 32`},
-		{"no primary", merge(withTable, envLocalKeys, "a="+k32+",b="+k32), []string{"rewrap"}, "name the primary"},
-		{"unknown primary", merge(withTable, envLocalKeys, "a="+k32, envLocalPrimary, "z"), []string{"rewrap"}, `primary key "z" is not in`},
+		{"bad local key", merge(withTable, envLocalKeys, "k=not-base64!!"), []string{"verify"}, `entry 1: not 32 bytes of base64 or hex`},
+		{"short local key", merge(withTable, envLocalKeys, "k=AAAA"), []string{"verify"}, `entry 1: not 32 bytes`},
+		{"no primary", merge(withTable, envLocalKeys, "a="+k32+",b="+k33), []string{"rewrap"}, "-local-primary"},
+		{"unknown primary", merge(withTable, envLocalKeys, "a="+k32, envLocalPrimary, "z"), []string{"rewrap"}, `primary key's name is not one of the 1 names`},
 		{"concurrency", merge(withTable, envLocalKeys, "a="+k32), []string{"verify", "-concurrency", "0"}, "-concurrency must be at least 1"},
 		{"progress", merge(withTable, envLocalKeys, "a="+k32), []string{"rewrap", "-progress", "-1"}, "-progress must not be negative"},
 		{"purge nothing", withTable, []string{"purge"}, "give -team"},
@@ -74,7 +77,8 @@ func TestUsageErrors(t *testing.T) {
 			r := h.run(tc.env, "", tc.args...)
 			require.Equal(t, exitUsage, r.code, "stdout: %s\nstderr: %s", r.out, r.errOut)
 			require.Contains(t, r.errOut, tc.want)
-			require.NotContains(t, r.errOut, k32)
+			require.NotContains(t, r.errOut, k32[:8])
+			require.NotContains(t, r.errOut, k33[:8])
 			require.NotContains(t, r.errOut, "not-base64!!")
 			require.True(t, strings.Contains(r.errOut, "Usage:") || strings.Contains(r.errOut, "-h' for usage"), r.errOut)
 		})
@@ -92,49 +96,66 @@ func merge(base map[string]string, kv ...string) map[string]string {
 	return m
 }
 
-func TestParseLocalKeys(t *testing.T) {
-	k32 := strings.Repeat("A", 43) + "=" // 32 zero bytes, standard padded
-	keys, err := parseLocalKeys("old=" + k32 + ", new = " + strings.Repeat("_", 43))
-	require.NoError(t, err)
-	require.Len(t, keys, 2)
-	require.Len(t, keys["old"], 32)
-	require.Len(t, keys["new"], 32)
-	real := "BKwtDzojgHKghVX8N/Sa6J9ftklvzqxd/6Y7jRd3qC4=" // a bare key splits at its padding
-	for _, bad := range []string{"", "k", "=" + k32, "k=" + k32 + ",k=" + k32, "k=" + k32 + ",", "k=%%%", "k=" + k32[:40] + "\n" + k32[40:], real, "k=", "a/b=" + k32} {
-		_, err := parseLocalKeys(bad)
-		require.Error(t, err, "%q", bad)
-		require.NotContains(t, err.Error(), k32[:20])
-		require.NotContains(t, err.Error(), real[:20])
+// TestKeyMaterialIsNeverPrinted runs commands with every shape of
+// INSTALLVAULT_LOCAL_KEYS a user may paste, good and bad, and checks that
+// no output holds 6 or more characters of any key in it.
+func TestKeyMaterialIsNeverPrinted(t *testing.T) {
+	hermeticAWS(t)
+	t.Setenv("AWS_MAX_ATTEMPTS", "1")
+	h := &harness{t: t}
+	raw := make([]byte, 32)
+	for i := range raw {
+		raw[i] = byte(i*37 + 11)
 	}
-}
-
-func FuzzParseLocalKeys(f *testing.F) {
-	f.Add("a=" + strings.Repeat("A", 43) + "=")
-	f.Add("a=x,b=y")
-	f.Add(",,=")
-	f.Fuzz(func(t *testing.T, s string) {
-		keys, err := parseLocalKeys(s)
-		if err != nil {
-			if keys != nil {
-				t.Fatal("keys with an error")
-			}
-			// The error may name a key, never quote a value.
-			for _, part := range strings.Split(s, ",") {
-				n, v, ok := strings.Cut(part, "=")
-				v = strings.TrimSpace(v)
-				if ok && len(v) >= 8 && !strings.Contains(s, v+"=") && !strings.Contains(n, v) && strings.Contains(err.Error(), v) {
-					t.Fatalf("error %q quotes a key value", err)
+	padded := base64.StdEncoding.EncodeToString(raw) // openssl rand -base64 32
+	rawStd := base64.RawStdEncoding.EncodeToString(raw)
+	urlPadded := base64.URLEncoding.EncodeToString(raw)
+	urlRaw := base64.RawURLEncoding.EncodeToString(raw)
+	hexKey := hex.EncodeToString(raw) // openssl rand -hex 32
+	short := base64.StdEncoding.EncodeToString(raw[:20])
+	garbage := "Zm9v!!bmFy$$YmF6%%cXV4^^" + padded[:10]
+	withTable := map[string]string{envTable: "t", envEndpoint: "http://127.0.0.1:1"}
+	for name, tc := range map[string]struct {
+		value  string
+		keys   []string // the key material in value
+		usage  bool     // refused as a usage error (exit 2)
+		primes string   // -local-primary
+	}{
+		"bare padded":          {value: padded, keys: []string{padded}},
+		"bare raw":             {value: rawStd, keys: []string{rawStd}},
+		"bare URL-safe padded": {value: urlPadded, keys: []string{urlPadded}},
+		"bare URL-safe raw":    {value: urlRaw, keys: []string{urlRaw}},
+		"bare hex":             {value: hexKey, keys: []string{hexKey}},
+		"bare with spaces":     {value: "  " + padded + " \n", keys: []string{padded}},
+		"named":                {value: "k=" + padded, keys: []string{padded}},
+		"named with spaces":    {value: " old = " + padded + " , new=" + hexKey, keys: []string{padded, hexKey}, usage: true},
+		"two named, primary":   {value: "old=" + padded + ",new=" + urlRaw, keys: []string{padded, urlRaw}, primes: "new"},
+		"unknown primary":      {value: "old=" + padded, keys: []string{padded}, primes: padded[:12], usage: true},
+		"garbage":              {value: garbage, keys: []string{garbage}, usage: true},
+		"named garbage":        {value: "k=" + garbage, keys: []string{garbage}, usage: true},
+		"short key":            {value: "k=" + short, keys: []string{short}, usage: true},
+		"two bare keys":        {value: padded + "," + hexKey, keys: []string{padded, hexKey}, usage: true},
+		"key as a name":        {value: padded + "=" + hexKey, keys: []string{padded, hexKey}, usage: true},
+		"bad name":             {value: "a/b=" + padded, keys: []string{padded}, usage: true},
+		"line break in a key":  {value: "k=" + padded[:20] + "\n" + padded[20:], keys: []string{padded[:20], padded[20:]}, usage: true},
+		"all zero":             {value: base64.StdEncoding.EncodeToString(make([]byte, 32)), usage: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			env := merge(withTable, envLocalKeys, tc.value, envLocalPrimary, tc.primes)
+			for _, cmd := range []string{"verify", "rewrap"} {
+				r := h.run(env, "", cmd)
+				if tc.usage {
+					require.Equal(t, exitUsage, r.code, r.errOut)
+					require.Contains(t, r.errOut, envLocalKeys)
+				} else {
+					require.Equal(t, exitFailure, r.code, "the keys parse; the table is unreachable: %s", r.errOut)
+				}
+				for _, k := range append(tc.keys, tc.primes) {
+					for i := 0; i+6 <= len(k); i++ {
+						require.NotContains(t, r.out+r.errOut, k[i:i+6], "output quotes key material")
+					}
 				}
 			}
-			return
-		}
-		if len(keys) == 0 {
-			t.Fatal("no keys and no error")
-		}
-		for name, k := range keys {
-			if name == "" || len(k) != 32 {
-				t.Fatalf("bad key %q (%d bytes)", name, len(k))
-			}
-		}
-	})
+		})
+	}
 }

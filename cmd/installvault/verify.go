@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -24,17 +26,26 @@ encryption layer with the configured keys, as the app would. Every record that
 does not open — tampered, truncated, sealed under a key that is unknown,
 disabled or revoked, for the wrong tenant, or not sealed at all — is printed as
 FAIL with its tenant, user and the error (which names the field, never a value).
-Records deleted while verify runs are counted as gone. Exit status 1 if any
-record failed. Audit logs name the reader "cli:verify".`,
+Records deleted while verify runs are counted as gone; records the table holds
+but that do not decode are printed as CORRUPT and counted; records that could
+not be checked because KMS or DynamoDB did not answer are printed as
+UNAVAILABLE (run verify again). Exit status 1 if any record failed, is corrupt
+or could not be checked. It streams: memory does not grow with the table, and
+progress goes to stderr every -progress records. It changes nothing, so an
+interrupted verify is simply run again. Audit logs name the reader "cli:verify".`,
 		setup: func(fs *flag.FlagSet, e *env) func(context.Context) error {
 			tc := addTableFlags(fs, e)
 			kc := addKeyFlags(fs, e)
 			conc := fs.Int("concurrency", 8, "records fetched in parallel")
+			every := fs.Int("progress", 10000, "print progress to stderr every `n` records (0: never)")
 			return func(ctx context.Context) error {
 				if *conc < 1 {
 					return usagef("-concurrency must be at least 1")
 				}
-				return verify(installstore.WithCaller(ctx, "cli:verify"), e, tc, kc, *conc)
+				if *every < 0 {
+					return usagef("-progress must not be negative")
+				}
+				return verify(installstore.WithCaller(ctx, "cli:verify"), e, tc, kc, *conc, *every)
 			}
 		},
 	}
@@ -45,7 +56,10 @@ type verifyFailure struct {
 	err error
 }
 
-func verify(ctx context.Context, e *env, tc *tableConfig, kc *keyConfig, conc int) error {
+// verify streams the raw listing into conc fetchers through the encryption
+// layer: memory holds conc records in flight and the failures, whatever the
+// table's size.
+func verify(ctx context.Context, e *env, tc *tableConfig, kc *keyConfig, conc, every int) error {
 	raw, err := tc.rawStore(ctx)
 	if err != nil {
 		return err
@@ -54,52 +68,87 @@ func verify(ctx context.Context, e *env, tc *tableConfig, kc *keyConfig, conc in
 	if err != nil {
 		return err
 	}
-	var queries []installstore.Query
-	if err := raw.ListInstallations(ctx, func(q installstore.Query, _ *installstore.Installation) error {
-		queries = append(queries, q)
-		return nil
-	}); err != nil {
-		return fmt.Errorf("list table %s: %w", tc.table, err)
-	}
-
 	var (
-		mu       sync.Mutex
-		failures []verifyFailure
-		ok, gone int
+		mu                  sync.Mutex
+		failures            []verifyFailure
+		seen, ok, gone, bad int
+		unavailable         int
 	)
+	start := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(conc)
-	for _, q := range queries {
-		g.Go(func() error {
+	listErr := raw.ListInstallations(gctx, func(q installstore.Query, _ *installstore.Installation) error {
+		if err := gctx.Err(); err != nil {
+			return err
+		}
+		seen++
+		if every > 0 && seen%every == 0 {
+			fmt.Fprintf(e.stderr, "verify: %s listed (%s)\n", count(seen, "record"), time.Since(start).Round(time.Millisecond))
+		}
+		g.Go(func() error { // blocks while conc fetches are in flight
 			inst, err := sealed.FetchInstallation(gctx, q)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
 			case errors.Is(err, installstore.ErrNotFound),
-				err == nil && inst.Tenant() != q.Tenant(): // deleted; the query fell back to the organization
+				err == nil && inst.Tenant() != q.Tenant(): // deleted; the query fell back to another record
 				gone++
 			case err != nil && gctx.Err() != nil:
 				return gctx.Err()
+			case errors.Is(err, installstore.ErrUnavailable):
+				unavailable++
+				failures = append(failures, verifyFailure{q: q, err: err})
 			case err != nil:
+				bad++
 				failures = append(failures, verifyFailure{q: q, err: err})
 			default:
 				ok++
 			}
 			return nil
 		})
-	}
+		return nil
+	})
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("verify table %s: %w", tc.table, err)
+	}
+	skipped, complete := countSkipped(listErr)
+	if !complete {
+		return fmt.Errorf("verify table %s: list (after %s): %w", tc.table, count(seen, "record"), listErr)
 	}
 	slices.SortFunc(failures, func(a, b verifyFailure) int {
 		return cmp.Or(cmp.Compare(a.q.Tenant().String(), b.q.Tenant().String()), cmp.Compare(a.q.UserID, b.q.UserID))
 	})
 	for _, f := range failures {
-		fmt.Fprintf(e.stdout, "FAIL tenant=%s user=%s: %v\n", f.q.Tenant(), dash(f.q.UserID), f.err)
+		label := "FAIL"
+		if errors.Is(f.err, installstore.ErrUnavailable) {
+			label = "UNAVAILABLE"
+		}
+		fmt.Fprintf(e.stdout, "%s tenant=%s user=%s: %v\n", label, f.q.Tenant(), dash(f.q.UserID), f.err)
 	}
-	fmt.Fprintf(e.stdout, "verified %d records: %d ok, %d failed, %d gone\n", len(queries), ok, len(failures), gone)
-	if len(failures) > 0 {
-		return &failedError{msg: fmt.Sprintf("%d of %d records cannot be decrypted", len(failures), len(queries))}
+	if listErr != nil {
+		fmt.Fprintf(e.stdout, "CORRUPT (not listed, never opened): %v\n", listErr)
+	}
+	total := seen + skipped
+	summary := fmt.Sprintf("verified %s: %d ok, %d failed, %d gone", count(total, "record"), ok, bad, gone)
+	if skipped > 0 {
+		summary += fmt.Sprintf(", %d corrupt", skipped)
+	}
+	if unavailable > 0 {
+		summary += fmt.Sprintf(", %d unavailable (try again)", unavailable)
+	}
+	fmt.Fprintln(e.stdout, summary)
+	var problems []string
+	if bad > 0 {
+		problems = append(problems, fmt.Sprintf("%d of %d records cannot be decrypted", bad, total))
+	}
+	if skipped > 0 {
+		problems = append(problems, fmt.Sprintf("%s corrupt", count(skipped, "record")))
+	}
+	if unavailable > 0 {
+		problems = append(problems, fmt.Sprintf("%d could not be checked (KMS or DynamoDB unavailable: run verify again)", unavailable))
+	}
+	if len(problems) > 0 {
+		return &failedError{msg: strings.Join(problems, "; ")}
 	}
 	return nil
 }
