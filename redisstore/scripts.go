@@ -75,6 +75,14 @@ local function droptenant(key, tenant)
     for _, f in ipairs(redis.call('HKEYS', key)) do
       if string.sub(f, 1, 2) == 'u:' then redis.call('ZREM', DUE, tenant .. '#' .. string.sub(f, 3)) end
     end
+  else
+    -- The user IDs are lost with the hash: find its users' entries.
+    local cursor = '0'
+    repeat
+      local r = redis.call('ZSCAN', DUE, cursor, 'MATCH', tenant .. '#*', 'COUNT', 1000)
+      cursor = r[1]
+      for i = 1, #r[2], 2 do redis.call('ZREM', DUE, r[2][i]) end
+    until cursor == '0'
   end
   redis.call('ZREM', DUE, tenant)
   redis.call('ZREM', TENANTS, tenant)

@@ -1,0 +1,214 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/redisstore"
+	"github.com/installvault/installvault/redisstore/redistest"
+)
+
+func TestNewRefusesBadArguments(t *testing.T) {
+	single := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer single.Close()
+	tests := map[string]struct {
+		client redis.UniversalClient
+		opts   []redisstore.Option
+	}{
+		"nil client":             {nil, nil},
+		"empty prefix":           {single, []redisstore.Option{redisstore.WithKeyPrefix("")}},
+		"brace in prefix":        {single, []redisstore.Option{redisstore.WithKeyPrefix("app{1}")}},
+		"glob in prefix":         {single, []redisstore.Option{redisstore.WithKeyPrefix("app*")}},
+		"space in prefix":        {single, []redisstore.Option{redisstore.WithKeyPrefix("my app")}},
+		"very long prefix":       {single, []redisstore.Option{redisstore.WithKeyPrefix(strings.Repeat("p", 65))}},
+		"nil clock":              {single, []redisstore.Option{redisstore.WithClock(nil)}},
+		"ring":                   {redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}}), nil},
+		"cluster ReadOnly":       {redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}, ReadOnly: true}), nil},
+		"cluster RouteByLatency": {redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}, RouteByLatency: true}), nil},
+		"cluster RouteRandomly":  {redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}, RouteRandomly: true}), nil},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			if tt.client != nil && tt.client != single {
+				defer tt.client.Close()
+			}
+			s, err := redisstore.New(tt.client, tt.opts...)
+			require.ErrorIs(t, err, installstore.ErrInvalid)
+			require.Nil(t, s)
+		})
+	}
+	s, err := redisstore.New(single, redisstore.WithKeyPrefix("app-1:prod/v2"))
+	require.NoError(t, err, "New makes no call to Redis")
+	require.NotNil(t, s)
+}
+
+func TestPlaintextSecretsAreRefused(t *testing.T) {
+	for _, d := range deployments {
+		t.Run(d.name, func(t *testing.T) {
+			ctx := context.Background()
+			client := d.client(t)
+			prefix := redistest.Prefix(t, client)
+			s, err := redisstore.New(client, redisstore.WithKeyPrefix(prefix))
+			require.NoError(t, err)
+			inst := storetest.Fixture("", "T1", "U1", "a")
+			err = s.StoreInstallation(ctx, inst)
+			require.ErrorIs(t, err, installstore.ErrInvalid)
+			require.Contains(t, err.Error(), "bot.token")
+			require.NotContains(t, err.Error(), "xoxb-test")
+			require.ErrorIs(t, s.UpdateInstallation(ctx, inst), installstore.ErrInvalid)
+			keys, _ := rawValues(t, client, prefix)
+			require.Empty(t, keys, "a refused write writes nothing")
+		})
+	}
+}
+
+func TestKeyPrefixesIsolateStores(t *testing.T) {
+	for _, d := range deployments {
+		t.Run(d.name, func(t *testing.T) {
+			ctx := context.Background()
+			client := d.client(t)
+			a, _ := newPlain(t, client)
+			b, _ := newPlain(t, client)
+			inst := storetest.Fixture("", "T1", "U1", "a")
+			require.NoError(t, a.StoreInstallation(ctx, inst))
+			require.NoError(t, a.PutNonce(ctx, "nonce-1", time.Now().Add(time.Hour)))
+			require.NoError(t, a.AcquireLease(ctx, "lease-1", "owner-a", time.Minute))
+
+			_, err := b.FetchInstallation(ctx, installstore.Query{TeamID: "T1"})
+			require.ErrorIs(t, err, installstore.ErrNotFound)
+			require.NoError(t, b.ListInstallations(ctx, func(q installstore.Query, _ *installstore.Installation) error {
+				t.Fatalf("store b lists a's record %+v", q)
+				return nil
+			}))
+			require.NoError(t, b.ListDue(ctx, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), func(q installstore.Query, _ time.Time) error {
+				t.Fatalf("store b lists a's due record %+v", q)
+				return nil
+			}))
+			require.ErrorIs(t, b.ConsumeNonce(ctx, "nonce-1"), installstore.ErrNotFound)
+			require.NoError(t, b.AcquireLease(ctx, "lease-1", "owner-b", time.Minute))
+			require.NoError(t, b.PutNonce(ctx, "nonce-1", time.Now().Add(time.Hour)))
+			require.NoError(t, a.ConsumeNonce(ctx, "nonce-1"), "a's nonce is a's")
+		})
+	}
+}
+
+// TestVersionsSurviveALostCounter: Versions stay above every Version given
+// out even when the group's counter key is gone (deleted by hand, or
+// evicted under a policy that should not be used).
+func TestVersionsSurviveALostCounter(t *testing.T) {
+	ctx := context.Background()
+	client := redistest.Client(t)
+	s, prefix := newPlain(t, client)
+	first := storetest.Fixture("", "T1", "U1", "a")
+	require.NoError(t, s.StoreInstallation(ctx, first))
+	require.NoError(t, s.DeleteInstallation(ctx, installstore.Query{TeamID: "T1"}))
+	require.NoError(t, redistest.EachKey(ctx, client, prefix, func(c redis.Cmdable, key string) error {
+		if strings.HasSuffix(key, ":seq") {
+			return c.Del(ctx, key).Err()
+		}
+		return nil
+	}))
+	again := storetest.Fixture("", "T1", "U1", "b")
+	require.NoError(t, s.StoreInstallation(ctx, again))
+	require.Greater(t, again.Version, first.Version)
+}
+
+// TestGridMigrationConditionsOnWhatTheFetchReturned: a conditional delete
+// naming (E, T), when only the standalone record of T exists (what a fetch
+// of (E, T) returned), deletes it when its Version is the one seen.
+func TestGridMigrationConditionsOnWhatTheFetchReturned(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newPlain(t, redistest.ClusterClient(t))
+	grid := installstore.Query{EnterpriseID: "E1", TeamID: "T1"}
+	standalone := storetest.Fixture("", "T1", "U1", "a")
+	require.NoError(t, s.StoreInstallation(ctx, standalone))
+	seen, err := s.FetchInstallation(ctx, grid)
+	require.NoError(t, err)
+	require.Equal(t, standalone.Version, seen.Version)
+
+	require.NoError(t, s.DeleteInstallationIf(ctx, grid, seen.Version-1), "another Version: nothing to delete")
+	_, err = s.FetchInstallation(ctx, installstore.Query{TeamID: "T1"})
+	require.NoError(t, err, "the standalone record stays")
+
+	require.NoError(t, s.DeleteBot(ctx, grid))
+	got, err := s.FetchInstallation(ctx, grid)
+	require.NoError(t, err)
+	require.Nil(t, got.Bot, "a revocation naming (E, T) revokes the standalone record's bot")
+
+	require.NoError(t, s.DeleteInstallationIf(ctx, grid, got.Version))
+	_, err = s.FetchInstallation(ctx, installstore.Query{TeamID: "T1"})
+	require.ErrorIs(t, err, installstore.ErrNotFound)
+}
+
+// TestUnreachableServerIsUnavailable: every operation against a server that
+// does not answer fails with ErrUnavailable, naming the operation, never a
+// secret, and never as not found.
+func TestUnreachableServerIsUnavailable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	ctx := context.Background()
+	for name, client := range map[string]redis.UniversalClient{
+		"standalone": redis.NewClient(&redis.Options{Addr: addr, MaxRetries: 1, DialTimeout: 200 * time.Millisecond, DialerRetries: 1}),
+		"cluster":    redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}, MaxRedirects: 1, DialTimeout: 200 * time.Millisecond, DialerRetries: 1}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer client.Close()
+			s, err := redisstore.New(client, redisstore.WithPlaintextSecrets())
+			require.NoError(t, err)
+			inst := storetest.Fixture("", "T1", "U1", "a")
+			q := installstore.Query{TeamID: "T1", UserID: "U1"}
+			ops := map[string]func() error{
+				"store": func() error { return s.StoreInstallation(ctx, inst.Clone()) },
+				"fetch": func() error { _, err := s.FetchInstallation(ctx, q); return err },
+				"fetch fallback": func() error {
+					_, err := s.FetchInstallation(ctx, installstore.Query{EnterpriseID: "E1", TeamID: "T1"})
+					return err
+				},
+				"update":        func() error { c := inst.Clone(); c.Version = 1; return s.UpdateInstallation(ctx, c) },
+				"delete":        func() error { return s.DeleteInstallation(ctx, q) },
+				"delete if":     func() error { return s.DeleteInstallationIf(ctx, q, 1) },
+				"delete bot":    func() error { return s.DeleteBot(ctx, q) },
+				"delete bot if": func() error { return s.DeleteBotIf(ctx, q, 1) },
+				"list": func() error {
+					return s.ListInstallations(ctx, func(installstore.Query, *installstore.Installation) error { return nil })
+				},
+				"list due": func() error {
+					return s.ListDue(ctx, time.Now(), func(installstore.Query, time.Time) error { return nil })
+				},
+				"put nonce":     func() error { return s.PutNonce(ctx, "nonce-secret-1", time.Now().Add(time.Hour)) },
+				"consume nonce": func() error { return s.ConsumeNonce(ctx, "nonce-secret-1") },
+				"acquire lease": func() error { return s.AcquireLease(ctx, "lease", "owner", time.Minute) },
+				"release lease": func() error { return s.ReleaseLease(ctx, "lease", "owner") },
+			}
+			for op, call := range ops {
+				err := call()
+				require.ErrorIs(t, err, installstore.ErrUnavailable, op)
+				require.False(t, errors.Is(err, installstore.ErrNotFound) || errors.Is(err, installstore.ErrCorrupt) || errors.Is(err, installstore.ErrConflict), "%s: %v", op, err)
+				require.NotContains(t, err.Error(), "xox", op)
+				require.NotContains(t, err.Error(), "nonce-secret", op)
+			}
+		})
+	}
+}
+
+// TestCallerCancellationIsNotUnavailable: a cancelled context is the
+// caller's; it is not reported as the server's fault.
+func TestCallerCancellationIsNotUnavailable(t *testing.T) {
+	s, _ := newPlain(t, redistest.Client(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := s.FetchInstallation(ctx, installstore.Query{TeamID: "T1"})
+	require.ErrorIs(t, err, context.Canceled)
+	require.NotErrorIs(t, err, installstore.ErrUnavailable)
+}
