@@ -122,7 +122,9 @@ func TestCorruptRecordsAreContained(t *testing.T) {
 }
 
 func hset(field, value string) func(ctx context.Context, c redis.Cmdable, key string) error {
-	return func(ctx context.Context, c redis.Cmdable, key string) error { return c.HSet(ctx, key, field, value).Err() }
+	return func(ctx context.Context, c redis.Cmdable, key string) error {
+		return c.HSet(ctx, key, field, value).Err()
+	}
 }
 
 func hdel(field string) func(ctx context.Context, c redis.Cmdable, key string) error {
