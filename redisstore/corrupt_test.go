@@ -156,6 +156,7 @@ func TestCorruptKeysOverwriteNothing(t *testing.T) {
 			require.Equal(t, installstore.Secret("xoxb-test-T1-c"), got.Bot.Token)
 
 			// The group's due index is not a sorted set: nothing is written.
+			before := got.Version
 			dnode, dkey := findKey(t, client, prefix, ":due")
 			require.NoError(t, dnode.Del(ctx, dkey).Err())
 			require.NoError(t, dnode.Set(ctx, dkey, "garbage", 0).Err())
@@ -165,7 +166,7 @@ func TestCorruptKeysOverwriteNothing(t *testing.T) {
 			require.ErrorIs(t, err, installstore.ErrNotFound, "a refused script wrote nothing")
 			got, err = s.FetchInstallation(ctx, installstore.Query{TeamID: "T1"})
 			require.NoError(t, err)
-			require.Equal(t, got.Version, got.Version)
+			require.Equal(t, before, got.Version, "the tenant's Version did not move")
 			require.Equal(t, "U1", got.User.ID)
 		})
 	}
