@@ -58,6 +58,7 @@ func installation(ent, team, user string, org bool) *installstore.Installation {
 type slackStandIn struct {
 	*httptest.Server
 	calls atomic.Int64
+	down  atomic.Bool // answer 503, as Slack does in an outage
 }
 
 func startSlackStandIn() (*slackStandIn, error) {
@@ -65,6 +66,10 @@ func startSlackStandIn() (*slackStandIn, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/oauth.v2.access", func(w http.ResponseWriter, r *http.Request) {
 		n := s.calls.Add(1)
+		if s.down.Load() {
+			http.Error(w, "quickstart stand-in: Slack is down", http.StatusServiceUnavailable)
+			return
+		}
 		time.Sleep(20 * time.Millisecond) // a network round trip, so the storm overlaps
 		if r.FormValue("grant_type") != "refresh_token" {
 			http.Error(w, "quickstart stand-in answers refresh_token grants only", http.StatusBadRequest)
@@ -88,6 +93,9 @@ func startSlackStandIn() (*slackStandIn, error) {
 
 // Calls returns how many times oauth.v2.access was called.
 func (s *slackStandIn) Calls() int64 { return s.calls.Load() }
+
+// SetDown makes the stand-in fail every call (true) or answer again (false).
+func (s *slackStandIn) SetDown(down bool) { s.down.Store(down) }
 
 // storm runs n concurrent Authorize calls and returns how many distinct bot
 // tokens they were handed, and how many failed.
