@@ -16,7 +16,7 @@ var acme = installstore.Query{TeamID: "T0ACME"}
 
 func TestAuthorizeStormMakesOneRefresh(t *testing.T) {
 	e := newEnv(t)
-	e.install("T0ACME", "U0ADMIN", 30*time.Minute, 0)
+	e.install("T0ACME", "U0ADMIN", -time.Minute, 0) // expired: every caller waits for the refresh
 	release := make(chan struct{})
 	e.slack.set(func(f *fakeSlack) { f.onCall = func() { <-release } }) // hold the refresh until all have asked
 	r := e.refresher(nil)
@@ -79,13 +79,21 @@ func TestAuthorizeFreshTokenNoCall(t *testing.T) {
 	require.Equal(t, "xoxb-test-initial-T0ACME", inst.Bot.Token.Reveal())
 	require.Equal(t, int64(0), e.slack.calls.Load())
 
-	// Entering the margin (2h by default) triggers the refresh.
+	// Entering the margin (2h by default) triggers the refresh, in the
+	// background: the tokens are still valid for almost 2 hours and are
+	// served at once.
 	e.clock.advance(3*time.Hour + time.Second)
+	inst, err = r.Authorize(context.Background(), acme)
+	require.NoError(t, err)
+	require.Equal(t, "xoxb-test-initial-T0ACME", inst.Bot.Token.Reveal())
+	e.wait(r)
+	require.Equal(t, int64(2), e.slack.calls.Load(), "bot and user token")
+	require.Equal(t, int64(2), r.Stats().ServedWhileRefreshing)
 	inst, err = r.Authorize(context.Background(), acme)
 	require.NoError(t, err)
 	require.NotEqual(t, "xoxb-test-initial-T0ACME", inst.Bot.Token.Reveal())
 	require.NotEqual(t, "xoxp-test-initial-T0ACME-U0ADMIN", inst.User.Token.Reveal())
-	require.Equal(t, int64(2), e.slack.calls.Load(), "bot and user token")
+	require.Equal(t, int64(2), e.slack.calls.Load())
 }
 
 func TestAuthorizeNonRotatingToken(t *testing.T) {
@@ -143,13 +151,23 @@ func TestAuthorizeServesValidTokenWhenRefreshFails(t *testing.T) {
 	inst, err := r.Authorize(context.Background(), acme)
 	require.NoError(t, err)
 	require.Equal(t, "xoxb-test-initial-T0ACME", inst.Bot.Token.Reveal())
-	require.Equal(t, 1, e.logs.count("serving the still-valid token"))
-	require.Equal(t, Stats{Failed: 1, ServedValid: 1}, r.Stats())
+	e.wait(r)
+	require.Equal(t, 1, e.logs.count("background refresh failed; the still-valid token is served meanwhile"))
+	require.Equal(t, Stats{Failed: 1, ServedWhileRefreshing: 1}, r.Stats())
+	// Within the failure backoff: served without a new Slack call.
+	inst, err = r.Authorize(context.Background(), acme)
+	require.NoError(t, err)
+	require.Equal(t, "xoxb-test-initial-T0ACME", inst.Bot.Token.Reveal())
+	require.Equal(t, Stats{Failed: 1, ServedWhileRefreshing: 1, ServedValid: 1}, r.Stats())
+	require.Equal(t, int64(1), e.slack.calls.Load())
 	noSecrets(t, "log", e.logs.String())
 
 	// Slack recovers: the next call after the failure backoff refreshes.
 	e.slack.set(func(f *fakeSlack) { f.failWith = "" })
 	e.clock.advance(DefaultFailureBackoff)
+	_, err = r.Authorize(context.Background(), acme)
+	require.NoError(t, err)
+	e.wait(r)
 	inst, err = r.Authorize(context.Background(), acme)
 	require.NoError(t, err)
 	require.Equal(t, "xoxb-test-bot-2", inst.Bot.Token.Reveal())
@@ -177,6 +195,7 @@ func TestInvalidRefreshTokenNeedsReinstall(t *testing.T) {
 			}
 			require.Equal(t, int64(1), e.slack.calls.Load())
 			require.Equal(t, int64(1), r.Stats().ReinstallRequired)
+			require.Zero(t, r.Stats().WriteBackLost, "no earlier refresh of this token was lost")
 
 			// A re-install (new refresh token) lifts the mark.
 			e.slack.set(func(f *fakeSlack) { f.failWith = "" })
@@ -200,6 +219,7 @@ func TestDeadRefreshTokenWhileStillValid(t *testing.T) {
 		inst, err := r.Authorize(context.Background(), acme)
 		require.NoError(t, err, "a still-valid token is served")
 		require.Equal(t, "xoxb-test-initial-T0ACME", inst.Bot.Token.Reveal())
+		e.wait(r)
 	}
 	require.Equal(t, int64(1), e.slack.calls.Load())
 	// Once it expires: fail closed, still without calling Slack.
@@ -270,7 +290,7 @@ func TestUnrelatedWriteDuringRefreshKeepsNewToken(t *testing.T) {
 
 func TestUserTokenRefresh(t *testing.T) {
 	e := newEnv(t)
-	e.install("T0ACME", "U0ADMIN", 10*time.Hour, 10*time.Minute)
+	e.install("T0ACME", "U0ADMIN", 10*time.Hour, 30*time.Second) // within the safety margin: callers wait
 	r := e.refresher(nil)
 	q := installstore.Query{TeamID: "T0ACME", UserID: "U0ADMIN"}
 	var wg sync.WaitGroup
@@ -359,8 +379,6 @@ func TestNewValidates(t *testing.T) {
 	require.ErrorIs(t, err, installstore.ErrInvalid, "credentials are required")
 	_, err = New(nil, WithClientCredentials("id", "secret"))
 	require.ErrorIs(t, err, installstore.ErrInvalid)
-	_, err = New(storeOnly{e.store}, WithClientCredentials("id", "secret"))
-	require.ErrorIs(t, err, installstore.ErrInvalid, "an Updater is required")
 	_, err = New(e.store, WithClientCredentials("id", "secret"), WithLeaseTTL(0))
 	require.ErrorIs(t, err, installstore.ErrInvalid)
 	_, err = New(e.store, WithClientCredentials("id", "secret"), WithRefreshBefore(-time.Second))
@@ -369,15 +387,6 @@ func TestNewValidates(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, r)
 	require.False(t, errors.Is(err, ErrRefreshFailed))
-}
-
-// storeOnly hides every optional capability of a store.
-type storeOnly struct{ installstore.Store }
-
-// noLeaser exposes Store and Updater only: no cross-replica lease.
-type noLeaser struct {
-	installstore.Store
-	installstore.Updater
 }
 
 func TestBotRefreshSurvivesCallerUserUninstall(t *testing.T) {

@@ -22,6 +22,17 @@ import (
 const envXprocTable = "ROTATION_XPROC_DYNAMO_TABLE"
 
 func init() {
+	// The fault tests' DynamoDB Local backend: crypto over a fresh table.
+	testBackends["crypto+dynamodb-local"] = func(e *env) installstore.FullStore {
+		client := dynamotest.Client(e.t)
+		inner, err := dynamo.New(client, dynamotest.NewTable(e.t, client), dynamo.WithClock(e.clock.now))
+		require.NoError(e.t, err)
+		keys, err := crypto.NewLocalKeyring(map[string][]byte{"k": make([]byte, 32)}, "k")
+		require.NoError(e.t, err)
+		store, err := crypto.NewStore(inner, keys)
+		require.NoError(e.t, err)
+		return store
+	}
 	sharedBackends["crypto+dynamodb-local"] = func(t testing.TB) *sharedBackend {
 		var table string
 		if os.Getenv(envXprocChild) == "1" {
@@ -31,7 +42,7 @@ func init() {
 		}
 		return &sharedBackend{
 			env: []string{envXprocTable + "=" + table},
-			open: func(t testing.TB) installstore.Store {
+			open: func(t testing.TB) installstore.FullStore {
 				inner, err := dynamo.New(dynamotest.Client(t), table)
 				if err != nil {
 					t.Fatal(err)
@@ -80,7 +91,7 @@ func TestDynamoCrashedLeaseHolderIsTakenOver(t *testing.T) {
 	require.NoError(t, store.StoreInstallation(ctx, inst))
 	e.slack.allow("xoxe-test-bot-dyn")
 	const ttl = 30 * time.Second
-	require.NoError(t, store.(installstore.Leaser).AcquireLease(ctx, leaseName(acme, partBot), "killed-replica", ttl))
+	require.NoError(t, store.AcquireLease(ctx, leaseName(acme, partBot), "killed-replica", ttl))
 
 	r := e.refresher(store, WithLeaseTTL(ttl))
 	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)

@@ -39,7 +39,7 @@ const (
 // store.
 type sharedBackend struct {
 	env  []string
-	open func(t testing.TB) installstore.Store
+	open func(t testing.TB) installstore.FullStore
 }
 
 // sharedBackends are the backends the storm runs on, by name, each
@@ -161,7 +161,7 @@ func xprocChild(t *testing.T) {
 }
 
 // backendForChild opens, in a child, the backend its parent named.
-func backendForChild(t *testing.T) installstore.Store {
+func backendForChild(t *testing.T) installstore.FullStore {
 	newBackend := sharedBackends[os.Getenv(envXprocBackend)]
 	if newBackend == nil {
 		t.Fatalf("child: unknown shared backend %q", os.Getenv(envXprocBackend))

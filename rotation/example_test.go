@@ -16,8 +16,10 @@ import (
 	"github.com/installvault/installvault/rotation"
 )
 
-// Example shows a token about to expire refreshed once for 100 concurrent
-// requests, against a local stand-in for Slack's oauth.v2.access.
+// Example shows an expired token refreshed once for 100 concurrent
+// requests, against a local stand-in for Slack's oauth.v2.access. (A token
+// still valid beyond the safety margin would be served at once and
+// refreshed in the background.)
 func Example() {
 	var calls atomic.Int64
 	slackAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -36,7 +38,7 @@ func Example() {
 		TeamID: "T0ACME",
 		Bot: &installstore.Bot{
 			ID: "B0BOT", Token: "xoxb-test-old", RefreshToken: "xoxe-test-old",
-			ExpiresAt: time.Now().Add(10 * time.Minute), // within the 2h margin
+			ExpiresAt: time.Now().Add(-time.Minute), // expired: every request waits for the one refresh
 		},
 	})
 

@@ -22,16 +22,20 @@ type env struct {
 	clock *clock
 	store *memory.Store
 	logs  *syncBuffer
+	// backend is the real store the fault tests use (default: store).
+	backend installstore.FullStore
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	c := newClock()
-	return &env{t: t, slack: newFakeSlack(t), clock: c, store: memory.New(memory.WithClock(c.now)), logs: &syncBuffer{}}
+	e := &env{t: t, slack: newFakeSlack(t), clock: c, store: memory.New(memory.WithClock(c.now)), logs: &syncBuffer{}}
+	e.backend = e.store
+	return e
 }
 
 // refresher returns a Refresher over store (default: the env's memory store).
-func (e *env) refresher(store installstore.Store, opts ...Option) *Refresher {
+func (e *env) refresher(store installstore.FullStore, opts ...Option) *Refresher {
 	e.t.Helper()
 	if store == nil {
 		store = e.store
@@ -83,6 +87,14 @@ func noSecrets(t *testing.T, what, s string) {
 	for _, bad := range []string{"xoxb-", "xoxp-", "xoxe-", testClientSecret} {
 		require.NotContains(t, s, bad, "%s leaks a secret", what)
 	}
+}
+
+// wait waits for r's background refreshes and write-backs.
+func (e *env) wait(r *Refresher) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(e.t, r.Wait(ctx), "background work still running")
 }
 
 // syncBuffer is a log sink safe for concurrent writes.

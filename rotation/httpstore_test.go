@@ -18,7 +18,8 @@ import (
 
 // The "memory over HTTP" shared backend: the parent serves one memory.Store
 // on 127.0.0.1 and the child processes reach it with httpStore, a small
-// client implementing Store, Updater and Leaser. It makes the cross-process
+// client of the calls the refresher makes (fetch, store, update, delete,
+// leases, nonces); the rest of installstore.FullStore answers an error. It makes the cross-process
 // storm runnable without DynamoDB; crossprocess_dynamo_test.go adds the
 // real thing.
 
@@ -29,13 +30,13 @@ func init() {
 		b := &sharedBackend{}
 		if url := os.Getenv(envXprocHTTPStore); os.Getenv(envXprocChild) == "1" {
 			b.env = []string{envXprocHTTPStore + "=" + url}
-			b.open = func(testing.TB) installstore.Store { return &httpStore{url: url} }
+			b.open = func(testing.TB) installstore.FullStore { return &httpStore{url: url} }
 			return b
 		}
 		srv := httptest.NewServer(serveStore(memory.New()))
 		t.Cleanup(srv.Close)
 		b.env = []string{envXprocHTTPStore + "=" + srv.URL}
-		b.open = func(testing.TB) installstore.Store { return &httpStore{url: srv.URL} }
+		b.open = func(testing.TB) installstore.FullStore { return &httpStore{url: srv.URL} }
 		return b
 	}
 }
@@ -84,6 +85,8 @@ type storeCall struct {
 	Name  string
 	Owner string
 	TTL   time.Duration
+	Nonce string
+	Until time.Time
 }
 
 type storeReply struct {
@@ -125,6 +128,10 @@ func serveStore(s *memory.Store) http.Handler {
 			err = s.AcquireLease(ctx, c.Name, c.Owner, c.TTL)
 		case "release":
 			err = s.ReleaseLease(ctx, c.Name, c.Owner)
+		case "putnonce":
+			err = s.PutNonce(ctx, c.Nonce, c.Until)
+		case "consumenonce":
+			err = s.ConsumeNonce(ctx, c.Nonce)
 		default:
 			err = fmt.Errorf("unknown op %q", c.Op)
 		}
@@ -140,8 +147,12 @@ func serveStore(s *memory.Store) http.Handler {
 	})
 }
 
-// httpStore is the child side: installstore.Store, Updater and Leaser.
+// httpStore is the child side.
 type httpStore struct{ url string }
+
+var _ installstore.FullStore = (*httpStore)(nil)
+
+var errHTTPStoreUnsupported = errors.New("httpstore: not supported by the test wire")
 
 func (h *httpStore) call(ctx context.Context, c storeCall) (storeReply, error) {
 	body, err := json.Marshal(c)
@@ -207,4 +218,34 @@ func (h *httpStore) AcquireLease(ctx context.Context, name, owner string, ttl ti
 func (h *httpStore) ReleaseLease(ctx context.Context, name, owner string) error {
 	_, err := h.call(ctx, storeCall{Op: "release", Name: name, Owner: owner})
 	return err
+}
+
+func (h *httpStore) PutNonce(ctx context.Context, nonce string, until time.Time) error {
+	_, err := h.call(ctx, storeCall{Op: "putnonce", Nonce: nonce, Until: until})
+	return err
+}
+
+func (h *httpStore) ConsumeNonce(ctx context.Context, nonce string) error {
+	_, err := h.call(ctx, storeCall{Op: "consumenonce", Nonce: nonce})
+	return err
+}
+
+func (h *httpStore) DeleteBot(context.Context, installstore.Query) error {
+	return errHTTPStoreUnsupported
+}
+
+func (h *httpStore) DeleteInstallationIf(context.Context, installstore.Query, int64) error {
+	return errHTTPStoreUnsupported
+}
+
+func (h *httpStore) DeleteBotIf(context.Context, installstore.Query, int64) error {
+	return errHTTPStoreUnsupported
+}
+
+func (h *httpStore) ListInstallations(context.Context, func(installstore.Query, *installstore.Installation) error) error {
+	return errHTTPStoreUnsupported
+}
+
+func (h *httpStore) ListDue(context.Context, time.Time, func(installstore.Query, time.Time) error) error {
+	return errHTTPStoreUnsupported
 }

@@ -19,10 +19,14 @@ const (
 	outcomeRejected                   // refresh failed; the caller got ErrRefreshFailed
 	outcomeLeaseWait                  // a flight waited for another replica's lease
 	outcomeShared                     // a caller got the token another caller's refresh made
+	outcomeServedRefreshing           // a caller got its still-valid token while the refresh ran in the background
+	outcomeWriteBackRetried           // the write-back of a refreshed token failed and was retried in the background
+	outcomeWriteBackLost              // a refreshed token was lost before it was stored: re-install required
 	numOutcomes
 )
 
-var outcomeNames = [numOutcomes]string{"refreshed", "failed", "reinstall_required", "served_valid", "rejected", "lease_wait", "shared"}
+var outcomeNames = [numOutcomes]string{"refreshed", "failed", "reinstall_required", "served_valid", "rejected", "lease_wait", "shared",
+	"served_while_refreshing", "write_back_retried", "write_back_lost"}
 
 // Stats counts refresh outcomes since [New], in this process.
 type Stats struct {
@@ -42,6 +46,22 @@ type Stats struct {
 	// Shared counts callers in this process that got the token a
 	// concurrent caller's refresh made, instead of refreshing themselves.
 	Shared int64
+	// ServedWhileRefreshing counts calls that got their token, still valid
+	// beyond the safety margin, at once while its refresh ran in the
+	// background.
+	ServedWhileRefreshing int64
+	// WriteBackRetried counts refreshed tokens whose write-back failed (the
+	// store or KMS unavailable) and was retried in the background until
+	// stored or the installation was gone; callers in this process got the
+	// new token meanwhile.
+	WriteBackRetried int64
+	// WriteBackLost counts refreshed tokens found lost: an earlier
+	// refresh with the stored refresh token started (its intent is
+	// recorded) and Slack rotated it, but its answer never reached the store
+	// (the process holding it stopped first, or the answer was lost on the
+	// way). The tenant must re-install; each also counts in
+	// ReinstallRequired.
+	WriteBackLost int64
 }
 
 type metrics struct {
@@ -84,5 +104,9 @@ func (r *Refresher) Stats() Stats {
 		Rejected:          m.n[outcomeRejected].Load(),
 		LeaseWaits:        m.n[outcomeLeaseWait].Load(),
 		Shared:            m.n[outcomeShared].Load(),
+
+		ServedWhileRefreshing: m.n[outcomeServedRefreshing].Load(),
+		WriteBackRetried:      m.n[outcomeWriteBackRetried].Load(),
+		WriteBackLost:         m.n[outcomeWriteBackLost].Load(),
 	}
 }

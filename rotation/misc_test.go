@@ -2,7 +2,7 @@ package rotation
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -42,7 +42,7 @@ func TestSafetyMargin(t *testing.T) {
 type failingLeaser struct{ *memory.Store }
 
 func (failingLeaser) AcquireLease(context.Context, string, string, time.Duration) error {
-	return errors.New("lease table unavailable")
+	return fmt.Errorf("lease table: %w", installstore.ErrUnavailable)
 }
 
 func TestLeaseStoreFailureFailsClosed(t *testing.T) {
@@ -50,6 +50,8 @@ func TestLeaseStoreFailureFailsClosed(t *testing.T) {
 	e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
 	inst, err := e.refresher(failingLeaser{e.store}).Authorize(context.Background(), acme)
 	require.ErrorIs(t, err, ErrRefreshFailed)
+	require.ErrorIs(t, err, installstore.ErrUnavailable, "the class is kept")
+	require.NotErrorIs(t, err, ErrReinstallRequired)
 	require.Contains(t, err.Error(), "acquire lease")
 	require.Nil(t, inst)
 	require.Zero(t, e.slack.calls.Load())
@@ -69,7 +71,7 @@ func (f *failingFetch) FetchInstallation(ctx context.Context, q installstore.Que
 	n := f.n
 	f.mu.Unlock()
 	if n > 1 {
-		return nil, errors.New("store unavailable")
+		return nil, fmt.Errorf("store: %w", installstore.ErrUnavailable)
 	}
 	return f.Store.FetchInstallation(ctx, q)
 }
@@ -79,6 +81,8 @@ func TestStoreFailureDuringFlightFailsClosed(t *testing.T) {
 	e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
 	inst, err := e.refresher(&failingFetch{Store: e.store}).Authorize(context.Background(), acme)
 	require.ErrorIs(t, err, ErrRefreshFailed)
+	require.ErrorIs(t, err, installstore.ErrUnavailable)
+	require.NotErrorIs(t, err, ErrReinstallRequired)
 	require.Nil(t, inst)
 	require.Zero(t, e.slack.calls.Load())
 }
@@ -91,13 +95,17 @@ func TestMeterProviderCountsOutcomes(t *testing.T) {
 	r := e.refresher(nil, WithMeterProvider(recProvider{c: rec}))
 	_, err := r.Authorize(context.Background(), acme)
 	require.NoError(t, err)
+	e.wait(r)
+	_, err = r.Authorize(context.Background(), acme) // within the backoff
+	require.NoError(t, err)
 	e.slack.set(func(f *fakeSlack) { f.failWith = "" })
 	e.clock.advance(DefaultFailureBackoff)
 	_, err = r.Authorize(context.Background(), acme)
 	require.NoError(t, err)
+	e.wait(r)
 	require.Equal(t, "installvault.rotation.refreshes", rec.name)
-	require.Equal(t, map[string]int64{"failed": 1, "served_valid": 1, "refreshed": 1}, rec.n)
-	require.Equal(t, Stats{Refreshed: 1, Failed: 1, ServedValid: 1}, r.Stats())
+	require.Equal(t, map[string]int64{"failed": 1, "served_valid": 1, "served_while_refreshing": 2, "refreshed": 1}, rec.n)
+	require.Equal(t, Stats{Refreshed: 1, Failed: 1, ServedValid: 1, ServedWhileRefreshing: 2}, r.Stats())
 }
 
 type recProvider struct {
@@ -178,8 +186,11 @@ func TestRepeatedFailuresDoNotFloodTheLog(t *testing.T) {
 	for range 10 {
 		_, err := r.Authorize(context.Background(), acme)
 		require.NoError(t, err)
+		e.wait(r)
 	}
-	require.Equal(t, 1, e.logs.count("level=WARN msg=\"rotation: refresh failed; serving the still-valid token\""))
+	require.Equal(t, 1, e.logs.count("level=WARN msg=\"rotation: background refresh failed"))
+	require.Zero(t, e.logs.count("level=WARN msg=\"rotation: refresh failed; serving the still-valid token\""))
 	require.Equal(t, 9, e.logs.count("level=DEBUG msg=\"rotation: refresh failed; serving the still-valid token\""))
-	require.Equal(t, int64(10), r.Stats().ServedValid)
+	require.Equal(t, int64(9), r.Stats().ServedValid)
+	require.Equal(t, int64(1), r.Stats().ServedWhileRefreshing)
 }

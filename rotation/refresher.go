@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/installvault/installvault/installstore"
 )
 
@@ -21,27 +19,28 @@ import (
 // rotating tokens once per installation across goroutines and replicas.
 // Create it with [New]; it is safe for concurrent use.
 type Refresher struct {
-	store   installstore.Store
-	updater installstore.Updater
-	leaser  installstore.Leaser // nil: in-process de-duplication only
-	lister  installstore.Lister // nil: Run is unavailable
+	store installstore.FullStore
 
 	config // the options, validated and defaulted by New
 
 	owner     string // lease owner prefix: random per Refresher
 	flightSeq atomic.Uint64
-	flights   singleflight.Group
+	bg        tracker // background flights and write-backs, for Wait
+	flights   flightGroup
 	dead      deadMarks
 	recent    recentFailures
+	pending   pendingWrites
 	metrics   metrics
 }
 
-// New returns a Refresher over store, which must implement
-// [installstore.Updater] (the conditional write-back). If store implements
-// [installstore.Leaser], refreshes are coordinated across replicas; if it
-// implements [installstore.Lister], [Refresher.Run] is available.
+// New returns a Refresher over store: typically crypto.NewStore over a
+// backend, so that it sees plaintext secrets. The lease
+// ([installstore.Leaser]) coordinates refreshes across replicas, the
+// conditional write ([installstore.Updater]) keeps exactly one result, the
+// nonces ([installstore.NonceStore]) record refresh intents, and the due
+// index ([installstore.DueLister]) drives [Refresher.Run].
 // [WithClientCredentials] is required.
-func New(store installstore.Store, opts ...Option) (*Refresher, error) {
+func New(store installstore.FullStore, opts ...Option) (*Refresher, error) {
 	c := config{
 		refreshBefore:  DefaultRefreshBefore,
 		safetyMargin:   DefaultSafetyMargin,
@@ -54,14 +53,9 @@ func New(store installstore.Store, opts ...Option) (*Refresher, error) {
 	for _, o := range opts {
 		o(&c)
 	}
-	if store == nil {
-		return nil, fmt.Errorf("rotation: new: %w: nil store", installstore.ErrInvalid)
-	}
-	up, ok := store.(installstore.Updater)
-	if !ok {
-		return nil, fmt.Errorf("rotation: new: %w: the store cannot write conditionally (no installstore.Updater)", installstore.ErrInvalid)
-	}
 	switch {
+	case store == nil:
+		return nil, fmt.Errorf("rotation: new: %w: nil store", installstore.ErrInvalid)
 	case c.clientID == "" || c.clientSecret.IsZero():
 		return nil, fmt.Errorf("rotation: new: %w: WithClientCredentials is required", installstore.ErrInvalid)
 	case c.refreshBefore < 0 || c.safetyMargin < 0 || c.failureBackoff < 0:
@@ -85,13 +79,13 @@ func New(store installstore.Store, opts ...Option) (*Refresher, error) {
 		return nil, fmt.Errorf("rotation: new: lease owner ID: %w", err)
 	}
 	r := &Refresher{
-		store:   store,
-		updater: up,
-		config:  c,
-		owner:   "rotation-" + hex.EncodeToString(id[:]),
+		store:  store,
+		config: c,
+		owner:  "rotation-" + hex.EncodeToString(id[:]),
+		dead:   newDeadMarks(),
+		recent: newRecentFailures(),
 	}
-	r.leaser, _ = store.(installstore.Leaser)
-	r.lister, _ = store.(installstore.Lister)
+	r.flights.track = &r.bg
 	if err := r.metrics.init(c.meter); err != nil {
 		return nil, fmt.Errorf("rotation: new: metrics: %w", err)
 	}
@@ -99,26 +93,40 @@ func New(store installstore.Store, opts ...Option) (*Refresher, error) {
 }
 
 // Authorize returns the installation q selects, with its bot token and user
-// token valid for at least the refresh margin: tokens entering the margin
-// are refreshed first (once, whoever else asks at the same time).
+// token valid: a token entering the refresh margin is refreshed (once,
+// whoever else asks at the same time) in the background while it is still
+// valid beyond the safety margin, and it is returned at once; only a token
+// within the safety margin (or expired) makes the call wait for its
+// refresh, as long as ctx allows.
 //
-// If a refresh fails while the current token is still outside the safety
-// margin, that token is returned and the failure logged and counted. If it
-// fails for a token that expired (or is within the safety margin), the error
-// matches [ErrRefreshFailed] and no installation is returned. A missing or
-// meanwhile deleted installation gives [installstore.ErrNotFound].
+// If that refresh fails, the error matches [ErrRefreshFailed] and no
+// installation is returned (also [installstore.ErrUnavailable] when the
+// store, KMS or Slack failed transiently; [ErrReinstallRequired] only when
+// Slack rejected the refresh token). A missing or meanwhile deleted
+// installation gives [installstore.ErrNotFound]; a failure of the first
+// read is returned with its class.
 func (r *Refresher) Authorize(ctx context.Context, q installstore.Query) (*installstore.Installation, error) {
 	inst, err := r.store.FetchInstallation(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("rotation: authorize %s: %w", where(q), err)
 	}
-	return r.ensure(ctx, "authorize", inst, "")
+	return r.ensure(ctx, "authorize", inst, "", false)
 }
 
+// Wait blocks until no background refresh or write-back of this Refresher
+// runs, or ctx ends (its error). Call it when shutting down, after the last
+// request: a token Slack rotated is then stored before the process exits
+// (see the package doc's remaining window).
+func (r *Refresher) Wait(ctx context.Context) error { return r.bg.wait(ctx) }
+
 // ensure refreshes the tokens of inst that are due (and the bot token when
-// it equals rejected, a token Slack refused) and returns inst updated.
-func (r *Refresher) ensure(ctx context.Context, op string, inst *installstore.Installation, rejected installstore.Secret) (*installstore.Installation, error) {
+// it equals rejected, a token Slack refused) and returns inst updated. With
+// waitAll (Run, Do) it waits for every due token's refresh; otherwise a
+// token still usable beyond the safety margin is refreshed in the
+// background and served as it is.
+func (r *Refresher) ensure(ctx context.Context, op string, inst *installstore.Installation, rejected installstore.Secret, waitAll bool) (*installstore.Installation, error) {
 	now := r.now()
+	r.pending.overlay(inst)
 	if rejected.IsZero() && r.fresh(inst, now) {
 		return inst, nil // the hot path: nothing to refresh
 	}
@@ -131,14 +139,19 @@ func (r *Refresher) ensure(ctx context.Context, op string, inst *installstore.In
 		if !t.present() {
 			continue
 		}
-		if !r.due(t, now) && (force.IsZero() || !same(t.token, force)) {
+		forced := !force.IsZero() && same(t.token, force)
+		if !r.due(t, now) && !forced {
 			continue
 		}
 		if t.refresh.IsZero() {
-			if r.usable(t, now) && force.IsZero() {
+			if r.usable(t, now) && !forced {
 				continue // cannot be refreshed, still valid: Slack decides
 			}
 			return nil, fmt.Errorf("rotation: %s %s: %s token: %w", op, where(inst.Query()), p, reinstall("expired and no refresh token stored"))
+		}
+		if !forced && !waitAll && r.usable(t, now) {
+			r.refreshInBackground(ctx, op, inst, p, t)
+			continue
 		}
 		fresh, err := r.refresh(ctx, inst, p, force)
 		if err == nil {
@@ -149,21 +162,38 @@ func (r *Refresher) ensure(ctx context.Context, op string, inst *installstore.In
 		if errors.Is(err, installstore.ErrNotFound) || ctx.Err() != nil {
 			return nil, fmt.Errorf("rotation: %s %s: refresh %s token: %w", op, where(inst.Query()), p, err)
 		}
-		if force.IsZero() && r.usable(t, r.now()) {
-			r.metrics.add(ctx, outcomeServedValid)
-			level := slog.LevelWarn
-			if errors.As(err, new(repeated)) {
-				level = slog.LevelDebug
-			}
-			r.log.LogAttrs(ctx, level, "rotation: refresh failed; serving the still-valid token",
-				slog.String("op", op), slog.String("tenant", inst.Tenant().String()), slog.String("user", inst.User.ID),
-				slog.String("token", p.String()), slog.Time("expires_at", t.expires), slog.String("error", err.Error()))
+		if !forced && r.usable(t, r.now()) {
+			r.servedValid(ctx, op, inst, p, t, err)
 			continue
 		}
 		r.metrics.add(ctx, outcomeRejected)
 		return nil, fmt.Errorf("rotation: %s %s: refresh %s token: %w", op, where(inst.Query()), p, err)
 	}
 	return inst, nil
+}
+
+// refreshInBackground starts (or joins) the refresh of t, part p of inst,
+// without waiting for it: t is served meanwhile. A refresh token known dead
+// or in its failure backoff starts nothing; t is served all the same.
+func (r *Refresher) refreshInBackground(ctx context.Context, op string, inst *installstore.Installation, p part, t token) {
+	if _, _, err := r.join(ctx, inst, p, "", true); err != nil {
+		r.servedValid(ctx, op, inst, p, t, err)
+		return
+	}
+	r.metrics.add(ctx, outcomeServedRefreshing)
+}
+
+// servedValid counts and logs a still-valid token served after its refresh
+// failed (at debug level when the failure was logged when it happened).
+func (r *Refresher) servedValid(ctx context.Context, op string, inst *installstore.Installation, p part, t token, err error) {
+	r.metrics.add(ctx, outcomeServedValid)
+	level := slog.LevelWarn
+	if errors.As(err, new(repeated)) {
+		level = slog.LevelDebug
+	}
+	r.log.LogAttrs(ctx, level, "rotation: refresh failed; serving the still-valid token",
+		slog.String("op", op), slog.String("tenant", inst.Tenant().String()), slog.String("user", inst.User.ID),
+		slog.String("token", p.String()), slog.Time("expires_at", t.expires), slog.String("error", err.Error()))
 }
 
 // fresh reports whether no token of inst expires within the refresh margin.

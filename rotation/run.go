@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -14,20 +15,18 @@ import (
 
 // Run refreshes, in the background, the tokens entering the refresh margin,
 // so that an app with no inbound request for hours still holds valid tokens.
-// It scans the store at once and then every [WithRunInterval], spreads the
-// refreshes of one scan over half the interval, makes at most
-// [WithRunConcurrency] at once, and shares flights and leases with
-// request-driven refreshes (it never races them). Failures are logged and
-// retried at the next scan.
+// It asks the store's due index ([installstore.DueLister]) at once and then
+// every [WithRunInterval], spreads the refreshes of one tick over half the
+// interval, makes at most [WithRunConcurrency] at once, and shares flights
+// and leases with request-driven refreshes (it never races them). A tick
+// opens only the records the index lists: with nothing due it reads no
+// record and makes no KMS call. Failures are logged and retried at the next
+// tick. Every replica may run it: the lease keeps one refresh per token.
 //
 // Run returns nil once ctx ends: it starts no new refresh and waits for the
-// ones it started (each bounded by twice the lease TTL). It needs a
-// store implementing [installstore.Lister]; without one it returns an error
-// matching [installstore.ErrInvalid] at once.
+// ones it started (each bounded by twice the lease TTL; a write-back still
+// being retried goes on, see [Refresher.Wait]).
 func (r *Refresher) Run(ctx context.Context) error {
-	if r.lister == nil {
-		return fmt.Errorf("rotation: run: %w: the store cannot list installations (no installstore.Lister)", installstore.ErrInvalid)
-	}
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -37,79 +36,117 @@ func (r *Refresher) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 		if _, err := r.refreshDue(ctx, r.runInterval/2); err != nil && ctx.Err() == nil {
-			r.log.LogAttrs(ctx, slog.LevelWarn, "rotation: run: scan failed; retrying at the next interval", slog.String("error", err.Error()))
+			r.log.LogAttrs(ctx, slog.LevelWarn, "rotation: run: tick incomplete; retrying at the next interval", slog.String("error", err.Error()))
 		}
 		t.Reset(r.runInterval)
 	}
 }
 
-// RefreshDue makes one scan of [Refresher.Run] without spreading: it lists
-// the installations, refreshes every rotating token entering the margin (at
-// most [WithRunConcurrency] at once) and returns how many records it found
-// due. Refresh failures are logged, not returned; listing errors are.
+// RefreshDue makes one tick of [Refresher.Run] without spreading: it lists
+// the records the due index says enter the margin, reads each (through the
+// whole store stack, once) and refreshes its due tokens, at most
+// [WithRunConcurrency] tenants at once, and returns how many records were
+// listed. Refresh failures are logged, not returned. Records that could not
+// be read (unavailable, unreadable, corrupt) are skipped and named in the
+// returned error, with their class; so is a failed listing, after the
+// records listed before it are refreshed.
 func (r *Refresher) RefreshDue(ctx context.Context) (int, error) {
-	if r.lister == nil {
-		return 0, fmt.Errorf("rotation: refresh due: %w: the store cannot list installations (no installstore.Lister)", installstore.ErrInvalid)
-	}
 	return r.refreshDue(ctx, 0)
 }
 
-// refreshDue lists the due records and refreshes them, the i-th of n
-// starting at i*spread/n.
+// refreshDue lists the due records and refreshes them by tenant, the i-th
+// of n tenants starting at i*spread/n. A tenant's records are handled in
+// turn, its latest record first: that refreshes the bot, which every record
+// of the tenant shares, before its users' records are read, so that no
+// record is read more than twice (once here, once under the lease).
 func (r *Refresher) refreshDue(ctx context.Context, spread time.Duration) (int, error) {
 	now := r.now()
 	seen := make(map[installstore.Query]bool)
-	var due []*installstore.Installation
-	err := r.lister.ListInstallations(ctx, func(_ installstore.Query, inst *installstore.Installation) error {
-		rq := inst.Query()
-		if seen[rq] {
+	byTenant := make(map[installstore.Tenant][]installstore.Query)
+	var order []installstore.Tenant
+	listErr := r.store.ListDue(ctx, now.Add(r.refreshBefore), func(q installstore.Query, _ time.Time) error {
+		if seen[q] {
 			return nil
 		}
-		for _, p := range parts {
-			if t := p.get(inst); t.present() && !t.refresh.IsZero() && r.due(t, now) {
-				seen[rq] = true
-				due = append(due, inst)
-				break
-			}
+		seen[q] = true
+		t := q.Tenant()
+		qs, ok := byTenant[t]
+		if !ok {
+			order = append(order, t)
 		}
+		if q.UserID == "" { // the latest record first
+			qs = append([]installstore.Query{q}, qs...)
+		} else {
+			qs = append(qs, q)
+		}
+		byTenant[t] = qs
 		return nil
 	})
-	if err != nil {
-		// Some records could not be listed (say, one tenant's key is
-		// revoked): refresh the rest, then report it.
-		err = fmt.Errorf("rotation: refresh due: list installations: %w", err)
+	if listErr != nil {
+		listErr = fmt.Errorf("rotation: refresh due: list due records: %w", listErr)
 		r.log.LogAttrs(ctx, slog.LevelWarn, "rotation: run: listing failed; refreshing what was listed",
-			slog.Int("due", len(due)), slog.String("error", err.Error()))
+			slog.Int("due", len(seen)), slog.String("error", listErr.Error()))
 	}
-	var g errgroup.Group
+	var (
+		g       errgroup.Group
+		mu      sync.Mutex
+		skipped []error
+	)
 	g.SetLimit(r.runConcurrency)
 	start := time.Now()
-	for i, inst := range due {
+	for i, t := range order {
 		if spread > 0 {
-			at := start.Add(spread * time.Duration(i) / time.Duration(len(due)))
+			at := start.Add(spread * time.Duration(i) / time.Duration(len(order)))
 			if err := sleep(ctx, time.Until(at)); err != nil {
 				break
 			}
 		} else if ctx.Err() != nil {
 			break
 		}
+		qs := byTenant[t]
 		g.Go(func() error {
 			// A started refresh finishes even if ctx ends meanwhile: a
 			// Slack call cut short could rotate a token nobody stores.
-			if _, err := r.ensure(context.WithoutCancel(ctx), "run", inst, ""); err != nil {
-				level := slog.LevelWarn
-				if errors.As(err, new(repeated)) {
-					level = slog.LevelDebug // logged when it happened
+			dctx := context.WithoutCancel(ctx)
+			for _, q := range qs {
+				if err := r.refreshRecord(dctx, q); err != nil {
+					mu.Lock()
+					skipped = append(skipped, err)
+					mu.Unlock()
 				}
-				r.log.LogAttrs(ctx, level, "rotation: run: refresh failed",
-					slog.String("tenant", inst.Tenant().String()), slog.String("user", inst.User.ID), slog.String("error", err.Error()))
 			}
 			return nil
 		})
 	}
 	_ = g.Wait()
 	if cerr := ctx.Err(); cerr != nil {
-		return len(due), cerr
+		return len(seen), cerr
 	}
-	return len(due), err
+	if len(skipped) > 0 {
+		skippedErr := fmt.Errorf("rotation: refresh due: %d due record(s) could not be read and were skipped: %w", len(skipped), errors.Join(skipped...))
+		return len(seen), errors.Join(listErr, skippedErr)
+	}
+	return len(seen), listErr
+}
+
+// refreshRecord reads the due record q and refreshes its due tokens. It
+// returns an error only when the record could not be read; refresh
+// failures are logged.
+func (r *Refresher) refreshRecord(ctx context.Context, q installstore.Query) error {
+	inst, err := r.store.FetchInstallation(ctx, q)
+	switch {
+	case errors.Is(err, installstore.ErrNotFound):
+		return nil // deleted since it was listed
+	case err != nil:
+		return fmt.Errorf("%s: %w", where(q), err)
+	}
+	if _, err := r.ensure(ctx, "run", inst, "", true); err != nil {
+		level := slog.LevelWarn
+		if errors.As(err, new(repeated)) {
+			level = slog.LevelDebug // logged when it happened
+		}
+		r.log.LogAttrs(ctx, level, "rotation: run: refresh failed",
+			slog.String("tenant", inst.Tenant().String()), slog.String("user", inst.User.ID), slog.String("error", err.Error()))
+	}
+	return nil
 }

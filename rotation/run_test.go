@@ -21,7 +21,7 @@ func TestRefreshDueRefreshesEnteringMargin(t *testing.T) {
 
 	n, err := r.RefreshDue(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, 3, n, "T0DUE's records U0A and U0D (also the latest) share the bot; T0USER's U0C record")
+	require.Equal(t, 3, n, "T0DUE's latest record (its bot); T0USER's latest and U0C's records (U0C's user token)")
 	require.Equal(t, int64(2), e.slack.calls.Load(), "one per token, however many records share it")
 	for _, c := range []struct {
 		q        installstore.Query
@@ -90,12 +90,4 @@ func TestRunRefreshesAndStopsOnCancel(t *testing.T) {
 		require.NoError(t, err)
 		require.Contains(t, got.Bot.Token.Reveal(), "xoxb-test-bot-", team)
 	}
-}
-
-func TestRunNeedsLister(t *testing.T) {
-	e := newEnv(t)
-	r := e.refresher(noLeaser{e.store, e.store})
-	require.ErrorIs(t, r.Run(context.Background()), installstore.ErrInvalid)
-	_, err := r.RefreshDue(context.Background())
-	require.ErrorIs(t, err, installstore.ErrInvalid)
 }

@@ -32,10 +32,10 @@ func slackCode(err error) string {
 	return ""
 }
 
-// callSlack exchanges refreshToken at oauth.v2.access through slack-go. The
-// error never carries a token: Slack's error code, an HTTP status, or a
-// transport error naming the URL (the tokens travel in the POST body).
-func (r *Refresher) callSlack(ctx context.Context, refreshToken installstore.Secret) (token, error) {
+// callSlack exchanges refreshToken at oauth.v2.access through slack-go. A
+// failure is described by known values only (see [slackFailure]): nothing
+// Slack or the network sent reaches an error or a log.
+func (r *Refresher) callSlack(ctx context.Context, refreshToken installstore.Secret) (token, *slackFailure) {
 	ctx, cancel := context.WithTimeout(ctx, r.leaseTTL/2)
 	defer cancel()
 	var opts []slack.OAuthOption
@@ -44,21 +44,15 @@ func (r *Refresher) callSlack(ctx context.Context, refreshToken installstore.Sec
 	}
 	resp, err := slack.RefreshOAuthV2TokenContext(ctx, r.httpClient, r.clientID, r.clientSecret.Reveal(), refreshToken.Reveal(), opts...)
 	if err != nil {
-		switch code := slackCode(err); code {
-		case codeInvalidRefreshToken, codeInvalidGrant:
-			return token{}, reinstall("Slack answered " + code)
-		case "":
-			return token{}, failed("oauth.v2.access: %w", err)
-		default:
-			return token{}, failed("oauth.v2.access: Slack answered %s", code)
-		}
+		f := classify(err)
+		return token{}, &f
 	}
 	access, refresh, expiresIn := resp.AccessToken, resp.RefreshToken, resp.ExpiresIn
 	if access == "" && resp.AuthedUser.AccessToken != "" {
 		access, refresh, expiresIn = resp.AuthedUser.AccessToken, resp.AuthedUser.RefreshToken, resp.AuthedUser.ExpiresIn
 	}
 	if access == "" {
-		return token{}, failed("oauth.v2.access: Slack answered ok without an access token")
+		return token{}, &slackFailure{msg: "Slack answered without an access token"}
 	}
 	t := token{token: installstore.Secret(access), refresh: installstore.Secret(refresh)}
 	if t.refresh.IsZero() {
@@ -120,7 +114,7 @@ func (r *Refresher) Do(ctx context.Context, q installstore.Query, fn func(ctx co
 	if code == codeInvalidAuth && !r.usable(partBot.get(inst), r.now()) {
 		return callErr // we did not believe it valid
 	}
-	again, err := r.ensure(ctx, "do", inst.Clone(), inst.Bot.Token)
+	again, err := r.ensure(ctx, "do", inst.Clone(), inst.Bot.Token, true)
 	if err != nil {
 		return fmt.Errorf("%w (after Slack answered %s)", err, code)
 	}

@@ -1,0 +1,118 @@
+package rotation
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/installvault/installvault/installstore"
+)
+
+// installMany stores n tenants (T00000, T00001, ...) with rotating bot
+// tokens expiring in ttl, directly in the env's memory store.
+func (e *env) installMany(n int, ttl time.Duration) {
+	e.t.Helper()
+	for i := range n {
+		team := fmt.Sprintf("T%05d", i)
+		inst := &installstore.Installation{TeamID: team, User: installstore.User{ID: "U1"}, Bot: &installstore.Bot{
+			ID: "B1", Token: installstore.Secret("xoxb-test-" + team), RefreshToken: installstore.Secret("xoxe-test-bot-" + team),
+			ExpiresAt: e.clock.now().Add(ttl),
+		}}
+		e.slack.allow(inst.Bot.RefreshToken.Reveal())
+		require.NoError(e.t, e.store.StoreInstallation(context.Background(), inst))
+	}
+}
+
+// TestRefreshDueCostsWhatIsDue: a tick reads only what the due index
+// lists: nothing when nothing is due, each due record at most twice (once
+// to see which token is due, once under the lease) when some are.
+func TestRefreshDueCostsWhatIsDue(t *testing.T) {
+	e := newEnv(t)
+	e.installMany(2000, 10*time.Hour)
+	counted := newFaultStore(e.store)
+	r := e.refresher(counted, WithHTTPClient(e.slack.client()))
+
+	n, err := r.RefreshDue(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Zero(t, counted.fetches.Load(), "a tick with nothing due reads no record")
+	require.Zero(t, e.slack.calls.Load())
+
+	// 20 tenants re-install with tokens entering the margin.
+	for i := range 20 {
+		team := fmt.Sprintf("T%05d", i*100)
+		inst := &installstore.Installation{TeamID: team, User: installstore.User{ID: "U1"}, Bot: &installstore.Bot{
+			ID: "B1", Token: installstore.Secret("xoxb-test-due-" + team), RefreshToken: installstore.Secret("xoxe-test-bot-due-" + team),
+			ExpiresAt: e.clock.now().Add(30 * time.Minute),
+		}}
+		e.slack.allow(inst.Bot.RefreshToken.Reveal())
+		require.NoError(t, e.store.StoreInstallation(context.Background(), inst))
+	}
+	n, err = r.RefreshDue(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 20, n, "the latest record of each due tenant (the users hold no user token)")
+	require.Equal(t, int64(20), e.slack.calls.Load(), "one refresh per due token")
+	require.LessOrEqual(t, counted.fetches.Load(), int64(2*20))
+	for q, reads := range counted.fetchCounts() {
+		require.LessOrEqual(t, reads, 2, "record %+v read more than twice", q)
+	}
+
+	// Refreshed: nothing due again, nothing read.
+	before := counted.fetches.Load()
+	n, err = r.RefreshDue(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Equal(t, before, counted.fetches.Load())
+}
+
+// TestPerTenantMemoryStaysBounded: 10 000 tenants whose refresh fails once
+// and then succeeds leave nothing behind in the Refresher's per-token maps.
+func TestPerTenantMemoryStaysBounded(t *testing.T) {
+	const tenants = 10_000
+	e := newEnv(t)
+	e.installMany(tenants, -time.Minute)
+	r := e.refresher(nil, WithHTTPClient(e.slack.client()), WithRunConcurrency(16))
+	e.slack.set(func(f *fakeSlack) { f.failWith = "500" })
+	n, err := r.RefreshDue(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, tenants, n)
+	require.Equal(t, tenants, r.recent.m.len(), "each failure is in its backoff")
+
+	e.slack.set(func(f *fakeSlack) { f.failWith = "" })
+	e.clock.advance(DefaultFailureBackoff)
+	n, err = r.RefreshDue(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, tenants, n)
+	require.Equal(t, int64(2*tenants), e.slack.calls.Load())
+	e.wait(r)
+	require.Zero(t, r.recent.m.len(), "a success forgets the failure")
+	require.Zero(t, r.dead.m.len())
+	require.Zero(t, r.flights.len())
+	require.Zero(t, r.pending.len())
+}
+
+func TestExpiringMapIsSweptAndCapped(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	m := newExpiring[int](1000)
+	for i := range 10_000 {
+		m.put(fmt.Sprint("expired-soon-", i), i, now.Add(time.Second), now)
+	}
+	require.LessOrEqual(t, m.len(), 1000, "capped")
+	later := now.Add(time.Minute)
+	for i := range 100 {
+		m.put(fmt.Sprint("later-", i), i, later.Add(time.Hour), later)
+	}
+	require.LessOrEqual(t, m.len(), 1000)
+	m.put("one-more", 0, later.Add(time.Hour), later)
+	for i := range 2 * minSweep {
+		m.put(fmt.Sprint("x-", i), i, later.Add(time.Hour), later)
+	}
+	require.Less(t, m.len(), 300, "expired entries are swept as the map grows")
+	_, _, ok := m.get("later-7", later)
+	require.True(t, ok, "live entries stay")
+	_, _, ok = m.get("later-7", later.Add(2*time.Hour))
+	require.False(t, ok, "and expire")
+}
