@@ -12,16 +12,16 @@ import (
 type outcome int
 
 const (
-	outcomeRefreshed   outcome = iota // Slack issued a new token
-	outcomeFailed                     // Slack or the network failed
-	outcomeReinstall                  // Slack rejected the refresh token
-	outcomeServedValid                // refresh failed; the still-valid token was served
-	outcomeRejected                   // refresh failed; the caller got ErrRefreshFailed
-	outcomeLeaseWait                  // a flight waited for another replica's lease
-	outcomeShared                     // a caller got the token another caller's refresh made
-	outcomeServedRefreshing           // a caller got its still-valid token while the refresh ran in the background
-	outcomeWriteBackRetried           // the write-back of a refreshed token failed and was retried in the background
-	outcomeWriteBackLost              // a refreshed token was lost before it was stored: re-install required
+	outcomeRefreshed        outcome = iota // Slack issued a new token
+	outcomeFailed                          // Slack or the network failed
+	outcomeReinstall                       // Slack rejected the refresh token
+	outcomeServedValid                     // refresh failed; the still-valid token was served
+	outcomeRejected                        // refresh failed; the caller got ErrRefreshFailed
+	outcomeLeaseWait                       // a flight waited for another replica's lease
+	outcomeShared                          // a caller got the token another caller's refresh made
+	outcomeServedRefreshing                // a caller got its still-valid token while the refresh ran in the background
+	outcomeWriteBackRetried                // the write-back of a refreshed token failed and was retried in the background
+	outcomeWriteBackLost                   // a refreshed token was lost before it was stored: re-install required
 	numOutcomes
 )
 
