@@ -17,9 +17,10 @@ import (
 // schedule (which Go cannot wipe) keeps the key.
 type dataKey struct {
 	aead      cipher.AEAD
-	header    string   // "1.provider.keyid.wrapped", as in sealed values
-	headerSum [32]byte // SHA-256 of header, bound as associated data
-	keyIDEnc  string   // the master key ID, base64url (as in header)
+	header    string    // "1.provider.keyid.wrapped", as in sealed values
+	headerSum [32]byte  // SHA-256 of header, bound as associated data
+	keyIDEnc  string    // the master key ID, base64url (as in header)
+	obtained  time.Time // when the key provider gave it (the store's clock)
 }
 
 // newDataKey builds a dataKey from a provider's plaintext, which it wipes.

@@ -85,31 +85,44 @@ func (c *clockCache[K, V]) putLocked(k K, v V, stale func(V) bool) {
 	c.hand = (c.hand + 1) % len(c.slots)
 }
 
+// remove deletes k's entry, if any.
+func (c *clockCache[K, V]) remove(k K) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if i, ok := c.index[k]; ok {
+		c.removeAt(i)
+	}
+}
+
+// removeAt deletes the entry in slot i, moving the last entry there.
+func (c *clockCache[K, V]) removeAt(i int) {
+	delete(c.index, c.slots[i].key)
+	last := len(c.slots) - 1
+	if i != last {
+		c.slots[i].key, c.slots[i].val = c.slots[last].key, c.slots[last].val
+		c.slots[i].used.Store(c.slots[last].used.Load())
+		c.index[c.slots[i].key] = i
+	}
+	var zero clockSlot[K, V]
+	c.slots[last].key, c.slots[last].val = zero.key, zero.val
+	c.slots = c.slots[:last]
+	if c.hand >= len(c.slots) {
+		c.hand = 0
+	}
+}
+
 // removeIf deletes the entries match reports, and returns how many.
 func (c *clockCache[K, V]) removeIf(match func(K, V) bool) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := 0
 	for i := 0; i < len(c.slots); {
-		s := &c.slots[i]
-		if !match(s.key, s.val) {
-			i++
+		if match(c.slots[i].key, c.slots[i].val) {
+			c.removeAt(i)
+			n++
 			continue
 		}
-		n++
-		delete(c.index, s.key)
-		last := len(c.slots) - 1
-		if i != last {
-			c.slots[i].key, c.slots[i].val = c.slots[last].key, c.slots[last].val
-			c.slots[i].used.Store(c.slots[last].used.Load())
-			c.index[c.slots[i].key] = i
-		}
-		var zero clockSlot[K, V]
-		c.slots[last].key, c.slots[last].val = zero.key, zero.val
-		c.slots = c.slots[:last]
-	}
-	if c.hand >= len(c.slots) {
-		c.hand = 0
+		i++
 	}
 	return n
 }

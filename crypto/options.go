@@ -23,6 +23,9 @@ type config struct {
 	capacity int
 	meter    metric.MeterProvider
 	err      error
+
+	recordMaxAge  time.Duration // WithRecordCache; zero without
+	recordEntries int
 }
 
 // WithDataKeyCache enables data-key caching with explicit limits, like the

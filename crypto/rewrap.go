@@ -205,7 +205,7 @@ func (r *rewrapper) one(ctx context.Context, q installstore.Query, raw *installs
 		t := raw.Tenant()
 		// Open first: a record counts as current only once it opened.
 		inst := raw.Clone()
-		if err := r.s.openKnown(ctx, inst, r.known); err != nil {
+		if _, err := r.s.openKnown(ctx, inst, r.known); err != nil {
 			return failed, fmt.Errorf("%s: %w", describe(q), err)
 		}
 		if !hasSecrets(inst) {
@@ -222,6 +222,7 @@ func (r *rewrapper) one(ctx context.Context, q installstore.Query, raw *installs
 			return failed, fmt.Errorf("%s: %w", describe(q), err)
 		}
 		err = r.s.Inner.UpdateInstallation(ctx, inst)
+		r.s.invalidate(t) // the Version changed: a cached copy would make the refresher's next write conflict
 		switch {
 		case err == nil:
 			return rewrapped, nil

@@ -30,7 +30,9 @@ type Store struct {
 	installstore.Passthrough // deletes, ListDue, nonces, leases
 	keys                     KeyProvider
 	provider                 string
-	cache                    *keyCache // nil without WithDataKeyCache
+	cache                    *keyCache    // nil without WithDataKeyCache
+	records                  *recordCache // nil without WithRecordCache
+	now                      func() time.Time
 	metrics                  instruments
 	bufs                     bufPool
 }
@@ -80,9 +82,16 @@ func NewStore(inner installstore.FullStore, keys KeyProvider, opts ...Option) (*
 	if c.err != nil {
 		return nil, c.err
 	}
-	s := &Store{Passthrough: installstore.Passthrough{Inner: inner}, keys: keys, provider: keys.Name()}
+	s := &Store{Passthrough: installstore.Passthrough{Inner: inner}, keys: keys, provider: keys.Name(), now: c.now}
 	if c.cache {
 		s.cache = newKeyCache(&c)
+	}
+	if c.recordEntries > 0 {
+		if !c.cache || c.recordMaxAge > c.maxAge {
+			return nil, fmt.Errorf("crypto: new store: %w: WithRecordCache(%v, ...) needs WithDataKeyCache with a maxAge of at least %v: "+
+				"a cached record must not outlive the data key that opened it", installstore.ErrInvalid, c.recordMaxAge, c.recordMaxAge)
+		}
+		s.records = newRecordCache(&c)
 	}
 	var err error
 	if s.metrics, err = newInstruments(c.meter); err != nil {
@@ -104,7 +113,9 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 	if err := s.seal(ctx, sealed); err != nil {
 		return err
 	}
-	if err := s.Inner.StoreInstallation(ctx, sealed); err != nil {
+	err := s.Inner.StoreInstallation(ctx, sealed)
+	s.invalidate(sealed.Tenant())
+	if err != nil {
 		return err
 	}
 	inst.Version, inst.InstalledAt = sealed.Version, sealed.InstalledAt
@@ -119,7 +130,19 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 // Grid fallback may serve a workspace (E, T) with — the standalone record of
 // the same team (no enterprise, T) and the enterprise's org-wide install —
 // and q's user. It opens bound to the record's own tenant.
+//
+// With [WithRecordCache], a fresh cached copy is returned instead, unless
+// ctx comes from [WithFreshRead].
 func (s *Store) FetchInstallation(ctx context.Context, q installstore.Query) (*installstore.Installation, error) {
+	var gen uint64
+	if s.records != nil {
+		if !freshRead(ctx) {
+			if inst := s.records.get(q); inst != nil {
+				return inst, nil
+			}
+		}
+		gen = s.records.gen.Load() // before the read: a write after it keeps this read out of the cache
+	}
 	inst, err := s.Inner.FetchInstallation(ctx, q)
 	if err != nil {
 		return nil, err
@@ -128,13 +151,52 @@ func (s *Store) FetchInstallation(ctx context.Context, q installstore.Query) (*i
 		s.metrics.decryptFailures.Add(ctx, 1)
 		return nil, fmt.Errorf("crypto: fetch %s: %w", describe(q), err)
 	}
-	if err := s.open(ctx, inst); err != nil {
+	keysFrom, err := s.openKnown(ctx, inst, nil)
+	if err != nil {
 		if !errors.Is(err, installstore.ErrUnavailable) {
 			s.metrics.decryptFailures.Add(ctx, 1)
 		}
 		return nil, err
 	}
+	if s.records != nil {
+		s.records.put(q, inst, gen, keysFrom, s.cache.maxAge)
+	}
 	return inst, nil
+}
+
+// invalidate drops the record cache's entries a write to t may change.
+func (s *Store) invalidate(t installstore.Tenant) {
+	if s.records != nil {
+		s.records.invalidate(t)
+	}
+}
+
+// DeleteInstallation implements [installstore.Store]: it passes through,
+// and invalidates the tenant's cached records.
+func (s *Store) DeleteInstallation(ctx context.Context, q installstore.Query) error {
+	defer s.invalidate(q.Tenant())
+	return s.Inner.DeleteInstallation(ctx, q)
+}
+
+// DeleteBot implements [installstore.BotDeleter]: it passes through, and
+// invalidates the tenant's cached records.
+func (s *Store) DeleteBot(ctx context.Context, q installstore.Query) error {
+	defer s.invalidate(q.Tenant())
+	return s.Inner.DeleteBot(ctx, q)
+}
+
+// DeleteInstallationIf implements [installstore.ConditionalDeleter]: it
+// passes through, and invalidates the tenant's cached records.
+func (s *Store) DeleteInstallationIf(ctx context.Context, q installstore.Query, version int64) error {
+	defer s.invalidate(q.Tenant())
+	return s.Inner.DeleteInstallationIf(ctx, q, version)
+}
+
+// DeleteBotIf implements [installstore.ConditionalDeleter]: it passes
+// through, and invalidates the tenant's cached records.
+func (s *Store) DeleteBotIf(ctx context.Context, q installstore.Query, version int64) error {
+	defer s.invalidate(q.Tenant())
+	return s.Inner.DeleteBotIf(ctx, q, version)
 }
 
 // UpdateInstallation implements [installstore.Updater]: it seals a copy of
@@ -147,7 +209,9 @@ func (s *Store) UpdateInstallation(ctx context.Context, inst *installstore.Insta
 	if err := s.seal(ctx, sealed); err != nil {
 		return err
 	}
-	if err := s.Inner.UpdateInstallation(ctx, sealed); err != nil {
+	err := s.Inner.UpdateInstallation(ctx, sealed)
+	s.invalidate(sealed.Tenant())
+	if err != nil {
 		return err
 	}
 	inst.Version, inst.InstalledAt = sealed.Version, sealed.InstalledAt
@@ -306,7 +370,12 @@ func (s *Store) generate(ctx context.Context, t installstore.Tenant) (*dataKey, 
 	if err != nil {
 		return nil, err
 	}
-	return fromProvider(s.provider, k)
+	dk, err := fromProvider(s.provider, k)
+	if err != nil {
+		return nil, err
+	}
+	dk.obtained = s.now()
+	return dk, nil
 }
 
 // memo remembers the data keys one operation has unwrapped, so a record
@@ -338,12 +407,14 @@ func (m *memo) put(dk *dataKey) {
 // naming the tenant and field. All of a record's plaintexts share one
 // allocation; the scratch space, one pooled buffer, is wiped.
 func (s *Store) open(ctx context.Context, inst *installstore.Installation) error {
-	return s.openKnown(ctx, inst, nil)
+	_, err := s.openKnown(ctx, inst, nil)
+	return err
 }
 
 // openKnown is open, taking the data keys in known (by header) before the
-// cache and the provider.
-func (s *Store) openKnown(ctx context.Context, inst *installstore.Installation, known map[string]*dataKey) error {
+// cache and the provider. It returns when the oldest data key it used came
+// from the key provider (zero when it used none).
+func (s *Store) openKnown(ctx context.Context, inst *installstore.Installation, known map[string]*dataKey) (keysFrom time.Time, err error) {
 	type slot struct {
 		sec        *installstore.Secret
 		start, end int
@@ -362,14 +433,14 @@ func (s *Store) openKnown(ctx context.Context, inst *installstore.Installation, 
 		return nil
 	})
 	if total == 0 {
-		return nil
+		return time.Time{}, nil
 	}
 	t := inst.Tenant()
 	scratchLen := openScratch(longest, t, inst.User.ID, maxFieldName)
 	buf := s.bufs.get(total + scratchLen)
 	defer s.bufs.put(buf)
 	pts, scratch := (*buf)[:0:total], (*buf)[total:]
-	err := inst.Secrets(func(field string, sec *installstore.Secret) error {
+	err = inst.Secrets(func(field string, sec *installstore.Secret) error {
 		v := sec.Reveal()
 		dk, p, ok := m.match(v)
 		if !ok {
@@ -389,6 +460,9 @@ func (s *Store) openKnown(ctx context.Context, inst *installstore.Installation, 
 				}
 			}
 			m.put(dk)
+			if keysFrom.IsZero() || dk.obtained.Before(keysFrom) {
+				keysFrom = dk.obtained
+			}
 		}
 		start := len(pts)
 		var err error
@@ -399,13 +473,13 @@ func (s *Store) openKnown(ctx context.Context, inst *installstore.Installation, 
 		return nil
 	})
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	all := string(pts)
 	for _, sl := range slots {
 		*sl.sec = installstore.Secret(all[sl.start:sl.end])
 	}
-	return nil
+	return keysFrom, nil
 }
 
 // maxFieldName is the longest secret field name, for scratch sizes.
@@ -455,5 +529,10 @@ func (s *Store) unwrap(ctx context.Context, t installstore.Tenant, p sealedParts
 	if err != nil {
 		return nil, err
 	}
-	return newDataKey(strings.Clone(p.header), strings.Clone(p.keyID), pt)
+	dk, err := newDataKey(strings.Clone(p.header), strings.Clone(p.keyID), pt)
+	if err != nil {
+		return nil, err
+	}
+	dk.obtained = s.now()
+	return dk, nil
 }

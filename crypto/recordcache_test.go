@@ -1,0 +1,285 @@
+package crypto_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/installvault/installvault/crypto"
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/memory"
+)
+
+func TestConformanceRecordCache(t *testing.T) {
+	keys := keyring(t, "k1", "k1")
+	storetest.Run(t, func(t *testing.T) installstore.FullStore {
+		return newStore(t, memory.New(), keys, crypto.WithDataKeyCache(time.Minute, 100), crypto.WithRecordCache(time.Minute, 100))
+	})
+}
+
+// reads counts the backend's fetches, and can fail them or run a hook
+// after reading.
+type reads struct {
+	*memory.Store
+	n         atomic.Int64
+	fail      atomic.Pointer[error]
+	afterRead func()
+}
+
+func (r *reads) FetchInstallation(ctx context.Context, q installstore.Query) (*installstore.Installation, error) {
+	r.n.Add(1)
+	if err := r.fail.Load(); err != nil {
+		return nil, *err
+	}
+	inst, err := r.Store.FetchInstallation(ctx, q)
+	if r.afterRead != nil {
+		r.afterRead()
+	}
+	return inst, err
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)} }
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func newCached(t *testing.T, inner installstore.FullStore, keys crypto.KeyProvider, c *clock, recordAge time.Duration) *crypto.Store {
+	return newStore(t, inner, keys, crypto.WithClock(c.Now), crypto.WithDataKeyCache(time.Minute, 1000), crypto.WithRecordCache(recordAge, 100))
+}
+
+func TestRecordCacheServesFreshCopies(t *testing.T) {
+	c := newClock()
+	inner := &reads{Store: memory.New()}
+	keys := &counting{KeyProvider: keyring(t, "k1", "k1")}
+	s := newCached(t, inner, keys, c, 30*time.Second)
+	want := storetest.Fixture("", "T1", "U1", "a")
+	require.NoError(t, s.StoreInstallation(bg, want.Clone()))
+	q := installstore.Query{TeamID: "T1", UserID: "U1"}
+
+	first, err := s.FetchInstallation(bg, q)
+	require.NoError(t, err)
+	inner.n.Store(0)
+	for range 10 {
+		got, err := s.FetchInstallation(bg, q)
+		require.NoError(t, err)
+		storetest.Equal(t, first, got)
+		got.Bot.Token = "xoxb-test-mutated" // a copy: the cache is not changed
+		got.Bot.Scopes[0] = "mutated"
+	}
+	require.Zero(t, inner.n.Load(), "served from the cache")
+	got, _ := s.FetchInstallation(bg, q)
+	storetest.Equal(t, first, got)
+
+	c.Advance(30 * time.Second)
+	_, err = s.FetchInstallation(bg, q)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, inner.n.Load(), "expired after maxAge: read again")
+
+	// A fresh read bypasses the cache.
+	_, err = s.FetchInstallation(crypto.WithFreshRead(bg), q)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, inner.n.Load())
+}
+
+func TestRecordCacheNeverOutlivesTheDataKey(t *testing.T) {
+	srv, client := newKMS(t)
+	key := srv.CreateKey("k")
+	keys, err := crypto.NewKMS(client, key.ID)
+	require.NoError(t, err)
+	c := newClock()
+	backend := memory.New()
+	require.NoError(t, newStore(t, backend, keys).StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "a")))
+	s := newCached(t, backend, keys, c, time.Minute) // data keys live a minute too
+	q := installstore.Query{TeamID: "T1"}
+	_, err = s.FetchInstallation(bg, q) // unwraps the data key at 12:00:00
+	require.NoError(t, err)
+
+	require.NoError(t, srv.DisableKey(key.ID))
+	c.Advance(50 * time.Second)
+	_, err = s.FetchInstallation(bg, q)
+	require.NoError(t, err, "within maxAge of the unwrap, cached")
+	c.Advance(10 * time.Second)
+	_, err = s.FetchInstallation(bg, q)
+	requirePermanent(t, err) // a minute after the unwrap: the revoked key stops serving
+}
+
+func TestRecordCacheInvalidatedByEveryWrite(t *testing.T) {
+	keys := keyring(t, "k1", "k1")
+	org := installstore.Query{EnterpriseID: "E1", IsEnterpriseInstall: true}
+	for name, write := range map[string]func(s *crypto.Store, v int64) error{
+		"store": func(s *crypto.Store, _ int64) error {
+			return s.StoreInstallation(bg, storetest.Fixture("E1", "T1", "U1", "new"))
+		},
+		"update": func(s *crypto.Store, _ int64) error {
+			inst, err := s.FetchInstallation(crypto.WithFreshRead(bg), installstore.Query{EnterpriseID: "E1", TeamID: "T1", UserID: "U1"})
+			if err != nil {
+				return err
+			}
+			inst.Bot.Token = "xoxb-test-new"
+			return s.UpdateInstallation(bg, inst)
+		},
+		"delete": func(s *crypto.Store, _ int64) error {
+			return s.DeleteInstallation(bg, installstore.Query{EnterpriseID: "E1", TeamID: "T1"})
+		},
+		"delete user": func(s *crypto.Store, _ int64) error {
+			return s.DeleteInstallation(bg, installstore.Query{EnterpriseID: "E1", TeamID: "T1", UserID: "U1"})
+		},
+		"delete bot": func(s *crypto.Store, _ int64) error {
+			return s.DeleteBot(bg, installstore.Query{EnterpriseID: "E1", TeamID: "T1"})
+		},
+		"delete if": func(s *crypto.Store, v int64) error {
+			return s.DeleteInstallationIf(bg, installstore.Query{EnterpriseID: "E1", TeamID: "T1"}, v)
+		},
+		"delete bot if": func(s *crypto.Store, v int64) error {
+			return s.DeleteBotIf(bg, installstore.Query{EnterpriseID: "E1", TeamID: "T1"}, v)
+		},
+		"org-wide install": func(s *crypto.Store, _ int64) error {
+			return s.StoreInstallation(bg, storetest.OrgFixture("E1", "U9", "new"))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := newClock()
+			inner := &reads{Store: memory.New()}
+			s := newCached(t, inner, keys, c, time.Minute)
+			// The standalone team (its Grid-migration predecessor is gone once E1:T1 is stored),
+			// E1:T1 and its user, a workspace served by the org-wide install, and the org.
+			require.NoError(t, s.StoreInstallation(bg, storetest.OrgFixture("E1", "U8", "org")))
+			inst := storetest.Fixture("E1", "T1", "U1", "a")
+			require.NoError(t, s.StoreInstallation(bg, inst))
+			qs := []installstore.Query{
+				{EnterpriseID: "E1", TeamID: "T1"}, {EnterpriseID: "E1", TeamID: "T1", UserID: "U1"},
+				{EnterpriseID: "E1", TeamID: "T5"}, org,
+			}
+			before := map[installstore.Query]*installstore.Installation{}
+			for _, q := range qs {
+				got, err := s.FetchInstallation(bg, q)
+				require.NoError(t, err, "%+v", q)
+				before[q] = got
+			}
+			require.NoError(t, write(s, inst.Version))
+			for _, q := range qs {
+				want, wantErr := newStore(t, inner.Store, keys).FetchInstallation(bg, q) // the backend's truth
+				got, err := s.FetchInstallation(bg, q)
+				if wantErr != nil {
+					require.ErrorIs(t, err, installstore.ErrNotFound, "%+v", q)
+					continue
+				}
+				require.NoError(t, err, "%+v", q)
+				storetest.Equal(t, want, got, "%+v: the cache shows what the backend holds", q)
+			}
+		})
+	}
+}
+
+func TestRecordCacheNeverServesAFailure(t *testing.T) {
+	c := newClock()
+	inner := &reads{Store: memory.New()}
+	s := newCached(t, inner, keyring(t, "k1", "k1"), c, 10*time.Second)
+	require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "a")))
+	q := installstore.Query{TeamID: "T1"}
+	_, err := s.FetchInstallation(bg, q)
+	require.NoError(t, err)
+
+	down := fmtErr("backend: fetch tenant :T1: %w", installstore.ErrUnavailable)
+	inner.fail.Store(&down)
+	c.Advance(10 * time.Second)
+	got, err := s.FetchInstallation(bg, q)
+	require.ErrorIs(t, err, installstore.ErrUnavailable, "expired: the backend is asked, and its failure returned")
+	require.Nil(t, got)
+	inner.fail.Store(nil)
+
+	// Errors are not cached.
+	_, err = s.FetchInstallation(bg, installstore.Query{TeamID: "T2"})
+	require.ErrorIs(t, err, installstore.ErrNotFound)
+	require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", "T2", "U1", "a")))
+	_, err = s.FetchInstallation(bg, installstore.Query{TeamID: "T2"})
+	require.NoError(t, err)
+}
+
+func TestRecordCacheKeepsOutAReadThatRacedAWrite(t *testing.T) {
+	c := newClock()
+	inner := &reads{Store: memory.New()}
+	s := newCached(t, inner, keyring(t, "k1", "k1"), c, time.Minute)
+	require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "old")))
+	q := installstore.Query{TeamID: "T1"}
+	// The read returns the old record; a write lands before it is cached.
+	once := sync.Once{}
+	inner.afterRead = func() {
+		once.Do(func() { require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "new"))) })
+	}
+	got, err := s.FetchInstallation(bg, q)
+	require.NoError(t, err)
+	require.Equal(t, installstore.Secret("xoxb-test-T1-old"), got.Bot.Token, "the read saw the old record")
+	got, err = s.FetchInstallation(bg, q)
+	require.NoError(t, err)
+	require.Equal(t, installstore.Secret("xoxb-test-T1-new"), got.Bot.Token, "and did not cache it")
+}
+
+func TestRecordCacheAnotherReplicasWrite(t *testing.T) {
+	c := newClock()
+	backend := memory.New()
+	keys := keyring(t, "k1", "k1")
+	here, there := newCached(t, backend, keys, c, 5*time.Second), newStore(t, backend, keys)
+	require.NoError(t, here.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "a")))
+	q := installstore.Query{TeamID: "T1"}
+	_, err := here.FetchInstallation(bg, q)
+	require.NoError(t, err)
+	require.NoError(t, there.DeleteInstallation(bg, q)) // uninstalled through another replica
+
+	got, err := here.FetchInstallation(bg, q)
+	require.NoError(t, err, "as documented: served until it expires")
+	require.Equal(t, installstore.Secret("xoxb-test-T1-a"), got.Bot.Token)
+	_, err = here.FetchInstallation(crypto.WithFreshRead(bg), q)
+	require.ErrorIs(t, err, installstore.ErrNotFound, "a fresh read sees the uninstall")
+	c.Advance(5 * time.Second)
+	_, err = here.FetchInstallation(bg, q)
+	require.ErrorIs(t, err, installstore.ErrNotFound)
+}
+
+func TestRecordCacheOptions(t *testing.T) {
+	keys := keyring(t, "k1", "k1")
+	for name, opts := range map[string][]crypto.Option{
+		"no data-key cache":     {crypto.WithRecordCache(time.Second, 10)},
+		"longer than data keys": {crypto.WithDataKeyCache(time.Second, 10), crypto.WithRecordCache(time.Minute, 10)},
+		"zero age":              {crypto.WithDataKeyCache(time.Minute, 10), crypto.WithRecordCache(0, 10)},
+		"zero entries":          {crypto.WithDataKeyCache(time.Minute, 10), crypto.WithRecordCache(time.Second, 0)},
+	} {
+		s, err := crypto.NewStore(memory.New(), keys, opts...)
+		require.ErrorIs(t, err, installstore.ErrInvalid, name)
+		require.Nil(t, s, name)
+	}
+}
+
+func TestRecordCacheBoundedInEntries(t *testing.T) {
+	c := newClock()
+	inner := &reads{Store: memory.New()}
+	s := newStore(t, inner, keyring(t, "k1", "k1"), crypto.WithClock(c.Now), crypto.WithDataKeyCache(time.Minute, 1000), crypto.WithRecordCache(time.Minute, 3))
+	teams := []string{"T1", "T2", "T3", "T4", "T5"}
+	for _, team := range teams {
+		require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", team, "U1", "a")))
+	}
+	for range 3 {
+		for _, team := range teams {
+			_, err := s.FetchInstallation(bg, installstore.Query{TeamID: team})
+			require.NoError(t, err)
+		}
+	}
+	require.Greater(t, inner.n.Load(), int64(5), "five tenants never fit in three entries")
+}
