@@ -22,7 +22,10 @@
 // returns every region, so whole-stack operations (crypto.Rewrap, backup,
 // order checks) reach each of them. NewStore refuses regions that are not
 // distinct stores: two regions sharing a store (directly or anywhere below)
-// would put one region's tenants in the other's table.
+// would put one region's tenants in the other's table. It also refuses
+// regions of which only some have an encryption layer (a tenant's tokens
+// would be sealed or not by region). Crypto over a router that has
+// encryption layers in its regions is refused by crypto.NewStore.
 //
 // Enterprise Grid: a workspace of an organization with no install of its own
 // is served by the organization's org-wide install, which the backend finds
@@ -41,6 +44,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
 )
 
@@ -114,7 +118,34 @@ func NewStore(route Router, regions map[string]installstore.FullStore, opts ...O
 	if err := s.checkDistinct(); err != nil {
 		return nil, err
 	}
+	if err := s.checkSealing(); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// checkSealing refuses regions of which some have an encryption layer and
+// others do not: a tenant's tokens would then be sealed or kept as they are
+// depending on its region.
+func (s *Store) checkSealing() error {
+	var sealed, plain []string
+	for _, name := range s.names {
+		found := false
+		installstore.Walk(s.regions[name], func(x installstore.FullStore) bool {
+			_, found = x.(*crypto.Store)
+			return !found
+		})
+		if found {
+			sealed = append(sealed, name)
+		} else {
+			plain = append(plain, name)
+		}
+	}
+	if len(sealed) > 0 && len(plain) > 0 {
+		return invalidf("regions %s have an encryption layer and %s do not: give every region one (crypto.NewStore per region), or put one above the router",
+			strings.Join(sealed, ", "), strings.Join(plain, ", "))
+	}
+	return nil
 }
 
 func invalidf(format string, args ...any) error {

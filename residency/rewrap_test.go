@@ -89,3 +89,24 @@ func TestRewrapReachesEveryRegion(t *testing.T) {
 	}))
 	require.Equal(t, 24, opened)
 }
+
+func TestRegionsAreAllSealedOrNone(t *testing.T) {
+	sealedEU, err := crypto.NewStore(memory.New(), keyring(t, "eu", "eu"))
+	require.NoError(t, err)
+	_, err = residency.NewStore(byKey, map[string]installstore.FullStore{"eu": sealedEU, "us": memory.New()}, residency.WithHomeRegion("eu"))
+	require.ErrorIs(t, err, installstore.ErrInvalid)
+	require.ErrorContains(t, err, "regions eu have an encryption layer and us do not")
+
+	// One encryption layer above the router is the other way; over
+	// per-region layers it would seal twice, which crypto refuses.
+	plain, err := residency.NewStore(byKey, map[string]installstore.FullStore{"eu": memory.New(), "us": memory.New()}, residency.WithHomeRegion("eu"))
+	require.NoError(t, err)
+	_, err = crypto.NewStore(plain, keyring(t, "k", "k"))
+	require.NoError(t, err)
+	sealedUS, err := crypto.NewStore(memory.New(), keyring(t, "us", "us"))
+	require.NoError(t, err)
+	both, err := residency.NewStore(byKey, map[string]installstore.FullStore{"eu": sealedEU, "us": sealedUS}, residency.WithHomeRegion("eu"))
+	require.NoError(t, err)
+	_, err = crypto.NewStore(both, keyring(t, "k", "k"))
+	require.ErrorIs(t, err, installstore.ErrInvalid)
+}
