@@ -1,0 +1,228 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/redisstore"
+	"github.com/installvault/installvault/redisstore/redistest"
+)
+
+// ownServer is a redis-server the test starts, kills and restarts itself,
+// with an append-only file fsynced on every write.
+type ownServer struct {
+	t    *testing.T
+	bin  string
+	port int
+	dir  string
+	cmd  *exec.Cmd
+}
+
+func startOwnServer(t *testing.T) *ownServer {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := l.Addr().(*net.TCPAddr).Port
+	require.NoError(t, l.Close())
+	s := &ownServer{t: t, bin: redistest.Server(t), port: port, dir: t.TempDir()}
+	s.start()
+	t.Cleanup(func() { s.kill() })
+	return s
+}
+
+func (s *ownServer) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
+
+func (s *ownServer) start() {
+	s.t.Helper()
+	s.cmd = exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--dir", s.dir,
+		"--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no")
+	require.NoError(s.t, s.cmd.Start())
+	c := redis.NewClient(&redis.Options{Addr: s.addr(), DialerRetries: 1})
+	defer c.Close()
+	for i := 0; ; i++ {
+		if c.Ping(context.Background()).Err() == nil {
+			return
+		}
+		require.Less(s.t, i, 200, "redis-server on %s did not answer", s.addr())
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// kill sends SIGKILL and waits for the process to end.
+func (s *ownServer) kill() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}
+
+// quietLogger drops go-redis's log lines (one per refused dial while the
+// server is down).
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
+func init() { redis.SetLogger(quietLogger{}) }
+
+// tagOf returns n of a token "xox?-test-...-<n>".
+func tagOf(t *testing.T, s installstore.Secret) int {
+	t.Helper()
+	v := s.Reveal()
+	n, err := strconv.Atoi(v[strings.LastIndexByte(v, '-')+1:])
+	require.NoError(t, err, "token %s", v)
+	return n
+}
+
+// TestKillDuringStormLosesNoAcknowledgedWrite: redis-server (AOF,
+// appendfsync always) is killed with SIGKILL in the middle of concurrent
+// stores, updates and fetches, and restarted on the same port and dir.
+// Every call during the outage fails with ErrUnavailable; no fetch ever
+// returns a value older than the last acknowledged write, nor a tenant
+// whose latest record and user record disagree; after the restart every
+// acknowledged write is there.
+func TestKillDuringStormLosesNoAcknowledgedWrite(t *testing.T) {
+	srv := startOwnServer(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.addr(), DialerRetries: 1, DialTimeout: 200 * time.Millisecond, MaxRetries: 1, PoolSize: 32})
+	defer client.Close()
+	s, err := redisstore.New(client, redisstore.WithPlaintextSecrets(), redisstore.WithKeyPrefix("crash"))
+	require.NoError(t, err)
+
+	const workers, tenantsPer = 8, 4
+	type tenantState struct{ acked, attempted int }
+	var (
+		acked, unavailable atomic.Int64
+		stop               atomic.Bool
+		mu                 sync.Mutex
+		state              = map[string]*tenantState{}
+	)
+	team := func(w, k int) string { return fmt.Sprintf("TW%dK%d", w, k) }
+	for w := range workers {
+		for k := range tenantsPer {
+			state[team(w, k)] = &tenantState{}
+		}
+	}
+	// check asserts what a fetch of team returned against what it wrote.
+	check := func(t *testing.T, tm string, latest, user *installstore.Installation) {
+		mu.Lock()
+		st := *state[tm]
+		mu.Unlock()
+		for _, inst := range []*installstore.Installation{latest, user} {
+			n := tagOf(t, inst.Bot.Token)
+			require.GreaterOrEqual(t, n, st.acked, "tenant %s: a fetch returned a write older than the last acknowledged one", tm)
+			require.LessOrEqual(t, n, st.attempted, "tenant %s: a fetch returned a write never made", tm)
+			require.Equal(t, n, tagOf(t, inst.User.Token), "tenant %s: bot and user token of different writes", tm)
+		}
+		require.Equal(t, tagOf(t, latest.Bot.Token), tagOf(t, user.Bot.Token), "tenant %s: the latest and the user record disagree", tm)
+		require.Equal(t, latest.Version, user.Version)
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			ctx := context.Background()
+			for n := 1; !stop.Load(); n++ {
+				tm := team(w, n%tenantsPer)
+				mu.Lock()
+				state[tm].attempted = n
+				mu.Unlock()
+				var err error
+				if n%3 == 0 {
+					// A refresh: fetch, then a conditional update of both tokens.
+					var cur *installstore.Installation
+					if cur, err = s.FetchInstallation(ctx, installstore.Query{TeamID: tm, UserID: "U1"}); err == nil {
+						cur.Bot.Token = installstore.Secret(fmt.Sprintf("xoxb-test-%s-%d", tm, n))
+						cur.User.Token = installstore.Secret(fmt.Sprintf("xoxp-test-%s-U1-%d", tm, n))
+						err = s.UpdateInstallation(ctx, cur)
+					}
+				} else {
+					inst := storetest.Fixture("", tm, "U1", strconv.Itoa(n))
+					err = s.StoreInstallation(ctx, inst)
+				}
+				switch {
+				case err == nil:
+					mu.Lock()
+					state[tm].acked = n
+					mu.Unlock()
+					acked.Add(1)
+				case errors.Is(err, installstore.ErrUnavailable):
+					unavailable.Add(1)
+					continue
+				case errors.Is(err, installstore.ErrNotFound):
+					continue // the first write of the tenant failed: nothing to refresh yet
+				default:
+					errs <- fmt.Errorf("worker %d write %d: %w", w, n, err)
+					return
+				}
+				latest, err1 := s.FetchInstallation(ctx, installstore.Query{TeamID: tm})
+				user, err2 := s.FetchInstallation(ctx, installstore.Query{TeamID: tm, UserID: "U1"})
+				if err1 != nil || err2 != nil {
+					for _, err := range []error{err1, err2} {
+						if err != nil && !errors.Is(err, installstore.ErrUnavailable) {
+							errs <- fmt.Errorf("worker %d fetch %s: %w", w, tm, err)
+							return
+						}
+					}
+					unavailable.Add(1)
+					continue
+				}
+				check(t, tm, latest, user)
+			}
+		})
+	}
+	waitFor := func(what string, cond func() bool) {
+		for i := 0; !cond(); i++ {
+			select {
+			case err := <-errs:
+				t.Fatal(err)
+			default:
+			}
+			require.Less(t, i, 6000, "waiting for %s", what)
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor("writes before the kill", func() bool { return acked.Load() >= 300 })
+	srv.kill()
+	before := acked.Load()
+	waitFor("calls during the outage", func() bool { return unavailable.Load() >= 50 })
+	require.LessOrEqual(t, acked.Load()-before, int64(workers), "only writes in flight at the kill may have been acknowledged after it")
+	srv.start()
+	restarted := acked.Load()
+	waitFor("writes after the restart", func() bool { return acked.Load() >= restarted+300 })
+	stop.Store(true)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+
+	// One more restart with no writer running: every acknowledged write is
+	// read back from the append-only file.
+	srv.kill()
+	srv.start()
+	ctx := context.Background()
+	for tm := range state {
+		latest, err := s.FetchInstallation(ctx, installstore.Query{TeamID: tm})
+		require.NoError(t, err, "tenant %s", tm)
+		user, err := s.FetchInstallation(ctx, installstore.Query{TeamID: tm, UserID: "U1"})
+		require.NoError(t, err, "tenant %s", tm)
+		check(t, tm, latest, user)
+	}
+	t.Logf("acknowledged writes %d, calls refused as unavailable %d", acked.Load(), unavailable.Load())
+}
