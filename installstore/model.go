@@ -122,6 +122,10 @@ type Tenant struct {
 // as a key.
 func (t Tenant) String() string { return t.EnterpriseID + ":" + t.TeamID }
 
+// Key returns "ENTERPRISE:TEAM" with empty parts left empty, like String
+// today. Backends use it as a key: it is stable, stored data depends on it.
+func (t Tenant) Key() string { return t.EnterpriseID + ":" + t.TeamID }
+
 // IsEnterprise reports whether the tenant is an organization (org-wide install).
 func (t Tenant) IsEnterprise() bool { return t.TeamID == "" }
 
