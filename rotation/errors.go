@@ -10,13 +10,19 @@ import (
 var (
 	// ErrRefreshFailed: a token needed refreshing, the refresh failed, and
 	// the current token can no longer be used (expired, or within the safety
-	// margin). No token is returned with it.
+	// margin). No token is returned with it. It is the umbrella of every
+	// refresh failure; the cause keeps its class: an error that also matches
+	// [installstore.ErrUnavailable] is transient (the store, KMS or Slack
+	// failed; retry, or answer "try again"), one that matches
+	// [ErrReinstallRequired] is not.
 	ErrRefreshFailed = errors.New("token refresh failed")
 	// ErrReinstallRequired: Slack rejected the refresh token
 	// (invalid_refresh_token, invalid_grant) or there is none for an expired
-	// token. Only a new installation (OAuth flow) can fix it. Errors that
-	// match it also match [ErrRefreshFailed] when the current token is
-	// unusable.
+	// token; its text says "write-back lost" when an earlier refresh's
+	// answer was never stored (see the package doc). Only a new
+	// installation (OAuth flow) can fix it. It never matches
+	// [installstore.ErrUnavailable]. Errors that match it also match
+	// [ErrRefreshFailed] when the current token is unusable.
 	ErrReinstallRequired = errors.New("re-installation required: the refresh token is no longer valid")
 	// ErrNoBotToken: the installation has no bot token, so there is nothing
 	// to make a bot client with.

@@ -20,8 +20,8 @@ const (
 	DefaultSafetyMargin = time.Minute
 	// DefaultLeaseTTL is how long a replica holds the refresh lease.
 	DefaultLeaseTTL = 30 * time.Second
-	// DefaultRunInterval is how often [Refresher.Run] scans for tokens
-	// entering the margin.
+	// DefaultRunInterval is how often [Refresher.Run] asks the due index for
+	// tokens entering the margin.
 	DefaultRunInterval = 5 * time.Minute
 	// DefaultRunConcurrency bounds the refreshes [Refresher.Run] makes at once.
 	DefaultRunConcurrency = 4
@@ -98,15 +98,18 @@ func WithHTTPClient(hc *http.Client) Option {
 	return func(c *config) { c.httpClient = hc }
 }
 
-// WithMeterProvider records refresh outcomes (refreshed, failed, shared, ...) as OpenTelemetry metrics
-// (counter "installvault.rotation.refreshes", attribute "outcome").
-// Default: none; [Refresher.Stats] counts regardless.
+// WithMeterProvider records refresh outcomes as OpenTelemetry metrics
+// (counter "installvault.rotation.refreshes", attribute "outcome": refreshed,
+// failed, reinstall_required, served_valid, rejected, lease_wait, shared,
+// served_while_refreshing, write_back_retried, write_back_lost; see
+// [Stats]). Default: none; [Refresher.Stats] counts regardless.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(c *config) { c.meter = mp }
 }
 
-// WithRunInterval sets how often [Refresher.Run] scans the store (default
-// [DefaultRunInterval]). The refreshes of one scan are spread over half of it.
+// WithRunInterval sets how often [Refresher.Run] asks the store's due index
+// (default [DefaultRunInterval]). The refreshes of one tick are spread over
+// half of it.
 func WithRunInterval(d time.Duration) Option {
 	return func(c *config) { c.runInterval = d }
 }
@@ -114,14 +117,15 @@ func WithRunInterval(d time.Duration) Option {
 // WithFailureBackoff sets how long, after a refresh failed (Slack or the
 // network down), calls needing that token get the failure again without a
 // new oauth.v2.access call (default [DefaultFailureBackoff]; Slack's
-// Retry-After when it rate-limits and asks for longer; 0 retries at once).
-// Callers whose token is still valid are served it meanwhile.
+// Retry-After when it rate-limits and asks for longer, at most 15 minutes;
+// 0 retries at once). Callers whose token is still valid are served it
+// meanwhile. Store and KMS failures are never remembered.
 func WithFailureBackoff(d time.Duration) Option {
 	return func(c *config) { c.failureBackoff = d }
 }
 
-// WithRunConcurrency bounds how many refreshes [Refresher.Run] makes at once
-// (default [DefaultRunConcurrency]).
+// WithRunConcurrency bounds how many tenants [Refresher.Run] refreshes at
+// once (default [DefaultRunConcurrency]).
 func WithRunConcurrency(n int) Option {
 	return func(c *config) { c.runConcurrency = n }
 }
