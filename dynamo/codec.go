@@ -1,8 +1,8 @@
 package dynamo
 
 import (
-	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"time"
 
@@ -12,10 +12,11 @@ import (
 )
 
 // ErrMalformedItem is wrapped by every error about an item that does not
-// decode: a missing attribute, a wrong type, an unparsable number or time, or
-// a record whose tenant is not the one its key names. Its messages name the
+// decode: a missing attribute, a wrong type, an unparsable number or time, a
+// key that names no tenant, or a record whose tenant or user is not the one
+// its key names. It wraps [installstore.ErrCorrupt]. Its messages name the
 // attribute, never its value.
-var ErrMalformedItem = errors.New("malformed item")
+var ErrMalformedItem error = &classed{"malformed item", installstore.ErrCorrupt}
 
 // Attribute names. See the package documentation for the schema.
 const (
@@ -27,6 +28,9 @@ const (
 	attrExpMs   = "exp"
 	attrTTL     = "ttl"
 	attrOwner   = "owner"
+	attrDue     = "due"      // N, Unix ms: when the item's earliest rotating token expires
+	attrShard   = "dueShard" // S, "DUE#nn": the due index's partition
+	attrTomb    = "tomb"     // BOOL: a deleted tenant's LATEST item while its items are swept
 
 	skLatest = "LATEST"
 	skUser   = "USER#"
@@ -36,7 +40,30 @@ const (
 	pkTenant = "T#"
 	pkNonce  = "NONCE#"
 	pkLease  = "LEASE#"
+
+	// dueIndex is the sparse global secondary index on (dueShard, due).
+	dueIndex = "due"
+	// dueShards spreads the due index over this many partitions.
+	dueShards = 16
 )
+
+// dueShard returns the due index partition of the items of partition pk:
+// "DUE#00" to "DUE#15", by an FNV-1a hash of pk, so that no index partition
+// is hot however many tenants expire at once.
+func dueShard(pk string) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(pk))
+	return fmt.Sprintf("DUE#%02d", h.Sum32()%dueShards)
+}
+
+// putDue sets the due index attributes of an item written whole (a Put)
+// with key pk, when at is not zero.
+func putDue(item map[string]av, pk string, at time.Time) {
+	if !at.IsZero() {
+		item[attrDue] = nAV(at.UnixMilli())
+		item[attrShard] = sAV(dueShard(pk))
+	}
+}
 
 type av = types.AttributeValue
 
@@ -111,6 +138,7 @@ func encodeBot(b *installstore.Bot) av {
 	putS(m, "rtok", b.RefreshToken.Reveal())
 	putTime(m, "exp", b.ExpiresAt)
 	putList(m, "scopes", b.Scopes)
+	putTime(m, "at", b.InstalledAt)
 	return mAV(m)
 }
 
@@ -312,14 +340,18 @@ func decodeBot(b dec) *installstore.Bot {
 		RefreshToken: installstore.Secret(b.s("rtok")),
 		ExpiresAt:    b.time("exp"),
 		Scopes:       b.list("scopes"),
+		InstalledAt:  b.time("at"),
 	}
 }
 
 // latestItem is a decoded LATEST item.
 type latestItem struct {
-	rec     *installstore.Installation // Bot and Version unset
+	rec     *installstore.Installation // Bot and Version unset; nil for a tombstone
 	bot     *installstore.Bot
 	version int64
+	// tomb marks a deleted tenant whose other items are being swept: it
+	// reads as absent, and keeps the tenant's version floor.
+	tomb bool
 }
 
 // install returns what a fetch returns: rec (or the latest record) with the
@@ -334,6 +366,15 @@ func (l *latestItem) install(rec *installstore.Installation) *installstore.Insta
 	return out
 }
 
+// refreshAt is when the LATEST item is due: the bot's and the latest
+// record's user tokens.
+func (l *latestItem) refreshAt() time.Time {
+	if l.tomb {
+		return time.Time{}
+	}
+	return l.install(nil).RefreshAt()
+}
+
 // decodeLatest decodes the LATEST item of tenant t.
 func decodeLatest(t installstore.Tenant, item map[string]av) (*latestItem, error) {
 	var err error
@@ -344,17 +385,30 @@ func decodeLatest(t installstore.Tenant, item map[string]av) (*latestItem, error
 	if sk := d.requireS(attrSK); err == nil && sk != skLatest {
 		d.fail(attrSK, "not %s", skLatest)
 	}
-	l := &latestItem{version: d.requireN(attrVersion)}
-	r, ok := d.sub(attrRecord)
-	if !ok {
-		d.fail(attrRecord, "missing")
+	l := &latestItem{version: d.requireN(attrVersion), tomb: d.b(attrTomb)}
+	if _, ok := item[attrTomb]; ok && !l.tomb {
+		d.fail(attrTomb, "not true")
 	}
-	l.rec = decodeRecord(r)
-	if b, ok := d.sub(attrBot); ok {
-		l.bot = decodeBot(b)
-	}
-	if err == nil && l.rec.Tenant() != t {
-		d.fail(attrRecord, "holds a record of another tenant")
+	if l.tomb {
+		if _, ok := item[attrRecord]; ok {
+			d.fail(attrRecord, "present in a tombstone")
+		}
+	} else {
+		r, ok := d.sub(attrRecord)
+		if !ok {
+			d.fail(attrRecord, "missing")
+		}
+		l.rec = decodeRecord(r)
+		if b, ok := d.sub(attrBot); ok {
+			l.bot = decodeBot(b)
+			if l.bot.InstalledAt.IsZero() {
+				// Written before bots had an install time of their own.
+				l.bot.InstalledAt = l.rec.InstalledAt
+			}
+		}
+		if err == nil && l.rec.Tenant() != t {
+			d.fail(attrRecord, "holds a record of another tenant")
+		}
 	}
 	if err == nil && l.version <= 0 {
 		d.fail(attrVersion, "not positive")
@@ -380,6 +434,9 @@ func decodeUser(t installstore.Tenant, uid string, item map[string]av) (*install
 		d.fail(attrRecord, "missing")
 	}
 	rec := decodeRecord(r)
+	if _, ok := item[attrVersion]; ok {
+		d.requireN(attrVersion)
+	}
 	if err == nil && (rec.Tenant() != t || rec.User.ID != uid) {
 		d.fail(attrRecord, "holds a record of another tenant or user")
 	}

@@ -18,7 +18,8 @@ func codecInst() *installstore.Installation {
 		AppID: "A1", EnterpriseID: "E1", EnterpriseName: "Ent", EnterpriseURL: "https://e.invalid/",
 		TeamID: "T1", TeamName: "Team",
 		Bot: &installstore.Bot{ID: "B1", UserID: "UB1", Token: "ivsealed:bot", RefreshToken: "ivsealed:botr",
-			ExpiresAt: time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC), Scopes: []string{"a", "b"}},
+			ExpiresAt: time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC), Scopes: []string{"a", "b"},
+			InstalledAt: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)},
 		User:            installstore.User{ID: "U1", Token: "ivsealed:user", ExpiresAt: time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC), Scopes: []string{"c"}},
 		IncomingWebhook: &installstore.IncomingWebhook{URL: "ivsealed:hook", Channel: "#c", ChannelID: "C1"},
 		TokenType:       "bot",
@@ -45,7 +46,7 @@ func TestCodecRoundTrip(t *testing.T) {
 	inst.Version = 42
 	require.Equal(t, inst, got)
 
-	u, err := decodeUser(codecTenant, "U1", userItem(codecTenant, "U1", encodeRecord(inst)))
+	u, err := decodeUser(codecTenant, "U1", userItem(codecTenant, "U1", encodeRecord(inst), 7))
 	require.NoError(t, err)
 	require.Equal(t, "U1", u.User.ID)
 	require.Nil(t, u.Bot)
@@ -113,7 +114,7 @@ func TestDecodeMalformed(t *testing.T) {
 		})
 	}
 
-	user := userItem(codecTenant, "U1", encodeRecord(codecInst()))
+	user := userItem(codecTenant, "U1", encodeRecord(codecInst()), 7)
 	_, err := decodeUser(codecTenant, "U2", user)
 	require.ErrorIs(t, err, ErrMalformedItem, "the USER# key of another user")
 	_, err = decodeUser(codecTenant, "U1", with(user, sAV("U2"), attrRecord, "user", "id"))
@@ -189,6 +190,9 @@ func FuzzDecodeItem(f *testing.F) {
 			if !errors.Is(err, ErrMalformedItem) {
 				t.Fatalf("error does not wrap ErrMalformedItem: %v", err)
 			}
+			return
+		}
+		if l.tomb {
 			return
 		}
 		// What decodes re-encodes to an item that decodes to the same.

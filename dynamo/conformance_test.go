@@ -23,7 +23,7 @@ func newPlain(t *testing.T, opts ...dynamo.Option) (*dynamo.Store, string) {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) installstore.Store {
+	storetest.Run(t, func(t *testing.T) installstore.FullStore {
 		s, _ := newPlain(t)
 		return s
 	})

@@ -20,7 +20,7 @@ import (
 
 // newSealed returns crypto.NewStore over a default (sealed-only) dynamo
 // store on a fresh table, and the table's name and client.
-func newSealed(t *testing.T) (installstore.Store, *dynamodb.Client, string) {
+func newSealed(t *testing.T) (installstore.FullStore, *dynamodb.Client, string) {
 	t.Helper()
 	client := dynamotest.Client(t)
 	table := dynamotest.NewTable(t, client)
@@ -35,7 +35,7 @@ func newSealed(t *testing.T) (installstore.Store, *dynamodb.Client, string) {
 }
 
 func TestConformanceThroughCrypto(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) installstore.Store {
+	storetest.Run(t, func(t *testing.T) installstore.FullStore {
 		s, _, _ := newSealed(t)
 		return s
 	})

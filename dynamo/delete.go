@@ -2,207 +2,431 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/installvault/installvault/installstore"
 )
 
+// sweepConcurrency bounds the parallel DeleteItem calls of one sweep.
+const sweepConcurrency = 8
+
 // DeleteInstallation implements [installstore.Store].
+//
+// Without q.UserID it deletes the whole tenant in three steps. First one
+// UpdateItem turns the LATEST item into a tombstone (no record, no bot, a new
+// version): from then on the tenant reads as gone, and a re-install writes
+// above the tombstone's version. Then the tenant's other items are deleted
+// one conditional DeleteItem each ("written before the tombstone"), so an
+// item of a re-install that landed meanwhile is never touched. Last the
+// tombstone is deleted, if it is still one. A failure after the first step
+// leaves a tenant that reads as deleted and a tombstone that the retried
+// delete, or the next install of the tenant, finishes; nothing of it can come
+// back.
 //
 // With q.UserID it is one TransactWriteItems: delete the USER# item and bump
 // the LATEST item's version, dropping the user from the latest record when
-// that user installed last.
+// that user installed last. When that leaves the tenant with no bot and no
+// user holding a token (read with one Query, under the same version), the
+// whole tenant is deleted instead.
 //
-// Without, it removes every item of the tenant: a consistent Query of the
-// tenant's partition, BatchWriteItem deletes of every USER# item (25 a
-// request, unprocessed items retried with backoff), then a conditional
-// delete of the LATEST item on the version the Query saw. A write that
-// raced in between moved that version, and the whole pass runs again, so
-// nothing written before the delete returns is left behind; the LATEST item
-// goes last, so a failure part-way leaves a tenant that a retry finishes,
-// never orphaned user items that a re-install could bring back.
+// Deleting a workspace of an enterprise (E, T) then deletes the standalone
+// (no enterprise, T) record the same way. A tenant whose LATEST item does not
+// decode is deleted whole, whatever its items hold, even by a user delete
+// (its records cannot be served anyway).
 func (s *Store) DeleteInstallation(ctx context.Context, q installstore.Query) error {
+	return s.delete(ctx, q, nil)
+}
+
+// DeleteInstallationIf implements [installstore.ConditionalDeleter]: as
+// [Store.DeleteInstallation], but the step that commits the delete (the
+// tombstone of a tenant delete, the transaction of a user delete) is
+// conditioned on the LATEST item's version equal to version. When it moved,
+// nothing is deleted and the error wraps [installstore.ErrConflict]. A
+// tenant that is gone is not an error. A LATEST item that does not decode
+// gives [installstore.ErrCorrupt] (its version cannot be compared);
+// [Store.DeleteInstallation] purges such a tenant.
+func (s *Store) DeleteInstallationIf(ctx context.Context, q installstore.Query, version int64) error {
+	return s.delete(ctx, q, &version)
+}
+
+func (s *Store) delete(ctx context.Context, q installstore.Query, cond *int64) error {
 	if err := q.Validate(); err != nil {
 		return err
 	}
-	if err := ctxErr(ctx, "delete", q.Tenant()); err != nil {
+	t := q.Tenant()
+	if err := ctxErr(ctx, "delete", t); err != nil {
 		return err
 	}
-	if q.UserID != "" {
-		return s.deleteUser(ctx, q)
+	del := func(t installstore.Tenant, cond *int64) (bool, error) {
+		if q.UserID != "" {
+			return s.deleteUser(ctx, t, q.UserID, cond)
+		}
+		return s.deleteTenant(ctx, t, cond)
 	}
-	return s.deleteTenant(ctx, q.Tenant())
+	existed, err := del(t, cond)
+	if err != nil || t.EnterpriseID == "" || t.TeamID == "" || (cond != nil && !existed) {
+		return err
+	}
+	_, err = del(installstore.Tenant{TeamID: t.TeamID}, nil)
+	return err
 }
 
-// latestOwner returns the user ID of the record in an old LATEST item.
-func latestOwner(item map[string]av) string {
-	var err error
-	rec, _ := dec{m: item, err: &err}.sub(attrRecord)
-	u, _ := rec.sub("user")
-	return u.s("id")
-}
-
-func (s *Store) deleteUser(ctx context.Context, q installstore.Query) error {
-	t := q.Tenant()
-	names := map[string]string{"#v": attrVersion, "#rec": attrRecord, "#user": "user", "#id": "id"}
-	latestIsUser := true
+// deleteTenant deletes every item of tenant t (see DeleteInstallation),
+// under the condition that its version is *cond when cond is non-nil. It
+// reports whether the tenant existed.
+func (s *Store) deleteTenant(ctx context.Context, t installstore.Tenant, cond *int64) (bool, error) {
 	var floor int64
+	var seen map[string]av // the LATEST item that failed the last condition
 	for range s.attempts {
-		v := s.newVersion(floor)
-		values := map[string]av{":v": nAV(v), ":uid": sAV(q.UserID)}
-		upd := &types.Update{
-			TableName:                           aws.String(s.table),
-			Key:                                 tenantKey(t, skLatest),
-			ExpressionAttributeNames:            names,
-			ExpressionAttributeValues:           values,
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		}
-		del := &types.Delete{TableName: aws.String(s.table), Key: tenantKey(t, userSK(q.UserID))}
-		if latestIsUser {
-			upd.UpdateExpression = aws.String("REMOVE #rec.#user SET #v = :v")
-			upd.ConditionExpression = aws.String("#v < :v AND #rec.#user.#id = :uid")
-		} else {
-			upd.UpdateExpression = aws.String("SET #v = :v")
-			upd.ConditionExpression = aws.String("#v < :v AND (attribute_not_exists(#rec.#user.#id) OR #rec.#user.#id <> :uid)")
-			del.ConditionExpression = aws.String("attribute_exists(#pk)")
-			del.ExpressionAttributeNames = map[string]string{"#pk": attrPK}
-		}
-		_, err := s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-			TransactItems: []types.TransactWriteItem{{Update: upd}, {Delete: del}},
-		}, retryConflicts)
-		reasons := cancellation(err)
+		tv := s.newVersion(floor)
+		var c string
+		var vals map[string]av
 		switch {
-		case reasons == nil && err != nil:
-			return wrap("delete user "+q.UserID+" of", t, err)
-		case reasons == nil:
-			return nil
-		case failedReason(reasons[0]):
-			old := reasons[0].Item
-			if len(old) == 0 {
-				return nil // no such tenant
-			}
-			f, err := versionOf(t, old)
-			if err != nil {
-				return fmt.Errorf("dynamo: delete tenant %s user %s: %w", t, q.UserID, err)
-			}
-			floor = max(floor, f)
-			latestIsUser = latestOwner(old) == q.UserID
-		case len(reasons) > 1 && failedReason(reasons[1]):
-			return nil // no such user
+		case cond != nil:
+			c, vals = "attribute_not_exists(#tomb) AND #v = :want", map[string]av{":want": nAV(*cond)}
+		case seen != nil:
+			c, vals = rawVersionCond(seen)
 		default:
-			return wrap("delete user "+q.UserID+" of", t, err)
+			c = "attribute_exists(#pk) AND attribute_not_exists(#tomb) AND #v < :v"
 		}
-	}
-	return s.tooManyConflicts("delete user "+q.UserID+" of", t)
-}
-
-func (s *Store) deleteTenant(ctx context.Context, t installstore.Tenant) error {
-	for range s.attempts {
-		keys, version, hasLatest, err := s.tenantKeys(ctx, t)
-		if err != nil {
-			return err
-		}
-		if err := s.batchDelete(ctx, t, keys); err != nil {
-			return err
-		}
-		if !hasLatest {
-			return nil
-		}
-		_, err = s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-			TableName:                           aws.String(s.table),
-			Key:                                 tenantKey(t, skLatest),
-			ConditionExpression:                 aws.String("#v = :v"),
-			ExpressionAttributeNames:            map[string]string{"#v": attrVersion},
-			ExpressionAttributeValues:           map[string]av{":v": nAV(version)},
+		u := s.tombstone(t, tv, c, vals)
+		_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: u.TableName, Key: u.Key,
+			UpdateExpression:                    u.UpdateExpression,
+			ConditionExpression:                 u.ConditionExpression,
+			ExpressionAttributeNames:            u.ExpressionAttributeNames,
+			ExpressionAttributeValues:           u.ExpressionAttributeValues,
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}, retryConflicts)
 		if old, failed := conditionFailed(err); failed {
 			if len(old) == 0 {
-				return nil // deleted by someone else meanwhile
+				if cond != nil {
+					return false, nil
+				}
+				return false, s.sweepOrphans(ctx, t)
 			}
-			continue // written meanwhile: delete what it wrote too
+			l, derr := decodeLatest(t, old)
+			switch {
+			case derr == nil && l.tomb:
+				// A delete in progress, or one that failed part-way: finish it.
+				return false, s.finishTomb(ctx, t, l.version)
+			case cond != nil && derr != nil:
+				return true, fmt.Errorf("dynamo: conditional delete tenant %s: %w (DeleteInstallation purges it)", t, derr)
+			case cond != nil:
+				return true, fmt.Errorf("dynamo: delete tenant %s: %w (stored %d, expected %d)", t, installstore.ErrConflict, l.version, *cond)
+			case derr != nil:
+				// Corrupt: tombstone it whatever it holds.
+				seen = old
+				var ignored error
+				if v, ok := (dec{m: old, err: &ignored}).n(attrVersion); ok {
+					floor = v
+				}
+				continue
+			}
+			seen, floor = nil, l.version
+			continue
 		}
 		if err != nil {
-			return wrap("delete", t, err)
+			return true, wrap(ctx, "delete", t, err)
 		}
-		return nil
+		if err := s.finishTomb(ctx, t, tv); err != nil {
+			return true, fmt.Errorf("%w (the tenant reads as deleted; retry to remove its remaining items)", err)
+		}
+		return true, nil
 	}
-	return s.tooManyConflicts("delete", t)
+	return true, s.tooManyConflicts("delete", t)
 }
 
-// tenantKeys returns the keys of every item of tenant t but LATEST, and the
-// LATEST item's version if it exists.
-func (s *Store) tenantKeys(ctx context.Context, t installstore.Tenant) (keys []map[string]av, version int64, hasLatest bool, err error) {
+// rawVersionCond is the condition that the version attribute of a LATEST
+// item is still what old holds, whatever its type.
+func rawVersionCond(old map[string]av) (string, map[string]av) {
+	if v, ok := old[attrVersion]; ok {
+		return "#v = :seen", map[string]av{":seen": v}
+	}
+	return "attribute_exists(#pk) AND attribute_not_exists(#v)", nil
+}
+
+// tombstone returns the update that turns tenant t's LATEST item into a
+// tombstone of version tv under condition cond.
+func (s *Store) tombstone(t installstore.Tenant, tv int64, cond string, vals map[string]av) *types.Update {
+	return newUpd(tenantKey(t, skLatest)).
+		Set("#v", ":v", nAV(tv)).
+		Set("#tomb", ":true", &types.AttributeValueMemberBOOL{Value: true}).
+		Remove("#rec", "#bot", "#due", "#shard").
+		If(cond, vals).
+		build(s.table)
+}
+
+// finishTomb sweeps the items of tenant t written before its tombstone of
+// version tv, then deletes the tombstone if it is still that one.
+func (s *Store) finishTomb(ctx context.Context, t installstore.Tenant, tv int64) error {
+	if err := s.sweep(ctx, t, tv); err != nil {
+		return err
+	}
+	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       tenantKey(t, skLatest),
+		ConditionExpression:       aws.String("#tomb = :true AND #v = :v"),
+		ExpressionAttributeNames:  names("#tomb #v"),
+		ExpressionAttributeValues: map[string]av{":true": &types.AttributeValueMemberBOOL{Value: true}, ":v": nAV(tv)},
+	}, retryConflicts)
+	if _, failed := conditionFailed(err); failed {
+		return nil // re-installed meanwhile, or finished by another caller
+	}
+	if err != nil {
+		return wrap(ctx, "delete (tombstone)", t, err)
+	}
+	return nil
+}
+
+// sweep deletes every item of tenant t but LATEST that was written before
+// version tv (or carries no version, or one that does not decode).
+func (s *Store) sweep(ctx context.Context, t installstore.Tenant, tv int64) error {
+	keys, err := s.partitionKeys(ctx, t)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(sweepConcurrency)
+	for _, k := range keys {
+		g.Go(func() error {
+			_, err := s.client.DeleteItem(gctx, &dynamodb.DeleteItemInput{
+				TableName:                 aws.String(s.table),
+				Key:                       k,
+				ConditionExpression:       aws.String("attribute_not_exists(#v) OR NOT attribute_type(#v, :n) OR #v < :tv"),
+				ExpressionAttributeNames:  names("#v"),
+				ExpressionAttributeValues: map[string]av{":n": sAV("N"), ":tv": nAV(tv)},
+			}, retryConflicts)
+			if _, failed := conditionFailed(err); failed {
+				return nil // written by a later install
+			}
+			if err != nil {
+				return wrap(ctx, "delete (sweep)", t, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// sweepOrphans removes the items of a tenant that has no LATEST item (which
+// only a table writer other than this store leaves behind). It puts a
+// tombstone first, so that an install landing meanwhile keeps its items.
+func (s *Store) sweepOrphans(ctx context.Context, t installstore.Tenant) error {
+	keys, err := s.partitionKeys(ctx, t)
+	if err != nil || len(keys) == 0 {
+		return err
+	}
+	tv := s.newVersion(0)
+	item := tenantKey(t, skLatest)
+	item[attrVersion] = nAV(tv)
+	item[attrTomb] = &types.AttributeValueMemberBOOL{Value: true}
+	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(s.table),
+		Item:                     item,
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: names("#pk"),
+	})
+	if _, failed := conditionFailed(err); failed {
+		return nil // installed meanwhile: its items are its own
+	}
+	if err != nil {
+		return wrap(ctx, "delete (orphans)", t, err)
+	}
+	return s.finishTomb(ctx, t, tv)
+}
+
+// partitionKeys returns the keys of every item of tenant t but LATEST, with
+// one consistent Query.
+func (s *Store) partitionKeys(ctx context.Context, t installstore.Tenant) ([]map[string]av, error) {
 	p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String("#pk = :pk"),
-		ProjectionExpression:      aws.String("#pk, #sk, #v"),
-		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#sk": attrSK, "#v": attrVersion},
+		ProjectionExpression:      aws.String("#pk, #sk"),
+		ExpressionAttributeNames:  names("#pk #sk"),
 		ExpressionAttributeValues: map[string]av{":pk": sAV(tenantPK(t))},
+		ConsistentRead:            aws.Bool(true),
+	})
+	var keys []map[string]av
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, wrap(ctx, "delete (query)", t, err)
+		}
+		for _, item := range page.Items {
+			if sk, ok := item[attrSK].(*types.AttributeValueMemberS); ok && sk.Value == skLatest {
+				continue
+			}
+			keys = append(keys, map[string]av{attrPK: item[attrPK], attrSK: item[attrSK]})
+		}
+	}
+	return keys, nil
+}
+
+// deleteUser deletes user uid of tenant t (see DeleteInstallation), under
+// the condition that the tenant's version is *cond when cond is non-nil. It
+// reports whether the tenant existed.
+func (s *Store) deleteUser(ctx context.Context, t installstore.Tenant, uid string, cond *int64) (bool, error) {
+	op := "delete user " + uid + " of"
+	for range s.attempts {
+		l, err := s.readLatest(ctx, op, t)
+		switch {
+		case errors.Is(err, installstore.ErrCorrupt) && cond == nil:
+			return s.deleteTenant(ctx, t, nil)
+		case err != nil:
+			return true, err
+		case l == nil:
+			return false, nil
+		case l.tomb:
+			return false, s.finishTomb(ctx, t, l.version)
+		case cond != nil && l.version != *cond:
+			return true, fmt.Errorf("dynamo: %s tenant %s: %w (stored %d, expected %d)", op, t, installstore.ErrConflict, l.version, *cond)
+		}
+		if l.bot == nil {
+			exists, others, err := s.tokenHolders(ctx, t, uid)
+			if err != nil {
+				return true, err
+			}
+			if !exists {
+				return true, nil
+			}
+			if !others && (l.rec.User.ID != "" || l.rec.User.Token.IsZero()) {
+				// Nothing would be left holding a token: delete the tenant,
+				// under the version all this was read at.
+				_, err := s.deleteTenant(ctx, t, &l.version)
+				if errors.Is(err, installstore.ErrConflict) && cond == nil {
+					continue
+				}
+				return true, err
+			}
+		}
+		v := s.newVersion(l.version)
+		u := newUpd(tenantKey(t, skLatest)).Set("#v", ":v", nAV(v)).
+			If("attribute_not_exists(#tomb) AND #v = :cur", map[string]av{":cur": nAV(l.version)})
+		if l.rec.User.ID == uid {
+			after := l.install(nil)
+			after.User = installstore.User{}
+			u.Remove("#rec.#user").Due(tenantPK(t), after.RefreshAt())
+		}
+		_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+			TransactItems: []types.TransactWriteItem{
+				{Update: u.build(s.table)},
+				{Delete: &types.Delete{
+					TableName:                aws.String(s.table),
+					Key:                      tenantKey(t, userSK(uid)),
+					ConditionExpression:      aws.String("attribute_exists(#pk)"),
+					ExpressionAttributeNames: names("#pk"),
+				}},
+			},
+		}, retryConflicts)
+		reasons := cancellation(err)
+		switch {
+		case reasons == nil && err != nil:
+			return true, wrap(ctx, op, t, err)
+		case reasons == nil:
+			return true, nil
+		case failedReason(reasons[0]):
+			continue // written meanwhile: decide again
+		case len(reasons) > 1 && failedReason(reasons[1]):
+			return true, nil // no such user
+		default:
+			return true, wrap(ctx, op, t, err)
+		}
+	}
+	return true, s.tooManyConflicts(op, t)
+}
+
+// tokenHolders reports whether user uid has an item in tenant t, and
+// whether another user's item holds a user token, with one consistent
+// Query (the token attribute is only checked for presence).
+func (s *Store) tokenHolders(ctx context.Context, t installstore.Tenant, uid string) (exists, others bool, err error) {
+	p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :u)"),
+		ProjectionExpression:      aws.String("#sk, #rec.#user.#tok"),
+		ExpressionAttributeNames:  names("#pk #sk #rec #user #tok"),
+		ExpressionAttributeValues: map[string]av{":pk": sAV(tenantPK(t)), ":u": sAV(skUser)},
 		ConsistentRead:            aws.Bool(true),
 	})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, 0, false, wrap("delete (query)", t, err)
+			return false, false, wrap(ctx, "delete user "+uid+" of (query)", t, err)
 		}
 		for _, item := range page.Items {
-			var derr error
-			d := dec{m: item, err: &derr}
-			sk := d.requireS(attrSK)
-			if derr == nil && sk == skLatest {
-				version = d.requireN(attrVersion)
-				hasLatest = true
-			} else if derr == nil {
-				keys = append(keys, map[string]av{attrPK: item[attrPK], attrSK: item[attrSK]})
-			}
-			if derr != nil {
-				return nil, 0, false, fmt.Errorf("dynamo: delete tenant %s: %w", t, derr)
+			if sk, ok := item[attrSK].(*types.AttributeValueMemberS); ok && sk.Value == userSK(uid) {
+				exists = true
+			} else if rec, ok := item[attrRecord].(*types.AttributeValueMemberM); ok {
+				if u, ok := rec.Value["user"].(*types.AttributeValueMemberM); ok && u.Value["tok"] != nil {
+					others = true
+				}
 			}
 		}
 	}
-	return keys, version, hasLatest, nil
+	return exists, others, nil
 }
 
-// DeleteBot implements [installstore.BotDeleter]: one conditional UpdateItem
-// removing the LATEST item's bot and bumping its version.
+// DeleteBot implements [installstore.BotDeleter]: one consistent GetItem of
+// the LATEST item (the due index then follows the latest record's user
+// tokens alone), and one UpdateItem removing the bot, conditioned on the
+// version read.
 func (s *Store) DeleteBot(ctx context.Context, q installstore.Query) error {
+	return s.deleteBot(ctx, q, nil)
+}
+
+// DeleteBotIf implements [installstore.ConditionalDeleter]: as
+// [Store.DeleteBot], only while the tenant's version is version, else
+// [installstore.ErrConflict].
+func (s *Store) DeleteBotIf(ctx context.Context, q installstore.Query, version int64) error {
+	return s.deleteBot(ctx, q, &version)
+}
+
+func (s *Store) deleteBot(ctx context.Context, q installstore.Query, cond *int64) error {
 	if err := q.Validate(); err != nil {
 		return err
 	}
 	t := q.Tenant()
-	if err := ctxErr(ctx, "delete bot", t); err != nil {
+	const op = "delete bot of"
+	if err := ctxErr(ctx, op, t); err != nil {
 		return err
 	}
-	var floor int64
 	for range s.attempts {
-		v := s.newVersion(floor)
-		_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                           aws.String(s.table),
-			Key:                                 tenantKey(t, skLatest),
-			UpdateExpression:                    aws.String("REMOVE #bot SET #v = :v"),
-			ConditionExpression:                 aws.String("attribute_exists(#bot) AND #v < :v"),
-			ExpressionAttributeNames:            map[string]string{"#bot": attrBot, "#v": attrVersion},
-			ExpressionAttributeValues:           map[string]av{":v": nAV(v)},
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		l, err := s.readLatest(ctx, op, t)
+		switch {
+		case err != nil:
+			return err
+		case l == nil || l.tomb:
+			return nil
+		case cond != nil && l.version != *cond:
+			return fmt.Errorf("dynamo: %s tenant %s: %w (stored %d, expected %d)", op, t, installstore.ErrConflict, l.version, *cond)
+		case l.bot == nil:
+			return nil
+		}
+		after := l.install(nil)
+		after.Bot = nil
+		u := newUpd(tenantKey(t, skLatest)).Set("#v", ":v", nAV(s.newVersion(l.version))).Remove("#bot").
+			Due(tenantPK(t), after.RefreshAt()).
+			If("attribute_not_exists(#tomb) AND #v = :cur", map[string]av{":cur": nAV(l.version)}).build(s.table)
+		_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: u.TableName, Key: u.Key,
+			UpdateExpression:          u.UpdateExpression,
+			ConditionExpression:       u.ConditionExpression,
+			ExpressionAttributeNames:  u.ExpressionAttributeNames,
+			ExpressionAttributeValues: u.ExpressionAttributeValues,
 		}, retryConflicts)
-		if old, failed := conditionFailed(err); failed {
-			if _, hasBot := old[attrBot]; !hasBot {
-				return nil // no tenant, or no bot: nothing to revoke
-			}
-			if floor, err = versionOf(t, old); err != nil {
-				return fmt.Errorf("dynamo: delete bot of tenant %s: %w", t, err)
-			}
-			continue
+		if _, failed := conditionFailed(err); failed {
+			continue // written meanwhile: read again
 		}
 		if err != nil {
-			return wrap("delete bot of", t, err)
+			return wrap(ctx, op, t, err)
 		}
 		return nil
 	}
-	return s.tooManyConflicts("delete bot of", t)
+	return s.tooManyConflicts(op, t)
 }

@@ -4,32 +4,53 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/installvault/installvault/installstore"
 )
 
-// ErrUnavailable is wrapped (next to the SDK's own typed error, such as
-// *types.ProvisionedThroughputExceededException) by errors of requests that
-// still failed with throttling or a transient error after the client's
-// retryer gave up. Nothing was written by the failed operation.
-var ErrUnavailable = errors.New("dynamodb unavailable after retries")
-
-// wrap wraps an SDK error with the operation and tenant. Throttling and
-// transient errors also wrap [ErrUnavailable].
-func wrap(op string, t installstore.Tenant, err error) error {
-	if isTransient(err) {
-		return fmt.Errorf("dynamo: %s tenant %s: %w: %w", op, t, ErrUnavailable, err)
-	}
-	return fmt.Errorf("dynamo: %s tenant %s: %w", op, t, err)
+// classed is a sentinel of this package that belongs to one of
+// installstore's error classes.
+type classed struct {
+	msg   string
+	class error
 }
 
-// wrapKey is wrap for nonce and lease operations, which have no tenant.
-func wrapKey(op string, err error) error {
+func (e *classed) Error() string { return e.msg }
+func (e *classed) Unwrap() error { return e.class }
+
+// ErrUnavailable is wrapped (next to the SDK's own typed error, such as
+// *types.ProvisionedThroughputExceededException) by errors of requests that
+// still failed transiently after the client's retryer gave up: throttling,
+// timeouts, connection errors, 5xx answers, exhausted retry attempts or
+// quota, and transaction conflicts. It wraps [installstore.ErrUnavailable],
+// so errors.Is(err, installstore.ErrUnavailable) holds for all of them.
+// The failed request wrote nothing; the same call may succeed later. The
+// caller's own context cancellation or deadline is never ErrUnavailable.
+var ErrUnavailable error = &classed{"dynamodb unavailable after retries", installstore.ErrUnavailable}
+
+// wrap wraps an SDK error with the operation and tenant. Transient errors
+// also wrap [ErrUnavailable]; the caller's cancellation never does.
+func wrap(ctx context.Context, op string, t installstore.Tenant, err error) error {
+	return wrapKey(ctx, fmt.Sprintf("%s tenant %s", op, t), err)
+}
+
+// wrapKey is wrap for operations that name no tenant (nonces, leases,
+// tables, listings).
+func wrapKey(ctx context.Context, op string, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		if errors.Is(err, cerr) {
+			return fmt.Errorf("dynamo: %s: %w", op, err)
+		}
+		return fmt.Errorf("dynamo: %s: %w: %w", op, cerr, err)
+	}
 	if isTransient(err) {
 		return fmt.Errorf("dynamo: %s: %w: %w", op, ErrUnavailable, err)
 	}
@@ -41,15 +62,34 @@ var (
 	retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
 )
 
+// isTransient reports whether err, from a request whose context is still
+// live, is a failure that may pass: the classes the SDK's retryer retries,
+// plus what it gives up with.
 func isTransient(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
+	if errors.Is(err, ErrUnavailable) {
+		return true
 	}
-	var maxErr *retry.MaxAttemptsError
-	return errors.As(err, &maxErr) ||
-		throttles.IsErrorThrottle(err) == aws.TrueTernary ||
-		retryables.IsErrorRetryable(err) == aws.TrueTernary ||
-		isTxConflict(err)
+	var (
+		maxErr   *retry.MaxAttemptsError
+		quotaErr ratelimit.QuotaExceededError
+		respErr  *smithyhttp.ResponseError
+		netErr   net.Error
+	)
+	switch {
+	case errors.As(err, &maxErr), errors.As(err, &quotaErr):
+		return true
+	case throttles.IsErrorThrottle(err) == aws.TrueTernary,
+		retryables.IsErrorRetryable(err) == aws.TrueTernary,
+		isTxConflict(err):
+		return true
+	case errors.As(err, &respErr) && respErr.HTTPStatusCode() >= 500:
+		return true
+	case errors.As(err, &netErr):
+		return true // a timeout or lost connection below the SDK
+	case errors.Is(err, context.DeadlineExceeded):
+		return true // the HTTP client's timeout; the caller's context is live
+	}
+	return false
 }
 
 // Cancellation reason codes of TransactionCanceledException.

@@ -45,7 +45,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.D
 		return fmt.Errorf("dynamo: acquire lease %q: %w", name, installstore.ErrLeaseHeld)
 	}
 	if err != nil {
-		return wrapKey(fmt.Sprintf("acquire lease %q", name), err)
+		return wrapKey(ctx, fmt.Sprintf("acquire lease %q", name), err)
 	}
 	return nil
 }
@@ -70,7 +70,7 @@ func (s *Store) ReleaseLease(ctx context.Context, name, owner string) error {
 		return nil
 	}
 	if err != nil {
-		return wrapKey(fmt.Sprintf("release lease %q", name), err)
+		return wrapKey(ctx, fmt.Sprintf("release lease %q", name), err)
 	}
 	return nil
 }

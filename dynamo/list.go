@@ -15,45 +15,90 @@ import (
 // transactGetLimit is TransactGetItems' limit on items per request.
 const transactGetLimit = 100
 
+// skipped collects the records a listing went past because they do not
+// decode: names and reasons, never content.
+type skipped []string
+
+func (sk *skipped) add(format string, args ...any) { *sk = append(*sk, fmt.Sprintf(format, args...)) }
+
+// err returns nil, or an error wrapping [ErrMalformedItem] (and so
+// [installstore.ErrCorrupt]) that names every skipped record.
+func (sk skipped) err(op string) error {
+	if len(sk) == 0 {
+		return nil
+	}
+	return fmt.Errorf("dynamo: %s: %w: skipped %d records: %s", op, ErrMalformedItem, len(sk), strings.Join(sk, "; "))
+}
+
 // ListInstallations implements [installstore.Lister]. A consistent Scan
 // finds the tenants' LATEST items; per tenant, a Query lists its USER# keys
 // and TransactGetItems reads them with the LATEST item (99 users a request),
 // so that every listed user record carries the Version it was current
 // under: an [installstore.Updater] write based on a listed record never
-// overwrites a newer one.
+// overwrites a newer one (this is what the transactional read, at twice the
+// cost of a plain one, buys).
+//
+// Records that do not decode (a key that names no tenant, a LATEST item
+// whose version is not a number, a user item holding another user's record,
+// a missing attribute, ...) are never handed to fn: the listing goes on, and
+// the returned error wraps [installstore.ErrCorrupt] and names each of them.
+// When a tenant's LATEST item does not decode, its user records are skipped
+// too (they cannot be fetched).
 func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Query, *installstore.Installation) error) error {
 	p := dynamodb.NewScanPaginator(s.client, &dynamodb.ScanInput{
 		TableName:                 aws.String(s.table),
 		FilterExpression:          aws.String("#sk = :latest AND begins_with(#pk, :t)"),
-		ProjectionExpression:      aws.String("#pk"),
-		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#sk": attrSK},
+		ProjectionExpression:      aws.String("#pk, #sk, #tomb"),
+		ExpressionAttributeNames:  names("#pk #sk #tomb"),
 		ExpressionAttributeValues: map[string]av{":latest": sAV(skLatest), ":t": sAV(pkTenant)},
 		ConsistentRead:            aws.Bool(true),
 	})
+	var bad skipped
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return wrapKey("list (scan)", err)
+			return wrapKey(ctx, "list (scan)", err)
 		}
 		for _, item := range page.Items {
-			var derr error
-			pk := dec{m: item, err: &derr}.requireS(attrPK)
-			t, ok := parseTenantPK(pk)
-			if derr == nil && !ok {
-				derr = fmt.Errorf("%w: attribute %s: not a tenant key", ErrMalformedItem, attrPK)
+			pk, _ := item[attrPK].(*types.AttributeValueMemberS)
+			t, ok := installstore.Tenant{}, false
+			if pk != nil {
+				t, ok = parseTenantPK(pk.Value)
 			}
-			if derr != nil {
-				return fmt.Errorf("dynamo: list: %w", derr)
+			if !ok {
+				bad.add("item with key %s (names no tenant)", keyName(item))
+				continue
 			}
-			if err := s.listTenant(ctx, t, fn); err != nil {
+			if tomb, _ := item[attrTomb].(*types.AttributeValueMemberBOOL); tomb != nil && tomb.Value {
+				continue // deleted
+			}
+			if err := s.listTenant(ctx, t, fn, &bad); err != nil {
 				return err
 			}
 		}
 	}
-	return nil
+	return bad.err("list")
 }
 
-// parseTenantPK is the inverse of tenantPK.
+// keyName names an item by its key, for reports: PK and SK, quoted and cut
+// to a bounded length.
+func keyName(item map[string]av) string {
+	part := func(name string) string {
+		v, ok := item[name].(*types.AttributeValueMemberS)
+		if !ok {
+			return "(not a string)"
+		}
+		s := v.Value
+		if len(s) > 80 {
+			s = s[:80] + "..."
+		}
+		return fmt.Sprintf("%q", s)
+	}
+	return part(attrPK) + "/" + part(attrSK)
+}
+
+// parseTenantPK is the inverse of tenantPK. It refuses IDs that a valid
+// Query could not name.
 func parseTenantPK(pk string) (installstore.Tenant, bool) {
 	rest, ok := strings.CutPrefix(pk, pkTenant)
 	if !ok {
@@ -63,12 +108,21 @@ func parseTenantPK(pk string) (installstore.Tenant, bool) {
 	if !ok || (ent == "" && team == "") || strings.Contains(team, ":") {
 		return installstore.Tenant{}, false
 	}
-	return installstore.Tenant{EnterpriseID: ent, TeamID: team}, true
+	t := installstore.Tenant{EnterpriseID: ent, TeamID: team}
+	if tenantQuery(t).Validate() != nil {
+		return installstore.Tenant{}, false
+	}
+	return t, true
 }
 
-func (s *Store) listTenant(ctx context.Context, t installstore.Tenant, fn func(installstore.Query, *installstore.Installation) error) error {
-	base := installstore.Query{EnterpriseID: t.EnterpriseID, TeamID: t.TeamID, IsEnterpriseInstall: t.IsEnterprise()}
-	users, err := s.userIDs(ctx, t)
+// tenantQuery returns the query of tenant t's latest record.
+func tenantQuery(t installstore.Tenant) installstore.Query {
+	return installstore.Query{EnterpriseID: t.EnterpriseID, TeamID: t.TeamID, IsEnterpriseInstall: t.IsEnterprise()}
+}
+
+func (s *Store) listTenant(ctx context.Context, t installstore.Tenant, fn func(installstore.Query, *installstore.Installation) error, bad *skipped) error {
+	base := tenantQuery(t)
+	users, err := s.userIDs(ctx, t, bad)
 	if err != nil {
 		return err
 	}
@@ -81,17 +135,24 @@ func (s *Store) listTenant(ctx context.Context, t installstore.Tenant, fn func(i
 		}
 		out, err := s.client.TransactGetItems(ctx, &dynamodb.TransactGetItemsInput{TransactItems: gets}, retryConflicts)
 		if err != nil {
-			return wrap("list", t, err)
+			return wrap(ctx, "list", t, err)
 		}
 		if len(out.Responses) != len(gets) {
-			return fmt.Errorf("dynamo: list tenant %s: %w: TransactGetItems returned %d responses for %d gets", t, ErrMalformedItem, len(out.Responses), len(gets))
+			return fmt.Errorf("dynamo: list tenant %s: TransactGetItems returned %d responses for %d gets", t, len(out.Responses), len(gets))
 		}
 		if len(out.Responses[0].Item) == 0 {
 			return nil // deleted meanwhile
 		}
 		latest, err := decodeLatest(t, out.Responses[0].Item)
 		if err != nil {
-			return fmt.Errorf("dynamo: list tenant %s: %w", t, err)
+			bad.add("tenant %s (%v)", t, err)
+			for _, uid := range users {
+				bad.add("tenant %s user %s (its tenant's latest record does not decode)", t, uid)
+			}
+			return nil
+		}
+		if latest.tomb {
+			return nil // deleted meanwhile
 		}
 		if first {
 			first = false
@@ -106,7 +167,8 @@ func (s *Store) listTenant(ctx context.Context, t installstore.Tenant, fn func(i
 			}
 			rec, err := decodeUser(t, uid, item)
 			if err != nil {
-				return fmt.Errorf("dynamo: list tenant %s user %s: %w", t, uid, err)
+				bad.add("tenant %s user %s (%v)", t, uid, err)
+				continue
 			}
 			uq := base
 			uq.UserID = uid
@@ -118,13 +180,14 @@ func (s *Store) listTenant(ctx context.Context, t installstore.Tenant, fn func(i
 	return nil
 }
 
-// userIDs returns the IDs of tenant t's USER# items.
-func (s *Store) userIDs(ctx context.Context, t installstore.Tenant) ([]string, error) {
+// userIDs returns the IDs of tenant t's USER# items; keys that name no
+// valid user are reported to bad.
+func (s *Store) userIDs(ctx context.Context, t installstore.Tenant, bad *skipped) ([]string, error) {
 	p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :u)"),
-		ProjectionExpression:      aws.String("#sk"),
-		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#sk": attrSK},
+		ProjectionExpression:      aws.String("#pk, #sk"),
+		ExpressionAttributeNames:  names("#pk #sk"),
 		ExpressionAttributeValues: map[string]av{":pk": sAV(tenantPK(t)), ":u": sAV(skUser)},
 		ConsistentRead:            aws.Bool(true),
 	})
@@ -132,15 +195,18 @@ func (s *Store) userIDs(ctx context.Context, t installstore.Tenant) ([]string, e
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, wrap("list (query)", t, err)
+			return nil, wrap(ctx, "list (query)", t, err)
 		}
 		for _, item := range page.Items {
-			var derr error
-			sk := dec{m: item, err: &derr}.requireS(attrSK)
-			if derr != nil {
-				return nil, fmt.Errorf("dynamo: list tenant %s: %w", t, derr)
+			sk, _ := item[attrSK].(*types.AttributeValueMemberS)
+			uid := strings.TrimPrefix(sk.Value, skUser)
+			q := tenantQuery(t)
+			q.UserID = uid
+			if uid == "" || q.Validate() != nil {
+				bad.add("tenant %s item with key %s (names no user)", t, keyName(item))
+				continue
 			}
-			ids = append(ids, strings.TrimPrefix(sk, skUser))
+			ids = append(ids, uid)
 		}
 	}
 	return ids, nil

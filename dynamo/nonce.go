@@ -59,7 +59,7 @@ func (s *Store) PutNonce(ctx context.Context, nonce string, expiresAt time.Time)
 		return fmt.Errorf("dynamo: put nonce: %w: nonce exists", installstore.ErrConflict)
 	}
 	if err != nil {
-		return wrapKey("put nonce", err)
+		return wrapKey(ctx, "put nonce", err)
 	}
 	return nil
 }
@@ -97,7 +97,7 @@ func (s *Store) ConsumeNonce(ctx context.Context, nonce string) error {
 		return fmt.Errorf("dynamo: consume nonce: %w: expired", installstore.ErrNotFound)
 	}
 	if err != nil {
-		return wrapKey("consume nonce", err)
+		return wrapKey(ctx, "consume nonce", err)
 	}
 	return nil
 }

@@ -18,6 +18,12 @@ import (
 // installation is never re-created ([installstore.ErrNotFound]); a deleted
 // and re-installed tenant has larger Versions, so an update read before the
 // uninstall gives [installstore.ErrConflict].
+//
+// The first attempt assumes the user installed last (the LATEST record is
+// theirs too) and, for a nil Bot, that the tenant has no bot. When that is
+// wrong, the failed condition returns the LATEST item, and a second attempt,
+// conditioned on the same version, writes what the due index needs (the
+// other record's or the kept bot's refresh time).
 func (s *Store) UpdateInstallation(ctx context.Context, inst *installstore.Installation) error {
 	if err := inst.Validate(); err != nil {
 		return err
@@ -35,127 +41,115 @@ func (s *Store) UpdateInstallation(ctx context.Context, inst *installstore.Insta
 	if inst.Bot != nil {
 		bot = encodeBot(inst.Bot)
 	}
-	v := s.newVersion(inst.Version)
-	var err error
-	if q.UserID == "" {
-		err = s.updateLatestOnly(ctx, q, inst.Version, v, rec, bot)
-	} else {
-		err = s.updateUser(ctx, q, inst.Version, v, rec, bot)
-	}
-	if err != nil {
-		return err
-	}
-	inst.Version = v
-	return nil
-}
+	userOnly := inst.Clone()
+	userOnly.Bot = nil
+	expected := inst.Version
+	v := s.newVersion(expected)
 
-// updateLatest returns the update of the LATEST item: version and bot, and
-// the record when rec is non-nil, under condition cond.
-func (s *Store) updateLatest(t installstore.Tenant, expected, v int64, rec, bot av, cond string, extra map[string]av) *types.Update {
-	expr := "SET #v = :v"
-	names := map[string]string{"#v": attrVersion, "#rec": attrRecord, "#user": "user", "#id": "id"}
-	values := map[string]av{":v": nAV(v), ":exp": nAV(expected)}
-	if rec != nil {
-		expr += ", #rec = :rec"
-		values[":rec"] = rec
-	}
-	if bot != nil {
-		expr += ", #bot = :bot"
-		names["#bot"] = attrBot
-		values[":bot"] = bot
-	}
-	for k, x := range extra {
-		values[k] = x
-	}
-	return &types.Update{
-		TableName:                           aws.String(s.table),
-		Key:                                 tenantKey(t, skLatest),
-		UpdateExpression:                    aws.String(expr),
-		ConditionExpression:                 aws.String("#v = :exp AND " + cond),
-		ExpressionAttributeNames:            names,
-		ExpressionAttributeValues:           values,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	}
-}
-
-// conflictOrNotFound explains a failed condition on the LATEST item: the
-// tenant is gone, or its version moved. ok is false when neither holds.
-func conflictOrNotFound(q installstore.Query, expected int64, old map[string]av) (err error, ok bool) {
-	t := q.Tenant()
-	if len(old) == 0 {
-		return notFound("update", q), true
-	}
-	stored, err := versionOf(t, old)
-	if err != nil {
-		return fmt.Errorf("dynamo: update tenant %s: %w", t, err), true
-	}
-	if stored != expected {
-		return fmt.Errorf("dynamo: update tenant %s: %w (stored %d, expected %d)", t, installstore.ErrConflict, stored, expected), true
-	}
-	return nil, false
-}
-
-func (s *Store) updateLatestOnly(ctx context.Context, q installstore.Query, expected, v int64, rec, bot av) error {
-	t := q.Tenant()
-	u := s.updateLatest(t, expected, v, rec, bot, "attribute_not_exists(#rec.#user.#id)", nil)
-	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: u.TableName, Key: u.Key, UpdateExpression: u.UpdateExpression,
-		ConditionExpression: u.ConditionExpression, ExpressionAttributeNames: u.ExpressionAttributeNames,
-		ExpressionAttributeValues:           u.ExpressionAttributeValues,
-		ReturnValuesOnConditionCheckFailure: u.ReturnValuesOnConditionCheckFailure,
-	}, retryConflicts)
-	if old, failed := conditionFailed(err); failed {
-		if err, ok := conflictOrNotFound(q, expected, old); ok {
-			return err
+	var old *latestItem // the LATEST item at version expected, once known
+	for range 2 {
+		mine := old == nil || old.rec.User.ID == q.UserID // the LATEST record is this record
+		due := userOnly.Clone()
+		if !mine {
+			due = old.rec.Clone()
 		}
-		return fmt.Errorf("dynamo: update tenant %s: %w: the latest installation belongs to a user; update it with that User.ID", t, installstore.ErrConflict)
-	}
-	if err != nil {
-		return wrap("update", t, err)
-	}
-	return nil
-}
-
-func (s *Store) updateUser(ctx context.Context, q installstore.Query, expected, v int64, rec, bot av) error {
-	t := q.Tenant()
-	uidV := map[string]av{":uid": sAV(q.UserID)}
-	putUser := &types.Put{
-		TableName:                           aws.String(s.table),
-		Item:                                userItem(t, q.UserID, rec),
-		ConditionExpression:                 aws.String("attribute_exists(#pk)"),
-		ExpressionAttributeNames:            map[string]string{"#pk": attrPK},
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureNone,
-	}
-	// Usually the user installed last, and the LATEST record is theirs too.
-	latestIsUser := true
-	for range 3 {
-		var upd *types.Update
-		if latestIsUser {
-			upd = s.updateLatest(t, expected, v, rec, bot, "#rec.#user.#id = :uid", uidV)
-		} else {
-			upd = s.updateLatest(t, expected, v, nil, bot, "(attribute_not_exists(#rec.#user.#id) OR #rec.#user.#id <> :uid)", uidV)
+		due.Bot = inst.Bot
+		if inst.Bot == nil && old != nil {
+			due.Bot = old.bot
 		}
-		_, err := s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-			TransactItems: []types.TransactWriteItem{{Update: upd}, {Put: putUser}},
-		}, retryConflicts)
-		reasons := cancellation(err)
+		u := newUpd(tenantKey(t, skLatest)).Set("#v", ":v", nAV(v))
+		if mine {
+			u.Set("#rec", ":rec", rec)
+		}
+		if bot != nil {
+			u.Set("#bot", ":bot", bot)
+		}
+		u.Due(tenantPK(t), due.RefreshAt())
+		cond := "attribute_not_exists(#tomb) AND #v = :exp"
+		vals := map[string]av{":exp": nAV(expected), ":uid": sAV(q.UserID)}
+		if old == nil {
+			if q.UserID == "" {
+				cond += " AND attribute_not_exists(#rec.#user.#id)"
+			} else {
+				cond += " AND #rec.#user.#id = :uid"
+			}
+			if inst.Bot == nil {
+				cond += " AND attribute_not_exists(#bot)"
+			}
+		}
+		items := []types.TransactWriteItem{{Update: u.If(cond, vals).build(s.table)}}
+		if q.UserID != "" {
+			item := userItem(t, q.UserID, rec, v)
+			putDue(item, tenantPK(t), userOnly.RefreshAt())
+			items = append(items, types.TransactWriteItem{Put: &types.Put{
+				TableName:                aws.String(s.table),
+				Item:                     item,
+				ConditionExpression:      aws.String("attribute_exists(#pk)"),
+				ExpressionAttributeNames: names("#pk"),
+			}})
+		}
+		oldItem, failed, failedUser, err := s.writeUpdate(ctx, items)
 		switch {
-		case reasons == nil && err != nil:
-			return wrap("update", t, err)
-		case reasons == nil:
-			return nil
-		case failedReason(reasons[0]):
-			if err, ok := conflictOrNotFound(q, expected, reasons[0].Item); ok {
+		case failedUser:
+			return notFound("update", q)
+		case failed:
+			l, err := s.explain(q, expected, oldItem)
+			if err != nil {
 				return err
 			}
-			latestIsUser = !latestIsUser // same version, other owner of LATEST
-		case len(reasons) > 1 && failedReason(reasons[1]):
-			return notFound("update", q)
-		default:
-			return wrap("update", t, err)
+			if q.UserID == "" && l.rec.User.ID != "" {
+				return fmt.Errorf("dynamo: update tenant %s: %w: the latest installation belongs to a user; update it with that User.ID", t, installstore.ErrConflict)
+			}
+			old = l
+			continue
+		case err != nil:
+			return wrap(ctx, "update", t, err)
 		}
+		inst.Version = v
+		return nil
 	}
-	// Unreachable while versions only grow: the owner of LATEST cannot
-	// change without its version changing.
-	return fmt.Errorf("dynamo: update tenant %s user %s: %w", t, q.UserID, installstore.ErrConflict)
+	// Unreachable while versions only grow: the LATEST item cannot change
+	// without its version changing.
+	return fmt.Errorf("dynamo: update tenant %s: %w", t, installstore.ErrConflict)
+}
+
+// writeUpdate writes the items of an update, reporting whether the LATEST
+// item's condition failed (with the old item) or the USER# item's did.
+func (s *Store) writeUpdate(ctx context.Context, items []types.TransactWriteItem) (old map[string]av, failed, failedUser bool, err error) {
+	if len(items) == 1 {
+		old, failed, _, err = s.writeAll(ctx, items, false)
+		return old, failed, false, err
+	}
+	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}, retryConflicts)
+	reasons := cancellation(err)
+	switch {
+	case reasons == nil:
+		return nil, false, false, err
+	case failedReason(reasons[0]):
+		return reasons[0].Item, true, false, err
+	case len(reasons) > 1 && failedReason(reasons[1]):
+		return nil, false, true, err
+	}
+	return nil, false, false, err
+}
+
+// explain decodes the LATEST item returned by a failed update condition: an
+// error when the tenant is gone or its version moved, else the item at the
+// expected version.
+func (s *Store) explain(q installstore.Query, expected int64, old map[string]av) (*latestItem, error) {
+	t := q.Tenant()
+	if len(old) == 0 {
+		return nil, notFound("update", q)
+	}
+	l, err := decodeLatest(t, old)
+	if err != nil {
+		return nil, fmt.Errorf("dynamo: update tenant %s: %w", t, err)
+	}
+	if l.tomb {
+		return nil, notFound("update", q)
+	}
+	if l.version != expected {
+		return nil, fmt.Errorf("dynamo: update tenant %s: %w (stored %d, expected %d)", t, installstore.ErrConflict, l.version, expected)
+	}
+	return l, nil
 }

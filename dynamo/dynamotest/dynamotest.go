@@ -2,8 +2,13 @@
 // scripts/dynamodb-local.sh starts, and gives each test a fresh table.
 //
 // Tests read the server's address from INSTALLVAULT_DYNAMODB_ENDPOINT. When
-// it is missing they fail with instructions to start the server, unless
-// INSTALLVAULT_SKIP_DYNAMODB=1, which skips them instead.
+// it is missing they are skipped, and one line per test binary says how to
+// start the server; under CI=true (or with INSTALLVAULT_SKIP_DYNAMODB=0)
+// they fail instead, so that a CI run never passes without them.
+//
+// [Capacity] records the read and write capacity units DynamoDB reports for
+// each call (ReturnConsumedCapacity=TOTAL), for tests that measure what an
+// operation costs.
 package dynamotest
 
 import (
@@ -30,22 +35,32 @@ import (
 const (
 	// EndpointEnv holds DynamoDB Local's URL, e.g. http://127.0.0.1:18000.
 	EndpointEnv = "INSTALLVAULT_DYNAMODB_ENDPOINT"
-	// SkipEnv, set to 1, makes tests skip when EndpointEnv is missing.
+	// SkipEnv decides what a missing EndpointEnv does: "1" skips, "0"
+	// fails; unset, tests skip unless CI=true.
 	SkipEnv = "INSTALLVAULT_SKIP_DYNAMODB"
 )
 
+const startHint = `eval "$(scripts/dynamodb-local.sh start)"`
+
+var skipOnce sync.Once
+
 // Endpoint returns DynamoDB Local's URL. When EndpointEnv is missing it
-// fails the test with instructions, or skips it when SkipEnv is "1".
+// fails the test with instructions under CI=true (or SkipEnv=0); otherwise
+// it skips the test, printing the reason once per test binary.
 func Endpoint(t testing.TB) string {
 	t.Helper()
 	ep := os.Getenv(EndpointEnv)
 	if ep != "" {
 		return ep
 	}
-	if os.Getenv(SkipEnv) == "1" {
-		t.Skipf("%s is not set and %s=1: skipping the DynamoDB Local test", EndpointEnv, SkipEnv)
+	skip := os.Getenv(SkipEnv)
+	if skip == "0" || (skip != "1" && os.Getenv("CI") == "true") {
+		t.Fatalf("%s is not set: start DynamoDB Local from the repository root with\n\t%s\n(stop it with scripts/dynamodb-local.sh stop)", EndpointEnv, startHint)
 	}
-	t.Fatalf("%s is not set: start DynamoDB Local from the repository root with\n\teval \"$(scripts/dynamodb-local.sh start)\"\n(stop it with scripts/dynamodb-local.sh stop), or set %s=1 to skip these tests", EndpointEnv, SkipEnv)
+	skipOnce.Do(func() {
+		fmt.Fprintf(os.Stderr, "dynamotest: %s is not set: skipping the DynamoDB Local tests (start it with %s)\n", EndpointEnv, startHint)
+	})
+	t.SkipNow()
 	return ""
 }
 
