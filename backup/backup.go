@@ -47,6 +47,9 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
@@ -62,8 +65,9 @@ const maxLine = 1 << 20
 const maxNamed = 20
 
 type config struct {
-	plaintext bool
-	progress  func(n int)
+	plaintext   bool
+	progress    func(n int)
+	concurrency int
 }
 
 // Option configures Export and Import.
@@ -75,8 +79,13 @@ type Option func(*config)
 func AllowPlaintext() Option { return func(c *config) { c.plaintext = true } }
 
 // WithProgress calls fn after every record with the count so far: records
-// written by Export, records stored by Import.
+// written by Export, records stored by Import. Calls never overlap.
 func WithProgress(fn func(n int)) Option { return func(c *config) { c.progress = fn } }
+
+// WithConcurrency lets Import have up to n writes in flight (default 1).
+// Records of different users and tenants are independent; each tenant's
+// latest installation is still stored after every user installation.
+func WithConcurrency(n int) Option { return func(c *config) { c.concurrency = n } }
 
 // ErrPlaintext is returned by Export for a record holding an unsealed secret.
 var ErrPlaintext = errors.New("backup: plaintext secret")
@@ -237,7 +246,7 @@ func Import(ctx context.Context, dst installstore.Store, r io.Reader, opts ...Op
 	if _, err := dst.FetchInstallation(ctx, plan.probe); err != nil && !errors.Is(err, installstore.ErrNotFound) {
 		return 0, fmt.Errorf("backup: import: the target store does not answer a read, nothing was written: %w", err)
 	}
-	im := &importer{ctx: ctx, dst: dst, c: &c}
+	im := newImporter(ctx, dst, &c, 0)
 	if _, err := rs.Seek(base, io.SeekStart); err != nil {
 		return 0, fmt.Errorf("backup: import: %w", err)
 	}
@@ -247,8 +256,13 @@ func Import(ctx context.Context, dst installstore.Store, r io.Reader, opts ...Op
 		}
 		return im.store(inst, fmt.Sprintf("tenant %s user %s", q.Tenant(), q.UserID))
 	}); err != nil {
+		return im.wait(err)
+	}
+	// Every user record is in before any tenant's latest one.
+	if _, err := im.wait(nil); err != nil {
 		return im.n, err
 	}
+	im = newImporter(ctx, dst, &c, im.n)
 	var line []byte
 	for _, t := range plan.order {
 		sp := plan.latest[t]
@@ -260,35 +274,65 @@ func Import(ctx context.Context, dst installstore.Store, r io.Reader, opts ...Op
 		}
 		line = line[:sp.n]
 		if _, err := io.ReadFull(rs, line); err != nil {
-			return im.n, fmt.Errorf("backup: import latest installation of tenant %s: %w", t, err)
+			return im.wait(fmt.Errorf("backup: import latest installation of tenant %s: %w", t, err))
 		}
 		inst, _, err := decode(line)
 		if err != nil { // validated above: the input changed under us
-			return im.n, fmt.Errorf("backup: import latest installation of tenant %s: %w", t, err)
+			return im.wait(fmt.Errorf("backup: import latest installation of tenant %s: %w", t, err))
 		}
 		if err := im.store(inst, "latest installation of tenant "+t.String()); err != nil {
-			return im.n, err
+			return im.wait(err)
 		}
 	}
-	return im.n, nil
+	return im.wait(nil)
 }
 
+// importer stores records with up to c.concurrency writes in flight.
 type importer struct {
+	g   *errgroup.Group
 	ctx context.Context
 	dst installstore.Store
 	c   *config
+	mu  sync.Mutex
 	n   int
 }
 
+func newImporter(ctx context.Context, dst installstore.Store, c *config, stored int) *importer {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(c.concurrency, 1))
+	return &importer{g: g, ctx: gctx, dst: dst, c: c, n: stored}
+}
+
+// store starts storing inst; it waits while the writes in flight are at the
+// limit, and returns the error of an earlier write, if any.
 func (im *importer) store(inst *installstore.Installation, what string) error {
-	if err := im.dst.StoreInstallation(im.ctx, inst); err != nil {
-		return fmt.Errorf("backup: import %s (%d %s stored before; importing again resumes): %w", what, im.n, plural(im.n, "record"), err)
+	if err := im.ctx.Err(); err != nil {
+		return err
 	}
-	im.n++
-	if im.c.progress != nil {
-		im.c.progress(im.n)
-	}
+	im.g.Go(func() error {
+		if err := im.dst.StoreInstallation(im.ctx, inst); err != nil {
+			im.mu.Lock()
+			defer im.mu.Unlock()
+			return fmt.Errorf("backup: import %s (%d %s stored; importing the file again resumes): %w", what, im.n, plural(im.n, "record"), err)
+		}
+		im.mu.Lock()
+		defer im.mu.Unlock()
+		im.n++
+		if im.c.progress != nil {
+			im.c.progress(im.n)
+		}
+		return nil
+	})
 	return nil
+}
+
+// wait waits for the writes in flight and returns the count stored and
+// the first error: a write's, or else err.
+func (im *importer) wait(err error) (int, error) {
+	if werr := im.g.Wait(); werr != nil {
+		return im.n, werr
+	}
+	return im.n, err
 }
 
 // plan is what validation learns: where each tenant's latest record is,

@@ -140,7 +140,7 @@ func exportFile(ctx context.Context, path string, force bool, write func(io.Writ
 func importCommand() *command {
 	return &command{
 		name:    "import",
-		args:    "[-i file] [-table name]",
+		args:    "[-i file] [-concurrency n] [-table name]",
 		summary: "restore records exported by 'export' from a file or stdin (backup.Import)",
 		help: `Stores every record of the backup into the table, still sealed (no key is
 needed; the app opens them with the keys that sealed them). Versions are
@@ -156,9 +156,13 @@ goes to stderr every -progress records.`,
 			tc := addTableFlags(fs, e)
 			in := fs.String("i", "-", "input `file`; - for stdin")
 			every := fs.Int("progress", 1000, "print progress to stderr every `n` records (0: never)")
+			conc := fs.Int("concurrency", 8, "records written in parallel")
 			return func(ctx context.Context) error {
 				if *in == "" {
 					return usagef("-i must name a file or -")
+				}
+				if *conc < 1 {
+					return usagef("-concurrency must be at least 1")
 				}
 				client, err := tc.client(ctx)
 				if err != nil {
@@ -180,7 +184,8 @@ goes to stderr every -progress records.`,
 					defer f.Close()
 					r = f // seekable: validated in place, not copied
 				}
-				n, err := backup.Import(ctx, raw, r, progressOption(e, "import", *every)...)
+				opts := append(progressOption(e, "import", *every), backup.WithConcurrency(*conc))
+				n, err := backup.Import(ctx, raw, r, opts...)
 				if err != nil {
 					return fmt.Errorf("import into table %s: %w", tc.table, err)
 				}
