@@ -127,7 +127,7 @@ func TestAuthorizeFailsClosedWhenExpired(t *testing.T) {
 			require.ErrorIs(t, err, ErrRefreshFailed)
 			require.NotErrorIs(t, err, ErrReinstallRequired)
 			require.Nil(t, inst, "no expired token handed out")
-			require.Contains(t, err.Error(), "tenant :T0ACME")
+			require.Contains(t, err.Error(), "tenant "+acme.Tenant().String())
 			noSecrets(t, "error", err.Error())
 			noSecrets(t, "log", e.logs.String())
 			require.Equal(t, int64(1), r.Stats().Rejected)

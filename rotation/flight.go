@@ -27,17 +27,18 @@ const (
 // the tenant's, a user token the tenant user's.
 func flightKey(q installstore.Query, p part) string {
 	if p == partBot {
-		return "bot|" + q.Tenant().String()
+		return "bot|" + q.Tenant().Key()
 	}
-	return "user|" + q.Tenant().String() + "|" + q.UserID
+	return "user|" + q.Tenant().Key() + "|" + q.UserID
 }
 
-// leaseName names the cross-replica lease of one token.
+// leaseName names the cross-replica lease of one token. It is shared by
+// every replica (and version) of the app: it uses the tenant's stable key.
 func leaseName(q installstore.Query, p part) string {
 	if p == partBot {
-		return "refresh:" + q.Tenant().String() + ":bot"
+		return "refresh:" + q.Tenant().Key() + ":bot"
 	}
-	return "refresh:" + q.Tenant().String() + ":user:" + q.UserID
+	return "refresh:" + q.Tenant().Key() + ":user:" + q.UserID
 }
 
 // flightQuery is the record a flight of part p of inst reads and writes:
