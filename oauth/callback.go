@@ -143,7 +143,6 @@ func (h *Handler) ServeCallback(w http.ResponseWriter, r *http.Request) {
 			Message: messageTryAgain, Err: fmt.Errorf("oauth: callback: put state nonce: %w", err)})
 		return
 	}
-	h.clearCookie(w)
 	h.complete(w, r, st, code, now)
 }
 
@@ -160,7 +159,7 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, st state, cod
 		if errors.As(err, &issued) && inst != nil {
 			err = fmt.Errorf("%w (undo: %s)", err, h.undo(ctx, inst))
 		}
-		h.fail(w, r, &Failure{Status: http.StatusBadGateway, Reason: ReasonExchangeFailed,
+		h.failSpent(w, r, &Failure{Status: http.StatusBadGateway, Reason: ReasonExchangeFailed,
 			Message: "Slack did not complete the installation, so the app was not installed. " + messageStartAgain, Err: err})
 		return
 	}
@@ -171,14 +170,14 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, st state, cod
 				f.Status, f.Reason, f.Message = http.StatusBadGateway, ReasonAdminCheckFailed, messageCheckFailed
 			}
 			f.Err = fmt.Errorf("oauth: callback: sensitive scope %s granted: %w (undo: %s)", s, err, h.undo(ctx, inst))
-			h.fail(w, r, f)
+			h.failSpent(w, r, f)
 			return
 		}
 	}
 	if h.cfg.AuthorizeInstaller != nil {
 		if err := h.cfg.AuthorizeInstaller(ctx, inst, &st.opts); err != nil {
 			undone := h.undo(ctx, inst)
-			h.fail(w, r, &Failure{Status: http.StatusForbidden, Reason: ReasonInstallerRejected, Message: messageAskAdmin,
+			h.failSpent(w, r, &Failure{Status: http.StatusForbidden, Reason: ReasonInstallerRejected, Message: messageAskAdmin,
 				Err: fmt.Errorf("oauth: callback: tenant %s user %s: installer rejected: %s (undo: %s)",
 					inst.Tenant(), inst.User.ID, h.scrub(err, tokensOf(inst, code)...), undone)})
 			return
@@ -191,7 +190,7 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, st state, cod
 		if errors.Is(err, installstore.ErrUnavailable) {
 			f.Status = http.StatusServiceUnavailable
 		}
-		h.fail(w, r, f)
+		h.failSpent(w, r, f)
 		return
 	}
 	h.cfg.Logger.InfoContext(r.Context(), "oauth: installed", slog.String("tenant", inst.Tenant().String()), slog.String("user", inst.User.ID),
@@ -204,6 +203,8 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, st state, cod
 	key := []byte(h.cfg.StateSecret.Reveal())
 	if left := int(st.expiresAt.Sub(now) / time.Second); left > 0 {
 		http.SetCookie(w, h.stateCookie(completedCookie(key, st), left))
+	} else {
+		h.clearCookie(w)
 	}
 	pageHeaders(w)
 	h.cfg.RenderSuccess(w, r, inst)
@@ -212,6 +213,12 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, st state, cod
 // clearCookie deletes the state cookie: the state is spent.
 func (h *Handler) clearCookie(w http.ResponseWriter) {
 	http.SetCookie(w, h.stateCookie("", -1))
+}
+
+// failSpent is fail for a state already used up: its cookie is deleted.
+func (h *Handler) failSpent(w http.ResponseWriter, r *http.Request, f *Failure) {
+	h.clearCookie(w)
+	h.fail(w, r, f)
 }
 
 // fail logs f and renders the failure page.

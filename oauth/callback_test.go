@@ -483,6 +483,7 @@ func TestReloadAfterSuccess(t *testing.T) {
 	var done *http.Cookie
 	for _, c := range resp.Cookies() {
 		if c.Name == oauth.DefaultCookieName {
+			require.Nil(t, done, "one Set-Cookie for the state cookie")
 			done = c
 		}
 	}
