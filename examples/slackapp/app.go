@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/installvault/installvault/installstore"
@@ -17,7 +19,7 @@ import (
 type appOptions struct {
 	Config *config
 	// Store is the sealed store (crypto over the backend).
-	Store installstore.Store
+	Store installstore.FullStore
 	// SlackAPIURL and AuthorizeURL point at Slack, or at the demo's
 	// stand-in; empty means slack.com.
 	SlackAPIURL, AuthorizeURL string
@@ -31,7 +33,7 @@ type appOptions struct {
 // app is the example Slack app: the oauth handler, the refresher, and the
 // pages.
 type app struct {
-	store     installstore.Store
+	store     installstore.FullStore
 	refresher *rotation.Refresher
 	oauth     *oauth.Handler
 	sessions  *sessions
@@ -87,7 +89,7 @@ func newApp(o appOptions) (*app, error) {
 		AuthorizeURL:  o.AuthorizeURL,
 		DirectInstall: true,
 		RenderSuccess: a.installed,
-		RenderFailure: renderFailure,
+		RenderFailure: a.renderFailure,
 		Next:          &mentionHandler{tokens: r, log: o.Logger},
 		Logger:        o.Logger,
 		Now:           o.Now,
@@ -99,15 +101,61 @@ func newApp(o appOptions) (*app, error) {
 	return a, nil
 }
 
-// Handler routes the app's pages and the oauth handler's endpoints.
+// route is one path of the app: the methods it answers and its handler.
+type route struct {
+	methods []string
+	h       http.Handler
+}
+
+// Handler routes the app's pages and the oauth handler's endpoints. Every
+// other path gets the app's own 404 page, and a known path asked with
+// another method its 405 page, both styled like the other pages (Go's
+// ServeMux would answer them in plain text).
 func (a *app) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle(oauth.DefaultInstallPath, a.oauth)
-	mux.Handle(oauth.DefaultRedirectPath, a.oauth)
-	mux.Handle(oauth.DefaultEventsPath, a.oauth)
-	mux.HandleFunc("GET /installed", a.serveInstalled)
-	mux.HandleFunc("GET /{$}", a.serveHome)
-	return mux
+	get := []string{http.MethodGet, http.MethodHead}
+	routes := map[string]route{
+		"/":                       {get, http.HandlerFunc(a.serveHome)},
+		"/installed":              {get, http.HandlerFunc(a.serveInstalled)},
+		oauth.DefaultInstallPath:  {get, a.oauth},
+		oauth.DefaultRedirectPath: {[]string{http.MethodGet}, a.oauth},
+		oauth.DefaultEventsPath:   {[]string{http.MethodPost}, a.oauth},
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt, ok := routes[r.URL.Path]
+		switch {
+		case !ok:
+			a.serveProblem(w, http.StatusNotFound, "Page not found",
+				"There is nothing at this address. It may have moved, or the link may be mistyped.")
+		case !slices.Contains(rt.methods, r.Method):
+			w.Header().Set("Allow", strings.Join(rt.methods, ", "))
+			a.serveProblem(w, http.StatusMethodNotAllowed, "This page cannot do that",
+				"This address exists, but not for what your browser asked of it. Open it from a link instead.")
+		default:
+			rt.h.ServeHTTP(w, r)
+		}
+	})
+}
+
+// serveProblem shows an error page styled like the others, in words for
+// whoever opened it.
+func (a *app) serveProblem(w http.ResponseWriter, status int, title, message string) {
+	render(w, status, problemPage, struct {
+		Title, Message string
+		Status         int
+	}{title, message, status})
+}
+
+// renderFailure is the oauth handler's failure page. A reload of the
+// callback after a completed install goes to the list of installations.
+func (a *app) renderFailure(w http.ResponseWriter, r *http.Request, f *oauth.Failure) {
+	if f.Reason == oauth.ReasonAlreadyCompleted {
+		http.Redirect(w, r, "/installed", http.StatusSeeOther)
+		return
+	}
+	render(w, f.Status, failurePage, struct {
+		*oauth.Failure
+		Title string
+	}{f, failureTitle(f)})
 }
 
 // installed is the oauth handler's success hook: the installation is

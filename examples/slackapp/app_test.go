@@ -87,14 +87,15 @@ func TestMentionUsesTheEventsTenant(t *testing.T) {
 }
 
 // Events the mention handler must not act on: unsigned or tampered (the
-// oauth handler refuses them), retries, bots' own mentions, tenants with no
-// installation, malformed bodies.
+// oauth handler refuses them), bots' own mentions, tenants with no
+// installation, malformed bodies; and Slack's retries of an event already
+// answered (the oauth handler de-duplicates them).
 func TestEventsThatPostNothing(t *testing.T) {
 	d := newTestDemo(t, standin.DefaultTokenLifetime)
 	installByHTTP(t, d, "T0DEMO00001")
 	signing := d.Secrets[1].Reveal()
-	event := func(team, extra string) []byte {
-		return []byte(`{"type":"event_callback","team_id":"` + team + `","api_app_id":"A0DEMOAPP01","event_id":"Ev1","event_time":` +
+	event := func(team, id, extra string) []byte {
+		return []byte(`{"type":"event_callback","team_id":"` + team + `","api_app_id":"A0DEMOAPP01","event_id":"` + id + `","event_time":` +
 			strconv.FormatInt(time.Now().Unix(), 10) + `,"authorizations":[{"team_id":"` + team + `","user_id":"U0DEMOBOT01","is_bot":true}],` +
 			`"event":{"type":"app_mention","user":"U0DEMO00001","text":"<@U0DEMOBOT01> hi","ts":"1.000001","channel":"C1"` + extra + `}}`)
 	}
@@ -118,18 +119,22 @@ func TestEventsThatPostNothing(t *testing.T) {
 		return resp.StatusCode
 	}
 
-	require.Equal(t, http.StatusUnauthorized, post(event("T0DEMO00001", ""), false), "wrong signature")
-	require.Equal(t, http.StatusOK, post(event("T0DEMO00001", ""), true, "X-Slack-Retry-Num", "1", "X-Slack-Retry-Reason", "http_timeout"))
-	require.Equal(t, http.StatusOK, post(event("T0DEMO00001", `,"bot_id":"B0DEMOBOT01"`), true), "a bot's mention")
-	require.Equal(t, http.StatusOK, post(event("T0NOTHERE01", ""), true), "no installation: acknowledged, logged")
+	require.Equal(t, http.StatusUnauthorized, post(event("T0DEMO00001", "Ev1", ""), false), "wrong signature")
+	require.Equal(t, http.StatusOK, post(event("T0DEMO00001", "Ev2", `,"bot_id":"B0DEMOBOT01"`), true), "a bot's mention")
+	require.Equal(t, http.StatusOK, post(event("T0NOTHERE01", "Ev3", ""), true), "no installation: acknowledged, logged")
 	require.Equal(t, http.StatusBadRequest, post([]byte(`{"type":"event_callback","event":{"type":"app_mention"}}`), true), "no tenant")
 	require.Equal(t, http.StatusOK, post([]byte(`{"type":"event_callback","team_id":"T0DEMO00001","event":{"type":"reaction_added"}}`), true), "other events")
+	require.Equal(t, http.StatusOK, post([]byte(`{"type":"event_callback","team_id":"T0DEMO00001","event_id":"Ev4","event":{"type":"app_mention","ts":1}}`), true), "a mention that does not parse")
 	require.Empty(t, d.Slack.Messages("T0DEMO00001"))
 	require.Zero(t, d.Slack.Stats().Posts)
 
-	// The same event, signed and fresh, is answered: the cases above
-	// failed for their own reason.
-	require.Equal(t, http.StatusOK, post(event("T0DEMO00001", ""), true))
+	// The same event, signed and fresh, is answered once: the cases above
+	// failed for their own reason, and Slack's retries are acknowledged
+	// without a second reply.
+	require.Equal(t, http.StatusOK, post(event("T0DEMO00001", "Ev1", ""), true))
+	for i := 1; i <= 3; i++ {
+		require.Equal(t, http.StatusOK, post(event("T0DEMO00001", "Ev1", ""), true, "X-Slack-Retry-Num", strconv.Itoa(i), "X-Slack-Retry-Reason", "http_timeout"))
+	}
 	require.Equal(t, 1, d.Slack.Stats().Posts)
 }
 

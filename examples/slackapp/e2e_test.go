@@ -24,8 +24,9 @@ const (
 	defaultBrowser = "/usr/bin/chromium"
 )
 
-// browserPath returns the Chromium to drive; it fails the test when there
-// is none, unless INSTALLVAULT_SKIP_BROWSER=1.
+// browserPath returns the Chromium to drive. Without one the test is
+// skipped (one line), unless CI=true, where it fails; INSTALLVAULT_SKIP_BROWSER=1
+// skips it even then.
 func browserPath(t *testing.T) string {
 	t.Helper()
 	if os.Getenv(envSkipBrowser) == "1" {
@@ -36,8 +37,11 @@ func browserPath(t *testing.T) string {
 		p = defaultBrowser
 	}
 	if fi, err := os.Stat(p); err != nil || fi.IsDir() {
-		t.Fatalf("no headless Chromium at %s: run `scripts/chromium.sh install` (Debian's chromium), "+
-			"or set %s to a Chromium binary, or %s=1 to skip this test", p, envChromium, envSkipBrowser)
+		msg := "no headless Chromium at " + p + ": run `scripts/chromium.sh install` (Debian's chromium), or set " + envChromium + " to a Chromium binary"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
 	}
 	return p
 }
@@ -146,7 +150,7 @@ func TestDemoInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("reason")),
 		seen.capture(&text),
 	)
-	require.Contains(t, text, "Installation failed")
+	require.Contains(t, text, "Installation cancelled")
 	require.Contains(t, text, "access_denied")
 	require.Zero(t, countRecords(t, d.Stores.Backend), "a cancelled install stored something")
 
@@ -201,7 +205,9 @@ func TestDemoInBrowser(t *testing.T) {
 	require.Contains(t, text, "Installed in Acme Demo ("+acme+")")
 
 	// @mention the app in Acme's #general: it answers with Acme's own
-	// token, refreshed once on the way (the token was inside the margin).
+	// token. The token lives 1 hour, inside the refresher's 2-hour margin
+	// but beyond its safety margin, so it is served at once while its
+	// refresh runs in the background; the refreshed token is stored.
 	browse(t, ctx,
 		chromedp.Click(chromedp.ID("channel-"+acme)),
 		chromedp.WaitVisible(chromedp.ID("mention")),
@@ -210,15 +216,18 @@ func TestDemoInBrowser(t *testing.T) {
 		seen.capture(&text),
 	)
 	require.Contains(t, text, "posted with workspace "+acme+"'s own bot token")
-	require.Equal(t, 1, d.Slack.Stats().Refreshes)
 	msgs := d.Slack.Messages(acme)
 	require.Len(t, msgs, 2)
 	require.Equal(t, standin.DemoChannel, msgs[1].Channel)
 	require.Equal(t, msgs[0].TS, msgs[1].ThreadTS, "the reply is in the mention's thread")
-	refreshed, err := store.FetchInstallation(context.Background(), installstore.Query{TeamID: acme})
-	require.NoError(t, err)
-	require.Equal(t, refreshed.Bot.Token, msgs[1].Token, "the reply used Acme's current token")
-	require.NotEqual(t, firstToken, refreshed.Bot.Token)
+	var refreshed *installstore.Installation
+	require.Eventually(t, func() bool {
+		refreshed, err = store.FetchInstallation(context.Background(), installstore.Query{TeamID: acme})
+		return err == nil && refreshed.Bot.Token != firstToken
+	}, 30*time.Second, 10*time.Millisecond, "Acme's token was never refreshed")
+	require.GreaterOrEqual(t, d.Slack.Stats().Refreshes, 1)
+	require.Contains(t, []installstore.Secret{firstToken, refreshed.Bot.Token}, msgs[1].Token,
+		"the reply used one of Acme's own tokens, valid when it was used")
 	require.Greater(t, refreshed.Version, firstVersion)
 	require.Empty(t, d.Slack.Messages(globex), "nothing was posted in the other workspace")
 

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -26,61 +24,26 @@ const replyTimeout = 2500 * time.Millisecond
 type mention struct {
 	// Tenant comes from the signed envelope, never from the message.
 	Tenant installstore.Query
-	Event  slackevents.AppMentionEvent
+	Event  *slackevents.AppMentionEvent
 }
 
 // errNotMention: the event is some other event; it is acknowledged and
 // ignored.
-var errNotMention = errors.New("not an app_mention event_callback")
+var errNotMention = errors.New("not an app_mention")
 
-// envelope is the part of an Events API envelope a mention needs.
-type envelope struct {
-	Type           string `json:"type"`
-	TeamID         string `json:"team_id"`
-	EnterpriseID   string `json:"enterprise_id"`
-	Authorizations []struct {
-		EnterpriseID        string `json:"enterprise_id"`
-		TeamID              string `json:"team_id"`
-		IsEnterpriseInstall bool   `json:"is_enterprise_install"`
-	} `json:"authorizations"`
-	Event json.RawMessage `json:"event"`
-}
-
-// parseMention decodes an Events API body already verified by the oauth
-// handler. The tenant is authorizations[0] when present (as Bolt and the
-// oauth package do), else the envelope's team and enterprise.
-func parseMention(body []byte) (*mention, error) {
-	var env envelope
-	if err := json.Unmarshal(body, &env); err != nil {
-		return nil, fmt.Errorf("malformed event envelope: %w", err)
-	}
-	if env.Type != "event_callback" || len(env.Event) == 0 {
+// mentionFrom picks an app_mention out of the event the oauth handler
+// verified and parsed: the tenant is the one the handler derived from the
+// signed envelope (the same one it purges on uninstall), the event is
+// slack-go's type. Nothing is parsed here.
+func mentionFrom(ev *oauth.Event) (*mention, error) {
+	m, ok := ev.API.InnerEvent.Data.(*slackevents.AppMentionEvent)
+	if !ok || ev.Type != string(slackevents.AppMention) {
 		return nil, errNotMention
 	}
-	var head struct {
-		Type string `json:"type"`
-	}
-	if err := json.Unmarshal(env.Event, &head); err != nil {
-		return nil, fmt.Errorf("malformed event: %w", err)
-	}
-	if head.Type != string(slackevents.AppMention) {
-		return nil, errNotMention
-	}
-	m := &mention{Tenant: installstore.Query{EnterpriseID: env.EnterpriseID, TeamID: env.TeamID}}
-	if len(env.Authorizations) > 0 {
-		a := env.Authorizations[0]
-		m.Tenant = installstore.Query{EnterpriseID: a.EnterpriseID, TeamID: a.TeamID, IsEnterpriseInstall: a.IsEnterpriseInstall}
-	}
-	if err := m.Tenant.Validate(); err != nil {
-		return nil, fmt.Errorf("app_mention without a valid tenant: %w", err)
-	}
-	if err := json.Unmarshal(env.Event, &m.Event); err != nil {
-		return nil, fmt.Errorf("malformed app_mention: %w", err)
-	}
-	if m.Event.Channel == "" || m.Event.TimeStamp == "" {
+	if m.Channel == "" || m.TimeStamp == "" {
 		return nil, errors.New("app_mention without channel or ts")
 	}
-	return m, nil
+	return &mention{Tenant: ev.Tenant, Event: m}, nil
 }
 
 // tokenClient runs a Slack call with a tenant's own bot client
@@ -90,41 +53,46 @@ type tokenClient interface {
 }
 
 // mentionHandler is the oauth handler's Next: it receives verified events
-// the oauth package does not handle, and answers app_mention.
+// the oauth package does not handle (each event_id once: the handler
+// de-duplicates Slack's retries across replicas), and answers app_mention.
 type mentionHandler struct {
 	tokens tokenClient
 	log    *slog.Logger
 }
 
 func (h *mentionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, oauth.MaxEventBytes))
-	if err != nil {
-		http.Error(w, "cannot read body", http.StatusBadRequest)
+	ev, ok := oauth.EventFrom(r.Context())
+	if !ok {
+		// Only the oauth handler calls this, with a verified event.
+		http.Error(w, "not a verified event", http.StatusBadRequest)
 		return
 	}
-	m, err := parseMention(body)
+	m, err := mentionFrom(ev)
 	switch {
 	case errors.Is(err, errNotMention):
 		w.WriteHeader(http.StatusOK)
 		return
 	case err != nil:
-		h.log.Warn("slackapp: event rejected", "error", err)
-		http.Error(w, "malformed event", http.StatusBadRequest)
+		h.log.Warn("slackapp: event ignored", "tenant", ev.Tenant.Tenant().String(), "event_id", ev.ID, "error", err)
+		w.WriteHeader(http.StatusOK)
 		return
 	}
-	// Slack retries an event it thinks was not acknowledged; the first
-	// delivery already answered (or failed for good), so a retry must not
-	// post twice.
-	if r.Header.Get("X-Slack-Retry-Num") != "" || m.Event.BotID != "" {
-		w.WriteHeader(http.StatusOK)
+	if m.Event.BotID != "" {
+		w.WriteHeader(http.StatusOK) // a bot's mention (ours, say): no reply loops
 		return
 	}
 	ctx, cancel := context.WithTimeout(installstore.WithCaller(r.Context(), "events:app_mention"), replyTimeout)
 	defer cancel()
 	if err := h.reply(ctx, m); err != nil {
-		// Acknowledged anyway: a Slack retry would not fix a missing
-		// installation or a refresh Slack refused.
-		h.log.Error("slackapp: reply to app_mention failed", "tenant", m.Tenant.Tenant().String(), "error", err)
+		h.log.Error("slackapp: reply to app_mention failed", "tenant", m.Tenant.Tenant().String(), "event_id", ev.ID, "error", err)
+		if errors.Is(err, installstore.ErrUnavailable) {
+			// The store or KMS did not answer: nothing was posted. Slack
+			// retries, and the oauth handler delivers the retry again.
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		// Acknowledged: a retry would not fix a missing installation or a
+		// refresh Slack refused.
 	}
 	w.WriteHeader(http.StatusOK)
 }

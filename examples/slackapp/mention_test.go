@@ -3,58 +3,41 @@ package main
 import (
 	"testing"
 
+	"github.com/slack-go/slack/slackevents"
 	"github.com/stretchr/testify/require"
 
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/oauth"
 )
 
-func TestParseMention(t *testing.T) {
-	m, err := parseMention([]byte(`{"type":"event_callback","team_id":"T1","enterprise_id":"E1",
-		"authorizations":[{"enterprise_id":"E1","team_id":null,"is_enterprise_install":true}],
-		"event":{"type":"app_mention","user":"U1","text":"<@U2> hi","ts":"1.2","thread_ts":"1.0","channel":"C1"}}`))
+func TestMentionFrom(t *testing.T) {
+	org := installstore.Query{EnterpriseID: "E1", IsEnterpriseInstall: true}
+	m, err := mentionFrom(&oauth.Event{Tenant: org, Type: "app_mention", API: slackevents.EventsAPIEvent{
+		InnerEvent: slackevents.EventsAPIInnerEvent{Type: "app_mention",
+			Data: &slackevents.AppMentionEvent{Channel: "C1", TimeStamp: "1.2", ThreadTimeStamp: "1.0"}}}})
 	require.NoError(t, err)
-	require.Equal(t, installstore.Query{EnterpriseID: "E1", IsEnterpriseInstall: true}, m.Tenant, "authorizations[0] wins")
+	require.Equal(t, org, m.Tenant, "the tenant is the one the oauth handler verified")
 	require.Equal(t, "C1", m.Event.Channel)
 	require.Equal(t, "1.0", m.Event.ThreadTimeStamp)
-
-	m, err = parseMention([]byte(`{"type":"event_callback","team_id":"T1","event":{"type":"app_mention","ts":"1.2","channel":"C1"}}`))
-	require.NoError(t, err)
-	require.Equal(t, installstore.Query{TeamID: "T1"}, m.Tenant, "the envelope's team without authorizations")
 }
 
-func TestParseMentionRejects(t *testing.T) {
+func TestMentionFromRejects(t *testing.T) {
+	mention := func(d any) *oauth.Event {
+		return &oauth.Event{Tenant: installstore.Query{TeamID: "T1"}, Type: "app_mention",
+			API: slackevents.EventsAPIEvent{InnerEvent: slackevents.EventsAPIInnerEvent{Type: "app_mention", Data: d}}}
+	}
 	for name, tc := range map[string]struct {
-		body    string
+		ev      *oauth.Event
 		notMine bool
 	}{
-		"not json":         {body: `{`},
-		"url_verification": {body: `{"type":"url_verification","challenge":"x"}`, notMine: true},
-		"other event":      {body: `{"type":"event_callback","team_id":"T1","event":{"type":"message"}}`, notMine: true},
-		"no event":         {body: `{"type":"event_callback","team_id":"T1"}`, notMine: true},
-		"event not object": {body: `{"type":"event_callback","team_id":"T1","event":"x"}`},
-		"no tenant":        {body: `{"type":"event_callback","event":{"type":"app_mention","ts":"1","channel":"C1"}}`},
-		"bad tenant id":    {body: `{"type":"event_callback","team_id":"T 1","event":{"type":"app_mention","ts":"1","channel":"C1"}}`},
-		"no channel":       {body: `{"type":"event_callback","team_id":"T1","event":{"type":"app_mention","ts":"1"}}`},
-		"wrong field type": {body: `{"type":"event_callback","team_id":"T1","event":{"type":"app_mention","ts":1,"channel":"C1"}}`},
+		"other event":   {ev: &oauth.Event{Type: "message", API: slackevents.EventsAPIEvent{InnerEvent: slackevents.EventsAPIInnerEvent{Data: &slackevents.MessageEvent{}}}}, notMine: true},
+		"rate limited":  {ev: &oauth.Event{Type: "app_rate_limited"}, notMine: true},
+		"did not parse": {ev: mention(nil), notMine: true},
+		"no channel":    {ev: mention(&slackevents.AppMentionEvent{TimeStamp: "1"})},
+		"no ts":         {ev: mention(&slackevents.AppMentionEvent{Channel: "C1"})},
 	} {
-		_, err := parseMention([]byte(tc.body))
+		_, err := mentionFrom(tc.ev)
 		require.Error(t, err, name)
 		require.Equal(t, tc.notMine, err == errNotMention, name)
 	}
-}
-
-func FuzzParseMention(f *testing.F) {
-	f.Add([]byte(`{"type":"event_callback","team_id":"T1","event":{"type":"app_mention","ts":"1.2","channel":"C1"}}`))
-	f.Add([]byte(`{"type":"event_callback","authorizations":[{"enterprise_id":"E1","is_enterprise_install":true}],"event":{"type":"app_mention","ts":"1","channel":"C","blocks":[{"type":"section"}]}}`))
-	f.Add([]byte(`{"type":"event_callback","event":{"type":"app_mention"}}`))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		m, err := parseMention(body)
-		if err != nil {
-			return
-		}
-		// Whatever parses names a valid tenant and a place to reply.
-		require.NoError(t, m.Tenant.Validate())
-		require.NotEmpty(t, m.Event.Channel)
-		require.NotEmpty(t, m.Event.TimeStamp)
-	})
 }

@@ -67,7 +67,7 @@ const style = `<style>body{font-family:system-ui,sans-serif;max-width:48rem;marg
 table{border-collapse:collapse}td,th{text-align:left;padding:.2rem .8rem .2rem 0;vertical-align:top}
 .card{border:1px solid #ddd;border-radius:8px;padding:.5rem 1rem;margin:1rem 0}.gone{color:#8a8a8a}
 a.button,button{display:inline-block;font-size:1rem;padding:.5rem 1.2rem;border-radius:4px;border:1px solid #4a154b;background:#4a154b;color:#fff;text-decoration:none;cursor:pointer}
-form{display:inline}.demo{background:#fff8e1;padding:.3rem .8rem;border-radius:6px}</style>`
+form{display:inline}.demo{background:#fff8e1;padding:.3rem .8rem;border-radius:6px}.ref{color:#616061;font-size:.85rem}</style>`
 
 var (
 	homePage = template.Must(template.New("home").Parse(`<!DOCTYPE html>
@@ -108,11 +108,32 @@ and never shown anywhere.</p>
 </body></html>
 `))
 	failurePage = template.Must(template.New("failure").Parse(`<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>Installation failed</title>` + style + `</head><body>
-<h1>Installation failed</h1><p id="message">{{.Message}}</p><p>Reason: <code id="reason">{{.Reason}}</code></p>
-<p><a href="/">Start again</a></p></body></html>
+<html><head><meta charset="utf-8"><title>{{.Title}} — installvault example app</title>` + style + `</head><body>
+<h1>{{.Title}}</h1><p id="message">{{.Message}}</p>
+<p><a class="button" id="start-again" href="/">Back to the start page</a></p>
+<p class="ref">Reference for support: <code id="reason">{{.Reason}}</code></p></body></html>
+`))
+	problemPage = template.Must(template.New("problem").Parse(`<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{{.Title}} — installvault example app</title>` + style + `</head><body>
+<h1>{{.Title}}</h1><p id="message">{{.Message}}</p>
+<p><a class="button" id="start-again" href="/">Back to the start page</a></p>
+<p class="ref">Error {{.Status}}</p></body></html>
 `))
 )
+
+// failureTitle is the heading of an oauth failure page, in the installing
+// person's words.
+func failureTitle(f *oauth.Failure) string {
+	switch f.Reason {
+	case oauth.ReasonAccessDenied:
+		return "Installation cancelled"
+	case oauth.ReasonInstallerRejected, oauth.ReasonAdminCheckFailed:
+		return "Ask an admin to install the app"
+	case oauth.ReasonUnavailable:
+		return "Please try again in a minute"
+	}
+	return "Installation failed"
+}
 
 // render executes t into a buffer, so that a template error never sends
 // half a page, and sets the headers every page gets.
@@ -129,9 +150,4 @@ func render(w http.ResponseWriter, status int, t *template.Template, data any) {
 	h.Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(status)
 	_, _ = buf.WriteTo(w)
-}
-
-// renderFailure is the oauth handler's failure page.
-func renderFailure(w http.ResponseWriter, _ *http.Request, f *oauth.Failure) {
-	render(w, f.Status, failurePage, f)
 }

@@ -31,9 +31,9 @@ const localKeyName = "local-1"
 // tests and the demo, the backend itself.
 type storeStack struct {
 	// Sealed opens and seals every secret; the app only uses this.
-	Sealed installstore.Store
+	Sealed *crypto.Store
 	// Backend holds sealed values only.
-	Backend installstore.Store
+	Backend installstore.FullStore
 	// Describe says what was chosen, for the startup log.
 	Describe string
 }
@@ -77,7 +77,7 @@ func openStores(ctx context.Context, c *config, createTable bool) (*storeStack, 
 		keyDesc = "a local key (development only)"
 	}
 
-	var backend installstore.Store
+	var backend installstore.FullStore
 	var backDesc string
 	if c.DynamoTable == "" {
 		backend, backDesc = memory.New(), "memory (installations are lost when the process exits)"
