@@ -169,6 +169,26 @@ func TestExpiryEnforcedOnRead(t *testing.T) {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
+func TestDeleteTenantWithManyUsersPaginates(t *testing.T) {
+	ctx := context.Background()
+	s, table := newPlain(t)
+	client := dynamotest.Client(t)
+	const users = 130 // two TransactGetItems chunks of 99 users; a sweep of 130 DeleteItems
+	for i := range users {
+		require.NoError(t, s.StoreInstallation(ctx, storetest.Fixture("", "T1", "U"+itoa(int64(i)), "x")))
+	}
+	require.NoError(t, s.StoreInstallation(ctx, storetest.Fixture("", "T2", "U1", "y")))
+	n := 0
+	require.NoError(t, s.ListInstallations(ctx, func(q installstore.Query, inst *installstore.Installation) error {
+		n++
+		require.Equal(t, q.TeamID, inst.TeamID)
+		return nil
+	}))
+	require.Equal(t, users+1+2, n)
+	require.NoError(t, s.DeleteInstallation(ctx, installstore.Query{TeamID: "T1"}))
+	require.Equal(t, 2, countItems(t, client, table), "only T2's LATEST and USER# items stay")
+}
+
 func TestCreateTableEnablesTTL(t *testing.T) {
 	client := dynamotest.Client(t)
 	table := dynamotest.NewTable(t, client)
@@ -181,6 +201,15 @@ func TestCreateTableEnablesTTL(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "ttl", aws.ToString(ttl.TimeToLiveDescription.AttributeName))
 	require.Equal(t, types.TimeToLiveStatusEnabled, ttl.TimeToLiveDescription.TimeToLiveStatus)
+	require.Len(t, d.Table.GlobalSecondaryIndexes, 1)
+	gsi := d.Table.GlobalSecondaryIndexes[0]
+	require.Equal(t, "due", aws.ToString(gsi.IndexName))
+	require.Equal(t, types.ProjectionTypeKeysOnly, gsi.Projection.ProjectionType)
+	require.Equal(t, []types.KeySchemaElement{
+		{AttributeName: aws.String("dueShard"), KeyType: types.KeyTypeHash},
+		{AttributeName: aws.String("due"), KeyType: types.KeyTypeRange},
+	}, gsi.KeySchema)
+	require.NoError(t, dynamo.AddDueIndex(ctx, client, table), "a table made by CreateTable has the index")
 
 	require.Error(t, dynamo.CreateTable(ctx, client, table), "the table exists")
 }
