@@ -1,0 +1,201 @@
+package redisstore_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/memory"
+)
+
+const benchTenants = 100
+
+// counter is a go-redis hook counting round trips (a command, or a
+// pipeline) and commands.
+type counter struct{ trips, cmds atomic.Int64 }
+
+func (c *counter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.trips.Add(1)
+		c.cmds.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (c *counter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.trips.Add(1)
+		c.cmds.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+func (c *counter) reset() { c.trips.Store(0); c.cmds.Store(0) }
+
+func (c *counter) report(b *testing.B) {
+	b.ReportMetric(float64(c.trips.Load())/float64(b.N), "roundtrips/op")
+	b.ReportMetric(float64(c.cmds.Load())/float64(b.N), "commands/op")
+}
+
+
+type benchStore struct {
+	s       installstore.FullStore
+	counter *counter // nil for memory
+}
+
+// benchStores returns the memory baseline and, on the standalone server and
+// the Cluster, a plaintext store and crypto.NewStore over a sealed-only
+// one, each holding benchTenants tenants with one user each.
+func benchStores(b *testing.B) map[string]benchStore {
+	b.Helper()
+	stores := map[string]benchStore{"memory": {s: memory.New()}}
+	for _, d := range deployments {
+		for _, sealed := range []bool{false, true} {
+			client := d.client(b)
+			c := &counter{}
+			client.AddHook(c)
+			var s installstore.FullStore
+			name := "redis-" + d.name
+			if sealed {
+				s, _ = newSealed(b, client)
+				name = "crypto+" + name
+			} else {
+				s, _ = newPlain(b, client)
+			}
+			stores[name] = benchStore{s: s, counter: c}
+		}
+	}
+	for _, bs := range stores {
+		for i := range benchTenants {
+			if err := bs.s.StoreInstallation(context.Background(), storetest.Fixture("", fmt.Sprintf("T%d", i), "U1", "bench")); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	return stores
+}
+
+var benchOrder = []string{"memory", "redis-standalone", "crypto+redis-standalone", "redis-cluster", "crypto+redis-cluster"}
+
+func benchEach(b *testing.B, op func(b *testing.B, s installstore.FullStore, i int)) {
+	stores := benchStores(b)
+	for _, name := range benchOrder {
+		bs := stores[name]
+		b.Run(name, func(b *testing.B) {
+			if bs.counter != nil {
+				bs.counter.reset()
+			}
+			i := 0
+			for b.Loop() {
+				op(b, bs.s, i)
+				i++
+			}
+			if bs.counter != nil {
+				bs.counter.report(b)
+			}
+		})
+	}
+}
+
+func BenchmarkFetch(b *testing.B) {
+	benchEach(b, func(b *testing.B, s installstore.FullStore, i int) {
+		if _, err := s.FetchInstallation(context.Background(), installstore.Query{TeamID: fmt.Sprintf("T%d", i%benchTenants)}); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+func BenchmarkFetchWithUser(b *testing.B) {
+	benchEach(b, func(b *testing.B, s installstore.FullStore, i int) {
+		if _, err := s.FetchInstallation(context.Background(), installstore.Query{TeamID: fmt.Sprintf("T%d", i%benchTenants), UserID: "U1"}); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+func BenchmarkStore(b *testing.B) {
+	benchEach(b, func(b *testing.B, s installstore.FullStore, i int) {
+		if err := s.StoreInstallation(context.Background(), storetest.Fixture("", fmt.Sprintf("T%d", i%benchTenants), "U1", "again")); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// BenchmarkUpdate is a token refresh's write: a conditional update of the
+// user's record and the bot, with the Version the previous update set.
+func BenchmarkUpdate(b *testing.B) {
+	stores := benchStores(b)
+	ctx := context.Background()
+	for _, name := range benchOrder {
+		bs := stores[name]
+		b.Run(name, func(b *testing.B) {
+			cur := make([]*installstore.Installation, benchTenants)
+			for i := range cur {
+				var err error
+				if cur[i], err = bs.s.FetchInstallation(ctx, installstore.Query{TeamID: fmt.Sprintf("T%d", i), UserID: "U1"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if bs.counter != nil {
+				bs.counter.reset()
+			}
+			i := 0
+			for b.Loop() {
+				inst := cur[i%benchTenants]
+				inst.Bot.Token = installstore.Secret(fmt.Sprintf("xoxb-test-refreshed-%d", i))
+				if err := bs.s.UpdateInstallation(ctx, inst); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			if bs.counter != nil {
+				bs.counter.report(b)
+			}
+		})
+	}
+}
+
+// BenchmarkDueTick is what a background refresh tick asks the store: the
+// records due within the refresh window, among 2 000 tenants whose bot
+// tokens rotate, with 20 or none of them due.
+func BenchmarkDueTick(b *testing.B) {
+	const tenants = 2000
+	ctx := context.Background()
+	now := time.Date(2027, 1, 1, 12, 0, 0, 0, time.UTC)
+	for _, d := range deployments {
+		client := d.client(b)
+		c := &counter{}
+		client.AddHook(c)
+		s, _ := newPlain(b, client)
+		for i := range tenants {
+			inst := storetest.Fixture("", fmt.Sprintf("TD%d", i), "U1", "due")
+			inst.User.RefreshToken = ""
+			inst.Bot.ExpiresAt = now.Add(time.Duration(i+1) * time.Minute) // tenant i is due i+1 minutes from now
+			if err := s.StoreInstallation(ctx, inst); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, due := range []int{20, 0} {
+			b.Run(fmt.Sprintf("%s/%d-of-%d-due", d.name, due, tenants), func(b *testing.B) {
+				before := now.Add(time.Duration(due)*time.Minute + time.Second)
+				c.reset()
+				for b.Loop() {
+					n := 0
+					if err := s.ListDue(ctx, before, func(installstore.Query, time.Time) error { n++; return nil }); err != nil {
+						b.Fatal(err)
+					}
+					if n != due {
+						b.Fatalf("%d records due, want %d", n, due)
+					}
+				}
+				c.report(b)
+			})
+		}
+	}
+}
