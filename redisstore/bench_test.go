@@ -43,7 +43,6 @@ func (c *counter) report(b *testing.B) {
 	b.ReportMetric(float64(c.cmds.Load())/float64(b.N), "commands/op")
 }
 
-
 type benchStore struct {
 	s       installstore.FullStore
 	counter *counter // nil for memory
