@@ -43,11 +43,11 @@ func fromProvider(provider string, k *DataKey) (*dataKey, error) {
 		return nil, fmt.Errorf("crypto: key provider %q returned no data key", provider)
 	}
 	if k.KeyID == "" || len(k.KeyID) > maxKeyIDLen || len(k.Wrapped) == 0 || len(k.Wrapped) > maxWrappedLen {
-		wipe(k.Plaintext)
+		k.Plaintext.Wipe()
 		return nil, fmt.Errorf("crypto: key provider %q returned a data key with a bad key ID or wrapped key", provider)
 	}
 	keyIDEnc := b64.EncodeToString([]byte(k.KeyID))
-	return newDataKey(sealHeader(provider, k.KeyID, k.Wrapped), keyIDEnc, k.Plaintext)
+	return newDataKey(sealHeader(provider, k.KeyID, k.Wrapped), keyIDEnc, k.Plaintext.Bytes())
 }
 
 type writeEntry struct {

@@ -19,7 +19,7 @@ func testDataKey(t testing.TB) *dataKey {
 	require.NoError(t, err)
 	dk, err := fromProvider("local", k)
 	require.NoError(t, err)
-	require.Equal(t, make([]byte, 32), k.Plaintext, "the provider's plaintext is wiped")
+	require.Equal(t, make([]byte, 32), k.Plaintext.Bytes(), "the provider's plaintext is wiped")
 	return dk
 }
 

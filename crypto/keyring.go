@@ -62,7 +62,7 @@ func (k *localKeyring) GenerateDataKey(_ context.Context, t installstore.Tenant)
 	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+dataKeySize+aead.Overhead())
 	_, _ = rand.Read(nonce)
 	wrapped := aead.Seal(nonce, nonce, pt, localWrapAAD(k.primary, t))
-	return &DataKey{KeyID: k.primary, Wrapped: wrapped, Plaintext: pt}, nil
+	return &DataKey{KeyID: k.primary, Wrapped: wrapped, Plaintext: NewKeyMaterial(pt)}, nil
 }
 
 // UnwrapDataKey implements [KeyProvider].

@@ -108,7 +108,7 @@ func (p *kmsProvider) GenerateDataKey(ctx context.Context, t installstore.Tenant
 		wipe(out.Plaintext)
 		return nil, fmt.Errorf("crypto: kms GenerateDataKey under %s for tenant %s: malformed response", key, t)
 	}
-	return &DataKey{KeyID: aws.ToString(out.KeyId), Wrapped: out.CiphertextBlob, Plaintext: out.Plaintext}, nil
+	return &DataKey{KeyID: aws.ToString(out.KeyId), Wrapped: out.CiphertextBlob, Plaintext: NewKeyMaterial(out.Plaintext)}, nil
 }
 
 // UnwrapDataKey implements [KeyProvider].

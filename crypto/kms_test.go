@@ -43,18 +43,18 @@ func TestKMSEncryptionContextNamesTheTenant(t *testing.T) {
 	dk, err := keys.GenerateDataKey(bg, e1t1)
 	require.NoError(t, err)
 	require.Equal(t, key.ARN, dk.KeyID, "sealed values record the key ARN")
-	require.Len(t, dk.Plaintext, 32)
+	require.Equal(t, 32, dk.Plaintext.Len())
 
 	// The data key opens directly with the tenant's context: the documented one.
 	out, err := client.Decrypt(bg, &kms.DecryptInput{CiphertextBlob: dk.Wrapped, EncryptionContext: map[string]string{
 		crypto.ContextEnterpriseID: "E1", crypto.ContextTeamID: "T1",
 	}})
 	require.NoError(t, err)
-	require.Equal(t, dk.Plaintext, out.Plaintext)
+	require.Equal(t, dk.Plaintext.Bytes(), out.Plaintext)
 
 	pt, err := keys.UnwrapDataKey(bg, e1t1, dk.KeyID, dk.Wrapped)
 	require.NoError(t, err)
-	require.Equal(t, dk.Plaintext, pt)
+	require.Equal(t, dk.Plaintext.Bytes(), pt)
 
 	// Any other tenant's context is refused by KMS.
 	var invalid *types.InvalidCiphertextException
