@@ -1,27 +1,31 @@
 package main
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 
+	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/oauth"
 )
 
 // Environment variables the app reads.
 const (
-	envClientID       = "SLACK_CLIENT_ID"
-	envClientSecret   = "SLACK_CLIENT_SECRET"
-	envSigningSecret  = "SLACK_SIGNING_SECRET"
-	envStateSecret    = "SLACK_STATE_SECRET"
-	envScopes         = "SLACK_SCOPES"
-	envUserScopes     = "SLACK_USER_SCOPES"
-	envBaseURL        = "APP_BASE_URL"
-	envKMSKeyID       = "INSTALLVAULT_KMS_KEY_ID"
-	envLocalKey       = "INSTALLVAULT_LOCAL_KEY"
+	envClientID      = "SLACK_CLIENT_ID"
+	envClientSecret  = "SLACK_CLIENT_SECRET"
+	envSigningSecret = "SLACK_SIGNING_SECRET"
+	envStateSecret   = "SLACK_STATE_SECRET"
+	envScopes        = "SLACK_SCOPES"
+	envUserScopes    = "SLACK_USER_SCOPES"
+	envBaseURL       = "APP_BASE_URL"
+	envKMSKeyID      = "INSTALLVAULT_KMS_KEY_ID"
+	envLocalKeys     = "INSTALLVAULT_LOCAL_KEYS"
+	envLocalPrimary  = "INSTALLVAULT_LOCAL_PRIMARY"
+	// envLocalKeyOld is the variable of earlier versions, refused with a
+	// hint (INSTALLVAULT_LOCAL_KEYS is the one format, shared with the CLI).
+	envLocalKeyOld    = "INSTALLVAULT_LOCAL_KEY"
 	envDynamoTable    = "INSTALLVAULT_DYNAMODB_TABLE"
 	envDynamoEndpoint = "INSTALLVAULT_DYNAMODB_ENDPOINT"
 )
@@ -41,9 +45,12 @@ type config struct {
 	UserScopes  []string
 	// BaseURL is the app's public URL, without a trailing slash.
 	BaseURL string
-	// KMSKeyID or LocalKey choose the key provider; exactly one is set.
-	KMSKeyID string
-	LocalKey installstore.Secret
+	// KMSKeyID or LocalKeys choose the key provider; exactly one is set.
+	// LocalKeys is a keyring spec (crypto.ParseLocalKeys), LocalPrimary
+	// the name of its sealing key when it has several.
+	KMSKeyID     string
+	LocalKeys    installstore.Secret
+	LocalPrimary string
 	// DynamoTable is empty for the memory backend.
 	DynamoTable    string
 	DynamoEndpoint string
@@ -65,7 +72,8 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		UserScopes:     splitList(getenv(envUserScopes)),
 		BaseURL:        strings.TrimRight(strings.TrimSpace(getenv(envBaseURL)), "/"),
 		KMSKeyID:       strings.TrimSpace(getenv(envKMSKeyID)),
-		LocalKey:       installstore.Secret(strings.TrimSpace(getenv(envLocalKey))),
+		LocalKeys:      installstore.Secret(strings.TrimSpace(getenv(envLocalKeys))),
+		LocalPrimary:   strings.TrimSpace(getenv(envLocalPrimary)),
 		DynamoTable:    strings.TrimSpace(getenv(envDynamoTable)),
 		DynamoEndpoint: strings.TrimSpace(getenv(envDynamoEndpoint)),
 	}
@@ -91,12 +99,16 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		errs = append(errs, fmt.Errorf("%s must be at least %d bytes", envStateSecret, oauth.MinStateSecretLen))
 	}
 	switch {
-	case c.KMSKeyID != "" && !c.LocalKey.IsZero():
-		errs = append(errs, fmt.Errorf("set only one of %s and %s", envKMSKeyID, envLocalKey))
-	case c.KMSKeyID == "" && c.LocalKey.IsZero():
-		errs = append(errs, fmt.Errorf("%s or %s is required: tokens are never stored unencrypted", envKMSKeyID, envLocalKey))
-	case !c.LocalKey.IsZero():
-		if _, err := decodeLocalKey(c.LocalKey); err != nil {
+	case getenv(envLocalKeyOld) != "":
+		errs = append(errs, fmt.Errorf("%s is now %s, the installvault CLI's format (a bare key still works); "+
+			"installations sealed by earlier versions of this app name their key %q: to keep reading them set %s=%s=<the same key>",
+			envLocalKeyOld, envLocalKeys, legacyLocalKeyName, envLocalKeys, legacyLocalKeyName))
+	case c.KMSKeyID != "" && !c.LocalKeys.IsZero():
+		errs = append(errs, fmt.Errorf("set only one of %s and %s", envKMSKeyID, envLocalKeys))
+	case c.KMSKeyID == "" && c.LocalKeys.IsZero():
+		errs = append(errs, fmt.Errorf("%s or %s is required: tokens are never stored unencrypted", envKMSKeyID, envLocalKeys))
+	case !c.LocalKeys.IsZero():
+		if _, err := localKeyring(c); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -122,19 +134,19 @@ func checkBaseURL(s string) error {
 	return fmt.Errorf("%s must be https (http only on 127.0.0.1 or localhost)", envBaseURL)
 }
 
-// decodeLocalKey decodes INSTALLVAULT_LOCAL_KEY: standard or URL base64 of
-// exactly 32 bytes.
-func decodeLocalKey(s installstore.Secret) ([]byte, error) {
-	v := s.Reveal()
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if k, err := enc.DecodeString(v); err == nil {
-			if len(k) != 32 {
-				return nil, fmt.Errorf("%s must decode to 32 bytes, not %d (make one with: openssl rand -base64 32)", envLocalKey, len(k))
-			}
-			return k, nil
-		}
+// legacyLocalKeyName is the key name earlier versions of the app sealed
+// with (INSTALLVAULT_LOCAL_KEY).
+const legacyLocalKeyName = "local-1"
+
+// localKeyring parses INSTALLVAULT_LOCAL_KEYS with crypto's one parser
+// (the CLI's): "name=KEY,..." or one bare key, 32 bytes in base64 or hex.
+// Its errors never quote the value.
+func localKeyring(c *config) (crypto.KeyProvider, error) {
+	k, err := crypto.ParseLocalKeyring(c.LocalKeys.Reveal(), c.LocalPrimary)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (make a key with: openssl rand -base64 32; several keys need %s)", envLocalKeys, err, envLocalPrimary)
 	}
-	return nil, fmt.Errorf("%s is not base64 (make one with: openssl rand -base64 32)", envLocalKey)
+	return k, nil
 }
 
 // splitList splits a comma- or space-separated list.

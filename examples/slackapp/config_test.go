@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"testing"
@@ -20,7 +21,7 @@ func validEnv() env {
 		envClientSecret:  "client-secret-test-77e0a1",
 		envSigningSecret: "signing-secret-test-3c1b9f",
 		envBaseURL:       "https://app.example.com/",
-		envLocalKey:      base64.StdEncoding.EncodeToString(make([]byte, 32)),
+		envLocalKeys:     base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef")),
 	}
 }
 
@@ -45,7 +46,13 @@ func TestLoadConfig(t *testing.T) {
 	require.Equal(t, []string{"search:read"}, c.UserScopes)
 	require.True(t, c.DynamoLocalCredentials)
 
-	e[envLocalKey] = ""
+	e[envLocalKeys] = "old=" + hex.EncodeToString([]byte("fedcba9876543210fedcba9876543210")) + ",new=" + e[envLocalKeys]
+	e[envLocalPrimary] = "new"
+	c, err = loadConfig(e.get)
+	require.NoError(t, err, "the CLI's keyring format, hex and base64")
+	require.Equal(t, "new", c.LocalPrimary)
+
+	e[envLocalKeys], e[envLocalPrimary] = "", ""
 	e[envKMSKeyID] = "alias/installvault"
 	e["AWS_PROFILE"] = "prod"
 	c, err = loadConfig(e.get)
@@ -65,12 +72,18 @@ func TestLoadConfigRejects(t *testing.T) {
 		"no base URL":       {func(e env) { delete(e, envBaseURL) }, envBaseURL + " is required"},
 		"http base URL":     {func(e env) { e[envBaseURL] = "http://app.example.com" }, "must be https"},
 		"base URL path":     {func(e env) { e[envBaseURL] = "https://app.example.com/slack" }, "without path"},
-		"no key":            {func(e env) { delete(e, envLocalKey) }, "never stored unencrypted"},
+		"no key":            {func(e env) { delete(e, envLocalKeys) }, "never stored unencrypted"},
 		"two keys":          {func(e env) { e[envKMSKeyID] = "alias/k" }, "only one of"},
-		"short key":         {func(e env) { e[envLocalKey] = base64.StdEncoding.EncodeToString(make([]byte, 16)) }, "32 bytes, not 16"},
-		"not base64":        {func(e env) { e[envLocalKey] = "not base64!" }, "is not base64"},
-		"short state":       {func(e env) { e[envStateSecret] = "short-state-secret" }, "at least 32 bytes"},
-		"endpoint only":     {func(e env) { e[envDynamoEndpoint] = "http://127.0.0.1:8000" }, envDynamoTable + " is not"},
+		"short key":         {func(e env) { e[envLocalKeys] = base64.StdEncoding.EncodeToString([]byte("0123456789abcdef")) }, envLocalKeys},
+		"not base64":        {func(e env) { e[envLocalKeys] = "not base64!" }, envLocalKeys},
+		"all-zero key":      {func(e env) { e[envLocalKeys] = base64.StdEncoding.EncodeToString(make([]byte, 32)) }, envLocalKeys},
+		"no primary":        {func(e env) { e[envLocalKeys] = "a=" + e[envLocalKeys] + ",b=" + e[envLocalKeys] }, envLocalPrimary},
+		"old variable": {func(e env) {
+			e[envLocalKeyOld] = e[envLocalKeys]
+			delete(e, envLocalKeys)
+		}, "is now " + envLocalKeys},
+		"short state":   {func(e env) { e[envStateSecret] = "short-state-secret" }, "at least 32 bytes"},
+		"endpoint only": {func(e env) { e[envDynamoEndpoint] = "http://127.0.0.1:8000" }, envDynamoTable + " is not"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := validEnv()
@@ -86,7 +99,7 @@ func TestLoadConfigRejects(t *testing.T) {
 	}
 	// Every problem is reported at once.
 	_, err := loadConfig(env{}.get)
-	for _, v := range []string{envClientID, envClientSecret, envSigningSecret, envBaseURL, envLocalKey} {
+	for _, v := range []string{envClientID, envClientSecret, envSigningSecret, envBaseURL, envLocalKeys} {
 		require.ErrorContains(t, err, v)
 	}
 }
@@ -122,5 +135,5 @@ func Example_missingConfiguration() {
 	})
 	fmt.Println(err)
 	// Output:
-	// configuration: INSTALLVAULT_KMS_KEY_ID or INSTALLVAULT_LOCAL_KEY is required: tokens are never stored unencrypted
+	// configuration: INSTALLVAULT_KMS_KEY_ID or INSTALLVAULT_LOCAL_KEYS is required: tokens are never stored unencrypted
 }

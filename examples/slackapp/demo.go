@@ -65,7 +65,7 @@ func startDemo(ctx context.Context, o demoOptions) (*demo, error) {
 		StateSecret:            randomSecret(),
 		Scopes:                 defaultScopes,
 		BaseURL:                base,
-		LocalKey:               installstore.Secret(base64.StdEncoding.EncodeToString(randomKey())),
+		LocalKeys:              installstore.Secret(base64.StdEncoding.EncodeToString(randomKey())),
 		DynamoTable:            o.DynamoTable,
 		DynamoEndpoint:         o.DynamoEndpoint,
 		DynamoLocalCredentials: o.LocalCredentials,
@@ -96,7 +96,7 @@ func startDemo(ctx context.Context, o demoOptions) (*demo, error) {
 	}
 	o.Logger.Info("slackapp demo: " + stores.Describe)
 	return &demo{URL: base, Slack: slack, Stores: stores, app: a, server: startServer(o.Listener, a),
-		Secrets: []installstore.Secret{cfg.ClientSecret, cfg.SigningSecret, cfg.StateSecret, cfg.LocalKey}}, nil
+		Secrets: []installstore.Secret{cfg.ClientSecret, cfg.SigningSecret, cfg.StateSecret, cfg.LocalKeys}}, nil
 }
 
 // Close stops the app, then the stand-in.

@@ -11,9 +11,15 @@
 //
 // and has one real feature: when someone mentions the app (app_mention),
 // it replies in the thread with chat.postMessage, using the bot token of the
-// workspace the signed event came from — the verified team_id, never a value
-// from the message — through Refresher.Do, which refreshes a rotating token
-// once and retries when Slack says it expired.
+// workspace the signed event came from — the tenant the oauth handler
+// verified and hands over with the typed event (oauth.EventFrom), never a
+// value from the message — through Refresher.Do, which refreshes a rotating
+// token once and retries when Slack says it expired. Slack's retries of an
+// answered event never reach it: the oauth handler de-duplicates them across
+// replicas.
+//
+// Every page, 404 and 405 included, is the app's own and speaks to the
+// person using it; what a developer needs to fix goes to the log.
 //
 // GET /installed lists the installations made from this browser: workspace,
 // scopes, token expiry, version, install time. It never shows a token.
@@ -26,7 +32,9 @@
 //	SLACK_SCOPES             bot scopes (default app_mentions:read,chat:write)
 //	SLACK_USER_SCOPES        user scopes (default none)
 //	INSTALLVAULT_KMS_KEY_ID  AWS KMS key (ID, ARN or alias) wrapping data keys, or
-//	INSTALLVAULT_LOCAL_KEY   base64 of 32 random bytes (development only)
+//	INSTALLVAULT_LOCAL_KEYS  development only: one key (openssl rand -base64 32), or
+//	                         name=KEY,name2=KEY2 as the installvault CLI reads it
+//	INSTALLVAULT_LOCAL_PRIMARY  with several local keys, the one sealing new data keys
 //	INSTALLVAULT_DYNAMODB_TABLE     DynamoDB table (default: memory, lost at exit)
 //	INSTALLVAULT_DYNAMODB_ENDPOINT  e.g. DynamoDB Local's http://127.0.0.1:8000
 //

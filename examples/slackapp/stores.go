@@ -24,9 +24,6 @@ const (
 	dataKeyMaxUses = 1000
 )
 
-// localKeyName names the INSTALLVAULT_LOCAL_KEY key in sealed values.
-const localKeyName = "local-1"
-
 // storeStack is the store the app uses (sealed over a backend) and, for
 // tests and the demo, the backend itself.
 type storeStack struct {
@@ -66,13 +63,9 @@ func openStores(ctx context.Context, c *config, createTable bool) (*storeStack, 
 		}
 		keyDesc = "AWS KMS key " + c.KMSKeyID
 	} else {
-		k, err := decodeLocalKey(c.LocalKey)
-		if err != nil {
+		var err error
+		if keys, err = localKeyring(c); err != nil {
 			return nil, err
-		}
-		keys, err = crypto.NewLocalKeyring(map[string][]byte{localKeyName: k}, localKeyName)
-		if err != nil {
-			return nil, fmt.Errorf("local keyring: %w", err)
 		}
 		keyDesc = "a local key (development only)"
 	}
