@@ -1,0 +1,103 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+)
+
+// migrations are the schema's versions, in order: migrations[i] upgrades a
+// file at PRAGMA user_version i to i+1. Append only; never edit one that
+// shipped.
+var migrations = [SchemaVersion]string{
+	// 1: tenants, users, the version counter, nonces, leases, due indexes.
+	`
+CREATE TABLE tenants (
+	enterprise_id TEXT NOT NULL,
+	team_id       TEXT NOT NULL,
+	version       INTEGER NOT NULL,
+	rec           TEXT NOT NULL,
+	user_id       TEXT NOT NULL DEFAULT '',
+	user          TEXT,
+	user_token    INTEGER NOT NULL DEFAULT 0,
+	user_due      INTEGER,
+	bot           TEXT,
+	bot_due       INTEGER,
+	due           INTEGER GENERATED ALWAYS AS (
+		CASE WHEN bot_due IS NULL THEN user_due
+		     WHEN user_due IS NULL THEN bot_due
+		     ELSE min(bot_due, user_due) END) VIRTUAL,
+	PRIMARY KEY (enterprise_id, team_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE users (
+	enterprise_id TEXT NOT NULL,
+	team_id       TEXT NOT NULL,
+	user_id       TEXT NOT NULL,
+	rec           TEXT NOT NULL,
+	user          TEXT NOT NULL,
+	user_token    INTEGER NOT NULL DEFAULT 0,
+	due           INTEGER,
+	PRIMARY KEY (enterprise_id, team_id, user_id),
+	FOREIGN KEY (enterprise_id, team_id) REFERENCES tenants (enterprise_id, team_id) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX tenants_due ON tenants (due, enterprise_id, team_id) WHERE due IS NOT NULL;
+CREATE INDEX users_due ON users (due, enterprise_id, team_id, user_id) WHERE due IS NOT NULL;
+
+CREATE TABLE counter (
+	id      INTEGER PRIMARY KEY CHECK (id = 1),
+	version INTEGER NOT NULL
+) STRICT;
+INSERT INTO counter (id, version) VALUES (1, 0);
+
+CREATE TABLE nonces (
+	hash       BLOB PRIMARY KEY,
+	expires_ns INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX nonces_expiry ON nonces (expires_ns);
+
+CREATE TABLE leases (
+	name       TEXT PRIMARY KEY,
+	owner      TEXT NOT NULL,
+	expires_ns INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+`,
+}
+
+// SchemaVersion is the schema version (PRAGMA user_version) this package
+// creates and reads.
+const SchemaVersion = 1
+
+// migrate brings the file's schema to SchemaVersion in one BEGIN IMMEDIATE
+// transaction: the first of several processes opening a new file at once
+// creates it, the others wait for the lock (busy_timeout), then find it
+// done.
+func (s *Store) migrate(ctx context.Context) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return wrapKey("open "+s.path+": migrate", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var have int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&have); err != nil {
+		return wrapKey("open "+s.path+": migrate", err)
+	}
+	if have > len(migrations) {
+		return fmt.Errorf("sqlite: open %q: schema version %d is newer than this package's %d: upgrade installvault", s.path, have, len(migrations))
+	}
+	if have == len(migrations) {
+		return nil
+	}
+	for v := have; v < len(migrations); v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return wrapKey(fmt.Sprintf("open %s: migrate to schema %d", s.path, v+1), err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
+		return wrapKey("open "+s.path+": migrate", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return wrapKey("open "+s.path+": migrate", err)
+	}
+	return nil
+}
