@@ -35,7 +35,12 @@
 // # Commands
 //
 // create-table creates the table with the schema package dynamo documents
-// (dynamo.CreateTable) and waits until it is active.
+// (dynamo.CreateTable), due index included, and waits until it is active.
+//
+// add-due-index adds the due index (the global secondary index the
+// background refresh reads, see package dynamo) to a table made before it,
+// online, waits until it is built, and fills it in from unsealed attributes
+// (dynamo.AddDueIndex). It is idempotent.
 //
 // list prints every record — each tenant's latest installation and each
 // user's installation — with its tenant, user, installer, version, install

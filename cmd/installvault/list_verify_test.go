@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/require"
 
 	"github.com/installvault/installvault/crypto"
@@ -143,4 +144,35 @@ func TestListAndVerify(t *testing.T) {
 	require.Equal(t, exitOK, r.code, r.errOut)
 	require.Contains(t, r.out, "UNSEALED")
 	require.Contains(t, r.out, "11 records, 5 tenants")
+}
+
+func TestAddDueIndex(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	table := dynamotest.TableName("cli-legacy")
+	_, err := h.client.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName: aws.String(table),
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String("PK"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("SK"), AttributeType: types.ScalarAttributeTypeS},
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String("PK"), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String("SK"), KeyType: types.KeyTypeRange},
+		},
+		BillingMode: types.BillingModePayPerRequest,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = h.client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	})
+	for range 2 { // idempotent
+		r := h.run(h.with(envTable, table), "", "add-due-index")
+		require.Equal(t, exitOK, r.code, r.errOut)
+		require.Equal(t, "table "+table+" has the due index, filled in\n", r.out)
+	}
+	d, err := h.client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	require.NoError(t, err)
+	require.Len(t, d.Table.GlobalSecondaryIndexes, 1)
+	require.Equal(t, "due", aws.ToString(d.Table.GlobalSecondaryIndexes[0].IndexName))
 }
