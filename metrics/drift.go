@@ -8,6 +8,7 @@ import (
 
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
 )
 
@@ -84,7 +85,8 @@ func diff(want, got []string) (missing, extra []string) {
 // DriftMonitor runs [ScopeDrift] on demand and exports, as of the last
 // check that listed every record it could read, the count of drifting
 // installations (gauge installvault.scope_drift) and of records skipped as
-// corrupt (gauge installvault.scope_drift_skipped).
+// corrupt or, over an encryption layer, unreadable (gauge
+// installvault.scope_drift_skipped).
 type DriftMonitor struct {
 	lister        installstore.Lister
 	want          Scopes
@@ -113,7 +115,7 @@ func NewDriftMonitor(l installstore.Lister, want Scopes, opts ...Option) (*Drift
 		return nil, fmt.Errorf("metrics: new drift monitor: %w", err)
 	}
 	_, err = m.Int64ObservableGauge("installvault.scope_drift_skipped",
-		metric.WithDescription("Records the last scope-drift check skipped because they are corrupt."),
+		metric.WithDescription("Records the last scope-drift check skipped because they are corrupt or do not open."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			o.Observe(d.skipped.Load())
 			return nil
@@ -125,12 +127,12 @@ func NewDriftMonitor(l installstore.Lister, want Scopes, opts ...Option) (*Drift
 }
 
 // Check lists the store, records the counts and returns the drifting
-// installations. Records skipped as corrupt do not stop it: the gauges are
+// installations. Records skipped as corrupt or unreadable do not stop it: the gauges are
 // updated, and the drifts are returned with the error naming the records
 // skipped. A listing that fails leaves the gauges as they were.
 func (d *DriftMonitor) Check(ctx context.Context) ([]Drift, error) {
 	drifts, err := ScopeDrift(ctx, d.lister, d.want)
-	if n, complete := countSkipped(err, installstore.ErrCorrupt); err == nil || complete {
+	if n, complete := countSkipped(err, installstore.ErrCorrupt, crypto.ErrDecrypt); err == nil || complete {
 		d.last.Store(int64(len(drifts)))
 		d.skipped.Store(int64(n))
 	}

@@ -40,7 +40,7 @@
 //	installvault.revocations     {what="user"|"bot"}
 //	installvault.token_reads     {outcome="ok"|"not_found"|"unavailable"|"error"}
 //	installvault.scope_drift     gauge: installations drifting at the last check
-//	installvault.scope_drift_skipped  gauge: records the last check could not read (corrupt, unreadable)
+//	installvault.scope_drift_skipped  gauge: records the last check skipped (corrupt, or not opening)
 package metrics
 
 import (

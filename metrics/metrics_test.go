@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
 	"github.com/installvault/installvault/memory"
@@ -233,4 +235,30 @@ func Example() {
 		fmt.Printf("team %s misses %v\n", d.Query.TeamID, d.MissingBot)
 	}
 	// Output: team T0OLD misses [commands]
+}
+
+func TestDriftOverTheEncryptionLayerCountsWhatDoesNotOpen(t *testing.T) {
+	ctx := context.Background()
+	backend := memory.New()
+	keyring := func(b byte) crypto.KeyProvider {
+		k, err := crypto.NewLocalKeyring(map[string][]byte{"k": bytes.Repeat([]byte{b}, 32)}, "k")
+		require.NoError(t, err)
+		return k
+	}
+	good, err := crypto.NewStore(backend, keyring(1))
+	require.NoError(t, err)
+	other, err := crypto.NewStore(backend, keyring(2)) // the same key name, other bytes
+	require.NoError(t, err)
+	require.NoError(t, good.StoreInstallation(ctx, storetest.Fixture("", "T1", "U1", "a")))
+	require.NoError(t, other.StoreInstallation(ctx, storetest.Fixture("", "T2", "U1", "b")))
+
+	reader := sdkmetric.NewManualReader()
+	mon, err := metrics.NewDriftMonitor(good, metrics.Scopes{Bot: []string{"chat:write"}}, metrics.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))))
+	require.NoError(t, err)
+	drifts, err := mon.Check(ctx)
+	require.ErrorIs(t, err, crypto.ErrDecrypt)
+	require.Len(t, drifts, 2, "T1's two records")
+	got := collect(t, reader)
+	require.Equal(t, int64(2), got["installvault.scope_drift"])
+	require.Equal(t, int64(2), got["installvault.scope_drift_skipped"], "T2's two records do not open")
 }
