@@ -20,18 +20,16 @@ func (s *Store) DeleteInstallation(ctx context.Context, q installstore.Query) er
 }
 
 // DeleteInstallationIf implements [installstore.ConditionalDeleter]: as
-// DeleteInstallation, in the same script, only while the tenant's Version
-// is version. When q's tenant does not exist but its standalone twin does,
-// the condition is checked on the twin (what a fetch of q returned): a
-// Version is never given to two tenants of a group, so a match means the
-// caller saw that very record.
+// DeleteInstallation, in the same script, only while the Version of
+// q.Tenant() itself (no fallback) is version. To purge what a fetch fell
+// back to, name the returned record's tenant (inst.Query()).
 func (s *Store) DeleteInstallationIf(ctx context.Context, q installstore.Query, version int64) error {
 	return s.delete(ctx, "conditional delete", q, deleteWhat(q), strconv.FormatInt(version, 10))
 }
 
 // DeleteBot implements [installstore.BotDeleter]: one script that removes
-// the bot of the tenant (and of its standalone twin) and gives it a new
-// Version. A tenant whose key holds another type than a hash is deleted.
+// the tenant's bot and gives it a new Version. A tenant whose key holds
+// another type than a hash (nothing of it can be read) is deleted.
 func (s *Store) DeleteBot(ctx context.Context, q installstore.Query) error {
 	return s.delete(ctx, "delete bot", q, "bot", "")
 }

@@ -174,14 +174,12 @@ return {'ok', v}
 `)
 
 // deleteScript is DeleteInstallation and DeleteBot, with or without a
-// Version condition. ARGV: tenant, twin tenant ("" for none), write token,
-// what ("tenant", "user" or "bot"), user ID, expected Version ("" for
-// none). It returns {code, Version}: "ok" or "conflict" (Version is the
-// stored one).
-//
-// The condition is on the tenant itself; when it does not exist, on its
-// twin, which a fetch of the tenant falls back to (Versions are unique in a
-// group, so a match means the caller saw that record).
+// Version condition on the tenant itself (no fallback; a tenant that does
+// not exist is not an error). ARGV: tenant, twin tenant ("" for none),
+// write token, what ("tenant", "user" or "bot"), user ID, expected Version
+// ("" for none). A tenant or user delete of a workspace of an enterprise
+// also deletes the same of its standalone twin; a bot delete does not. It
+// returns {code, Version}: "ok" or "conflict" (Version is the stored one).
 var deleteScript = redis.NewScript(luaCommon + `
 if not indexok() then return redis.error_reply('WRONGTYPE index keys of group') end
 local what, uid, expected, token = ARGV[4], ARGV[5], ARGV[6], ARGV[3]
@@ -223,19 +221,13 @@ end
 local main, twin = KEYS[4], KEYS[5]
 if expected ~= '' then
   local v = versionof(main)
-  if v then
-    if v ~= expected then
-      if v ~= '?' and redis.call('HGET', main, 'w') == token then return {'ok', ''} end
-      return {'conflict', v}
-    end
-  elseif twin and versionof(twin) == expected then
-    del(twin, ARGV[2])
-    return {'ok', ''}
-  else
-    return {'ok', ''}
+  if not v then return {'ok', ''} end
+  if v ~= expected then
+    if v ~= '?' and redis.call('HGET', main, 'w') == token then return {'ok', ''} end
+    return {'conflict', v}
   end
 end
 del(main, ARGV[1])
-if twin then del(twin, ARGV[2]) end
+if twin and what ~= 'bot' then del(twin, ARGV[2]) end
 return {'ok', ''}
 `)

@@ -19,6 +19,7 @@ type Store struct {
 	prefix    string
 	now       func() time.Time
 	plaintext bool
+	tags      []string // the hash tag of each group, "{prefix:3ff}"
 }
 
 // Option configures a [Store].
@@ -76,6 +77,10 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if err := validPrefix(s.prefix); err != nil {
 		return nil, err
 	}
+	s.tags = make([]string, groups)
+	for g := range s.tags {
+		s.tags[g] = fmt.Sprintf("{%s:%03x}", s.prefix, g)
+	}
 	return s, nil
 }
 
@@ -118,7 +123,7 @@ type keys struct {
 	tag string // "{prefix:3ff}", the group's hash tag
 }
 
-func (s *Store) group(g int) keys { return keys{tag: fmt.Sprintf("{%s:%03x}", s.prefix, g)} }
+func (s *Store) group(g int) keys { return keys{tag: s.tags[g]} }
 
 func (s *Store) groupOf(t installstore.Tenant) keys { return s.group(groupOf(t)) }
 

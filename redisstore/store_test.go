@@ -122,10 +122,10 @@ func TestVersionsSurviveALostCounter(t *testing.T) {
 	require.Greater(t, again.Version, first.Version)
 }
 
-// TestGridMigrationConditionsOnWhatTheFetchReturned: a conditional delete
-// naming (E, T), when only the standalone record of T exists (what a fetch
-// of (E, T) returned), deletes it when its Version is the one seen.
-func TestGridMigrationConditionsOnWhatTheFetchReturned(t *testing.T) {
+// TestGridMigrationConditionsOnTheExactTenant: a conditional delete names
+// one tenant exactly; to purge the standalone record a fetch of (E, T)
+// fell back to, the caller names that record's own tenant.
+func TestGridMigrationConditionsOnTheExactTenant(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newPlain(t, redistest.ClusterClient(t))
 	grid := installstore.Query{EnterpriseID: "E1", TeamID: "T1"}
@@ -135,17 +135,21 @@ func TestGridMigrationConditionsOnWhatTheFetchReturned(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, standalone.Version, seen.Version)
 
-	require.NoError(t, s.DeleteInstallationIf(ctx, grid, seen.Version-1), "another Version: nothing to delete")
-	_, err = s.FetchInstallation(ctx, installstore.Query{TeamID: "T1"})
-	require.NoError(t, err, "the standalone record stays")
-
+	require.NoError(t, s.DeleteInstallationIf(ctx, grid, seen.Version), "(E1, T1) does not exist: nothing to delete")
 	require.NoError(t, s.DeleteBot(ctx, grid))
-	got, err := s.FetchInstallation(ctx, grid)
-	require.NoError(t, err)
-	require.Nil(t, got.Bot, "a revocation naming (E, T) revokes the standalone record's bot")
+	got, err := s.FetchInstallation(ctx, installstore.Query{TeamID: "T1"})
+	require.NoError(t, err, "the standalone record stays")
+	require.NotNil(t, got.Bot)
 
-	require.NoError(t, s.DeleteInstallationIf(ctx, grid, got.Version))
-	_, err = s.FetchInstallation(ctx, installstore.Query{TeamID: "T1"})
+	own := seen.Query()
+	own.UserID = ""
+	require.ErrorIs(t, s.DeleteBotIf(ctx, own, seen.Version-1), installstore.ErrConflict)
+	require.NoError(t, s.DeleteBotIf(ctx, own, seen.Version))
+	got, err = s.FetchInstallation(ctx, grid)
+	require.NoError(t, err)
+	require.Nil(t, got.Bot, "the record the fetch returned lost its bot")
+	require.NoError(t, s.DeleteInstallationIf(ctx, own, got.Version))
+	_, err = s.FetchInstallation(ctx, grid)
 	require.ErrorIs(t, err, installstore.ErrNotFound)
 }
 
