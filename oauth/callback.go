@@ -46,9 +46,13 @@ const (
 //     written and Slack not called, so a reload can complete the install;
 //   - a rejected installer (SensitiveScopes, AuthorizeInstaller) or a
 //     store that cannot save the installation: nothing is stored, and the
-//     install is undone at Slack ([Handler.undo]: apps.uninstall for a
-//     tenant the app was not installed in; never the tokens an existing
-//     installation holds); 403 "ask an admin", or 503/500 "start again".
+//     install is undone at Slack: apps.uninstall for a tenant the app was
+//     not installed in (falling back to auth.revoke of the new tokens); for
+//     a tenant already installed, only a new user token of a user with no
+//     stored installation is revoked, never what an existing installation
+//     holds (a re-install returns the same bot); when the store cannot say,
+//     nothing, and an error is logged. The page says 403 "ask an admin", or
+//     503/500 "start again".
 //
 // A reload of the callback after a success (the cookie then says
 // "completed") shows an "already installed" page with status 200.

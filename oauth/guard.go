@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/installvault/installvault/installstore"
 )
+
+// undoTimeout bounds undoing an install at Slack.
+const undoTimeout = 20 * time.Second
 
 // errNotAdmin: the installer is not an admin or owner.
 var errNotAdmin = errors.New("the installing user is not an admin or owner")
@@ -29,17 +33,20 @@ func (h *Handler) sensitiveGranted(inst *installstore.Installation) string {
 	return ""
 }
 
-// checkAdmin looks the installer up with users.info, with the new bot token
-// (else the user token), and accepts a workspace or organization admin or
-// owner. Any failure to tell is an error: the guard fails closed. An
-// answer saying "not an admin" wraps errNotAdmin.
+// checkAdmin looks the installer up with users.info, with a new token
+// granted users:read (the bot's, else the user's), and accepts a workspace
+// or organization admin or owner. Any failure to tell is an error: the
+// guard fails closed. An answer saying "not an admin" wraps errNotAdmin.
 func (h *Handler) checkAdmin(ctx context.Context, inst *installstore.Installation) error {
-	token := inst.User.Token.Reveal()
-	if inst.Bot != nil && !inst.Bot.Token.IsZero() {
+	var token string
+	switch {
+	case inst.Bot != nil && !inst.Bot.Token.IsZero() && slices.Contains(inst.Bot.Scopes, "users:read"):
 		token = inst.Bot.Token.Reveal()
+	case !inst.User.Token.IsZero() && slices.Contains(inst.User.Scopes, "users:read"):
+		token = inst.User.Token.Reveal()
 	}
 	if token == "" || inst.User.ID == "" {
-		return fmt.Errorf("oauth: admin check for tenant %s: no token or no installing user to look up", inst.Tenant())
+		return fmt.Errorf("oauth: admin check for tenant %s: no token granted users:read, or no installing user, to look the installer up with", inst.Tenant())
 	}
 	u, err := h.api(token).GetUserInfoContext(ctx, inst.User.ID)
 	if err != nil {
@@ -73,8 +80,11 @@ func (h *Handler) checkAdmin(ctx context.Context, inst *installstore.Installatio
 //   - the store cannot tell: nothing is revoked, and an error is logged
 //     naming the tenant.
 //
-// It returns what it did, for the log.
+// It returns what it did, for the log. It has its own time bound: it runs
+// after store calls that may have used theirs up.
 func (h *Handler) undo(ctx context.Context, inst *installstore.Installation) string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
 	tenant := slog.String("tenant", inst.Tenant().String())
 	latest := inst.Query()
 	latest.UserID = ""

@@ -24,10 +24,16 @@ func sensitive(c *oauth.Config) {
 }
 
 // installWS runs installCases[0] (workspace T0WS, installer U0INSTALLER,
-// bot token xoxb-test-T0WS-bot) to the callback's answer.
+// bot token xoxb-test-T0WS-bot), granted users:read too, to the callback's
+// answer.
 func installWS(e *env) (*http.Response, string) {
+	return installWSGranting(e, "chat:write,commands,incoming-webhook,users:read")
+}
+
+func installWSGranting(e *env, scopes string) (*http.Response, string) {
 	tc := installCases[0]
-	e.slack.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
+	access := strings.Replace(tc.access, `"scope":"chat:write,commands,incoming-webhook"`, `"scope":"`+scopes+`"`, 1)
+	e.slack.grant(tc.code, access, tc.authTest, tc.secrets...)
 	state, cookie := e.startInstall()
 	return e.callback(url.Values{"code": {tc.code}, "state": {state}}, cookie)
 }
@@ -66,6 +72,16 @@ func TestSensitiveScopesNeedAnAdmin(t *testing.T) {
 		require.Len(t, uninstalled, 1)
 		require.Contains(t, e.logs.String(), "users:read")
 		e.requireNoSecrets()
+	})
+	t.Run("UsersReadNotGrantedFailsClosed", func(t *testing.T) {
+		e := newEnv(t, sensitive)
+		e.slack.user("U0INSTALLER", true)
+		resp, body := installWSGranting(e, "chat:write,commands")
+		require.Equal(t, http.StatusBadGateway, resp.StatusCode)
+		require.Contains(t, body, string(oauth.ReasonAdminCheckFailed))
+		require.Zero(t, e.slack.userInfos.Load())
+		require.Zero(t, e.store.Len())
+		require.Contains(t, e.logs.String(), "no token granted users:read")
 	})
 	t.Run("OtherScopesNeedNoCheck", func(t *testing.T) {
 		e := newEnv(t, func(c *oauth.Config) {
