@@ -17,7 +17,7 @@
 // transaction versioned by PRAGMA user_version ([SchemaVersion]): processes
 // opening a new file at once create it exactly once. Tables are STRICT;
 // IDs are Slack IDs (letters, digits, '_', '.', '-'); an org-wide install
-// has team_id ''; a standalone workspace has enterprise_id ''.
+// has team_id ”; a standalone workspace has enterprise_id ”.
 //
 //	tenants   (enterprise_id, team_id) primary key
 //	          version     the tenant's Version, from counter

@@ -62,14 +62,14 @@ type listRow struct {
 }
 
 var (
-	latestFirst = readSQL(`SELECT enterprise_id, team_id, '', version, rec, user, bot, user_id FROM tenants t
+	sqlListLatestFirst = readSQL(`SELECT enterprise_id, team_id, '', version, rec, user, bot, user_id FROM tenants t
 ORDER BY enterprise_id, team_id LIMIT ?4`)
-	latestNext = readSQL(`SELECT enterprise_id, team_id, '', version, rec, user, bot, user_id FROM tenants t
+	sqlListLatestNext = readSQL(`SELECT enterprise_id, team_id, '', version, rec, user, bot, user_id FROM tenants t
 WHERE (enterprise_id, team_id) > (?1, ?2) ORDER BY enterprise_id, team_id LIMIT ?4`)
-	usersFirst = readSQL(`SELECT u.enterprise_id, u.team_id, u.user_id, t.version, u.rec, u.user, t.bot, u.user_id FROM users u
+	sqlListUsersFirst = readSQL(`SELECT u.enterprise_id, u.team_id, u.user_id, t.version, u.rec, u.user, t.bot, u.user_id FROM users u
 JOIN tenants t ON t.enterprise_id = u.enterprise_id AND t.team_id = u.team_id
 ORDER BY u.enterprise_id, u.team_id, u.user_id LIMIT ?4`)
-	usersNext = readSQL(`SELECT u.enterprise_id, u.team_id, u.user_id, t.version, u.rec, u.user, t.bot, u.user_id FROM users u
+	sqlListUsersNext = readSQL(`SELECT u.enterprise_id, u.team_id, u.user_id, t.version, u.rec, u.user, t.bot, u.user_id FROM users u
 JOIN tenants t ON t.enterprise_id = u.enterprise_id AND t.team_id = u.team_id
 WHERE (u.enterprise_id, u.team_id, u.user_id) > (?1, ?2, ?3) ORDER BY u.enterprise_id, u.team_id, u.user_id LIMIT ?4`)
 )
@@ -81,7 +81,7 @@ WHERE (u.enterprise_id, u.team_id, u.user_id) > (?1, ?2, ?3) ORDER BY u.enterpri
 // fetch would have returned then.
 func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Query, *installstore.Installation) error) error {
 	var bad skipped
-	for _, pass := range [][2]string{{latestFirst, latestNext}, {usersFirst, usersNext}} {
+	for _, pass := range [][2]string{{sqlListLatestFirst, sqlListLatestNext}, {sqlListUsersFirst, sqlListUsersNext}} {
 		var cur *listRow
 		for {
 			query, args := pass[0], []any{"", "", "", pageSize}
@@ -146,10 +146,10 @@ func (s *Store) listPage(ctx context.Context, query string, args []any) ([]listR
 }
 
 var (
-	tenantsDue = readSQL(`SELECT due, enterprise_id, team_id, '' FROM tenants INDEXED BY tenants_due
+	sqlTenantsDue = readSQL(`SELECT due, enterprise_id, team_id, '' FROM tenants INDEXED BY tenants_due
 WHERE due IS NOT NULL AND due <= ?1 AND (due, enterprise_id, team_id) > (?2, ?3, ?4)
 ORDER BY due, enterprise_id, team_id LIMIT ?6`)
-	usersDue = readSQL(`SELECT due, enterprise_id, team_id, user_id FROM users INDEXED BY users_due
+	sqlUsersDue = readSQL(`SELECT due, enterprise_id, team_id, user_id FROM users INDEXED BY users_due
 WHERE due IS NOT NULL AND due <= ?1 AND (due, enterprise_id, team_id, user_id) > (?2, ?3, ?4, ?5)
 ORDER BY due, enterprise_id, team_id, user_id LIMIT ?6`)
 )
@@ -162,7 +162,7 @@ ORDER BY due, enterprise_id, team_id, user_id LIMIT ?6`)
 func (s *Store) ListDue(ctx context.Context, before time.Time, fn func(installstore.Query, time.Time) error) error {
 	var bad skipped
 	limit := before.UnixNano()
-	for _, query := range []string{tenantsDue, usersDue} {
+	for _, query := range []string{sqlTenantsDue, sqlUsersDue} {
 		// (MinInt64, "", "", "") sorts before every real key: a tenant
 		// always has a team or an enterprise, a user row a user ID.
 		var due int64 = math.MinInt64

@@ -25,7 +25,7 @@ CREATE TABLE tenants (
 	due           INTEGER GENERATED ALWAYS AS (
 		CASE WHEN bot_due IS NULL THEN user_due
 		     WHEN user_due IS NULL THEN bot_due
-		     ELSE min(bot_due, user_due) END) VIRTUAL,
+		     ELSE min(bot_due, user_due) END) STORED,
 	PRIMARY KEY (enterprise_id, team_id)
 ) STRICT, WITHOUT ROWID;
 
