@@ -19,13 +19,28 @@
 //	-kms-key        INSTALLVAULT_KMS_KEY_ID         AWS KMS key (ID, ARN, alias) for new data keys
 //	-kms-endpoint   INSTALLVAULT_KMS_ENDPOINT       KMS endpoint URL, for a local KMS
 //	-kms-tenant-keys INSTALLVAULT_KMS_TENANT_KEYS   JSON file {"E1:T2": "arn:..."}: per-tenant keys
-//	                INSTALLVAULT_LOCAL_KEYS         development keyring: name=base64key,name2=base64key
+//	                INSTALLVAULT_LOCAL_KEYS         development keyring: one bare key, or name=key,name2=key
+//	                                                (32 bytes, base64 or hex: openssl rand -base64 32)
 //	-local-primary  INSTALLVAULT_LOCAL_PRIMARY      keyring key that seals new data keys
 //
 // AWS credentials come from the SDK's default chain (environment, shared
-// files, SSO, instance and container roles). Keys are needed only by verify
+// files, SSO, instance and container roles). For a local endpoint
+// (DynamoDB Local) any credentials do: a failure to find them says to set
+// AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x, and the region defaults to
+// us-east-1. The SDK's own log output is dropped. Keys are needed only by verify
 // and rewrap: exactly one of a KMS key and a local keyring. The keyring is
-// read from the environment only, so keys never appear on a command line.
+// read from the environment only, so keys never appear on a command line,
+// in the format the example app reads too (crypto.ParseLocalKeys); no
+// output ever quotes it, whatever it holds.
+//
+// # Nothing lost, nothing hidden
+//
+// Every command that goes through the table (list, verify, rewrap, export,
+// scope-drift) processes every record it can read. A record the table
+// holds but that does not decode (corrupt) or, for verify and rewrap, does
+// not open is never shown or exported: it is named (tenant and user, never
+// a value) and counted, the command goes on, and it exits 1 at the end.
+// import reads its whole input before writing anything.
 //
 // Apps that give tenants their own KMS keys (crypto.WithTenantKey) must pass
 // the same mapping to rewrap with -kms-tenant-keys: a JSON object from tenant
@@ -49,24 +64,30 @@
 // anything; UNSEALED and MALFORMED flag bad values without printing them).
 // -json prints JSON lines instead of a table.
 //
-// verify lists the table, then fetches each record through the encryption
-// layer with the configured keys and prints every record that cannot be opened
-// (tenant, user, and an error naming the field, never a value). It exits 1 if
-// any record fails.
+// verify streams the table's listing into -concurrency fetches through the
+// encryption layer with the configured keys and prints every record that
+// cannot be opened (FAIL), could not be checked because KMS or DynamoDB did
+// not answer (UNAVAILABLE), or does not decode (CORRUPT): tenant, user, and
+// an error naming the field, never a value. It exits 1 if any record is
+// one of those. Memory does not grow with the table.
 //
 // rewrap runs crypto.Rewrap: it re-seals every record under the current key
 // (a new KMS key, or a new keyring primary with the old key still in the
 // keyring), online, with conditional updates. It prints progress to stderr
 // every -progress records and the counts (seen, rewrapped, already current,
-// gone, failed), and exits 1 if any record failed. It is resumable: records
-// already under the current key are skipped, so run it again after an
-// interruption or failure until it reports 0 failed, then retire the old key
-// and run verify.
+// gone, failed, corrupt), and exits 1 if any record failed or is corrupt. A
+// record is already current only once it opened under the current key. It is
+// resumable: records already under the current key are not written again, so
+// run it again after an interruption or failure until it exits 0, then retire
+// the old key and run verify.
 //
 // export writes every record, still sealed, as JSON lines (package backup) to
 // a file (-o, mode 0600, renamed into place when complete) or stdout; it needs
-// no key. import restores such a file (-i) or stdin, idempotently; restored
-// records open with the keys that sealed them.
+// no key, and streams. import restores such a file (-i) or stdin into an
+// existing table, idempotently (an interrupted import is run again), with
+// -concurrency writes in flight; it validates the whole input before the
+// first write, and refuses an empty one. Restored records open with the keys
+// that sealed them.
 //
 // purge deletes one tenant — -team T [-enterprise E], or -enterprise E -org
 // for an org-wide install — and prints what it deleted. It asks nothing, and

@@ -165,7 +165,8 @@ Environment:
   INSTALLVAULT_KMS_ENDPOINT       KMS endpoint URL, for a local KMS (or -kms-endpoint)
   INSTALLVAULT_KMS_TENANT_KEYS    JSON file of per-tenant KMS keys, as the app's crypto.WithTenantKey
                                   (or -kms-tenant-keys); rewrap moves each tenant to its own key
-  INSTALLVAULT_LOCAL_KEYS         development keyring instead of KMS: name=base64key,name2=base64key
+  INSTALLVAULT_LOCAL_KEYS         development keyring instead of KMS: one bare key, or name=key,name2=key
+                                  (32 bytes, base64 or hex: openssl rand -base64 32)
                                   (environment only: keys never go on a command line)
   INSTALLVAULT_LOCAL_PRIMARY      keyring key that seals new data keys (or -local-primary)
   AWS_REGION, AWS_PROFILE, ...    AWS region and credentials: the SDK's default chain
