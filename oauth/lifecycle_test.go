@@ -236,3 +236,40 @@ func TestInstallOrderFromSlacksClock(t *testing.T) {
 		require.Contains(t, e.logs.String(), "clock differs from Slack's")
 	})
 }
+
+// TestEventsUninstallPurgesRecordsThatNeverOpen: on the real encryption
+// layer, records the backend holds but that can never be opened (a token
+// stored unsealed, a sealed value moved from another tenant) are purged by
+// their tenant's uninstall, whatever the event's time; other tenants stay.
+func TestEventsUninstallPurgesRecordsThatNeverOpen(t *testing.T) {
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": []byte("0123456789abcdef0123456789abcdef")}, "k1")
+	require.NoError(t, err)
+	var sealed *crypto.Store
+	e := newEnv(t, func(c *oauth.Config) {
+		sealed, err = crypto.NewStore(c.Store, keys)
+		require.NoError(t, err)
+		c.Store = sealed
+	})
+	bg := context.Background()
+	// T1: stored below the encryption layer, unsealed.
+	e.seed(storetest.Fixture("", "T1", "U1", "plain"), t0.Add(time.Hour))
+	// T2: T3's sealed bot token moved into T2's record.
+	require.NoError(t, sealed.StoreInstallation(bg, storetest.Fixture("", "T2", "U1", "a")))
+	require.NoError(t, sealed.StoreInstallation(bg, storetest.Fixture("", "T3", "U1", "b")))
+	t2, t3 := fetch(t, e.store, q("", "T2", "U1")), fetch(t, e.store, q("", "T3", "U1"))
+	t2.Bot.Token = t3.Bot.Token
+	require.NoError(t, e.store.UpdateInstallation(bg, t2))
+	for _, team := range []string{"T1", "T2"} {
+		_, err := sealed.FetchInstallation(bg, q("", team, "U1"))
+		require.ErrorIs(t, err, crypto.ErrDecrypt, team)
+	}
+
+	for _, team := range []string{"T1", "T2"} {
+		rec := e.post(callbackBody("", team, false, uninstalled, t0))
+		require.Equal(t, http.StatusOK, rec.Code, team)
+		e.requireGone(q("", team, ""))
+		e.requireGone(q("", team, "U1"))
+	}
+	fetch(t, sealed, q("", "T3", "U1"))
+	require.Equal(t, 1, e.store.Len())
+}
