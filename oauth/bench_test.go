@@ -3,6 +3,7 @@ package oauth_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -53,5 +54,39 @@ func BenchmarkServeEventsUnrelated(b *testing.B) {
 		if rec.Code != http.StatusOK {
 			b.Fatal(rec.Code)
 		}
+	}
+}
+
+// BenchmarkServeEventsToNext is the whole endpoint for an event handed to
+// Next, each with a new event_id: read, verify, parse (typed), de-duplicate
+// (lease, marker, release, on memory), deliver.
+func BenchmarkServeEventsToNext(b *testing.B) {
+	for _, dedup := range []bool{true, false} {
+		name := "Deduplicated"
+		if !dedup {
+			name = "EveryDelivery"
+		}
+		b.Run(name, func(b *testing.B) {
+			cfg := validConfig()
+			cfg.Store = memory.New()
+			cfg.DeliverDuplicateEvents = !dedup
+			cfg.Next = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+			h, err := oauth.New(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				body := strings.Replace(benchBody, `"event_id":"Ev1"`, `"event_id":"Ev`+strconv.Itoa(i)+`"`, 1)
+				req := signed(&testing.T{}, body, testSigningSecret, time.Now())
+				rec := httptest.NewRecorder()
+				h.ServeEvents(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatal(rec.Code)
+				}
+			}
+		})
 	}
 }
