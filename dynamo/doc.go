@@ -1,6 +1,12 @@
 // Package dynamo is the production installstore backend, on Amazon DynamoDB
 // (aws-sdk-go-v2). [Store] implements [installstore.FullStore]: several
-// replicas of a Slack app share one table safely.
+// replicas of a Slack app share one table safely. Its guarantees: every
+// write to a tenant is one conditional request or transaction, so a failed
+// call wrote nothing (or, for a tenant delete, left a tenant that already
+// reads as deleted); no read ever pairs records of two tenants or two
+// versions; a deleted tenant never comes back with a later install; a
+// transient failure says so ([ErrUnavailable]); a malformed item is never
+// handed out ([ErrMalformedItem]).
 //
 // By default the store refuses to write a secret that is not sealed by
 // package crypto; wrap it with crypto.NewStore. [WithPlaintextSecrets]
@@ -10,7 +16,10 @@
 //
 // One table, created by [CreateTable] or by your own tooling with exactly:
 //
-//   - partition key PK (String), sort key SK (String), no secondary index;
+//   - partition key PK (String), sort key SK (String);
+//   - a global secondary index named "due": partition key dueShard
+//     (String), sort key due (Number), projection KEYS_ONLY. A table made
+//     before the index existed gets it with [AddDueIndex];
 //   - on-demand capacity (PAY_PER_REQUEST), or provisioned if you size it;
 //   - Time to Live enabled on attribute "ttl".
 //
@@ -22,52 +31,95 @@
 //	T#<tenant>          LATEST        v (N)   version of the tenant, grows on every write
 //	                                  rec (M) the latest installation (below)
 //	                                  bot (M) the tenant's bot, absent when none
-//	T#<tenant>          USER#<uid>    rec (M) user uid's installation
+//	                                  due (N), dueShard (S): see the due index
+//	                                  tomb (BOOL) only on a tombstone (below)
+//	T#<tenant>          USER#<uid>    v (N)   the tenant's version when the item was written
+//	                                  rec (M) user uid's installation
+//	                                  due (N), dueShard (S)
 //	NONCE#<sha256 hex>  NONCE         exp (N) expiry, Unix ms; ttl (N) expiry, Unix s
 //	LEASE#<name>        LEASE         owner (S); exp (N) Unix ms; ttl (N) Unix s
 //
 // rec holds app, ent, entName, entURL, team, teamName, tokType (S), org
 // (BOOL), at (S, RFC 3339 install time), user (M: id, tok, rtok, exp,
 // scopes) and hook (M: url, ch, chID, cfg); bot holds id, uid, tok, rtok,
-// exp (S) and scopes (L of S). Empty values are omitted. tok, rtok and url
-// are the secrets, stored as sealed by package crypto. Nonces are stored as
-// their SHA-256, so the table never holds a usable OAuth state.
+// exp, at (S) and scopes (L of S). Empty values are omitted. tok, rtok and
+// url are the secrets, stored as sealed by package crypto. Nonces are stored
+// as their SHA-256, so the table never holds a usable OAuth state.
+//
+// A tombstone is a LATEST item holding only v and tomb = true: the tenant
+// was deleted and its other items are being removed. It reads as no tenant,
+// keeps the tenant's version floor (a re-install writes above it), and is
+// removed when the sweep ends; a sweep cut short by a failure is finished by
+// the next delete or install of the tenant.
 //
 // DynamoDB's TTL sweeper removes expired nonces and leases eventually (DynamoDB
 // Local never does); the store enforces the exact expiry "exp" in its
 // conditions, so an expired item is refused the moment it expires.
 //
-// # Requests per operation
+// # The due index
 //
-//   - FetchInstallation: one consistent GetItem of LATEST; with a UserID,
-//     one TransactGetItems of LATEST and USER#uid (a snapshot: a user record
-//     is never paired with a Version it was not current under, which would
-//     let an update based on it overwrite a newer record). A workspace of an
-//     enterprise with no installation of its own costs a second read for the
-//     org-wide fallback.
+// Every LATEST and USER# item holding a rotating token (a token with a
+// refresh token and an expiry) carries, unsealed, due: the Unix ms of
+// [installstore.Installation.RefreshAt] of what the item holds (a LATEST
+// item: the bot and the latest installer's user tokens; a USER# item: that
+// user's tokens), and dueShard: "DUE#00" to "DUE#15", from an FNV-1a hash
+// of PK, so that no index partition is hot when many tokens expire at once.
+// Items without a rotating token carry neither and are not in the index
+// (it is sparse). [Store.ListDue] queries the 16 shards in parallel; a tick
+// with nothing due reads no item. The index is eventually consistent, as
+// every global secondary index: it lags writes by a moment.
+//
+// # Requests per operation, and why the transactions
+//
+// Capacity units as DynamoDB Local reports them (ReturnConsumedCapacity
+// TOTAL) for items with sealed tokens (about 1 KB); run
+// go test -run TestConsumedCapacity -v ./dynamo/ for the current figures.
+// A transactional read or write costs twice a plain one, so each
+// transaction below is there for a stated reason.
+//
+//   - FetchInstallation: one consistent GetItem of LATEST (1 RCU). With a
+//     UserID, one TransactGetItems of LATEST and USER#uid (4 RCU): a
+//     snapshot, so that a user record is never paired with a Version it was
+//     not current under, which would let an update based on it overwrite a
+//     newer record. A workspace of an enterprise with no installation of its
+//     own reads the standalone and the org-wide record in parallel (3 RCU
+//     without a user).
 //   - StoreInstallation: one UpdateItem of LATEST, or with a User.ID one
-//     TransactWriteItems (LATEST + USER#uid). Versions are the writer's clock
-//     in microseconds, or the stored version + 1 when that is larger (the
+//     TransactWriteItems (LATEST + USER#uid: the two never disagree; 6 to 10
+//     WCU with the index entries). Versions are the writer's clock in
+//     microseconds, or the stored version + 1 when that is larger (the
 //     condition "v < new" fails, and the write is retried above the stored
-//     version): a re-created tenant never reuses a Version.
-//   - UpdateInstallation: one write conditioned on v = inst.Version; a USER#
-//     item is replaced only if it exists.
-//   - DeleteInstallation of a user: one TransactWriteItems. Of a tenant:
-//     Query + BatchWriteItem of its USER# items + conditional DeleteItem of
-//     LATEST, repeated if a write raced in.
-//   - DeleteBot, PutNonce, ConsumeNonce, AcquireLease, ReleaseLease: one
-//     conditional write each.
+//     version): a re-created tenant never reuses a Version. A workspace of
+//     an enterprise costs one more GetItem, for the standalone record it
+//     supersedes (turned into a tombstone in the same transaction).
+//   - UpdateInstallation: one write conditioned on v = inst.Version (6 WCU
+//     for a user's record: the transaction keeps LATEST and USER# in step);
+//     a USER# item is replaced only if it exists. A second attempt, under
+//     the same condition, when the LATEST record is another user's.
+//   - DeleteInstallation of a user: one GetItem and one TransactWriteItems
+//     (1 RCU, 4 WCU); of a tenant: one UpdateItem to a tombstone, one Query,
+//     one conditional DeleteItem per other item, one DeleteItem of the
+//     tombstone (1 RCU, 5 WCU for a tenant with one user). The
+//     ConditionalDeleter forms are the same requests, conditioned on the
+//     version the caller saw.
+//   - DeleteBot: one GetItem and one conditional UpdateItem. PutNonce,
+//     ConsumeNonce, AcquireLease, ReleaseLease: one conditional write each.
+//   - ListDue: 16 Queries of the index, keys only; 0 RCU for a tick with
+//     nothing due whatever the table holds (DynamoDB Local; DynamoDB may
+//     round each query up to half a unit), 5 RCU for 20 due records.
 //   - ListInstallations: a Scan for LATEST items, then per tenant a Query
-//     and TransactGetItems.
+//     and TransactGetItems (the same snapshot as a fetch with a user).
 //
 // # Errors
 //
 // Throttling and transient errors are retried by the client's retryer (set
 // it with config.WithRetryer: attempts, backoff, retry quota); transaction
 // conflicts with other in-flight transactions are retried by the same
-// retryer. What still fails wraps [ErrUnavailable] and the SDK's typed error,
-// and names the operation and tenant; a failed transaction or conditional
-// write wrote nothing. Lost conditions map to [installstore.ErrConflict] or
+// retryer. What still fails wraps [ErrUnavailable] (and so
+// [installstore.ErrUnavailable]) and the SDK's typed error, and names the
+// operation and tenant; the caller's own cancellation is not
+// ErrUnavailable. Lost conditions map to [installstore.ErrConflict] or
 // [installstore.ErrNotFound]. Items that do not decode give errors wrapping
-// [ErrMalformedItem] that name the attribute, never its value.
+// [ErrMalformedItem] (and so [installstore.ErrCorrupt]) that name the
+// attribute, never its value; listings go past them and name them.
 package dynamo

@@ -51,3 +51,19 @@ func ExampleCreateTable() {
 	}
 	_ = store // wrap with crypto.NewStore(store, keys) before use
 }
+
+// A table made before the due index existed gets it online, filled in from
+// the items' unsealed expiry attributes; running it again is harmless.
+func ExampleAddDueIndex() {
+	ctx := context.Background()
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	client := dynamodb.NewFromConfig(cfg)
+	if err := dynamo.AddDueIndex(ctx, client, "installvault"); err != nil {
+		// errors.Is(err, installstore.ErrCorrupt): the index is in place,
+		// and err names the items that do not decode.
+		log.Fatal(err)
+	}
+}

@@ -228,26 +228,42 @@ func TestFaultsChangeNothing(t *testing.T) {
 
 	q1 := installstore.Query{TeamID: "T1"}
 	ops := map[string]func() error{
-		"store":             func() error { return s.StoreInstallation(ctx, storetest.Fixture("", "T1", "U3", "new")) },
-		"store grid":        func() error { return s.StoreInstallation(ctx, storetest.Fixture("E1", "T1", "U1", "grid")) },
-		"store user-only":   func() error { i := storetest.Fixture("", "T1", "U1", "x"); i.Bot = nil; return s.StoreInstallation(ctx, i) },
-		"fetch":             func() error { _, err := s.FetchInstallation(ctx, q1); return err },
-		"fetch user":        func() error { _, err := s.FetchInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U1"}); return err },
-		"fetch fallback":    func() error { _, err := s.FetchInstallation(ctx, installstore.Query{EnterpriseID: "E1", TeamID: "T1"}); return err },
-		"update":            func() error { return s.UpdateInstallation(ctx, cur.Clone()) },
-		"delete":            func() error { return s.DeleteInstallation(ctx, q1) },
-		"delete grid":       func() error { return s.DeleteInstallation(ctx, installstore.Query{EnterpriseID: "E1", TeamID: "T1"}) },
-		"delete if":         func() error { return s.DeleteInstallationIf(ctx, q1, cur.Version) },
-		"delete user":       func() error { return s.DeleteInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U1"}) },
-		"delete user if":    func() error { return s.DeleteInstallationIf(ctx, installstore.Query{TeamID: "T1", UserID: "U2"}, cur.Version) },
-		"delete bot":        func() error { return s.DeleteBot(ctx, q1) },
-		"delete bot if":     func() error { return s.DeleteBotIf(ctx, q1, cur.Version) },
-		"list":              func() error { return s.ListInstallations(ctx, func(installstore.Query, *installstore.Installation) error { return nil }) },
-		"list due":          func() error { return s.ListDue(ctx, time.Now().Add(24*time.Hour), func(installstore.Query, time.Time) error { return nil }) },
-		"put nonce":         func() error { return s.PutNonce(ctx, "nonce-2", time.Now().Add(time.Hour)) },
-		"consume nonce":     func() error { return s.ConsumeNonce(ctx, "nonce-1") },
-		"acquire lease":     func() error { return s.AcquireLease(ctx, "lease-1", "owner-b", time.Hour) },
-		"release lease":     func() error { return s.ReleaseLease(ctx, "lease-1", "owner-a") },
+		"store":      func() error { return s.StoreInstallation(ctx, storetest.Fixture("", "T1", "U3", "new")) },
+		"store grid": func() error { return s.StoreInstallation(ctx, storetest.Fixture("E1", "T1", "U1", "grid")) },
+		"store user-only": func() error {
+			i := storetest.Fixture("", "T1", "U1", "x")
+			i.Bot = nil
+			return s.StoreInstallation(ctx, i)
+		},
+		"fetch": func() error { _, err := s.FetchInstallation(ctx, q1); return err },
+		"fetch user": func() error {
+			_, err := s.FetchInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U1"})
+			return err
+		},
+		"fetch fallback": func() error {
+			_, err := s.FetchInstallation(ctx, installstore.Query{EnterpriseID: "E1", TeamID: "T1"})
+			return err
+		},
+		"update":      func() error { return s.UpdateInstallation(ctx, cur.Clone()) },
+		"delete":      func() error { return s.DeleteInstallation(ctx, q1) },
+		"delete grid": func() error { return s.DeleteInstallation(ctx, installstore.Query{EnterpriseID: "E1", TeamID: "T1"}) },
+		"delete if":   func() error { return s.DeleteInstallationIf(ctx, q1, cur.Version) },
+		"delete user": func() error { return s.DeleteInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U1"}) },
+		"delete user if": func() error {
+			return s.DeleteInstallationIf(ctx, installstore.Query{TeamID: "T1", UserID: "U2"}, cur.Version)
+		},
+		"delete bot":    func() error { return s.DeleteBot(ctx, q1) },
+		"delete bot if": func() error { return s.DeleteBotIf(ctx, q1, cur.Version) },
+		"list": func() error {
+			return s.ListInstallations(ctx, func(installstore.Query, *installstore.Installation) error { return nil })
+		},
+		"list due": func() error {
+			return s.ListDue(ctx, time.Now().Add(24*time.Hour), func(installstore.Query, time.Time) error { return nil })
+		},
+		"put nonce":     func() error { return s.PutNonce(ctx, "nonce-2", time.Now().Add(time.Hour)) },
+		"consume nonce": func() error { return s.ConsumeNonce(ctx, "nonce-1") },
+		"acquire lease": func() error { return s.AcquireLease(ctx, "lease-1", "owner-b", time.Hour) },
+		"release lease": func() error { return s.ReleaseLease(ctx, "lease-1", "owner-a") },
 	}
 	for _, kind := range []string{faultThrottle, fault500, faultDrop, faultHang} {
 		for name, op := range ops {

@@ -68,9 +68,11 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 	)
 	for range s.attempts {
 		if known && cur != nil && cur.tomb {
+			floor = max(floor, cur.version)
 			if err := s.finishTomb(ctx, t, cur.version); err != nil {
 				return fmt.Errorf("dynamo: store tenant %s: finishing its earlier delete: %w", t, err)
 			}
+			cur = nil // gone, unless installed meanwhile (the condition then says so)
 		}
 		due := userOnly.Clone()
 		due.Bot = inst.Bot

@@ -49,7 +49,8 @@ func WithConflictAttempts(n int) Option {
 }
 
 // New returns a store over the table, which must have the schema described
-// in the package documentation (see [CreateTable]). Throttling and transient
+// in the package documentation (see [CreateTable]; a table made before the
+// due index existed needs [AddDueIndex] for [Store.ListDue]). Throttling and transient
 // errors are retried by client's retryer; set its retry mode and attempts
 // on the client (config.WithRetryer).
 func New(client *dynamodb.Client, table string, opts ...Option) (*Store, error) {
