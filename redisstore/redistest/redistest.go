@@ -45,7 +45,9 @@ func need(t testing.TB, env string) string {
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
-	skipOnce.Do(func() { fmt.Fprintf(os.Stderr, "redistest: skipping the Redis tests: %s\n", msg) })
+	skipOnce.Do(func() {
+		fmt.Fprintf(os.Stderr, "redistest: %s is not set: skipping the Redis tests (start the servers with: eval \"$(scripts/redis.sh start)\")\n", env)
+	})
 	t.SkipNow()
 	return ""
 }
