@@ -1,0 +1,104 @@
+package postgres_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/installvault/installvault/crypto"
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/postgres/pgtest"
+)
+
+// newSealed returns crypto.NewStore over a default (sealed-only) store on a
+// fresh schema, with a local keyring, and the pool.
+func newSealed(t *testing.T) (*crypto.Store, *pgxpool.Pool) {
+	t.Helper()
+	backend, pool := pgtest.Store(t)
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": []byte("0123456789abcdef0123456789abcdef")}, "k1")
+	require.NoError(t, err)
+	s, err := crypto.NewStore(backend, keys)
+	require.NoError(t, err)
+	return s, pool
+}
+
+func TestConformanceThroughCrypto(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) installstore.FullStore {
+		s, _ := newSealed(t)
+		return s
+	})
+}
+
+// dumpText returns every value of every column of every table of the
+// store's schema, as text (jsonb and bytea included).
+func dumpText(t *testing.T, pool *pgxpool.Pool) []string {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := pool.Query(ctx, `SELECT table_name, column_name FROM information_schema.columns
+WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position`)
+	require.NoError(t, err)
+	type col struct{ Table, Column string }
+	cols, err := pgx.CollectRows(rows, pgx.RowToStructByPos[col])
+	require.NoError(t, err)
+	require.NotEmpty(t, cols)
+	var out []string
+	for _, c := range cols {
+		vals, err := pool.Query(ctx, "SELECT "+pgx.Identifier{c.Column}.Sanitize()+"::text FROM "+pgx.Identifier{c.Table}.Sanitize())
+		require.NoError(t, err)
+		got, err := pgx.CollectRows(vals, pgx.RowTo[*string])
+		require.NoError(t, err)
+		for _, v := range got {
+			if v != nil {
+				out = append(out, *v)
+			}
+		}
+	}
+	return out
+}
+
+func TestNoPlaintextInAnyColumnThroughCrypto(t *testing.T) {
+	ctx := context.Background()
+	s, pool := newSealed(t)
+	insts := []*installstore.Installation{
+		storetest.Fixture("", "T1", "U1", "a"),
+		storetest.Fixture("", "T1", "U2", "b"),
+		storetest.Fixture("E1", "T2", "U3", "c"),
+		storetest.OrgFixture("E2", "U4", "d"),
+	}
+	var plain []string
+	for _, inst := range insts {
+		require.NoError(t, inst.Clone().Secrets(func(_ string, sec *installstore.Secret) error {
+			plain = append(plain, sec.Reveal())
+			return nil
+		}))
+		require.NoError(t, s.StoreInstallation(ctx, inst.Clone()))
+	}
+	cur, err := s.FetchInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U1"})
+	require.NoError(t, err)
+	cur.User.Token = "xoxp-test-refreshed-secret"
+	plain = append(plain, "xoxp-test-refreshed-secret")
+	require.NoError(t, s.UpdateInstallation(ctx, cur))
+	require.NoError(t, s.PutNonce(ctx, "state-test-secret-nonce", time.Now().Add(time.Hour)))
+	plain = append(plain, "state-test-secret-nonce")
+	require.NoError(t, s.AcquireLease(ctx, "refresh:T1", "replica-1", time.Minute))
+
+	vals := dumpText(t, pool)
+	sealed := 0
+	for _, v := range vals {
+		for _, p := range plain {
+			require.NotContains(t, v, p, "a column holds a plaintext secret")
+		}
+		require.NotContains(t, v, "xox", "a column holds something token-like")
+		require.NotContains(t, v, "hooks.slack", "a column holds a webhook URL")
+		if strings.HasPrefix(v, installstore.SealedPrefix) {
+			sealed++
+		}
+	}
+	require.GreaterOrEqual(t, sealed, 10, "the secrets are there, sealed")
+}

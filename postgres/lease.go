@@ -1,0 +1,64 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/installvault/installvault/installstore"
+)
+
+// maxLeaseNameLen bounds lease names and owners.
+const maxLeaseNameLen = 1024
+
+func validLeaseText(s string) bool {
+	return s != "" && len(s) <= maxLeaseNameLen && utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// AcquireLease implements [installstore.Leaser]: one INSERT ... ON
+// CONFLICT DO UPDATE that takes the row only when it is free, expired or
+// owner's. Expiry is by the database's clock (clock_timestamp()), so
+// replicas whose clocks disagree still agree on who holds a lease.
+func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) error {
+	if !validLeaseText(name) || !validLeaseText(owner) || ttl <= 0 {
+		return fail("acquire lease", installstore.ErrInvalid, "need a name and an owner (valid UTF-8, at most %d bytes) and a positive ttl", maxLeaseNameLen)
+	}
+	subj := fmt.Sprintf("acquire lease %q", name)
+	var got bool
+	err := s.run(ctx, subj, func(ctx context.Context) error {
+		err := s.pool.QueryRow(ctx, `
+INSERT INTO installvault_leases AS l (name, owner, expires_at)
+VALUES ($1, $2, clock_timestamp() + $3::bigint * interval '1 microsecond')
+ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+WHERE l.owner = EXCLUDED.owner OR l.expires_at <= clock_timestamp()
+RETURNING true`, name, owner, max(ttl.Microseconds(), 1)).Scan(&got)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !got {
+		return fail(subj, installstore.ErrLeaseHeld, "")
+	}
+	return nil
+}
+
+// ReleaseLease implements [installstore.Leaser]: a DELETE conditioned on
+// the owner.
+func (s *Store) ReleaseLease(ctx context.Context, name, owner string) error {
+	if !validLeaseText(name) || !validLeaseText(owner) {
+		return nil // no such lease can exist, or be held by owner
+	}
+	return s.run(ctx, fmt.Sprintf("release lease %q", name), func(ctx context.Context) error {
+		_, err := s.pool.Exec(ctx, `DELETE FROM installvault_leases WHERE name = $1 AND owner = $2`, name, owner)
+		return err
+	})
+}

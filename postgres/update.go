@@ -1,0 +1,144 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/installvault/installvault/installstore"
+)
+
+// updateUserSQL replaces user $2's record, and the tenant's latest record
+// when that user installed last, and the bot when $8; only while the
+// tenant's version is $12 and the user's row exists. The version check
+// runs on the locked row (PostgreSQL re-checks it after a concurrent
+// writer commits), and every change to a tenant's users moves its version,
+// so a concurrent delete makes this update change nothing.
+const updateUserSQL = `
+WITH t AS (
+	UPDATE installvault_tenants AS t SET
+		version = nextval('installvault_version_seq'),
+		record = CASE WHEN t.user_id = $2 THEN $3 ELSE t.record END,
+		user_token = CASE WHEN t.user_id = $2 THEN $4 ELSE t.user_token END,
+		user_refresh_token = CASE WHEN t.user_id = $2 THEN $5 ELSE t.user_refresh_token END,
+		webhook_url = CASE WHEN t.user_id = $2 THEN $6 ELSE t.webhook_url END,
+		user_due = CASE WHEN t.user_id = $2 THEN $7 ELSE t.user_due END,
+		bot = CASE WHEN $8 THEN $9 ELSE t.bot END,
+		bot_token = CASE WHEN $8 THEN $10 ELSE t.bot_token END,
+		bot_refresh_token = CASE WHEN $8 THEN $11 ELSE t.bot_refresh_token END,
+		bot_due = CASE WHEN $8 THEN $13 ELSE t.bot_due END,
+		updated_at = now()
+	WHERE t.tenant = $1 AND t.version = $12
+		AND EXISTS (SELECT 1 FROM installvault_users WHERE tenant = $1 AND user_id = $2)
+	RETURNING t.version
+), u AS (
+	UPDATE installvault_users SET record = $3, user_token = $4, user_refresh_token = $5, webhook_url = $6, due = $7, updated_at = now()
+	WHERE tenant = $1 AND user_id = $2 AND EXISTS (SELECT 1 FROM t)
+)
+SELECT version FROM t`
+
+// updateLatestSQL replaces the latest record of a tenant whose latest
+// installation has no user, under the same version condition.
+const updateLatestSQL = `
+UPDATE installvault_tenants AS t SET
+	version = nextval('installvault_version_seq'),
+	record = $3, user_token = $4, user_refresh_token = $5, webhook_url = $6, user_due = $7,
+	bot = CASE WHEN $8 THEN $9 ELSE t.bot END,
+	bot_token = CASE WHEN $8 THEN $10 ELSE t.bot_token END,
+	bot_refresh_token = CASE WHEN $8 THEN $11 ELSE t.bot_refresh_token END,
+	bot_due = CASE WHEN $8 THEN $13 ELSE t.bot_due END,
+	updated_at = now()
+WHERE t.tenant = $1 AND t.version = $12 AND t.user_id = '' AND $2 = ''
+RETURNING t.version`
+
+// explainSQL tells why a conditional write changed nothing.
+const explainSQL = `
+SELECT t.version, t.user_id, EXISTS (SELECT 1 FROM installvault_users u WHERE u.tenant = t.tenant AND u.user_id = $2)
+FROM installvault_tenants t WHERE t.tenant = $1`
+
+// UpdateInstallation implements [installstore.Updater]: one conditional
+// statement on the tenant's version. It never re-creates a deleted tenant
+// or user ([installstore.ErrNotFound]); a tenant deleted and re-installed
+// has a larger version, so an update read before the uninstall gives
+// [installstore.ErrConflict].
+func (s *Store) UpdateInstallation(ctx context.Context, inst *installstore.Installation) error {
+	if err := inst.Validate(); err != nil {
+		return err
+	}
+	q := inst.Query()
+	t := q.Tenant()
+	if err := s.checkSecrets("update", inst); err != nil {
+		return err
+	}
+	subj := "update tenant " + t.String()
+	if err := ctx.Err(); err != nil {
+		return wrapErr(ctx, subj, err)
+	}
+	rec, err := encodeRecord(inst)
+	if err != nil {
+		return fail(subj, installstore.ErrInvalid, "encode: %v", err)
+	}
+	bot, err := encodeBot(inst.Bot)
+	if err != nil {
+		return fail(subj, installstore.ErrInvalid, "encode bot: %v", err)
+	}
+	sql := updateLatestSQL
+	if q.UserID != "" {
+		sql = updateUserSQL
+	}
+	var version int64
+	var updated bool
+	err = s.run(ctx, subj, func(ctx context.Context) error {
+		err := s.pool.QueryRow(ctx, sql, tenantKey(t), q.UserID, rec.record, rec.token, rec.refreshToken, rec.hookURL, rec.due,
+			bot.present, bot.bot, bot.token, bot.refreshToken, inst.Version, bot.due).Scan(&version)
+		updated = err == nil
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !updated {
+		return s.explainUpdate(ctx, q, inst.Version)
+	}
+	inst.Version = version
+	return nil
+}
+
+// explainUpdate returns the error of an update that changed nothing.
+func (s *Store) explainUpdate(ctx context.Context, q installstore.Query, expected int64) error {
+	t := q.Tenant()
+	subj := "update tenant " + t.String()
+	var (
+		stored   int64
+		latest   string
+		hasUser  bool
+		notExist bool
+	)
+	err := s.run(ctx, subj, func(ctx context.Context) error {
+		err := s.pool.QueryRow(ctx, explainSQL, tenantKey(t), q.UserID).Scan(&stored, &latest, &hasUser)
+		notExist = errors.Is(err, pgx.ErrNoRows)
+		if notExist {
+			return nil
+		}
+		return err
+	})
+	switch {
+	case err != nil:
+		return err
+	case notExist:
+		return notFound("update", q)
+	case stored != expected:
+		return fail(subj, installstore.ErrConflict, "stored version %d, expected %d", stored, expected)
+	case q.UserID != "" && !hasUser:
+		return notFound("update", q)
+	case q.UserID == "" && latest != "":
+		return fail(subj, installstore.ErrConflict, "the latest installation belongs to a user; update it with that User.ID")
+	default:
+		// The state moved between the update and this read.
+		return fail(subj, installstore.ErrConflict, "the tenant changed during the update")
+	}
+}
