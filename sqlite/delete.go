@@ -11,8 +11,12 @@ var (
 	sqlDropUsers       = writeSQL(`DELETE FROM users WHERE enterprise_id = ?1 AND team_id = ?2`)
 	sqlDropTenant      = writeSQL(`DELETE FROM tenants WHERE enterprise_id = ?1 AND team_id = ?2`)
 	sqlDeleteUser      = writeSQL(`DELETE FROM users WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3`)
+	// The latest installation is the user's when its key says so, or when
+	// its document does (a row written around the store): either way the
+	// user's tokens go.
 	sqlClearLatestUser = writeSQL(`UPDATE tenants SET user_id = '', user = NULL, user_token = 0, user_due = NULL
-WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3`)
+WHERE enterprise_id = ?1 AND team_id = ?2
+AND (user_id = ?3 OR CASE WHEN json_valid(user) THEN json_extract(user, '$.id') END = ?3)`)
 	sqlDropEmptyTenant = writeSQL(`DELETE FROM tenants WHERE enterprise_id = ?1 AND team_id = ?2 AND bot IS NULL AND user_token = 0
 AND NOT EXISTS (SELECT 1 FROM users u WHERE u.enterprise_id = ?1 AND u.team_id = ?2 AND u.user_token != 0)`)
 	sqlSetVersion = writeSQL(`UPDATE tenants SET version = ?3 WHERE enterprise_id = ?1 AND team_id = ?2`)

@@ -48,3 +48,14 @@ func rawExec(t testing.TB, path string, stmts ...string) {
 		require.NoError(t, err, s)
 	}
 }
+
+// rawCount returns the integer the query selects, read around the store.
+func rawCount(t testing.TB, path, query string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)")
+	require.NoError(t, err)
+	defer db.Close()
+	var n int
+	require.NoError(t, db.QueryRow(query).Scan(&n), query)
+	return n
+}
