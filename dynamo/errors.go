@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	smithy "github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/installvault/installvault/installstore"
@@ -73,6 +74,7 @@ func isTransient(err error) bool {
 		maxErr   *retry.MaxAttemptsError
 		quotaErr ratelimit.QuotaExceededError
 		respErr  *smithyhttp.ResponseError
+		apiErr   smithy.APIError
 		netErr   net.Error
 	)
 	switch {
@@ -84,6 +86,8 @@ func isTransient(err error) bool {
 		return true
 	case errors.As(err, &respErr) && respErr.HTTPStatusCode() >= 500:
 		return true
+	case errors.As(err, &apiErr) && apiErr.ErrorFault() == smithy.FaultServer:
+		return true // InternalServerError and the like
 	case errors.As(err, &netErr):
 		return true // a timeout or lost connection below the SDK
 	case errors.Is(err, context.DeadlineExceeded):

@@ -33,6 +33,7 @@ const (
 	fault500      = "500"      // 500 InternalServerError
 	faultDrop     = "drop"     // the connection is closed without an answer
 	faultHang     = "hang"     // no answer before the client's timeout
+	faultConflict = "conflict" // 400 TransactionCanceledException: a conflict with another transaction
 )
 
 // faultProxy is a loopback proxy in front of DynamoDB Local that answers
@@ -76,6 +77,10 @@ func newFaultProxy(t *testing.T) (*faultProxy, string) {
 			if err == nil {
 				_ = conn.Close()
 			}
+		case faultConflict:
+			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","message":"Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict, None]","CancellationReasons":[{"Code":"TransactionConflict","Message":"Transaction is ongoing for the item"},{"Code":"None"}]}`))
 		case faultHang:
 			select {
 			case <-r.Context().Done():
@@ -207,6 +212,35 @@ func TestThrottlingRetriedThenSurfaced(t *testing.T) {
 	require.ErrorIs(t, err, installstore.ErrNotFound, "no partial write")
 	fp.set("", "", 0)
 	require.Len(t, snapshot(t, direct, table), 2, "T1's LATEST and USER# items only")
+}
+
+// Transaction conflicts are retried by the client's retryer; when they
+// persist, the caller gets ErrUnavailable and nothing is written.
+func TestTransactionConflictsAfterRetries(t *testing.T) {
+	ctx := context.Background()
+	fp, s, check, direct, table := faultyStores(t)
+	require.NoError(t, check.StoreInstallation(ctx, storetest.Fixture("", "T1", "U1", "a")))
+	before := snapshot(t, direct, table)
+
+	fp.set("TransactWriteItems", faultConflict, 2)
+	require.NoError(t, s.StoreInstallation(ctx, storetest.Fixture("", "T2", "U1", "b")), "two conflicts, then the third attempt lands")
+	require.Equal(t, 3, fp.seen())
+	require.NoError(t, check.DeleteInstallation(ctx, installstore.Query{TeamID: "T2"}))
+
+	fp.set("TransactWriteItems", faultConflict, -1)
+	err := s.StoreInstallation(ctx, storetest.Fixture("", "T1", "U2", "c"))
+	require.Equal(t, 3, fp.seen(), "retried by the retryer")
+	require.ErrorIs(t, err, installstore.ErrUnavailable)
+	require.ErrorIs(t, err, dynamo.ErrUnavailable)
+	require.False(t, errors.Is(err, installstore.ErrConflict), "a conflict with another transaction is not a lost condition")
+	var tce *types.TransactionCanceledException
+	require.ErrorAs(t, err, &tce)
+
+	fp.set("TransactGetItems", faultConflict, -1)
+	_, err = s.FetchInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U1"})
+	require.ErrorIs(t, err, installstore.ErrUnavailable)
+	fp.set("", "", 0)
+	require.Equal(t, before, snapshot(t, direct, table))
 }
 
 // Every operation, under every kind of transient fault on every request,
