@@ -16,6 +16,8 @@ eval "$(scripts/dynamodb-local.sh start)"
 trap 'scripts/dynamodb-local.sh stop' EXIT
 eval "$(scripts/redis.sh start)"
 trap 'scripts/redis.sh stop; scripts/dynamodb-local.sh stop' EXIT
+eval "$(scripts/postgres.sh start)"
+trap 'scripts/postgres.sh stop; scripts/redis.sh stop; scripts/dynamodb-local.sh stop' EXIT
 
 go vet ./...
 go test -race -count=1 ./...
