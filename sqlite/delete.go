@@ -8,9 +8,9 @@ import (
 )
 
 var (
-	sqlDropUsers       = writeSQL(`DELETE FROM users WHERE enterprise_id = ?1 AND team_id = ?2`)
-	sqlDropTenant      = writeSQL(`DELETE FROM tenants WHERE enterprise_id = ?1 AND team_id = ?2`)
-	sqlDeleteUser      = writeSQL(`DELETE FROM users WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3`)
+	sqlDropUsers  = writeSQL(`DELETE FROM users WHERE enterprise_id = ?1 AND team_id = ?2`)
+	sqlDropTenant = writeSQL(`DELETE FROM tenants WHERE enterprise_id = ?1 AND team_id = ?2`)
+	sqlDeleteUser = writeSQL(`DELETE FROM users WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3`)
 	// The latest installation is the user's when its key says so, or when
 	// its document does (a row written around the store): either way the
 	// user's tokens go.
