@@ -77,28 +77,37 @@ func newApp(o appOptions) (*app, error) {
 	a.refresher = r
 
 	h, err := oauth.New(oauth.Config{
-		ClientID:      c.ClientID,
-		ClientSecret:  c.ClientSecret,
-		SigningSecret: c.SigningSecret,
-		StateSecret:   stateSecret,
-		Scopes:        c.Scopes,
-		UserScopes:    c.UserScopes,
-		RedirectURL:   c.BaseURL + oauth.DefaultRedirectPath,
-		Store:         o.Store,
-		SlackAPIURL:   o.SlackAPIURL,
-		AuthorizeURL:  o.AuthorizeURL,
-		DirectInstall: true,
-		RenderSuccess: a.installed,
-		RenderFailure: a.renderFailure,
-		Next:          &mentionHandler{tokens: r, log: o.Logger},
-		Logger:        o.Logger,
-		Now:           o.Now,
+		ClientID:        c.ClientID,
+		ClientSecret:    c.ClientSecret,
+		SigningSecret:   c.SigningSecret,
+		StateSecret:     stateSecret,
+		Scopes:          c.Scopes,
+		UserScopes:      c.UserScopes,
+		SensitiveScopes: c.AdminOnlyScopes,
+		BeforeInstall:   preselectTeam,
+		RedirectURL:     c.BaseURL + oauth.DefaultRedirectPath,
+		Store:           o.Store,
+		SlackAPIURL:     o.SlackAPIURL,
+		AuthorizeURL:    o.AuthorizeURL,
+		DirectInstall:   true,
+		RenderSuccess:   a.installed,
+		RenderFailure:   a.renderFailure,
+		Next:            &mentionHandler{tokens: r, log: o.Logger},
+		Logger:          o.Logger,
+		Now:             o.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("oauth handler: %w", err)
 	}
 	a.oauth = h
 	return a, nil
+}
+
+// preselectTeam is the oauth handler's BeforeInstall: /slack/install?team=T...
+// asks Slack to pre-select that workspace (the handler validates the ID).
+func preselectTeam(_ http.ResponseWriter, r *http.Request, opts *oauth.InstallOptions) bool {
+	opts.Team = r.URL.Query().Get("team")
+	return true
 }
 
 // route is one path of the app: the methods it answers and its handler.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/installvault/installvault/crypto"
@@ -19,6 +20,7 @@ const (
 	envStateSecret   = "SLACK_STATE_SECRET"
 	envScopes        = "SLACK_SCOPES"
 	envUserScopes    = "SLACK_USER_SCOPES"
+	envAdminScopes   = "SLACK_ADMIN_ONLY_SCOPES"
 	envBaseURL       = "APP_BASE_URL"
 	envKMSKeyID      = "INSTALLVAULT_KMS_KEY_ID"
 	envLocalKeys     = "INSTALLVAULT_LOCAL_KEYS"
@@ -43,6 +45,9 @@ type config struct {
 	StateSecret installstore.Secret
 	Scopes      []string
 	UserScopes  []string
+	// AdminOnlyScopes may only be granted by a workspace admin or owner
+	// (oauth.Config.SensitiveScopes); users:read is then requested too.
+	AdminOnlyScopes []string
 	// BaseURL is the app's public URL, without a trailing slash.
 	BaseURL string
 	// KMSKeyID or LocalKeys choose the key provider; exactly one is set.
@@ -64,23 +69,25 @@ type config struct {
 // problem at once. Messages name variables, never their values.
 func loadConfig(getenv func(string) string) (*config, error) {
 	c := &config{
-		ClientID:       strings.TrimSpace(getenv(envClientID)),
-		ClientSecret:   installstore.Secret(getenv(envClientSecret)),
-		SigningSecret:  installstore.Secret(getenv(envSigningSecret)),
-		StateSecret:    installstore.Secret(getenv(envStateSecret)),
-		Scopes:         splitList(getenv(envScopes)),
-		UserScopes:     splitList(getenv(envUserScopes)),
-		BaseURL:        strings.TrimRight(strings.TrimSpace(getenv(envBaseURL)), "/"),
-		KMSKeyID:       strings.TrimSpace(getenv(envKMSKeyID)),
-		LocalKeys:      installstore.Secret(strings.TrimSpace(getenv(envLocalKeys))),
-		LocalPrimary:   strings.TrimSpace(getenv(envLocalPrimary)),
-		DynamoTable:    strings.TrimSpace(getenv(envDynamoTable)),
-		DynamoEndpoint: strings.TrimSpace(getenv(envDynamoEndpoint)),
+		ClientID:        strings.TrimSpace(getenv(envClientID)),
+		ClientSecret:    installstore.Secret(getenv(envClientSecret)),
+		SigningSecret:   installstore.Secret(getenv(envSigningSecret)),
+		StateSecret:     installstore.Secret(getenv(envStateSecret)),
+		Scopes:          splitList(getenv(envScopes)),
+		UserScopes:      splitList(getenv(envUserScopes)),
+		AdminOnlyScopes: splitList(getenv(envAdminScopes)),
+		BaseURL:         strings.TrimRight(strings.TrimSpace(getenv(envBaseURL)), "/"),
+		KMSKeyID:        strings.TrimSpace(getenv(envKMSKeyID)),
+		LocalKeys:       installstore.Secret(strings.TrimSpace(getenv(envLocalKeys))),
+		LocalPrimary:    strings.TrimSpace(getenv(envLocalPrimary)),
+		DynamoTable:     strings.TrimSpace(getenv(envDynamoTable)),
+		DynamoEndpoint:  strings.TrimSpace(getenv(envDynamoEndpoint)),
 	}
 	c.DynamoLocalCredentials = c.DynamoEndpoint != "" && getenv("AWS_ACCESS_KEY_ID") == "" && getenv("AWS_PROFILE") == ""
 	if getenv(envScopes) == "" {
 		c.Scopes = defaultScopes
 	}
+	c.Scopes = withUsersRead(c.Scopes, c.AdminOnlyScopes)
 	var errs []error
 	for name, empty := range map[string]bool{
 		envClientID: c.ClientID == "", envClientSecret: c.ClientSecret.IsZero(),
@@ -147,6 +154,15 @@ func localKeyring(c *config) (crypto.KeyProvider, error) {
 		return nil, fmt.Errorf("%s: %w (make a key with: openssl rand -base64 32; several keys need %s)", envLocalKeys, err, envLocalPrimary)
 	}
 	return k, nil
+}
+
+// withUsersRead adds users:read to scopes when admin-only scopes are set:
+// the installer is looked up with users.info.
+func withUsersRead(scopes, adminOnly []string) []string {
+	if len(adminOnly) == 0 || slices.Contains(scopes, "users:read") {
+		return scopes
+	}
+	return append(slices.Clone(scopes), "users:read")
 }
 
 // splitList splits a comma- or space-separated list.

@@ -34,6 +34,9 @@ type demoOptions struct {
 	// LocalCredentials makes the DynamoDB client use placeholder
 	// credentials, which DynamoDB Local accepts.
 	LocalCredentials bool
+	// AdminOnlyScopes, when set, turns on the admin guard for those scopes
+	// (in the stand-in, Acme's installer is an admin, Globex's is not).
+	AdminOnlyScopes []string
 }
 
 // demo is the app running against the Slack stand-in, with made-up
@@ -63,7 +66,8 @@ func startDemo(ctx context.Context, o demoOptions) (*demo, error) {
 		ClientSecret:           randomSecret(),
 		SigningSecret:          randomSecret(),
 		StateSecret:            randomSecret(),
-		Scopes:                 defaultScopes,
+		Scopes:                 withUsersRead(defaultScopes, o.AdminOnlyScopes),
+		AdminOnlyScopes:        o.AdminOnlyScopes,
 		BaseURL:                base,
 		LocalKeys:              installstore.Secret(base64.StdEncoding.EncodeToString(randomKey())),
 		DynamoTable:            o.DynamoTable,

@@ -31,6 +31,8 @@
 //	SLACK_STATE_SECRET       at least 32 bytes; shared by replicas (default: random per process)
 //	SLACK_SCOPES             bot scopes (default app_mentions:read,chat:write)
 //	SLACK_USER_SCOPES        user scopes (default none)
+//	SLACK_ADMIN_ONLY_SCOPES  scopes only a workspace admin or owner may grant (adds users:read;
+//	                         anyone else's install is refused and undone at Slack; also with -demo)
 //	INSTALLVAULT_KMS_KEY_ID  AWS KMS key (ID, ARN or alias) wrapping data keys, or
 //	INSTALLVAULT_LOCAL_KEYS  development only: one key (openssl rand -base64 32), or
 //	                         name=KEY,name2=KEY2 as the installvault CLI reads it

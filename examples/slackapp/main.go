@@ -49,6 +49,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		endpoint := getenv(envDynamoEndpoint)
 		d, err := startDemo(ctx, demoOptions{Listener: ln, TokenLifetime: *lifetime, Logger: logger,
 			DynamoTable: getenv(envDynamoTable), DynamoEndpoint: endpoint, CreateTable: *createTable,
+			AdminOnlyScopes:  splitList(getenv(envAdminScopes)),
 			LocalCredentials: endpoint != "" && getenv("AWS_ACCESS_KEY_ID") == "" && getenv("AWS_PROFILE") == ""})
 		if err != nil {
 			return err

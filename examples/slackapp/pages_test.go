@@ -1,6 +1,10 @@
 package main
 
 import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/installvault/installvault/examples/slackapp/standin"
+	"github.com/installvault/installvault/installstore"
 )
 
 // requireStyledPage checks that body is one of the app's own pages, not Go's
@@ -131,4 +136,74 @@ func TestReloadAfterInstallShowsTheInstallation(t *testing.T) {
 	require.Equal(t, "/installed", again.Header.Get("Location"))
 	require.Equal(t, 1, d.Slack.Stats().Exchanges)
 	require.False(t, strings.Contains(again.Header.Get("Location"), "code="))
+}
+
+// TestAdminOnlyScopes (SLACK_ADMIN_ONLY_SCOPES): an admin installs; a
+// non-admin's install is refused with a page telling them to ask an admin,
+// nothing is stored, and the app is removed from that workspace at Slack.
+func TestAdminOnlyScopes(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	d, err := startDemo(context.Background(), demoOptions{Listener: ln, TokenLifetime: standin.DefaultTokenLifetime,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), AdminOnlyScopes: []string{"chat:write"}})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, d.Close()) })
+
+	installByHTTP(t, d, "T0DEMO00001") // ada is an admin of Acme
+	resp, body := callbackFor(t, d, "T0DEMO00002")
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	require.Contains(t, body, "Ask an admin to install the app")
+	require.Contains(t, body, "admin or owner of your workspace")
+	requireStyledPage(t, body)
+	_, err = d.Stores.Sealed.FetchInstallation(context.Background(), installstore.Query{TeamID: "T0DEMO00002"})
+	require.ErrorIs(t, err, installstore.ErrNotFound)
+	require.False(t, d.Slack.Installed("T0DEMO00002"), "the rejected install was undone at Slack")
+	require.True(t, d.Slack.Installed("T0DEMO00001"))
+	require.Equal(t, 1, d.Slack.Stats().AppUninstalls)
+}
+
+// TestInstallPreselectsTeam: /slack/install?team=T... asks Slack to
+// pre-select that workspace.
+func TestInstallPreselectsTeam(t *testing.T) {
+	d := newTestDemo(t, standin.DefaultTokenLifetime)
+	resp, err := noRedirect.Get(d.URL + "/slack/install?team=T0DEMO00002")
+	require.NoError(t, err)
+	readBody(t, resp)
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	to, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	require.Equal(t, "T0DEMO00002", to.Query().Get("team"))
+	resp, err = http.Get(to.String())
+	require.NoError(t, err)
+	require.Contains(t, readBody(t, resp), `value="T0DEMO00002" selected`)
+
+	resp, err = noRedirect.Get(d.URL + "/slack/install?team=" + url.QueryEscape("T0 bad"))
+	require.NoError(t, err)
+	body := readBody(t, resp)
+	require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	requireStyledPage(t, body)
+}
+
+// callbackFor walks install page → consent "Allow" in team → callback and
+// returns the callback's answer.
+func callbackFor(t *testing.T, d *demo, team string) (*http.Response, string) {
+	t.Helper()
+	resp, err := noRedirect.Get(d.URL + "/slack/install")
+	require.NoError(t, err)
+	readBody(t, resp)
+	state := findCookie(t, resp.Cookies(), "slack-app-oauth-state")
+	authorize, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	form := authorize.Query()
+	form.Set("team", team)
+	form.Set("decision", "allow")
+	resp, err = noRedirect.PostForm(d.Slack.AuthorizeURL(), form)
+	require.NoError(t, err)
+	readBody(t, resp)
+	req, err := http.NewRequest(http.MethodGet, resp.Header.Get("Location"), nil)
+	require.NoError(t, err)
+	req.AddCookie(state)
+	resp, err = noRedirect.Do(req)
+	require.NoError(t, err)
+	return resp, readBody(t, resp)
 }

@@ -15,6 +15,9 @@ type authorizeRequest struct {
 	UserScope   []string
 	RedirectURI string
 	State       string
+	// Team is the workspace the app asked to pre-select (Slack's team
+	// parameter); the visitor may still pick another.
+	Team string
 }
 
 // parseAuthorize validates the authorize parameters; the message is shown
@@ -26,6 +29,7 @@ func (s *Server) parseAuthorize(v url.Values) (*authorizeRequest, string) {
 		UserScope:   splitScope(v.Get("user_scope")),
 		RedirectURI: v.Get("redirect_uri"),
 		State:       v.Get("state"),
+		Team:        v.Get("team"),
 	}
 	switch {
 	case req.ClientID != s.cfg.ClientID:

@@ -5,7 +5,8 @@
 // talks to during its life:
 //
 //   - GET /oauth/v2/authorize: Slack's consent page. It shows the requested
-//     bot and user scopes, lets the visitor pick one of the demo workspaces,
+//     bot and user scopes, lets the visitor pick one of the demo workspaces
+//     (pre-selecting the one the team parameter names),
 //     and redirects to the app's redirect_uri with a single-use code and the
 //     state ("Allow"), or with error=access_denied ("Cancel").
 //   - POST /api/oauth.v2.access: the code exchange and the refresh_token
@@ -17,6 +18,9 @@
 //     token like Slack does: unknown → invalid_auth, expired →
 //     token_expired, revoked by an uninstall → token_revoked. Posted
 //     messages are recorded per workspace (Server.Messages).
+//   - POST /api/users.info (the installing user, with is_admin; needs
+//     users:read), POST /api/apps.uninstall and POST /api/auth.revoke, which
+//     an app uses to check an installer and to undo an install it rejects.
 //   - POST /demo/mention and POST /demo/uninstall, the buttons of the demo
 //     pages: they make Slack's side of an @mention or of an uninstall happen,
 //     and deliver the app_mention or app_uninstalled event to the app's Events

@@ -34,7 +34,7 @@ var (
 <input type="hidden" name="user_scope" value="{{range $i, $s := .UserScope}}{{if $i}},{{end}}{{$s}}{{end}}">
 <input type="hidden" name="redirect_uri" value="{{.RedirectURI}}">
 <input type="hidden" name="state" value="{{.State}}">
-<p><label>Workspace: <select name="team" id="team">{{range .Workspaces}}<option value="{{.ID}}">{{.Name}} ({{.Domain}}.slack.com)</option>{{end}}</select></label></p>
+<p><label>Workspace: <select name="team" id="team">{{range .Workspaces}}<option value="{{.ID}}"{{if eq .ID $.Team}} selected{{end}}>{{.Name}} ({{.Domain}}.slack.com)</option>{{end}}</select></label></p>
 {{with .Scope}}<h2>What will the app be able to do?</h2><ul id="scopes">{{range .}}<li><code>{{.}}</code> {{describe .}}</li>{{end}}</ul>{{end}}
 {{with .UserScope}}<h2>On your behalf</h2><ul id="user-scopes">{{range .}}<li><code>{{.}}</code> {{describe .}}</li>{{end}}</ul>{{end}}
 <p><button type="submit" name="decision" value="cancel" id="cancel">Cancel</button>

@@ -59,8 +59,10 @@ type Workspace struct {
 	Name string
 	// Domain is its subdomain (DOMAIN.slack.com).
 	Domain string
-	// UserID and UserName are the installing user.
+	// UserID and UserName are the installing user, and UserIsAdmin whether
+	// users.info says they are a workspace admin.
 	UserID, UserName string
+	UserIsAdmin      bool
 	// BotUserID and BotID are the app's bot user and bot in this workspace.
 	BotUserID, BotID string
 }
@@ -68,7 +70,7 @@ type Workspace struct {
 // DemoWorkspaces returns the two workspaces the demo offers by default.
 func DemoWorkspaces() []Workspace {
 	return []Workspace{
-		{ID: "T0DEMO00001", Name: "Acme Demo", Domain: "acme-demo", UserID: "U0DEMO00001", UserName: "ada",
+		{ID: "T0DEMO00001", Name: "Acme Demo", Domain: "acme-demo", UserID: "U0DEMO00001", UserName: "ada", UserIsAdmin: true,
 			BotUserID: "U0DEMOBOT01", BotID: "B0DEMOBOT01"},
 		{ID: "T0DEMO00002", Name: "Globex Demo", Domain: "globex-demo", UserID: "U0DEMO00002", UserName: "grace",
 			BotUserID: "U0DEMOBOT02", BotID: "B0DEMOBOT02"},
@@ -109,6 +111,9 @@ type Stats struct {
 	Rejected int
 	// Events counts events delivered to the app with a 2xx answer.
 	Events int
+	// AppUninstalls and Revokes count apps.uninstall and auth.revoke calls
+	// that took effect.
+	AppUninstalls, Revokes int
 }
 
 // Message is one message in a workspace's channel: a user's mention or a
@@ -287,6 +292,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/oauth.v2.access", s.serveAccess)
 	mux.HandleFunc("POST /api/auth.test", s.serveAuthTest)
 	mux.HandleFunc("POST /api/chat.postMessage", s.servePostMessage)
+	mux.HandleFunc("POST /api/users.info", s.serveUserInfo)
+	mux.HandleFunc("POST /api/apps.uninstall", s.serveAppsUninstall)
+	mux.HandleFunc("POST /api/auth.revoke", s.serveAuthRevoke)
 	mux.HandleFunc("POST /api/{method}", s.serveUnknownMethod)
 	mux.HandleFunc("GET /demo/channel", s.serveChannel)
 	mux.HandleFunc("POST /demo/mention", s.serveMention)

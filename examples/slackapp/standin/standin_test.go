@@ -291,3 +291,42 @@ func TestStartRejectsConfig(t *testing.T) {
 		EventsURL: redirectURL, TokenLifetime: -time.Second})
 	require.ErrorContains(t, err, "TokenLifetime")
 }
+
+// users.info, apps.uninstall and auth.revoke: what an app uses to check an
+// installer and to undo an install it rejects.
+func TestInstallerChecksAndUndo(t *testing.T) {
+	s, _ := start(t, nil)
+	withRead := consent(t, s, "allow", "T0DEMO00002", "chat:write,users:read", "").Get("code")
+	resp, err := exchange(s, withRead, clientSecret)
+	require.NoError(t, err)
+	api := slack.New(resp.AccessToken, slack.OptionAPIURL(s.APIURL()))
+	u, err := api.GetUserInfo("U0DEMO00002")
+	require.NoError(t, err)
+	require.False(t, u.IsAdmin, "Globex's installer is no admin")
+	_, err = api.GetUserInfo("U0NOBODY")
+	require.ErrorContains(t, err, "user_not_found")
+
+	withoutRead := consent(t, s, "allow", "T0DEMO00001", "chat:write", "").Get("code")
+	acme, err := exchange(s, withoutRead, clientSecret)
+	require.NoError(t, err)
+	_, err = slack.New(acme.AccessToken, slack.OptionAPIURL(s.APIURL())).GetUserInfo("U0DEMO00001")
+	require.ErrorContains(t, err, "missing_scope")
+
+	// apps.uninstall needs the app's credentials, then removes the app.
+	require.ErrorContains(t, api.UninstallApp(clientID, "wrong-secret"), "invalid_client_id")
+	require.True(t, s.Installed("T0DEMO00002"))
+	require.NoError(t, api.UninstallApp(clientID, clientSecret))
+	require.False(t, s.Installed("T0DEMO00002"))
+	_, err = api.AuthTest()
+	require.ErrorContains(t, err, "token_revoked")
+	require.Equal(t, 1, s.Stats().AppUninstalls)
+
+	// auth.revoke revokes the calling token only.
+	acmeAPI := slack.New(acme.AccessToken, slack.OptionAPIURL(s.APIURL()))
+	_, err = acmeAPI.SendAuthRevoke("")
+	require.NoError(t, err)
+	_, err = acmeAPI.AuthTest()
+	require.ErrorContains(t, err, "token_revoked")
+	require.True(t, s.Installed("T0DEMO00001"))
+	require.Equal(t, 1, s.Stats().Revokes)
+}

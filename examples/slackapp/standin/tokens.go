@@ -25,6 +25,7 @@ type codeGrant struct {
 type accessToken struct {
 	team    string
 	user    string // installing user for user tokens; "" for the bot
+	scope   []string
 	expires time.Time
 	revoked bool
 }
@@ -73,7 +74,7 @@ func (s *Server) issueAccess(team, user string, scope []string, now time.Time) (
 	}
 	access = random("xoxe." + kind + "-1-demo-")
 	refresh = random("xoxe-1-demo-")
-	s.tokens[access] = &accessToken{team: team, user: user, expires: now.Add(s.cfg.TokenLifetime)}
+	s.tokens[access] = &accessToken{team: team, user: user, scope: scope, expires: now.Add(s.cfg.TokenLifetime)}
 	s.refresh[refresh] = &refreshGrant{team: team, user: user, scope: scope}
 	s.issued = append(s.issued, installstore.Secret(access), installstore.Secret(refresh))
 	s.team(team).lastIssue = now

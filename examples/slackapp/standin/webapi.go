@@ -3,6 +3,7 @@ package standin
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -183,6 +184,76 @@ func (s *Server) servePostMessage(w http.ResponseWriter, r *http.Request) {
 	s.cfg.Logger.Info("standin: chat.postMessage", "team_id", ws.ID, "channel", m.Channel)
 	answer(w, obj{"ok": true, "channel": m.Channel, "ts": m.TS,
 		"message": obj{"type": "message", "user": author, "text": m.Text, "ts": m.TS, "bot_id": ws.BotID}})
+}
+
+// serveUserInfo is users.info: the installing user of the token's
+// workspace, with is_admin; it needs the users:read scope, as at Slack.
+func (s *Server) serveUserInfo(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tok, problem := s.checkToken(formToken(r), s.cfg.Now())
+	switch {
+	case problem != "":
+		s.stats.Rejected++
+		fail(w, problem)
+		return
+	case !slices.Contains(tok.scope, "users:read"):
+		fail(w, "missing_scope")
+		return
+	}
+	ws, _ := s.workspace(tok.team)
+	switch r.PostForm.Get("user") {
+	case ws.UserID:
+		answer(w, obj{"ok": true, "user": obj{"id": ws.UserID, "team_id": ws.ID, "name": ws.UserName,
+			"is_admin": ws.UserIsAdmin, "is_owner": false, "is_primary_owner": false, "is_bot": false}})
+	case ws.BotUserID:
+		answer(w, obj{"ok": true, "user": obj{"id": ws.BotUserID, "team_id": ws.ID, "name": "demo-app", "is_bot": true}})
+	default:
+		fail(w, "user_not_found")
+	}
+}
+
+// serveAppsUninstall is apps.uninstall: with the app's client ID and
+// secret and one of its tokens, it removes the app from the token's
+// workspace (every token revoked). Unlike an uninstall from Slack's UI
+// ([Server.Uninstall]) it sends no app_uninstalled: the app asked for it.
+func (s *Server) serveAppsUninstall(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.PostForm.Get("client_id") != s.cfg.ClientID || r.PostForm.Get("client_secret") != s.cfg.ClientSecret.Reveal() {
+		s.stats.Rejected++
+		fail(w, "invalid_client_id")
+		return
+	}
+	tok, problem := s.checkToken(formToken(r), s.cfg.Now())
+	if problem != "" {
+		s.stats.Rejected++
+		fail(w, problem)
+		return
+	}
+	s.revokeTeam(tok.team)
+	s.stats.AppUninstalls++
+	s.cfg.Logger.Info("standin: apps.uninstall", "team_id", tok.team)
+	answer(w, obj{"ok": true})
+}
+
+// serveAuthRevoke is auth.revoke: it revokes the calling token.
+func (s *Server) serveAuthRevoke(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tok, problem := s.checkToken(formToken(r), s.cfg.Now())
+	if problem != "" {
+		s.stats.Rejected++
+		fail(w, problem)
+		return
+	}
+	tok.revoked = true
+	s.stats.Revokes++
+	s.cfg.Logger.Info("standin: auth.revoke", "team_id", tok.team, "user", tok.user != "")
+	answer(w, obj{"ok": true, "revoked": true})
 }
 
 // serveUnknownMethod answers methods the stand-in does not implement.
