@@ -90,7 +90,8 @@ type Config struct {
 	// InstallPath, RedirectPath and EventsPath are where [Handler.ServeHTTP]
 	// routes; defaults [DefaultInstallPath], [DefaultRedirectPath],
 	// [DefaultEventsPath]. They must differ, and RedirectURL's path must
-	// be RedirectPath.
+	// end in RedirectPath (it may have a prefix the app strips, as with
+	// http.StripPrefix).
 	InstallPath, RedirectPath, EventsPath string
 
 	// CookieName, CookiePath and CookieDomain place the state cookie.
@@ -304,8 +305,8 @@ func (c *Config) validate() error {
 		bad("RedirectURL is empty")
 	} else if err := checkURL(c.RedirectURL); err != nil {
 		bad("RedirectURL: %w", err)
-	} else if u, _ := url.Parse(c.RedirectURL); u.Path != c.RedirectPath {
-		bad("RedirectURL's path %q is not RedirectPath %q: Slack would send users where this handler does not answer (set RedirectPath, or fix RedirectURL)", u.Path, c.RedirectPath)
+	} else if u, _ := url.Parse(c.RedirectURL); !strings.HasSuffix(u.Path, c.RedirectPath) {
+		bad("RedirectURL's path %q does not end in RedirectPath %q: Slack would send users where this handler does not answer (set RedirectPath, or fix RedirectURL)", u.Path, c.RedirectPath)
 	}
 	if err := (&http.Cookie{Name: c.CookieName, Value: "x", Path: c.CookiePath, Domain: c.CookieDomain}).Valid(); err != nil {
 		bad("state cookie: %w", err)

@@ -50,7 +50,7 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		}, "has a separator"},
 		{"NegativeSkew", func(c *oauth.Config) { c.EventClockSkew = -time.Second }, "EventClockSkew"},
 		{"LongSkew", func(c *oauth.Config) { c.EventClockSkew = time.Hour }, "EventClockSkew"},
-		{"RedirectPathMismatch", func(c *oauth.Config) { c.RedirectURL = "https://app.example.com/slack/callback" }, "is not RedirectPath"},
+		{"RedirectPathMismatch", func(c *oauth.Config) { c.RedirectURL = "https://app.example.com/slack/callback" }, "does not end in RedirectPath"},
 		{"NegativeTTL", func(c *oauth.Config) { c.StateTTL = -1 }, "StateTTL"},
 		{"LongTTL", func(c *oauth.Config) { c.StateTTL = 2 * oauth.MaxStateTTL }, "StateTTL"},
 		{"NoRedirect", func(c *oauth.Config) { c.RedirectURL = "" }, "RedirectURL is empty"},
@@ -85,6 +85,11 @@ func TestNewAcceptsLoopbackHTTPAndUserScopesOnly(t *testing.T) {
 	cfg.SlackAPIURL = "http://localhost:8080/api/"
 	cfg.Scopes, cfg.UserScopes = nil, []string{"search:read"}
 	_, err := oauth.New(cfg)
+	require.NoError(t, err)
+
+	// Mounted under a prefix the app strips.
+	cfg.RedirectURL = "https://app.example.com/app/slack/oauth_redirect"
+	_, err = oauth.New(cfg)
 	require.NoError(t, err)
 }
 
