@@ -2,6 +2,7 @@ package rotation
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/installvault/installvault/crypto"
+	"github.com/installvault/installvault/crypto/kmstest"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/memory"
 )
@@ -82,4 +84,83 @@ func TestRefreshDueGoesPastAnUnreadableTenant(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, got.Bot.ExpiresAt.After(e.clock.now().Add(time.Hour)), "%s refreshed", team)
 	}
+}
+
+// TestFlightReadsPastTheRecordCache: replica a's encryption layer caches
+// opened records; replica b refreshes the token meanwhile. a's refresh,
+// under the lease, reads the backend (not its cache): it uses b's token
+// instead of sending Slack the refresh token b already rotated (which would
+// read as a dead token and ask for a re-install).
+func TestFlightReadsPastTheRecordCache(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": make([]byte, 32)}, "k1")
+	require.NoError(t, err)
+	cached, err := crypto.NewStore(e.store, keys, crypto.WithClock(e.clock.now),
+		crypto.WithDataKeyCache(time.Hour, 1000), crypto.WithRecordCache(time.Hour, 100))
+	require.NoError(t, err)
+	plain, err := crypto.NewStore(e.store, keys)
+	require.NoError(t, err)
+	inst := &installstore.Installation{TeamID: "T0ACME", Bot: &installstore.Bot{
+		ID: "B1", Token: "xoxb-test-old", RefreshToken: "xoxe-test-bot-cached", ExpiresAt: e.clock.now().Add(-time.Minute),
+	}}
+	require.NoError(t, plain.StoreInstallation(ctx, inst))
+	e.slack.allow("xoxe-test-bot-cached")
+	_, err = cached.FetchInstallation(ctx, acme) // a's cache holds the expired token
+	require.NoError(t, err)
+
+	_, err = e.refresher(plain).Authorize(ctx, acme) // replica b refreshes
+	require.NoError(t, err)
+	got, err := e.refresher(cached).Authorize(ctx, acme)
+	require.NoError(t, err)
+	require.Equal(t, "xoxb-test-bot-1", got.Bot.Token.Reveal())
+	require.Equal(t, int64(1), e.slack.calls.Load(), "no call with the rotated refresh token")
+}
+
+// TestRefreshDueKMSCallsFollowWhatIsDue: a tick over crypto (KMS through
+// kmstest) on memory makes no KMS call when nothing is due, and at most one
+// unwrap per due tenant on a replica whose data-key cache is cold.
+func TestRefreshDueKMSCallsFollowWhatIsDue(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	kms := kmstest.NewServer()
+	t.Cleanup(kms.Close)
+	key := kms.CreateKey("tenants")
+	newStack := func() *crypto.Store {
+		p, err := crypto.NewKMS(kms.Client(), key.ID)
+		require.NoError(t, err)
+		s, err := crypto.NewStore(e.store, p, crypto.WithDataKeyCache(time.Hour, 1<<20), crypto.WithClock(e.clock.now))
+		require.NoError(t, err)
+		return s
+	}
+	writer := newStack()
+	const tenants, due = 2000, 20
+	for i := range tenants {
+		ttl := 10 * time.Hour
+		if i%(tenants/due) == 0 {
+			ttl = 2*time.Hour + 30*time.Minute // due in 30 minutes
+		}
+		team := fmt.Sprintf("T%05d", i)
+		inst := &installstore.Installation{TeamID: team, Bot: &installstore.Bot{
+			ID: "B1", Token: installstore.Secret("xoxb-test-" + team), RefreshToken: installstore.Secret("xoxe-test-bot-" + team),
+			ExpiresAt: e.clock.now().Add(ttl),
+		}}
+		e.slack.allow(inst.Bot.RefreshToken.Reveal())
+		require.NoError(t, writer.StoreInstallation(ctx, inst))
+	}
+
+	kms.ResetCalls()
+	r := e.refresher(newStack(), WithHTTPClient(e.slack.client())) // a fresh replica: cold data-key cache
+	n, err := r.RefreshDue(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Zero(t, kms.Calls("Decrypt"), "a tick with nothing due makes no KMS call")
+
+	e.clock.advance(time.Hour)
+	require.Zero(t, kms.Calls("Decrypt"))
+	n, err = r.RefreshDue(ctx)
+	require.NoError(t, err)
+	require.Equal(t, due, n)
+	require.Equal(t, int64(due), e.slack.calls.Load())
+	require.LessOrEqual(t, kms.Calls("Decrypt"), due, "at most one unwrap per due tenant on a cold replica")
 }

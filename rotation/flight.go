@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
 )
 
@@ -219,6 +220,10 @@ type heldLease struct {
 // flight is one refresh of one token: take the lease (or wait for whoever
 // holds it), re-read, call Slack if still needed, write back.
 func (r *Refresher) flight(ctx context.Context, q installstore.Query, p part, rejected installstore.Secret) (token, error) {
+	// Every read of a flight (and of its write-back) must see the backend's
+	// current state, not an encryption layer's cached record: a stale read
+	// would send Slack a refresh token another replica already rotated.
+	ctx = crypto.WithFreshRead(ctx)
 	// One owner per flight, so that two flights of this process for the
 	// same token (a forced one and a normal one) exclude each other too.
 	l := &heldLease{name: leaseName(q, p), owner: r.owner + "-" + strconv.FormatUint(r.flightSeq.Add(1), 10)}
