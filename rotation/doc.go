@@ -41,6 +41,9 @@
 //     expires.
 //   - Whoever holds the lease re-reads the installation before calling
 //     Slack, so a refresh someone finished meanwhile is reused, not redone.
+//     Every read of a flight bypasses an encryption layer's record cache
+//     (crypto.WithFreshRead): a cached record could hold a refresh token
+//     another replica already rotated.
 //
 // # Writing back: no rotated token dropped
 //
