@@ -1,0 +1,159 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/installvault/installvault/crypto"
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/postgres"
+	"github.com/installvault/installvault/postgres/pgtest"
+)
+
+// Run with the server of scripts/postgres.sh:
+//
+//	eval "$(scripts/postgres.sh start)"
+//	go test -run '^$' -bench . -benchtime 2s ./postgres/
+
+const benchTenants = 100
+
+// benchStores returns the plaintext store and the crypto layer over a
+// sealed-only store, each on a fresh schema holding benchTenants tenants
+// with one user each.
+func benchStores(b *testing.B) map[string]installstore.FullStore {
+	b.Helper()
+	plain, _ := pgtest.Store(b, postgres.WithPlaintextSecrets())
+	backend, _ := pgtest.Store(b)
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": []byte("0123456789abcdef0123456789abcdef")}, "k1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sealed, err := crypto.NewStore(backend, keys)
+	if err != nil {
+		b.Fatal(err)
+	}
+	stores := map[string]installstore.FullStore{"postgres": plain, "crypto+postgres": sealed}
+	for _, s := range stores {
+		for i := range benchTenants {
+			if err := s.StoreInstallation(context.Background(), storetest.Fixture("", fmt.Sprintf("T%d", i), "U1", "bench")); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	return stores
+}
+
+var benchNames = []string{"postgres", "crypto+postgres"}
+
+func benchFetch(b *testing.B, user string) {
+	stores := benchStores(b)
+	ctx := context.Background()
+	for _, name := range benchNames {
+		b.Run(name, func(b *testing.B) {
+			s := stores[name]
+			i := 0
+			for b.Loop() {
+				if _, err := s.FetchInstallation(ctx, installstore.Query{TeamID: fmt.Sprintf("T%d", i%benchTenants), UserID: user}); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkFetch: a tenant's latest installation (one statement).
+func BenchmarkFetch(b *testing.B) { benchFetch(b, "") }
+
+// BenchmarkFetchWithUser: a user's installation with the tenant's bot (one
+// statement joining the two rows).
+func BenchmarkFetchWithUser(b *testing.B) { benchFetch(b, "U1") }
+
+// BenchmarkStore: a re-install (one statement writing both rows).
+func BenchmarkStore(b *testing.B) {
+	stores := benchStores(b)
+	ctx := context.Background()
+	for _, name := range benchNames {
+		b.Run(name, func(b *testing.B) {
+			s := stores[name]
+			i := 0
+			for b.Loop() {
+				if err := s.StoreInstallation(ctx, storetest.Fixture("", fmt.Sprintf("T%d", i%benchTenants), "U1", "again")); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkUpdate: a token refresh's conditional write (one statement).
+func BenchmarkUpdate(b *testing.B) {
+	stores := benchStores(b)
+	ctx := context.Background()
+	for _, name := range benchNames {
+		b.Run(name, func(b *testing.B) {
+			s := stores[name]
+			cur, err := s.FetchInstallation(ctx, installstore.Query{TeamID: "T0", UserID: "U1"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if err := s.UpdateInstallation(ctx, cur); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// seedRotating inserts n tenants with one user each, whose rotating tokens
+// expire in 12 hours, straight into the tables (storing them one by one
+// would dominate the run): what a due tick looks at with nothing due.
+func seedRotating(b *testing.B, pool *pgxpool.Pool, n int) {
+	b.Helper()
+	due := time.Now().Add(12 * time.Hour).UnixNano()
+	_, err := pool.Exec(context.Background(), `
+WITH t AS (
+	INSERT INTO installvault_tenants (tenant, version, user_id, record, user_token, user_refresh_token, user_due, bot, bot_token, bot_refresh_token, bot_due)
+	SELECT ':T' || i, nextval('installvault_version_seq'), 'U1', jsonb_build_object('team', 'T' || i, 'user', jsonb_build_object('id', 'U1')),
+		'ivsealed:x', 'ivsealed:x', $2, '{"id": "B1"}', 'ivsealed:x', 'ivsealed:x', $2
+	FROM generate_series(1, $1) AS i
+	RETURNING tenant
+)
+INSERT INTO installvault_users (tenant, user_id, record, user_token, user_refresh_token, due)
+SELECT tenant, 'U1', jsonb_build_object('team', substr(tenant, 2), 'user', jsonb_build_object('id', 'U1')), 'ivsealed:x', 'ivsealed:x', $2 FROM t`, n, due)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := pool.Exec(context.Background(), `ANALYZE installvault_tenants; ANALYZE installvault_users`); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkDueTick: one ListDue of the refresh window (the next hour) over
+// N tenants with rotating tokens, none due: two probes of the partial
+// indexes, whatever N.
+func BenchmarkDueTick(b *testing.B) {
+	for _, n := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprintf("tenants=%d", n), func(b *testing.B) {
+			s, pool := pgtest.Store(b)
+			seedRotating(b, pool, n)
+			ctx := context.Background()
+			for b.Loop() {
+				found := 0
+				if err := s.ListDue(ctx, time.Now().Add(time.Hour), func(installstore.Query, time.Time) error { found++; return nil }); err != nil {
+					b.Fatal(err)
+				}
+				if found != 0 {
+					b.Fatalf("%d records due", found)
+				}
+			}
+		})
+	}
+}
