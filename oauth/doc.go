@@ -24,8 +24,8 @@
 // nonce in the store until the state's own expiry ([installstore.NonceStore]'s
 // PutNonce is atomic across replicas); a second use finds it. The same
 // state is set in a Secure, HttpOnly, SameSite=Lax cookie and must come back
-// with the callback: a state lifted from one browser does not work in
-// another. A tampered, expired, replayed, missing or mismatched state gives
+// with the callback: a state slipped into another browser (a login CSRF)
+// does not work there. A tampered, expired, replayed, missing or mismatched state gives
 // a 4xx failure page; Slack is not called and nothing is stored. After a
 // success the cookie says "completed", so reloading the callback shows
 // "already installed" (200), not an error.
