@@ -87,7 +87,12 @@
 // operation). [WithDataKeyCache] bounds reuse like the AWS Encryption SDK's
 // caching materials manager: one data key per tenant seals at most maxUses
 // records and lives at most maxAge; unwrapped data keys are reused for reads
-// for at most maxAge. A revoked KMS key therefore stops reads within maxAge.
+// for at most maxAge; the cache holds at most [WithDataKeyCacheCapacity]
+// entries of each kind, least recently used evicted first. A revoked KMS key
+// therefore stops reads within maxAge. [WithRecordCache] adds an opt-in
+// cache of opened installations, bounded the same way and invalidated by
+// every write through the layer; see its documentation for what it means
+// across replicas.
 //
 // # Key rotation
 //

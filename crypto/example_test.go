@@ -95,3 +95,21 @@ func ExampleRewrap() {
 	// {Seen:2 Rewrapped:2 Current:0 Gone:0 Failed:0} <nil>
 	// xoxb-test-T2 <nil>
 }
+
+// Load a development keyring from INSTALLVAULT_LOCAL_KEYS: one bare key (as
+// `openssl rand -base64 32` prints it), or name=key entries.
+func ExampleParseLocalKeyring() {
+	spec := "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // os.Getenv("INSTALLVAULT_LOCAL_KEYS")
+	keys, err := crypto.ParseLocalKeyring(spec, "")
+	fmt.Println(keys, err)
+
+	rotating, err := crypto.ParseLocalKeyring("old="+spec+",new=6162636465663031323334353637383961626364656630313233343536373839", "new")
+	fmt.Println(rotating, err)
+
+	_, err = crypto.ParseLocalKeyring("k1="+spec[:20], "")
+	fmt.Println(err)
+	// Output:
+	// crypto.localKeyring{primary: default, keys: [default]} <nil>
+	// crypto.localKeyring{primary: new, keys: [new old]} <nil>
+	// crypto: local keys: invalid: entry 1: not 32 bytes of base64 or hex
+}

@@ -304,3 +304,22 @@ func TestFetchRefusesAnotherTenantsRecord(t *testing.T) {
 	require.Nil(t, got)
 	require.NotContains(t, err.Error(), "xox")
 }
+
+func TestInsertedLineBreaksFail(t *testing.T) {
+	inner := memory.New()
+	s := newStore(t, inner, keyring(t, "k1", "k1"))
+	require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "a")))
+	q := installstore.Query{TeamID: "T1"}
+	// The refresh token shares the bot token's data key: it is opened on
+	// the path that does not parse the header again.
+	sealed := rawRecord(t, inner, q).Bot.RefreshToken.Reveal()
+	for i := len(installstore.SealedPrefix); i <= len(sealed); i++ {
+		for _, c := range []string{"\n", "\r", "\r\n", "\n\n\n"} {
+			r := rawRecord(t, inner, q)
+			r.Bot.RefreshToken = installstore.Secret(sealed[:i] + c + sealed[i:])
+			putRaw(t, inner, r)
+			_, err := s.FetchInstallation(bg, q)
+			require.ErrorIs(t, err, crypto.ErrDecrypt, "%q inserted at %d", c, i)
+		}
+	}
+}
