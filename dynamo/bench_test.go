@@ -141,3 +141,37 @@ func BenchmarkStore(b *testing.B) {
 		reportCalls(b, counter)
 	})
 }
+
+// BenchmarkListInstallations lists 1 000 tenants with one user each (2 000
+// records) and reports records per second.
+func BenchmarkListInstallations(b *testing.B) {
+	ctx := context.Background()
+	client := dynamotest.Client(b)
+	table := dynamotest.NewTable(b, client)
+	s, err := dynamo.New(client, table, dynamo.WithPlaintextSecrets())
+	if err != nil {
+		b.Fatal(err)
+	}
+	const tenants = 1000
+	sem := make(chan struct{}, 8)
+	errs := make(chan error, tenants)
+	for i := range tenants {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			errs <- s.StoreInstallation(ctx, storetest.Fixture("", fmt.Sprintf("T%d", i), "U1", "list"))
+		}()
+	}
+	for range tenants {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+	records := 0
+	for b.Loop() {
+		if err := s.ListInstallations(ctx, func(installstore.Query, *installstore.Installation) error { records++; return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
+}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/installvault/installvault/installstore"
 )
@@ -30,13 +32,21 @@ func (sk skipped) err(op string) error {
 	return fmt.Errorf("dynamo: %s: %w: skipped %d records: %s", op, ErrMalformedItem, len(sk), strings.Join(sk, "; "))
 }
 
+// Listing parallelism: Scan segments, and tenants read at once.
+const (
+	listSegments = 2
+	listWorkers  = 4
+)
+
 // ListInstallations implements [installstore.Lister]. A consistent Scan
-// finds the tenants' LATEST items; per tenant, a Query lists its USER# keys
-// and TransactGetItems reads them with the LATEST item (99 users a request),
-// so that every listed user record carries the Version it was current
-// under: an [installstore.Updater] write based on a listed record never
-// overwrites a newer one (this is what the transactional read, at twice the
-// cost of a plain one, buys).
+// (2 segments in parallel) finds the tenants' LATEST items; per tenant (4
+// at once), a Query lists its USER# keys and TransactGetItems reads them
+// with the LATEST item (99 users a request), so that every listed user
+// record carries the Version it was current under: an
+// [installstore.Updater] write based on a listed record never overwrites a
+// newer one (this is what the transactional read, at twice the cost of a
+// plain one, buys). fn is never called concurrently; memory stays bounded
+// by the tenants in flight.
 //
 // Records that do not decode (a key that names no tenant, a LATEST item
 // whose version is not a number, a user item holding another user's record,
@@ -45,15 +55,72 @@ func (sk skipped) err(op string) error {
 // When a tenant's LATEST item does not decode, its user records are skipped
 // too (they cannot be fetched).
 func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Query, *installstore.Installation) error) error {
+	var (
+		mu    sync.Mutex
+		bad   skipped
+		fnErr error
+	)
+	// serial calls fn one at a time, and never again after it failed.
+	serial := func(q installstore.Query, inst *installstore.Installation) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if fnErr != nil {
+			return fnErr
+		}
+		fnErr = fn(q, inst)
+		return fnErr
+	}
+	report := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		bad.add(format, args...)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	tenants := make(chan installstore.Tenant, listWorkers)
+	var scans sync.WaitGroup
+	for seg := range listSegments {
+		scans.Add(1)
+		g.Go(func() error {
+			defer scans.Done()
+			return s.scanTenants(gctx, seg, tenants, report)
+		})
+	}
+	go func() { scans.Wait(); close(tenants) }()
+	for range listWorkers {
+		g.Go(func() error {
+			for t := range tenants {
+				if err := s.listTenant(gctx, t, serial, report); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	for range tenants {
+		// Drain what the scans sent after a worker stopped the listing.
+	}
+	switch {
+	case fnErr != nil:
+		return fnErr
+	case err != nil:
+		return err
+	}
+	return bad.err("list")
+}
+
+// scanTenants sends the tenants of one Scan segment's LATEST items.
+func (s *Store) scanTenants(ctx context.Context, seg int, out chan<- installstore.Tenant, report func(string, ...any)) error {
 	p := dynamodb.NewScanPaginator(s.client, &dynamodb.ScanInput{
 		TableName:                 aws.String(s.table),
+		Segment:                   aws.Int32(int32(seg)),
+		TotalSegments:             aws.Int32(listSegments),
 		FilterExpression:          aws.String("#sk = :latest AND begins_with(#pk, :t)"),
 		ProjectionExpression:      aws.String("#pk, #sk, #tomb"),
 		ExpressionAttributeNames:  names("#pk #sk #tomb"),
 		ExpressionAttributeValues: map[string]av{":latest": sAV(skLatest), ":t": sAV(pkTenant)},
 		ConsistentRead:            aws.Bool(true),
 	})
-	var bad skipped
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -66,18 +133,20 @@ func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Quer
 				t, ok = parseTenantPK(pk.Value)
 			}
 			if !ok {
-				bad.add("item with key %s (names no tenant)", keyName(item))
+				report("item with key %s (names no tenant)", keyName(item))
 				continue
 			}
 			if tomb, _ := item[attrTomb].(*types.AttributeValueMemberBOOL); tomb != nil && tomb.Value {
 				continue // deleted
 			}
-			if err := s.listTenant(ctx, t, fn, &bad); err != nil {
-				return err
+			select {
+			case out <- t:
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 		}
 	}
-	return bad.err("list")
+	return nil
 }
 
 // keyName names an item by its key, for reports: PK and SK, quoted and cut
@@ -120,9 +189,9 @@ func tenantQuery(t installstore.Tenant) installstore.Query {
 	return installstore.Query{EnterpriseID: t.EnterpriseID, TeamID: t.TeamID, IsEnterpriseInstall: t.IsEnterprise()}
 }
 
-func (s *Store) listTenant(ctx context.Context, t installstore.Tenant, fn func(installstore.Query, *installstore.Installation) error, bad *skipped) error {
+func (s *Store) listTenant(ctx context.Context, t installstore.Tenant, fn func(installstore.Query, *installstore.Installation) error, report func(string, ...any)) error {
 	base := tenantQuery(t)
-	users, err := s.userIDs(ctx, t, bad)
+	users, err := s.userIDs(ctx, t, report)
 	if err != nil {
 		return err
 	}
@@ -145,9 +214,9 @@ func (s *Store) listTenant(ctx context.Context, t installstore.Tenant, fn func(i
 		}
 		latest, err := decodeLatest(t, out.Responses[0].Item)
 		if err != nil {
-			bad.add("tenant %s (%v)", t, err)
+			report("tenant %s (%v)", t, err)
 			for _, uid := range users {
-				bad.add("tenant %s user %s (its tenant's latest record does not decode)", t, uid)
+				report("tenant %s user %s (its tenant's latest record does not decode)", t, uid)
 			}
 			return nil
 		}
@@ -167,7 +236,7 @@ func (s *Store) listTenant(ctx context.Context, t installstore.Tenant, fn func(i
 			}
 			rec, err := decodeUser(t, uid, item)
 			if err != nil {
-				bad.add("tenant %s user %s (%v)", t, uid, err)
+				report("tenant %s user %s (%v)", t, uid, err)
 				continue
 			}
 			uq := base
@@ -181,8 +250,8 @@ func (s *Store) listTenant(ctx context.Context, t installstore.Tenant, fn func(i
 }
 
 // userIDs returns the IDs of tenant t's USER# items; keys that name no
-// valid user are reported to bad.
-func (s *Store) userIDs(ctx context.Context, t installstore.Tenant, bad *skipped) ([]string, error) {
+// valid user are reported.
+func (s *Store) userIDs(ctx context.Context, t installstore.Tenant, report func(string, ...any)) ([]string, error) {
 	p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :u)"),
@@ -203,7 +272,7 @@ func (s *Store) userIDs(ctx context.Context, t installstore.Tenant, bad *skipped
 			q := tenantQuery(t)
 			q.UserID = uid
 			if uid == "" || q.Validate() != nil {
-				bad.add("tenant %s item with key %s (names no user)", t, keyName(item))
+				report("tenant %s item with key %s (names no user)", t, keyName(item))
 				continue
 			}
 			ids = append(ids, uid)
