@@ -1,0 +1,46 @@
+package postgres_test
+
+import (
+	"context"
+	"log"
+	"os"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/installvault/installvault/crypto"
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/postgres"
+)
+
+// The production stack on PostgreSQL: migrate at start-up (safe from every
+// replica at once), then the encryption layer over the backend.
+func Example() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL")) // e.g. postgres://app@db:5432/app?search_path=installvault
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+	if err := postgres.Migrate(ctx, pool); err != nil {
+		log.Fatal(err)
+	}
+	backend, err := postgres.New(pool)
+	if err != nil {
+		log.Fatal(err)
+	}
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": loadKey()}, "k1") // or crypto.NewKMS
+	if err != nil {
+		log.Fatal(err)
+	}
+	store, err := crypto.NewStore(backend, keys)
+	if err != nil {
+		log.Fatal(err)
+	}
+	inst, err := store.FetchInstallation(ctx, installstore.Query{TeamID: "T123"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = inst.Bot.Token // sealed in the database, opened here
+}
+
+func loadKey() []byte { return make([]byte, 32) }
