@@ -48,7 +48,11 @@ func (s *Store) DeleteInstallation(ctx context.Context, q installstore.Query) er
 // tombstone of a tenant delete, the transaction of a user delete) is
 // conditioned on the LATEST item's version equal to version. When it moved,
 // nothing is deleted and the error wraps [installstore.ErrConflict]. A
-// tenant that is gone is not an error. A LATEST item that does not decode
+// tenant that is gone is not an error. For a workspace of an enterprise
+// (E, T), the standalone (no enterprise, T) record is deleted too, once the
+// condition on (E, T) held; when (E, T) does not exist, nothing is deleted
+// (the condition names that tenant exactly: pass the Query of the record a
+// fetch fell back to, inst.Query(), to delete that one). A LATEST item that does not decode
 // gives [installstore.ErrCorrupt] (its version cannot be compared);
 // [Store.DeleteInstallation] purges such a tenant.
 func (s *Store) DeleteInstallationIf(ctx context.Context, q installstore.Query, version int64) error {
