@@ -209,3 +209,16 @@ func TestInnerErrorsKeepTheirClass(t *testing.T) {
 		})
 	}
 }
+
+func TestKMSUnknownKeyIsDecrypt(t *testing.T) {
+	f := newKMSFixture(t)
+	// Another account's KMS (or the key deleted): the key does not exist there.
+	other, client := newKMS(t)
+	keys, err := crypto.NewKMS(client, other.CreateKey("other").ID)
+	require.NoError(t, err)
+	_, err = newStore(t, f.inner, keys).FetchInstallation(bg, installstore.Query{TeamID: "T1"})
+	requirePermanent(t, err)
+	var notFound *types.NotFoundException
+	var invalid *types.InvalidCiphertextException
+	require.True(t, errors.As(err, &notFound) || errors.As(err, &invalid), "%v", err)
+}
