@@ -78,3 +78,29 @@ func Example() {
 	// distinct tokens: 1
 	// token prints as: [REDACTED]
 }
+
+// ExampleRefresher_Run shows the background refresh of a long-running app
+// and its shutdown: stop Run, then let write-backs still being retried (the
+// store was unavailable when Slack answered) finish before exiting, so that
+// no token Slack rotated is lost.
+func ExampleRefresher_Run() {
+	store := memory.New() // in production: crypto.NewStore over a shared backend
+	refresher, err := rotation.New(store, rotation.WithClientCredentials("0000.1111", installstore.Secret("test-client-secret")))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- refresher.Run(ctx) }()
+
+	// ... serve requests with refresher.Authorize until told to stop ...
+
+	stop()
+	<-done
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := refresher.Wait(shutdown); err != nil {
+		fmt.Println("write-backs still pending at exit:", err)
+	}
+}
