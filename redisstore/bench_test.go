@@ -12,6 +12,7 @@ import (
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
 	"github.com/installvault/installvault/memory"
+	"github.com/installvault/installvault/redisstore/redistest"
 )
 
 const benchTenants = 100
@@ -196,5 +197,45 @@ func BenchmarkDueTick(b *testing.B) {
 				c.report(b)
 			})
 		}
+	}
+}
+
+// BenchmarkMemoryPerInstallation reports the Redis memory (MEMORY USAGE of
+// every key, indexes included) per installation of 5 000 tenants with one
+// user each, the suite's fully populated fixture, plaintext and sealed.
+func BenchmarkMemoryPerInstallation(b *testing.B) {
+	const n = 5000
+	ctx := context.Background()
+	for _, sealed := range []bool{false, true} {
+		name := "plaintext"
+		if sealed {
+			name = "crypto"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				client := redistest.Client(b)
+				var s installstore.FullStore
+				var prefix string
+				if sealed {
+					s, prefix = newSealed(b, client)
+				} else {
+					s, prefix = newPlain(b, client)
+				}
+				for i := range n {
+					if err := s.StoreInstallation(ctx, storetest.Fixture("", fmt.Sprintf("T%07d", i), "U1", "a")); err != nil {
+						b.Fatal(err)
+					}
+				}
+				var total int64
+				if err := redistest.EachKey(ctx, client, prefix, func(c redis.Cmdable, key string) error {
+					u, err := c.MemoryUsage(ctx, key, 0).Result()
+					total += u
+					return err
+				}); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(total)/n, "B/installation")
+			}
+		})
 	}
 }

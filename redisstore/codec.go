@@ -8,10 +8,11 @@ import (
 	"github.com/installvault/installvault/installstore"
 )
 
-// wireRecord is an installation without its bot, as stored in a tenant
-// hash: field lrec (User omitted; the latest installer is field luser) and
-// fields u:<uid> (with User). Secrets are stored as they come (sealed by
-// package crypto unless WithPlaintextSecrets).
+// wireRecord is an installation without its bot and user, as stored in a
+// tenant hash: field lrec (the latest installation) and fields r:<uid>
+// (other users' installations); the user is a wireUser in luser or
+// p:<uid>. Secrets are stored as they come (sealed by package crypto
+// unless WithPlaintextSecrets).
 type wireRecord struct {
 	App      string    `json:"app,omitempty"`
 	Ent      string    `json:"ent,omitempty"`
@@ -23,7 +24,6 @@ type wireRecord struct {
 	TokType  string    `json:"tokType,omitempty"`
 	At       string    `json:"at,omitempty"`
 	Hook     *wireHook `json:"hook,omitempty"`
-	User     *wireUser `json:"user,omitempty"`
 }
 
 type wireHook struct {
@@ -77,8 +77,9 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-// encodeRecord returns inst without bot and user as stored in field lrec.
-func encodeRecord(inst *installstore.Installation, withUser bool) string {
+// encodeRecord returns inst without bot and user, as stored in fields lrec
+// and r:<uid>.
+func encodeRecord(inst *installstore.Installation) string {
 	w := wireRecord{
 		App: inst.AppID, Ent: inst.EnterpriseID, EntName: inst.EnterpriseName, EntURL: inst.EnterpriseURL,
 		Team: inst.TeamID, TeamName: inst.TeamName, Org: inst.IsEnterpriseInstall, TokType: inst.TokenType,
@@ -86,10 +87,6 @@ func encodeRecord(inst *installstore.Installation, withUser bool) string {
 	}
 	if h := inst.IncomingWebhook; h != nil {
 		w.Hook = &wireHook{URL: h.URL.Reveal(), Channel: h.Channel, ChannelID: h.ChannelID, ConfigURL: h.ConfigurationURL}
-	}
-	if withUser {
-		u := toWireUser(inst.User)
-		w.User = &u
 	}
 	return mustJSON(w)
 }
@@ -117,9 +114,11 @@ func corruptf(op string, q installstore.Query, format string, args ...any) error
 	return fmt.Errorf("redisstore: %s %s: %w: %s", op, who, installstore.ErrCorrupt, fmt.Sprintf(format, args...))
 }
 
-// decodeRecord decodes field lrec (user == "", with luser) or u:<user>
-// of tenant t's hash, and checks that it belongs to t and user.
-func decodeRecord(t installstore.Tenant, user, rec, luser string) (*installstore.Installation, error) {
+// decodeRecord decodes an installation of tenant t from its record (lrec
+// or r:<user>) and its user (luser or p:<user>; "" for a latest
+// installation without one), and checks that it belongs to t and, for a
+// user's installation (user != ""), to user.
+func decodeRecord(t installstore.Tenant, user, rec, usr string) (*installstore.Installation, error) {
 	var w wireRecord
 	if err := json.Unmarshal([]byte(rec), &w); err != nil {
 		return nil, fmt.Errorf("the record does not decode")
@@ -135,23 +134,18 @@ func decodeRecord(t installstore.Tenant, user, rec, luser string) (*installstore
 	if h := w.Hook; h != nil {
 		inst.IncomingWebhook = &installstore.IncomingWebhook{URL: installstore.Secret(h.URL), Channel: h.Channel, ChannelID: h.ChannelID, ConfigurationURL: h.ConfigURL}
 	}
-	wu := w.User
-	if user == "" {
-		wu = nil
-		if luser != "" {
-			wu = new(wireUser)
-			if err := json.Unmarshal([]byte(luser), wu); err != nil {
-				return nil, fmt.Errorf("the latest installer does not decode")
-			}
+	switch {
+	case usr != "":
+		var wu wireUser
+		if err := json.Unmarshal([]byte(usr), &wu); err != nil {
+			return nil, fmt.Errorf("the installing user does not decode")
 		}
-	} else if wu == nil {
-		return nil, fmt.Errorf("the user record has no user")
-	}
-	if wu != nil {
 		inst.User = installstore.User{ID: wu.ID, Token: installstore.Secret(wu.Token), RefreshToken: installstore.Secret(wu.Refresh), Scopes: wu.Scopes}
 		if inst.User.ExpiresAt, err = decTime(wu.Exp, "user.exp"); err != nil {
 			return nil, err
 		}
+	case user != "":
+		return nil, fmt.Errorf("the user's installation has no user")
 	}
 	if inst.Tenant() != t {
 		return nil, fmt.Errorf("the record names another tenant")

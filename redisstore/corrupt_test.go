@@ -35,33 +35,39 @@ func findKey(t *testing.T, client redis.UniversalClient, prefix, suffix string) 
 // half record), a listing goes past it and names it, other tenants are
 // unaffected, and deleting the tenant removes it and its index entries.
 func TestCorruptRecordsAreContained(t *testing.T) {
+	// T1 is installed by U1, then by U2: U2's installation is the latest
+	// one, U1's is kept on its own.
 	latest := installstore.Query{TeamID: "T1"}
+	latestUser := installstore.Query{TeamID: "T1", UserID: "U2"}
 	user := installstore.Query{TeamID: "T1", UserID: "U1"}
 	corruptions := []struct {
 		name    string
 		damage  func(ctx context.Context, c redis.Cmdable, key string) error
 		corrupt []installstore.Query // fetches that give ErrCorrupt
 	}{
-		{"latest record not JSON", hset("lrec", "{not json"), []installstore.Query{latest}},
-		{"latest record of another tenant", hset("lrec", `{"team":"T2"}`), []installstore.Query{latest}},
-		{"latest installer not JSON", hset("luser", "]"), []installstore.Query{latest}},
-		{"latest record missing", hdel("lrec"), []installstore.Query{latest}},
-		{"bad install time", hset("lrec", `{"team":"T1","at":"yesterday"}`), []installstore.Query{latest}},
-		{"Version not a number", hset("v", "seven"), []installstore.Query{latest, user}},
-		{"Version missing", hdel("v"), []installstore.Query{latest, user}},
-		{"bot not JSON", hset("bot", "xoxb-test-raw-secret"), []installstore.Query{latest, user}},
-		{"user record not JSON", hset("u:U1", "{"), []installstore.Query{user}},
-		{"user record of another user", hset("u:U1", `{"team":"T1","user":{"id":"U2"}}`), []installstore.Query{user}},
-		{"user record without user", hset("u:U1", `{"team":"T1"}`), []installstore.Query{user}},
+		{"latest record not JSON", hset("lrec", "{not json"), []installstore.Query{latest, latestUser}},
+		{"latest record of another tenant", hset("lrec", `{"team":"T2"}`), []installstore.Query{latest, latestUser}},
+		{"latest installer not JSON", hset("luser", "]"), []installstore.Query{latest, latestUser}},
+		{"latest record missing", hdel("lrec"), []installstore.Query{latest, latestUser}},
+		{"latest installer of another user", hset("luser", `{"id":"U3"}`), []installstore.Query{latestUser}},
+		{"bad install time", hset("lrec", `{"team":"T1","at":"yesterday"}`), []installstore.Query{latest, latestUser}},
+		{"Version not a number", hset("v", "seven"), []installstore.Query{latest, latestUser, user}},
+		{"Version missing", hdel("v"), []installstore.Query{latest, latestUser, user}},
+		{"bot not JSON", hset("bot", "xoxb-test-raw-secret"), []installstore.Query{latest, latestUser, user}},
+		{"user record not JSON", hset("r:U1", "{"), []installstore.Query{user}},
+		{"user record of another user", hset("p:U1", `{"id":"U2"}`), []installstore.Query{user}},
+		{"user of another tenant", hset("r:U1", `{"team":"T9"}`), []installstore.Query{user}},
+		{"user record without user", hdel("p:U1"), []installstore.Query{user}},
+		{"user not JSON", hset("p:U1", "xoxp-test-raw-secret"), []installstore.Query{user}},
 		{"key holds a string", func(ctx context.Context, c redis.Cmdable, key string) error {
 			return c.Set(ctx, key, "xoxb-test-raw-secret", 0).Err()
-		}, []installstore.Query{latest, user}},
+		}, []installstore.Query{latest, latestUser, user}},
 		{"key holds a list", func(ctx context.Context, c redis.Cmdable, key string) error {
 			if err := c.Del(ctx, key).Err(); err != nil {
 				return err
 			}
 			return c.RPush(ctx, key, "x").Err()
-		}, []installstore.Query{latest, user}},
+		}, []installstore.Query{latest, latestUser, user}},
 	}
 	for _, d := range deployments {
 		t.Run(d.name, func(t *testing.T) {
@@ -72,9 +78,11 @@ func TestCorruptRecordsAreContained(t *testing.T) {
 					s, prefix := newPlain(t, client)
 					due := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 					for _, team := range []string{"T1", "T2"} {
-						inst := storetest.Fixture("", team, "U1", "a")
-						inst.Bot.ExpiresAt, inst.User.ExpiresAt = due, due
-						require.NoError(t, s.StoreInstallation(ctx, inst))
+						for _, u := range []string{"U1", "U2"} {
+							inst := storetest.Fixture("", team, u, "a")
+							inst.Bot.ExpiresAt, inst.User.ExpiresAt = due, due
+							require.NoError(t, s.StoreInstallation(ctx, inst))
+						}
 					}
 					node, key := findKey(t, client, prefix, ":t::T1")
 					require.NoError(t, tc.damage(ctx, node, key))
@@ -99,7 +107,9 @@ func TestCorruptRecordsAreContained(t *testing.T) {
 					require.ErrorIs(t, err, installstore.ErrCorrupt)
 					require.Contains(t, err.Error(), "tenant :T1")
 					require.NotContains(t, err.Error(), "xox")
-					require.True(t, listed[installstore.Query{TeamID: "T2"}] && listed[installstore.Query{TeamID: "T2", UserID: "U1"}], "the listing goes past the corrupt records: %v", listed)
+					for _, q := range []installstore.Query{{TeamID: "T2"}, {TeamID: "T2", UserID: "U1"}, {TeamID: "T2", UserID: "U2"}} {
+						require.True(t, listed[q], "the listing goes past the corrupt records to %+v: %v", q, listed)
+					}
 					for _, q := range tc.corrupt {
 						require.False(t, listed[q], "a corrupt record is never handed out: %+v", q)
 					}
@@ -110,7 +120,7 @@ func TestCorruptRecordsAreContained(t *testing.T) {
 					require.NoError(t, s.ListInstallations(ctx, func(installstore.Query, *installstore.Installation) error { return nil }))
 					dueNow := map[installstore.Query]bool{}
 					require.NoError(t, s.ListDue(ctx, due, func(q installstore.Query, _ time.Time) error { dueNow[q] = true; return nil }))
-					require.Equal(t, map[installstore.Query]bool{{TeamID: "T2"}: true, {TeamID: "T2", UserID: "U1"}: true}, dueNow, "the deleted tenant left the due index")
+					require.Equal(t, map[installstore.Query]bool{{TeamID: "T2"}: true, {TeamID: "T2", UserID: "U1"}: true, {TeamID: "T2", UserID: "U2"}: true}, dueNow, "the deleted tenant left the due index")
 					// A re-install works over what is left.
 					require.NoError(t, s.StoreInstallation(ctx, storetest.Fixture("", "T1", "U1", "b")))
 					_, err = s.FetchInstallation(ctx, user)

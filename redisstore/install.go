@@ -52,13 +52,9 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 	if inst.Bot != nil {
 		bot, bdue = encodeBot(inst.Bot), botDue(inst.Bot)
 	}
-	var urec string
-	if inst.User.ID != "" {
-		urec = encodeRecord(inst, true)
-	}
 	ks, tw := s.tenantKeys(t)
 	res, err := storeScript.Run(ctx, s.client, ks,
-		t.String(), tw, writeToken(), encodeRecord(inst, false), encodeUser(inst.User), inst.User.ID, urec,
+		t.String(), tw, writeToken(), encodeRecord(inst), encodeUser(inst.User), inst.User.ID,
 		userDue(inst.User), flag(!inst.User.Token.IsZero()), bot, bdue).Text()
 	if err != nil {
 		return wrap(ctx, "store", t, err)
@@ -105,56 +101,59 @@ func (s *Store) FetchInstallation(ctx context.Context, q installstore.Query) (*i
 func (s *Store) fetch(ctx context.Context, t installstore.Tenant, uid string) (*installstore.Installation, bool, error) {
 	key := s.groupOf(t).tenant(t)
 	q := installstore.Query{EnterpriseID: t.EnterpriseID, TeamID: t.TeamID, UserID: uid, IsEnterpriseInstall: t.IsEnterprise()}
-	var vals []any
-	var err error
-	if uid == "" {
-		vals, err = s.client.HMGet(ctx, key, "v", "bot", "lrec", "luser").Result()
-	} else {
-		vals, err = s.client.HMGet(ctx, key, "v", "bot", "u:"+uid).Result()
+	// One HMGET: the Version, the bot, the latest installation and, for a
+	// user, the user's own fields (absent when that user installed last).
+	fields := []string{"v", "bot", "lrec", "luser"}
+	if uid != "" {
+		fields = append(fields, "lu", "r:"+uid, "p:"+uid)
 	}
+	vals, err := s.client.HMGet(ctx, key, fields...).Result()
 	if err != nil {
 		if isWrongType(err) {
 			return nil, true, corruptf("fetch", q, "the tenant's key holds another type than a hash")
 		}
 		return nil, false, wrap(ctx, "fetch", t, err)
 	}
-	f := make([]string, len(vals))
+	f := strs(vals)
 	present := false
-	for i, v := range vals {
-		if str, ok := v.(string); ok {
-			f[i], present = str, true
-		}
+	for _, v := range vals {
+		present = present || v != nil
 	}
-	if !present {
+	switch {
+	case !present:
 		return nil, false, nil
-	}
-	if uid != "" && vals[2] == nil {
-		if vals[0] == nil {
-			return nil, true, corruptf("fetch", q, "the tenant has no Version")
+	case vals[0] == nil:
+		return nil, true, corruptf("fetch", q, "the tenant has no Version")
+	case uid == "" || (vals[5] == nil && f[4] == uid):
+		if vals[2] == nil {
+			return nil, true, corruptf("fetch", q, "the tenant has no latest installation")
 		}
+		if uid != "" && vals[3] == nil {
+			return nil, true, corruptf("fetch", q, "the latest installer has no user")
+		}
+		inst, err := assemble(t, uid, f[0], f[1], f[2], f[3])
+		if err != nil {
+			return nil, true, corruptf("fetch", q, "%v", err)
+		}
+		return inst, true, nil
+	case vals[5] == nil:
 		return nil, true, notFound("fetch", q)
+	default:
+		inst, err := assemble(t, uid, f[0], f[1], f[5], f[6])
+		if err != nil {
+			return nil, true, corruptf("fetch", q, "%v", err)
+		}
+		return inst, true, nil
 	}
-	if uid == "" && vals[2] == nil {
-		return nil, true, corruptf("fetch", q, "the tenant has no latest installation")
-	}
-	inst, err := assemble(t, uid, f[0], f[1], f[2], f[3:]...)
-	if err != nil {
-		return nil, true, corruptf("fetch", q, "%v", err)
-	}
-	return inst, true, nil
 }
 
 // assemble decodes a record with the tenant's Version and bot.
-func assemble(t installstore.Tenant, uid, version, bot, rec string, luser ...string) (*installstore.Installation, error) {
+func assemble(t installstore.Tenant, uid, version, bot, rec, usr string) (*installstore.Installation, error) {
 	v, err := strconv.ParseInt(version, 10, 64)
 	if err != nil || v <= 0 {
 		return nil, fmt.Errorf("the Version is not a positive integer")
 	}
-	lu := ""
-	if len(luser) > 0 {
-		lu = luser[0]
-	}
-	inst, err := decodeRecord(t, uid, rec, lu)
+	inst, err := decodeRecord(t, uid, rec, usr)
 	if err != nil {
 		return nil, err
 	}

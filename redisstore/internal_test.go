@@ -83,7 +83,7 @@ func TestRetriedScriptsFindTheirOwnWrite(t *testing.T) {
 	ks, _ := s.tenantKeys(tn)
 	update := func(token string) []string {
 		res, err := updateScript.Run(ctx, s.client, ks[:4], tn.String(), token, fmt.Sprint(inst.Version), "U1",
-			encodeRecord(inst, true), encodeRecord(inst, false), encodeUser(inst.User), 0, "1", "", 0).StringSlice()
+			encodeRecord(inst), encodeUser(inst.User), 0, "1", "", 0).StringSlice()
 		require.NoError(t, err)
 		return res
 	}

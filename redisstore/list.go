@@ -177,8 +177,7 @@ func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Quer
 // listTenant lists tenant t's latest record and user records.
 func (s *Store) listTenant(ctx context.Context, t installstore.Tenant, fn func(installstore.Query, *installstore.Installation) error, sk *skipped) error {
 	key := s.groupOf(t).tenant(t)
-	base := baseQuery(t)
-	vals, err := s.client.HMGet(ctx, key, "v", "bot", "lrec", "luser").Result()
+	vals, err := s.client.HMGet(ctx, key, "v", "bot", "lrec", "luser", "lu").Result()
 	if isWrongType(err) {
 		sk.add("tenant %s: its key holds another type than a hash", t)
 		return nil
@@ -190,22 +189,32 @@ func (s *Store) listTenant(ctx context.Context, t installstore.Tenant, fn func(i
 		return nil // deleted meanwhile
 	}
 	f := strs(vals)
+	lu := f[4]
 	if inst, err := assemble(t, "", f[0], f[1], f[2], f[3]); err != nil {
 		sk.add("tenant %s: %v", t, err)
-	} else if err := fn(base, inst); err != nil {
+	} else if err := fn(baseQuery(t), inst); err != nil {
 		return err
 	}
-
 	seen := map[string]bool{}
+	if lu != "" {
+		// The latest installer's installation is the latest one, read
+		// with it.
+		seen[lu] = true
+		if inst, err := assemble(t, lu, f[0], f[1], f[2], f[3]); err != nil {
+			sk.add("tenant %s user %s: %v", t, lu, err)
+		} else if err := fn(base(t, lu), inst); err != nil {
+			return err
+		}
+	}
 	var cursor uint64
 	for {
-		fields, next, err := s.client.HScan(ctx, key, cursor, "u:*", pageSize).Result()
+		fields, next, err := s.client.HScan(ctx, key, cursor, "r:*", pageSize).Result()
 		if err != nil {
 			return wrap(ctx, "list", t, err)
 		}
 		var uids []string
 		for i := 0; i+1 < len(fields); i += 2 {
-			uid := strings.TrimPrefix(fields[i], "u:")
+			uid := strings.TrimPrefix(fields[i], "r:")
 			if !seen[uid] {
 				seen[uid] = true
 				uids = append(uids, uid)
@@ -227,10 +236,10 @@ func (s *Store) listUsers(ctx context.Context, t installstore.Tenant, key string
 	if len(uids) == 0 {
 		return nil
 	}
-	fields := make([]string, 0, 2+len(uids))
+	fields := make([]string, 0, 2+2*len(uids))
 	fields = append(fields, "v", "bot")
 	for _, uid := range uids {
-		fields = append(fields, "u:"+uid)
+		fields = append(fields, "r:"+uid, "p:"+uid)
 	}
 	vals, err := s.client.HMGet(ctx, key, fields...).Result()
 	if err != nil {
@@ -238,16 +247,15 @@ func (s *Store) listUsers(ctx context.Context, t installstore.Tenant, key string
 	}
 	f := strs(vals)
 	for i, uid := range uids {
-		if vals[2+i] == nil {
-			continue // deleted meanwhile
+		if vals[2+2*i] == nil {
+			continue // deleted, or installed again and now the latest, meanwhile
 		}
-		q := base(t, uid)
-		inst, err := assemble(t, uid, f[0], f[1], f[2+i])
+		inst, err := assemble(t, uid, f[0], f[1], f[2+2*i], f[3+2*i])
 		if err != nil {
 			sk.add("tenant %s user %s: %v", t, uid, err)
 			continue
 		}
-		if err := fn(q, inst); err != nil {
+		if err := fn(base(t, uid), inst); err != nil {
 			return err
 		}
 	}

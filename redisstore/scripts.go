@@ -22,9 +22,14 @@ import "github.com/redis/go-redis/v9"
 //	lk         "1" when the latest installer holds a user token
 //	ld, bd     due times (Unix ms, 0 for none) of the latest installer's and the bot's tokens
 //	bot        the bot (JSON), absent when none
-//	u:<uid>    user uid's installation (JSON)
-//	k:<uid>    "1" when user uid's installation holds a user token
+//	r:<uid>    user uid's installation without user (JSON), for every user
+//	p:<uid>    but the latest installer, whose installation is lrec and luser;
+//	           p:<uid> is the user (JSON)
+//	k:<uid>    "1" when r:<uid> and p:<uid> hold a user token
 //
+// The latest installer's installation is stored once: when another user
+// installs, the scripts copy lrec and luser to r:<uid> and p:<uid> as they
+// are.
 // The scripts never parse JSON, so what a record holds never stops a write
 // or a delete. Before writing, they check the types of the keys they write,
 // so that no command fails half-way through a script.
@@ -72,8 +77,10 @@ local function droptenant(key, tenant)
   local ty = typ(key)
   if ty == 'none' then return end
   if ty == 'hash' then
+    local lu = redis.call('HGET', key, 'lu')
+    if lu and lu ~= '' then redis.call('ZREM', DUE, tenant .. '#' .. lu) end
     for _, f in ipairs(redis.call('HKEYS', key)) do
-      if string.sub(f, 1, 2) == 'u:' then redis.call('ZREM', DUE, tenant .. '#' .. string.sub(f, 3)) end
+      if string.sub(f, 1, 2) == 'r:' then redis.call('ZREM', DUE, tenant .. '#' .. string.sub(f, 3)) end
     end
   else
     -- The user IDs are lost with the hash: find its users' entries.
@@ -87,6 +94,11 @@ local function droptenant(key, tenant)
   redis.call('ZREM', DUE, tenant)
   redis.call('ZREM', TENANTS, tenant)
   redis.call('DEL', key)
+end
+
+-- setflag sets a "1" field, or removes it.
+local function setflag(key, field, on)
+  if on then redis.call('HSET', key, field, '1') else redis.call('HDEL', key, field) end
 end
 
 -- hastoken reports whether a tenant still holds a bot or a user token.
@@ -110,22 +122,26 @@ end
 
 // storeScript writes a tenant's latest installation (and user's, and bot):
 // StoreInstallation. ARGV: tenant, twin tenant ("" for none), write token,
-// lrec, luser, user ID, user record, user due, user holds a token ("1"/""),
-// bot ("" keeps the stored one), bot due. It replaces a key of another type
-// and removes the twin. It returns the new Version.
+// lrec, luser, user ID, user due, user holds a token ("1"/""), bot (""
+// keeps the stored one), bot due. The previous latest installer, when
+// another user, keeps their installation as r:/p:/k: fields. It replaces a
+// key of another type and removes the twin. It returns the new Version.
 var storeScript = redis.NewScript(luaCommon + `
 if not indexok() then return redis.error_reply('WRONGTYPE index keys of group') end
 local key, tenant, uid = KEYS[4], ARGV[1], ARGV[6]
 if typ(key) ~= 'hash' then droptenant(key, tenant) end
-local v = newversion(key)
-redis.call('HSET', key, 'v', v, 'w', ARGV[3], 'lrec', ARGV[4], 'luser', ARGV[5], 'lu', uid, 'ld', ARGV[8])
-if ARGV[9] == '1' then redis.call('HSET', key, 'lk', '1') else redis.call('HDEL', key, 'lk') end
-if ARGV[10] ~= '' then redis.call('HSET', key, 'bot', ARGV[10], 'bd', ARGV[11]) end
-if uid ~= '' then
-  redis.call('HSET', key, 'u:' .. uid, ARGV[7])
-  if ARGV[9] == '1' then redis.call('HSET', key, 'k:' .. uid, '1') else redis.call('HDEL', key, 'k:' .. uid) end
-  setdue(tenant .. '#' .. uid, num(ARGV[8]))
+local f = redis.call('HMGET', key, 'lu', 'lrec', 'luser', 'lk')
+local oldlu = f[1] or ''
+if oldlu ~= '' and oldlu ~= uid then
+  redis.call('HSET', key, 'r:' .. oldlu, f[2] or '', 'p:' .. oldlu, f[3] or '')
+  setflag(key, 'k:' .. oldlu, f[4] == '1')
 end
+if uid ~= '' then redis.call('HDEL', key, 'r:' .. uid, 'p:' .. uid, 'k:' .. uid) end
+local v = newversion(key)
+redis.call('HSET', key, 'v', v, 'w', ARGV[3], 'lrec', ARGV[4], 'luser', ARGV[5], 'lu', uid, 'ld', ARGV[7])
+setflag(key, 'lk', ARGV[8] == '1')
+if ARGV[9] ~= '' then redis.call('HSET', key, 'bot', ARGV[9], 'bd', ARGV[10]) end
+if uid ~= '' then setdue(tenant .. '#' .. uid, num(ARGV[7])) end
 latestdue(key, tenant)
 redis.call('ZADD', TENANTS, '0', tenant)
 if ARGV[2] ~= '' then droptenant(KEYS[5], ARGV[2]) end
@@ -133,11 +149,11 @@ return v
 `)
 
 // updateScript is UpdateInstallation: ARGV: tenant, write token, expected
-// Version, user ID, user record, lrec, luser, user due, user holds a token,
-// bot ("" keeps it), bot due. It returns {code, Version}: code "ok",
-// "conflict" (Version is the stored one), "notfound" (no tenant), "nouser"
-// (no such user installation), "owned" (the latest installation is a
-// user's: update it with that user's ID), "corrupt" (no Version).
+// Version, user ID, lrec, luser, user due, user holds a token, bot (""
+// keeps it), bot due. It returns {code, Version}: code "ok", "conflict"
+// (Version is the stored one), "notfound" (no tenant), "nouser" (no such
+// user installation), "owned" (the latest installation is a user's: update
+// it with that user's ID), "corrupt" (no Version).
 var updateScript = redis.NewScript(luaCommon + `
 if not indexok() then return redis.error_reply('WRONGTYPE index keys of group') end
 local key, tenant, uid = KEYS[4], ARGV[1], ARGV[4]
@@ -151,22 +167,19 @@ if f[1] ~= ARGV[3] then
   return {'conflict', f[1]}
 end
 local lu = f[3] or ''
-local latest = false
-if uid == '' then
-  if lu ~= '' then return {'owned', f[1]} end
-  latest = true
+if uid == lu then
+  redis.call('HSET', key, 'lrec', ARGV[5], 'luser', ARGV[6], 'ld', ARGV[7])
+  setflag(key, 'lk', ARGV[8] == '1')
+elseif uid == '' then
+  return {'owned', f[1]}
+elseif redis.call('HEXISTS', key, 'r:' .. uid) == 1 then
+  redis.call('HSET', key, 'r:' .. uid, ARGV[5], 'p:' .. uid, ARGV[6])
+  setflag(key, 'k:' .. uid, ARGV[8] == '1')
 else
-  if redis.call('HEXISTS', key, 'u:' .. uid) == 0 then return {'nouser', f[1]} end
-  redis.call('HSET', key, 'u:' .. uid, ARGV[5])
-  if ARGV[9] == '1' then redis.call('HSET', key, 'k:' .. uid, '1') else redis.call('HDEL', key, 'k:' .. uid) end
-  setdue(tenant .. '#' .. uid, num(ARGV[8]))
-  latest = (lu == uid)
+  return {'nouser', f[1]}
 end
-if latest then
-  redis.call('HSET', key, 'lrec', ARGV[6], 'luser', ARGV[7], 'ld', ARGV[8])
-  if ARGV[9] == '1' then redis.call('HSET', key, 'lk', '1') else redis.call('HDEL', key, 'lk') end
-end
-if ARGV[10] ~= '' then redis.call('HSET', key, 'bot', ARGV[10], 'bd', ARGV[11]) end
+if uid ~= '' then setdue(tenant .. '#' .. uid, num(ARGV[7])) end
+if ARGV[9] ~= '' then redis.call('HSET', key, 'bot', ARGV[9], 'bd', ARGV[10]) end
 latestdue(key, tenant)
 local v = newversion(key)
 redis.call('HSET', key, 'v', v, 'w', ARGV[2])
@@ -188,14 +201,14 @@ local function deluser(key, tenant)
   local ty = typ(key)
   if ty == 'none' then return end
   if ty ~= 'hash' then droptenant(key, tenant) return end
-  local had = redis.call('HDEL', key, 'u:' .. uid)
-  redis.call('HDEL', key, 'k:' .. uid)
-  redis.call('ZREM', DUE, tenant .. '#' .. uid)
+  local had = redis.call('HEXISTS', key, 'r:' .. uid)
+  redis.call('HDEL', key, 'r:' .. uid, 'p:' .. uid, 'k:' .. uid)
   if redis.call('HGET', key, 'lu') == uid then
     redis.call('HDEL', key, 'luser', 'lk')
     redis.call('HSET', key, 'lu', '', 'ld', '0')
     had = 1
   end
+  redis.call('ZREM', DUE, tenant .. '#' .. uid)
   if had == 0 then return end
   if not hastoken(key) then droptenant(key, tenant) return end
   latestdue(key, tenant)

@@ -32,14 +32,10 @@ func (s *Store) UpdateInstallation(ctx context.Context, inst *installstore.Insta
 	if inst.Bot != nil {
 		bot, bdue = encodeBot(inst.Bot), botDue(inst.Bot)
 	}
-	var urec string
-	if q.UserID != "" {
-		urec = encodeRecord(inst, true)
-	}
 	ks, _ := s.tenantKeys(t)
 	res, err := updateScript.Run(ctx, s.client, ks[:4],
-		t.String(), writeToken(), strconv.FormatInt(inst.Version, 10), q.UserID, urec,
-		encodeRecord(inst, false), encodeUser(inst.User), userDue(inst.User), flag(!inst.User.Token.IsZero()), bot, bdue).StringSlice()
+		t.String(), writeToken(), strconv.FormatInt(inst.Version, 10), q.UserID,
+		encodeRecord(inst), encodeUser(inst.User), userDue(inst.User), flag(!inst.User.Token.IsZero()), bot, bdue).StringSlice()
 	if err != nil {
 		return wrap(ctx, "update", t, err)
 	}
