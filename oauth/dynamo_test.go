@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -106,4 +108,42 @@ func TestEventsPurgeCorruptTenantsOnDynamoDB(t *testing.T) {
 	storetest.Equal(t, good, got)
 	require.NotContains(t, e.logs.String(), ddbCanary)
 	require.NotContains(t, e.bodies.String(), ddbCanary)
+}
+
+// TestEventDeduplicationOnDynamoDB: two replicas sharing a DynamoDB table
+// hand each event_id to the app once, and a delivery the app failed is
+// delivered again.
+func TestEventDeduplicationOnDynamoDB(t *testing.T) {
+	client := dynamotest.Client(t)
+	backend, err := dynamo.New(client, dynamotest.NewTable(t, client))
+	require.NoError(t, err)
+	next := &recorder{}
+	replicas := make([]*oauth.Handler, 2)
+	for i := range replicas {
+		cfg := validConfig()
+		cfg.Store, cfg.Next = backend, next
+		replicas[i], err = oauth.New(cfg)
+		require.NoError(t, err)
+	}
+	deliver := func(h *oauth.Handler, body string) int {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, signed(t, body, testSigningSecret, time.Now()))
+		return rec.Code
+	}
+	body := mentionBody("A0APP", "T1", "Ev-ddb-1")
+	var wg sync.WaitGroup
+	codes := make([]int, 8)
+	for i := range codes {
+		wg.Go(func() { codes[i] = deliver(replicas[i%2], body) })
+	}
+	wg.Wait()
+	require.Equal(t, 1, next.count(), "codes %v", codes)
+
+	failing := mentionBody("A0APP", "T1", "Ev-ddb-2")
+	next.status.Store(http.StatusInternalServerError)
+	require.Equal(t, http.StatusInternalServerError, deliver(replicas[0], failing))
+	next.status.Store(0)
+	require.Equal(t, http.StatusOK, deliver(replicas[1], failing))
+	require.Equal(t, http.StatusOK, deliver(replicas[0], failing))
+	require.Equal(t, 3, next.count())
 }
