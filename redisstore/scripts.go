@@ -30,6 +30,7 @@ import "github.com/redis/go-redis/v9"
 // The latest installer's installation is stored once: when another user
 // installs, the scripts copy lrec and luser to r:<uid> and p:<uid> as they
 // are.
+//
 // The scripts never parse JSON, so what a record holds never stops a write
 // or a delete. Before writing, they check the types of the keys they write,
 // so that no command fails half-way through a script.

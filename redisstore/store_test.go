@@ -216,3 +216,33 @@ func TestCallerCancellationIsNotUnavailable(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	require.NotErrorIs(t, err, installstore.ErrUnavailable)
 }
+
+// TestUserOnlyTenantLivesWhileAUserTokenDoes: in a tenant without a bot,
+// deleting the latest installer keeps the tenant while an earlier user's
+// installation holds a user token, and removes it when none does.
+func TestUserOnlyTenantLivesWhileAUserTokenDoes(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newPlain(t, redistest.Client(t))
+	install := func(team, user string, token bool) {
+		inst := storetest.Fixture("", team, user, "a")
+		inst.Bot = nil
+		if !token {
+			inst.User.Token, inst.User.RefreshToken = "", ""
+		}
+		require.NoError(t, s.StoreInstallation(ctx, inst))
+	}
+	install("T1", "U1", true)
+	install("T1", "U2", false)
+	require.NoError(t, s.DeleteInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U2"}))
+	got, err := s.FetchInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U1"})
+	require.NoError(t, err, "U1's token keeps the tenant")
+	require.Equal(t, installstore.Secret("xoxp-test-T1-U1-a"), got.User.Token)
+
+	install("T2", "U1", false)
+	install("T2", "U2", true)
+	require.NoError(t, s.DeleteInstallation(ctx, installstore.Query{TeamID: "T2", UserID: "U2"}))
+	_, err = s.FetchInstallation(ctx, installstore.Query{TeamID: "T2"})
+	require.ErrorIs(t, err, installstore.ErrNotFound, "no bot and no user token left")
+	_, err = s.FetchInstallation(ctx, installstore.Query{TeamID: "T2", UserID: "U1"})
+	require.ErrorIs(t, err, installstore.ErrNotFound)
+}
