@@ -3,6 +3,7 @@ package oauth_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -151,6 +152,7 @@ func TestEventDeduplication(t *testing.T) {
 		e := newEnv(t, func(c *oauth.Config) { c.Next = next })
 		cfg := validConfig()
 		cfg.Store, cfg.Next = e.store, next
+		cfg.Logger = slog.New(slog.DiscardHandler)
 		replica, err := oauth.New(cfg)
 		require.NoError(t, err)
 		body := mentionBody("A0APP", "T1", "Ev1")

@@ -3,6 +3,7 @@ package oauth_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -122,6 +123,7 @@ func TestEventDeduplicationOnDynamoDB(t *testing.T) {
 	for i := range replicas {
 		cfg := validConfig()
 		cfg.Store, cfg.Next = backend, next
+		cfg.Logger = slog.New(slog.DiscardHandler)
 		replicas[i], err = oauth.New(cfg)
 		require.NoError(t, err)
 	}
@@ -146,4 +148,26 @@ func TestEventDeduplicationOnDynamoDB(t *testing.T) {
 	require.Equal(t, http.StatusOK, deliver(replicas[1], failing))
 	require.Equal(t, http.StatusOK, deliver(replicas[0], failing))
 	require.Equal(t, 3, next.count())
+}
+
+// TestCheckAndPurgeAreOneStepOnDynamoDB: on DynamoDB Local, a re-install
+// landing between the late-event check and the purge survives.
+func TestCheckAndPurgeAreOneStepOnDynamoDB(t *testing.T) {
+	client := dynamotest.Client(t)
+	backend, err := dynamo.New(client, dynamotest.NewTable(t, client), dynamo.WithPlaintextSecrets())
+	require.NoError(t, err)
+	rs := &raceStore{Passthrough: installstore.Passthrough{Inner: backend}}
+	e := newEnv(t, func(c *oauth.Config) { c.Store = rs })
+	bg := context.Background()
+	old := storetest.Fixture("", "T1", "U1", "old")
+	old.InstalledAt, old.Bot.InstalledAt = t0, t0
+	require.NoError(t, backend.StoreInstallation(bg, old))
+	again := storetest.Fixture("", "T1", "U1", "new")
+	again.InstalledAt, again.Bot.InstalledAt = t0.Add(2*time.Minute), t0.Add(2*time.Minute)
+	rs.before = func() { require.NoError(t, backend.StoreInstallation(bg, again.Clone())) }
+	rec := e.post(callbackBody("", "T1", false, uninstalled, t0.Add(time.Minute)))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	got, err := backend.FetchInstallation(bg, installstore.Query{TeamID: "T1", UserID: "U1"})
+	require.NoError(t, err, "the re-install was deleted")
+	storetest.Equal(t, again, got)
 }
