@@ -98,6 +98,13 @@
 // wraps [installstore.ErrCorrupt]. Errors name the operation and tenant
 // once, never a value.
 //
+// As with any networked store, a timeout or lost connection after a
+// script was sent leaves unknown whether Redis ran it: the call reports
+// ErrUnavailable, and the script either ran whole or not at all. Retrying
+// is safe: a store writes the same content again under a new Version, a
+// conditional update that did land makes its retry fail with ErrConflict
+// (fetch again and compare), a delete is idempotent.
+//
 // # Durability: what an acknowledged write survives
 //
 // A write is acknowledged once the master applied it in memory. What a
