@@ -2,9 +2,6 @@ package rotation
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,11 +20,6 @@ const (
 	writeBackFirst = 50 * time.Millisecond
 	writeBackMax   = 5 * time.Second
 )
-
-// intentTTL is how long a refresh's intent stays recorded when its answer
-// is never stored: longer than a Slack token lives (12 hours), so that the
-// next refresh of that token still finds it.
-const intentTTL = 24 * time.Hour
 
 // writeBack stores fresh (Slack's answer to a refresh of old) in q's record
 // on cur's Version. Unrelated concurrent writes are re-applied on; a write
@@ -212,22 +204,3 @@ func (w *pendingWrites) overlay(inst *installstore.Installation) {
 }
 
 func (w *pendingWrites) len() int { return int(w.n.Load()) }
-
-// intentName names the intent nonce of a refresh of part p of q's record
-// with refresh token refresh: the lease name and a fingerprint of the
-// refresh token keyed with the client secret (no secret, and nothing a
-// store reader can test a guessed token against).
-func (r *Refresher) intentName(q installstore.Query, p part, refresh installstore.Secret) string {
-	mac := hmac.New(sha256.New, []byte(r.clientSecret.Reveal()))
-	mac.Write([]byte(refresh.Reveal()))
-	return "rotation-intent:" + leaseName(q, p) + ":" + hex.EncodeToString(mac.Sum(nil)[:16])
-}
-
-// consumeIntent removes a refresh's intent once its outcome is stored or
-// known. A failure leaves it to expire: at worst a later loss of the same
-// refresh token is named write_back_lost when it was a plain rejection.
-func (r *Refresher) consumeIntent(ctx context.Context, name string) {
-	if err := r.store.ConsumeNonce(context.WithoutCancel(ctx), name); err != nil && !errors.Is(err, installstore.ErrNotFound) {
-		r.log.LogAttrs(ctx, slog.LevelDebug, "rotation: removing a refresh intent failed; it expires on its own", slog.String("error", err.Error()))
-	}
-}
