@@ -75,7 +75,7 @@ func dueOf(at time.Time) any {
 // user_refresh_token, webhook_url, and the due time of the user's tokens.
 type recordCols struct {
 	userID                       string
-	record                       []byte
+	record                       string // JSON
 	token, refreshToken, hookURL any
 	due                          any
 }
@@ -102,7 +102,7 @@ func encodeRecord(inst *installstore.Installation) (recordCols, error) {
 	userOnly := installstore.Installation{User: u}
 	return recordCols{
 		userID:       u.ID,
-		record:       b,
+		record:       string(b),
 		token:        nullable(u.Token.Reveal()),
 		refreshToken: nullable(u.RefreshToken.Reveal()),
 		hookURL:      hookURL,
@@ -115,7 +115,7 @@ func encodeRecord(inst *installstore.Installation) (recordCols, error) {
 // stored one on a store, a nil bot on an update).
 type botCols struct {
 	present             bool
-	bot                 []byte
+	bot                 any // JSON, or nil (NULL)
 	token, refreshToken any
 	due                 any
 }
@@ -131,7 +131,7 @@ func encodeBot(b *installstore.Bot) (botCols, error) {
 	botOnly := installstore.Installation{Bot: b}
 	return botCols{
 		present:      true,
-		bot:          j,
+		bot:          string(j),
 		token:        nullable(b.Token.Reveal()),
 		refreshToken: nullable(b.RefreshToken.Reveal()),
 		due:          dueOf(botOnly.RefreshAt()),

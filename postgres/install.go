@@ -15,24 +15,24 @@ import (
 // migration (NULL: none). One statement: all of it or nothing.
 const storeSQL = `
 WITH superseded AS (
-	DELETE FROM installvault_tenants WHERE tenant = $13
+	DELETE FROM installvault_tenants WHERE tenant = $13::text
 ), t AS (
 	INSERT INTO installvault_tenants AS t (tenant, version, user_id, record, user_token, user_refresh_token, webhook_url, user_due,
 		bot, bot_token, bot_refresh_token, bot_due)
-	VALUES ($1, nextval('installvault_version_seq'), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+	VALUES ($1::text, nextval('installvault_version_seq'), $2::text, $3::jsonb, $4::text, $5::text, $6::text, $7::bigint, $8::jsonb, $9::text, $10::text, $11::bigint)
 	ON CONFLICT (tenant) DO UPDATE SET
 		version = EXCLUDED.version, user_id = EXCLUDED.user_id, record = EXCLUDED.record,
 		user_token = EXCLUDED.user_token, user_refresh_token = EXCLUDED.user_refresh_token,
 		webhook_url = EXCLUDED.webhook_url, user_due = EXCLUDED.user_due,
-		bot = CASE WHEN $12 THEN EXCLUDED.bot ELSE t.bot END,
-		bot_token = CASE WHEN $12 THEN EXCLUDED.bot_token ELSE t.bot_token END,
-		bot_refresh_token = CASE WHEN $12 THEN EXCLUDED.bot_refresh_token ELSE t.bot_refresh_token END,
-		bot_due = CASE WHEN $12 THEN EXCLUDED.bot_due ELSE t.bot_due END,
+		bot = CASE WHEN $12::boolean THEN EXCLUDED.bot ELSE t.bot END,
+		bot_token = CASE WHEN $12::boolean THEN EXCLUDED.bot_token ELSE t.bot_token END,
+		bot_refresh_token = CASE WHEN $12::boolean THEN EXCLUDED.bot_refresh_token ELSE t.bot_refresh_token END,
+		bot_due = CASE WHEN $12::boolean THEN EXCLUDED.bot_due ELSE t.bot_due END,
 		updated_at = now()
 	RETURNING version
 ), u AS (
 	INSERT INTO installvault_users AS u (tenant, user_id, record, user_token, user_refresh_token, webhook_url, due)
-	SELECT $1, $2, $3, $4, $5, $6, $7 WHERE $2 <> ''
+	SELECT $1::text, $2::text, $3::jsonb, $4::text, $5::text, $6::text, $7::bigint WHERE $2::text <> ''
 	ON CONFLICT (tenant, user_id) DO UPDATE SET
 		record = EXCLUDED.record, user_token = EXCLUDED.user_token, user_refresh_token = EXCLUDED.user_refresh_token,
 		webhook_url = EXCLUDED.webhook_url, due = EXCLUDED.due, updated_at = now()

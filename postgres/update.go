@@ -19,22 +19,22 @@ const updateUserSQL = `
 WITH t AS (
 	UPDATE installvault_tenants AS t SET
 		version = nextval('installvault_version_seq'),
-		record = CASE WHEN t.user_id = $2 THEN $3 ELSE t.record END,
-		user_token = CASE WHEN t.user_id = $2 THEN $4 ELSE t.user_token END,
-		user_refresh_token = CASE WHEN t.user_id = $2 THEN $5 ELSE t.user_refresh_token END,
-		webhook_url = CASE WHEN t.user_id = $2 THEN $6 ELSE t.webhook_url END,
-		user_due = CASE WHEN t.user_id = $2 THEN $7 ELSE t.user_due END,
-		bot = CASE WHEN $8 THEN $9 ELSE t.bot END,
-		bot_token = CASE WHEN $8 THEN $10 ELSE t.bot_token END,
-		bot_refresh_token = CASE WHEN $8 THEN $11 ELSE t.bot_refresh_token END,
-		bot_due = CASE WHEN $8 THEN $13 ELSE t.bot_due END,
+		record = CASE WHEN t.user_id = $2::text THEN $3::jsonb ELSE t.record END,
+		user_token = CASE WHEN t.user_id = $2::text THEN $4::text ELSE t.user_token END,
+		user_refresh_token = CASE WHEN t.user_id = $2::text THEN $5::text ELSE t.user_refresh_token END,
+		webhook_url = CASE WHEN t.user_id = $2::text THEN $6::text ELSE t.webhook_url END,
+		user_due = CASE WHEN t.user_id = $2::text THEN $7::bigint ELSE t.user_due END,
+		bot = CASE WHEN $8::boolean THEN $9::jsonb ELSE t.bot END,
+		bot_token = CASE WHEN $8::boolean THEN $10::text ELSE t.bot_token END,
+		bot_refresh_token = CASE WHEN $8::boolean THEN $11::text ELSE t.bot_refresh_token END,
+		bot_due = CASE WHEN $8::boolean THEN $13::bigint ELSE t.bot_due END,
 		updated_at = now()
-	WHERE t.tenant = $1 AND t.version = $12
-		AND EXISTS (SELECT 1 FROM installvault_users WHERE tenant = $1 AND user_id = $2)
+	WHERE t.tenant = $1::text AND t.version = $12::bigint
+		AND EXISTS (SELECT 1 FROM installvault_users WHERE tenant = $1::text AND user_id = $2::text)
 	RETURNING t.version
 ), u AS (
-	UPDATE installvault_users SET record = $3, user_token = $4, user_refresh_token = $5, webhook_url = $6, due = $7, updated_at = now()
-	WHERE tenant = $1 AND user_id = $2 AND EXISTS (SELECT 1 FROM t)
+	UPDATE installvault_users SET record = $3::jsonb, user_token = $4::text, user_refresh_token = $5::text, webhook_url = $6::text, due = $7::bigint, updated_at = now()
+	WHERE tenant = $1::text AND user_id = $2::text AND EXISTS (SELECT 1 FROM t)
 )
 SELECT version FROM t`
 
@@ -43,13 +43,13 @@ SELECT version FROM t`
 const updateLatestSQL = `
 UPDATE installvault_tenants AS t SET
 	version = nextval('installvault_version_seq'),
-	record = $3, user_token = $4, user_refresh_token = $5, webhook_url = $6, user_due = $7,
-	bot = CASE WHEN $8 THEN $9 ELSE t.bot END,
-	bot_token = CASE WHEN $8 THEN $10 ELSE t.bot_token END,
-	bot_refresh_token = CASE WHEN $8 THEN $11 ELSE t.bot_refresh_token END,
-	bot_due = CASE WHEN $8 THEN $13 ELSE t.bot_due END,
+	record = $3::jsonb, user_token = $4::text, user_refresh_token = $5::text, webhook_url = $6::text, user_due = $7::bigint,
+	bot = CASE WHEN $8::boolean THEN $9::jsonb ELSE t.bot END,
+	bot_token = CASE WHEN $8::boolean THEN $10::text ELSE t.bot_token END,
+	bot_refresh_token = CASE WHEN $8::boolean THEN $11::text ELSE t.bot_refresh_token END,
+	bot_due = CASE WHEN $8::boolean THEN $13::bigint ELSE t.bot_due END,
 	updated_at = now()
-WHERE t.tenant = $1 AND t.version = $12 AND t.user_id = '' AND $2 = ''
+WHERE t.tenant = $1::text AND t.version = $12::bigint AND t.user_id = '' AND $2::text = ''
 RETURNING t.version`
 
 // explainSQL tells why a conditional write changed nothing.
