@@ -294,6 +294,9 @@ func backfillItem(ctx context.Context, client *dynamodb.Client, table string, it
 		due = l.refreshAt()
 	case strings.HasPrefix(sk.Value, skUser):
 		uid := strings.TrimPrefix(sk.Value, skUser)
+		if q := (installstore.Query{TeamID: "T", UserID: uid}); uid == "" || q.Validate() != nil {
+			return "item with key " + keyName(item) + " (names no user)", nil
+		}
 		rec, err := decodeUser(t, uid, item)
 		if err != nil {
 			return fmt.Sprintf("tenant %s user %s (%v)", t, uid, err), nil

@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"strings"
 	"sync"
@@ -149,21 +150,28 @@ func (s *Store) scanTenants(ctx context.Context, seg int, out chan<- installstor
 	return nil
 }
 
-// keyName names an item by its key, for reports: PK and SK, quoted and cut
-// to a bounded length.
+// keyName names an item by its key, for reports. A key part that is not
+// one this store writes (which a table writer could have filled with
+// anything, a token included) is named by a fingerprint: the first 8 hex
+// digits of its SHA-256 and its length, never its text.
 func keyName(item map[string]av) string {
-	part := func(name string) string {
+	part := func(name string, known func(string) bool) string {
 		v, ok := item[name].(*types.AttributeValueMemberS)
-		if !ok {
-			return "(not a string)"
+		switch {
+		case !ok:
+			return name + " (not a string)"
+		case known(v.Value):
+			return fmt.Sprintf("%s %q", name, v.Value)
 		}
-		s := v.Value
-		if len(s) > 80 {
-			s = s[:80] + "..."
-		}
-		return fmt.Sprintf("%q", s)
+		sum := sha256.Sum256([]byte(v.Value))
+		return fmt.Sprintf("%s sha256:%x (%d bytes)", name, sum[:4], len(v.Value))
 	}
-	return part(attrPK) + "/" + part(attrSK)
+	pkKnown := func(pk string) bool { _, ok := parseTenantPK(pk); return ok }
+	skKnown := func(sk string) bool {
+		uid, ok := strings.CutPrefix(sk, skUser)
+		return sk == skLatest || (ok && uid != "" && (installstore.Query{TeamID: "T", UserID: uid}).Validate() == nil)
+	}
+	return part(attrPK, pkKnown) + ", " + part(attrSK, skKnown)
 }
 
 // parseTenantPK is the inverse of tenantPK. It refuses IDs that a valid
