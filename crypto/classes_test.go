@@ -222,3 +222,32 @@ func TestKMSUnknownKeyIsDecrypt(t *testing.T) {
 	var invalid *types.InvalidCiphertextException
 	require.True(t, errors.As(err, &notFound) || errors.As(err, &invalid), "%v", err)
 }
+
+func TestKMSFailuresThroughTheClient(t *testing.T) {
+	for _, c := range []struct {
+		status    int
+		code      string
+		permanent bool
+	}{
+		{500, "KMSInternalException", false},
+		{503, "DependencyTimeoutException", false},
+		{400, "LimitExceededException", false},
+		{503, "ServiceUnavailable", false},
+		{502, "SomethingNewException", false},
+		{400, "AccessDeniedException", true},
+		{400, "IncorrectKeyException", true},
+		{400, "InvalidCiphertextException", true},
+	} {
+		t.Run(c.code, func(t *testing.T) {
+			f := newKMSFixture(t)
+			f.srv.FailNext(3, c.status, c.code) // past the retries, where it retries
+			_, err := f.cold(t).FetchInstallation(bg, installstore.Query{TeamID: "T1"})
+			if c.permanent {
+				requirePermanent(t, err)
+			} else {
+				requireUnavailable(t, err)
+			}
+			require.Contains(t, err.Error(), c.code)
+		})
+	}
+}

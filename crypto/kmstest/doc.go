@@ -15,10 +15,12 @@
 //
 // Tests drive it directly too: [Server.CreateKey], [Server.DisableKey],
 // [Server.EnableKey], [Server.ScheduleKeyDeletion] (KMSInvalidStateException
-// until [Server.CancelKeyDeletion]), [Server.RotateKey], [Server.Throttle] (answer the next
-// requests with ThrottlingException, which the SDK's standard retryer
-// retries), [Server.SetLatency], and per-operation call counters
-// ([Server.Calls]). [Server.Client] builds a kms.Client pointed at it.
+// until [Server.CancelKeyDeletion]), [Server.RotateKey], [Server.Throttle]
+// (answer the next requests with ThrottlingException, which the SDK's
+// standard retryer retries), [Server.FailNext] (any status and error code,
+// such as KMSInternalException or DependencyTimeoutException),
+// [Server.SetLatency], and per-operation call counters ([Server.Calls]).
+// [Server.Client] builds a kms.Client pointed at it.
 //
 // Not implemented: asymmetric and HMAC keys, grants, key policies, deletion,
 // multi-region keys, and request signature verification (a request only needs

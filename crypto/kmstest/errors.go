@@ -25,6 +25,7 @@ const (
 type apiError struct {
 	Type    string
 	Message string
+	Status  int // HTTP status; 0 means 400
 }
 
 func (e *apiError) Error() string { return e.Type + ": " + e.Message }
@@ -36,7 +37,11 @@ func apiErrorf(typ, format string, args ...any) *apiError {
 // writeError answers with KMS's JSON error shape and status 400.
 func writeError(w http.ResponseWriter, e *apiError) {
 	w.Header().Set("Content-Type", contentType)
-	w.WriteHeader(http.StatusBadRequest)
+	status := e.Status
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(struct {
 		Type    string `json:"__type"`
 		Message string `json:"message"`

@@ -64,9 +64,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.calls[op]++
 	latency := s.latency
 	throttle := s.throttle > 0
-	if throttle {
+	var fail *injected
+	switch {
+	case throttle:
 		s.throttle--
 		s.throttled++
+	case len(s.failures) > 0:
+		fail = &s.failures[0]
+		s.failures = s.failures[1:]
 	}
 	s.mu.Unlock()
 
@@ -79,6 +84,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if throttle {
 		writeError(w, apiErrorf(errThrottling, "Rate exceeded"))
+		return
+	}
+	if fail != nil {
+		writeError(w, &apiError{Type: fail.code, Message: "injected by kmstest.Server.FailNext", Status: fail.status})
 		return
 	}
 	if r.Header.Get("Authorization") == "" {

@@ -22,6 +22,7 @@ type Server struct {
 	calls     map[string]int
 	throttle  int // the next throttle requests get ThrottlingException
 	throttled int
+	failures  []injected // the next requests get these errors, in order
 	latency   time.Duration
 }
 
@@ -167,6 +168,26 @@ func (s *Server) Throttle(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.throttle = n
+}
+
+// injected is an error FailNext queued.
+type injected struct {
+	status int
+	code   string
+}
+
+// FailNext makes the next n requests (of any operation, after those
+// [Server.Throttle] queued) fail with HTTP status and the KMS error code
+// ("KMSInternalException" with 500, "DependencyTimeoutException" with 503,
+// "AccessDeniedException" with 400, ...), as KMS does when it or a
+// dependency fails. The SDK's retryer retries the codes and statuses it
+// deems transient.
+func (s *Server) FailNext(n, status int, code string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.failures = append(s.failures, injected{status: status, code: code})
+	}
 }
 
 // Throttled returns how many requests were answered with ThrottlingException.

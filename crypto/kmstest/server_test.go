@@ -291,3 +291,20 @@ func TestPendingDeletion(t *testing.T) {
 	_, err = c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: gen.CiphertextBlob, EncryptionContext: tenantCtx})
 	require.NoError(t, err)
 }
+
+func TestFailNext(t *testing.T) {
+	ctx := context.Background()
+	srv, c := newServer(t)
+	k := srv.CreateKey("k")
+	srv.ResetCalls()
+	srv.FailNext(1, 500, "KMSInternalException")
+	srv.FailNext(1, 400, "AccessDeniedException")
+	// The retryer retries the 500, then gets the 400, which it does not retry.
+	_, err := c.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: aws.String(k.ID), KeySpec: types.DataKeySpecAes256})
+	var apiErr smithy.APIError
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, "AccessDeniedException", apiErr.ErrorCode())
+	require.Equal(t, 2, srv.Calls("GenerateDataKey"))
+	_, err = c.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: aws.String(k.ID), KeySpec: types.DataKeySpecAes256})
+	require.NoError(t, err, "the queue is used up")
+}
