@@ -21,7 +21,7 @@ import (
 
 // mentionBody is a signed-ready app_mention envelope with event_id id.
 func mentionBody(app, team, id string) string {
-	return fmt.Sprintf(`{"token":"unused","team_id":%q,"api_app_id":%q,"type":"event_callback","event_id":%q,"event_time":%d,
+	return fmt.Sprintf(`{"token":"verification-token-test-9d2","team_id":%q,"api_app_id":%q,"type":"event_callback","event_id":%q,"event_time":%d,
 		"event":{"type":"app_mention","user":"U1","text":"<@UB1> hi","ts":"1.2","channel":"C1","event_ts":"1.2"},
 		"authorizations":[{"team_id":%q,"user_id":"UB1","is_bot":true,"is_enterprise_install":false}]}`,
 		team, app, id, t0.Unix(), team)
@@ -72,6 +72,8 @@ func TestEventsReachNextTyped(t *testing.T) {
 	require.True(t, ok, "%T", ev.API.InnerEvent.Data)
 	require.Equal(t, "C1", m.Channel)
 	require.Equal(t, "A0APP", ev.API.APIAppID)
+	require.Empty(t, ev.API.Token, "the verification token is not handed on")
+	require.Empty(t, ev.API.Data.(*slackevents.EventsAPICallbackEvent).Token)
 
 	_, ok = oauth.EventFrom(context.Background())
 	require.False(t, ok)

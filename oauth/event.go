@@ -30,7 +30,8 @@ type Event struct {
 	// API.Data is the *slackevents.EventsAPICallbackEvent and
 	// API.InnerEvent.Data the typed inner event (*slackevents.AppMentionEvent,
 	// *slackevents.MessageEvent, ...), or nil when slack-go knows no type
-	// for it or it does not decode into that type.
+	// for it or it does not decode into that type. Its Token fields (Slack's
+	// deprecated verification token, a credential) are empty.
 	API slackevents.EventsAPIEvent
 	// RetryNum is Slack's X-Slack-Retry-Num (0 for a first delivery) and
 	// RetryReason its X-Slack-Retry-Reason. With de-duplication on, a retry

@@ -67,7 +67,10 @@ func parseEvent(body []byte) (*event, error) {
 		return nil, fmt.Errorf("%w: %w", errEventMalformed, err)
 	}
 	ev := &event{outer: env.Type, id: env.EventID, appID: env.APIAppID}
-	ev.api = slackevents.EventsAPIEvent{Token: env.Token, TeamID: env.TeamID, Type: env.Type, APIAppID: env.APIAppID,
+	// The envelope's token is Slack's deprecated verification token, a
+	// credential: it is never handed on.
+	env.Token = ""
+	ev.api = slackevents.EventsAPIEvent{TeamID: env.TeamID, Type: env.Type, APIAppID: env.APIAppID,
 		EnterpriseID: env.EnterpriseID, IsExtSharedChannel: env.IsExtSharedChannel}
 	if env.EventTime > 0 {
 		ev.at = time.Unix(int64(env.EventTime), 0)
@@ -83,7 +86,7 @@ func parseEvent(body []byte) (*event, error) {
 			return nil, fmt.Errorf("%w: url_verification without challenge", errEventMalformed)
 		}
 		ev.challenge = env.Challenge
-		ev.api.Data = &slackevents.EventsAPIURLVerificationEvent{Token: env.Token, Challenge: env.Challenge, Type: env.Type}
+		ev.api.Data = &slackevents.EventsAPIURLVerificationEvent{Challenge: env.Challenge, Type: env.Type}
 		return ev, nil
 	case slackevents.CallbackEvent:
 	case slackevents.AppRateLimited:
@@ -91,6 +94,7 @@ func parseEvent(body []byte) (*event, error) {
 		if err := json.Unmarshal(body, &rl); err != nil {
 			return nil, fmt.Errorf("%w: app_rate_limited: %w", errEventMalformed, err)
 		}
+		rl.Token = ""
 		ev.api.Data = &rl
 		if q := (installstore.Query{TeamID: env.TeamID}); q.Validate() == nil {
 			ev.tenant = q
