@@ -111,6 +111,21 @@ func BenchmarkFetch(b *testing.B) {
 	})
 }
 
+// BenchmarkPing is the floor under every figure above: one round trip to
+// the server (PING), on the same clients.
+func BenchmarkPing(b *testing.B) {
+	for _, d := range deployments {
+		client := d.client(b)
+		b.Run(d.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := client.Ping(context.Background()).Err(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkFetchWithUser(b *testing.B) {
 	benchEach(b, func(b *testing.B, s installstore.FullStore, i int) {
 		if _, err := s.FetchInstallation(context.Background(), installstore.Query{TeamID: fmt.Sprintf("T%d", i%benchTenants), UserID: "U1"}); err != nil {
