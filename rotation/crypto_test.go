@@ -164,3 +164,52 @@ func TestRefreshDueKMSCallsFollowWhatIsDue(t *testing.T) {
 	require.Equal(t, int64(due), e.slack.calls.Load())
 	require.LessOrEqual(t, kms.Calls("Decrypt"), due, "at most one unwrap per due tenant on a cold replica")
 }
+
+// TestKMSThrottlingNeverLosesARotatedToken: KMS (kmstest) throttles past
+// the SDK's retries right after Slack answered a refresh: sealing the new
+// tokens fails with ErrUnavailable, the write-back is retried in the
+// background until KMS answers again, and the caller gets the new token at
+// once. Throttling when reading an expired token fails closed with
+// ErrUnavailable, never ErrReinstallRequired, and leaves nothing behind.
+func TestKMSThrottlingNeverLosesARotatedToken(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	kms := kmstest.NewServer()
+	t.Cleanup(kms.Close)
+	provider, err := crypto.NewKMS(kms.Client(), kms.CreateKey("tenants").ID)
+	require.NoError(t, err)
+	sealed, err := crypto.NewStore(e.store, provider) // no data-key cache: every write and read calls KMS
+	require.NoError(t, err)
+	inst := &installstore.Installation{TeamID: "T0ACME", Bot: &installstore.Bot{
+		ID: "B1", Token: "xoxb-test-old", RefreshToken: "xoxe-test-bot-kms", ExpiresAt: e.clock.now().Add(-time.Minute),
+	}}
+	require.NoError(t, sealed.StoreInstallation(ctx, inst))
+	e.slack.allow("xoxe-test-bot-kms")
+	r := e.refresher(sealed)
+
+	// KMS throttled while reading the expired token.
+	kms.Throttle(100)
+	got, err := r.Authorize(ctx, acme)
+	require.Nil(t, got)
+	require.ErrorIs(t, err, installstore.ErrUnavailable)
+	require.NotErrorIs(t, err, ErrReinstallRequired)
+	require.Zero(t, e.slack.calls.Load())
+	kms.Throttle(0)
+
+	// KMS throttled between Slack's answer and the write-back: the inline
+	// write and two background attempts fail (three SDK attempts each).
+	e.slack.set(func(f *fakeSlack) { f.onCall = func() { kms.Throttle(9) } })
+	got, err = r.Authorize(ctx, acme)
+	require.NoError(t, err)
+	require.Equal(t, "xoxb-test-bot-1", got.Bot.Token.Reveal())
+	e.wait(r)
+	require.Equal(t, int64(1), r.Stats().WriteBackRetried)
+	require.Positive(t, kms.Throttled())
+	stored, err := sealed.FetchInstallation(ctx, acme)
+	require.NoError(t, err)
+	require.Equal(t, "xoxb-test-bot-1", stored.Bot.Token.Reveal())
+	require.Equal(t, "xoxe-test-bot-refresh-1", stored.Bot.RefreshToken.Reveal())
+	require.Equal(t, int64(1), e.slack.calls.Load())
+	require.Zero(t, r.Stats().ReinstallRequired)
+	require.Zero(t, r.dead.m.len()+r.recent.m.len())
+}
