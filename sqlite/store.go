@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -62,8 +63,10 @@ func WithBusyTimeout(d time.Duration) Option {
 // processes may open the same file, also at the same time on a new file:
 // the schema is created once, in one transaction. path is a file name (no
 // "file:" URI, no '?', not ":memory:" — use package memory for a store that
-// needs no file); bad arguments wrap [installstore.ErrInvalid]. A file whose
-// schema is newer than this package knows is refused.
+// needs no file); bad arguments wrap [installstore.ErrInvalid]. A new file
+// is created with mode 0600 (SQLite gives its -wal and -shm files the same
+// mode); an existing file keeps its own. A file whose schema is newer than
+// this package knows is refused.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	switch {
 	case path == "":
@@ -78,7 +81,13 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if s.now == nil {
 		return nil, fmt.Errorf("sqlite: open %q: %w: nil clock", path, installstore.ErrInvalid)
 	}
-	var err error
+	// A new file is readable by its owner only; SQLite gives the WAL and
+	// shared-memory files the database file's mode.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	_ = f.Close()
 	if s.w, err = sql.Open("sqlite", s.dsn(true)); err != nil {
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -27,6 +28,16 @@ func TestOpenRefusesBadArguments(t *testing.T) {
 	require.ErrorIs(t, err, installstore.ErrInvalid)
 	_, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "no-such-dir", "x.db"))
 	require.Error(t, err, "a directory that does not exist")
+}
+
+func TestNewFilesAreTheOwnersOnly(t *testing.T) {
+	s, path := open(t, sqlite.WithPlaintextSecrets())
+	require.NoError(t, s.StoreInstallation(context.Background(), storetest.Fixture("", "T1", "U1", "a")))
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(f)
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o600), st.Mode().Perm(), filepath.Base(f))
+	}
 }
 
 func TestOpenRefusesNewerSchema(t *testing.T) {

@@ -2,9 +2,11 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -49,4 +51,22 @@ func TestStatementsUseKeysOrIndexes(t *testing.T) {
 	// one lookup per due tenant, none when nothing is due.)
 	require.Contains(t, plan(t, s, sqlTenantsDue), "USING INDEX tenants_due")
 	require.Contains(t, plan(t, s, sqlUsersDue), "USING COVERING INDEX users_due")
+}
+
+// Every connection runs with the settings the package documentation
+// promises.
+func TestConnectionSettings(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "pragmas.db"), WithBusyTimeout(1234*time.Millisecond))
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	for db, want := range map[*sql.DB]map[string]string{
+		s.w: {"journal_mode": "wal", "synchronous": "2", "busy_timeout": "1234", "foreign_keys": "1", "query_only": "0"},
+		s.r: {"journal_mode": "wal", "synchronous": "2", "busy_timeout": "1234", "foreign_keys": "1", "query_only": "1"},
+	} {
+		for pragma, value := range want {
+			var got string
+			require.NoError(t, db.QueryRowContext(context.Background(), "PRAGMA "+pragma).Scan(&got))
+			require.Equal(t, value, got, pragma)
+		}
+	}
 }
