@@ -5,6 +5,11 @@
 // Tests read the server's URL from INSTALLVAULT_POSTGRES_URL. When it is
 // missing they skip, after one line per test binary naming the command that
 // starts the server; under CI=true they fail instead.
+//
+// Several processes (a test binary re-executing itself as replicas) share
+// one store through [SharedSchema]: the parent creates the schema and
+// passes the returned environment to its children, which open the same
+// schema with [Pool].
 package pgtest
 
 import (
@@ -25,6 +30,10 @@ import (
 // URLEnv holds the server's URL, e.g.
 // postgres://postgres:...@127.0.0.1:25432/installvault.
 const URLEnv = "INSTALLVAULT_POSTGRES_URL"
+
+// SchemaEnv names the schema a parent process shared with its children
+// ([SharedSchema]).
+const SchemaEnv = "INSTALLVAULT_POSTGRES_SCHEMA"
 
 var skipOnce sync.Once
 
@@ -72,6 +81,20 @@ func NewSchema(t testing.TB) string {
 		}
 	})
 	return name
+}
+
+// SharedSchema returns a migrated schema for processes to share, and the
+// environment ("INSTALLVAULT_POSTGRES_SCHEMA=...") to give child processes.
+// In a process whose SchemaEnv is set (a child), it returns that schema;
+// otherwise (the parent) it creates one with [NewSchema], dropped when the
+// test ends.
+func SharedSchema(t testing.TB) (schema string, env []string) {
+	t.Helper()
+	if name := os.Getenv(SchemaEnv); name != "" {
+		return name, []string{SchemaEnv + "=" + name}
+	}
+	name := NewSchema(t)
+	return name, []string{SchemaEnv + "=" + name}
 }
 
 // NewSchemaUnmigrated is [NewSchema] without the migration: an empty
