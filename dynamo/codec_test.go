@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -218,4 +219,27 @@ func FuzzRecordRoundTrip(f *testing.F) {
 		inst.Version = 5
 		require.Equal(t, inst, got)
 	})
+}
+
+// A bot written before bots had an install time of their own reads with
+// the latest installation's, which is what the late-event check compared
+// with before.
+func TestLegacyBotInstalledAt(t *testing.T) {
+	inst := codecInst()
+	inst.Bot.InstalledAt = time.Time{}
+	l, err := decodeLatest(codecTenant, latestRaw(inst, 3))
+	require.NoError(t, err)
+	require.True(t, l.bot.InstalledAt.Equal(inst.InstalledAt))
+}
+
+func TestDueShard(t *testing.T) {
+	seen := map[string]bool{}
+	for i := range 200 {
+		pk := tenantPK(installstore.Tenant{TeamID: "T" + strconv.Itoa(i)})
+		sh := dueShard(pk)
+		require.Equal(t, sh, dueShard(pk), "stable")
+		require.Regexp(t, `^DUE#(0[0-9]|1[0-5])$`, sh)
+		seen[sh] = true
+	}
+	require.Len(t, seen, dueShards)
 }
