@@ -17,7 +17,7 @@
 // transaction versioned by PRAGMA user_version ([SchemaVersion]): processes
 // opening a new file at once create it exactly once. Tables are STRICT;
 // IDs are Slack IDs (letters, digits, '_', '.', '-'); an org-wide install
-// has team_id ”; a standalone workspace has enterprise_id ”.
+// has an empty team_id, a standalone workspace an empty enterprise_id.
 //
 //	tenants   (enterprise_id, team_id) primary key
 //	          version     the tenant's Version, from counter
@@ -46,7 +46,9 @@
 // teamName, org, tokType, at, hook{url, ch, chID, cfg}; user: id, tok, rtok,
 // exp, scopes; bot: id, uid, tok, rtok, exp, at, scopes), times in RFC 3339.
 // tok, rtok and url are the secrets, stored as given: sealed by package
-// crypto. Due times, IDs, names and scopes are unsealed metadata.
+// crypto. Due times, IDs, names and scopes are unsealed metadata. A new
+// file is created with mode 0600, and SQLite gives its -wal and -shm files
+// the same mode.
 //
 // # Guarantees
 //
@@ -72,6 +74,10 @@
 // clocks do not drift apart; the bound on a lease is then the clock's own
 // steps: a system clock set back by d keeps an expired lease held up to d
 // longer, one set forward by d frees a lease up to d early.
+//
+// [Store.ListDue] reads committed data, like every statement here: it does
+// not lag writes (unlike DynamoDB's index), though a record may change
+// between the listing and the caller's fetch.
 //
 // # Concurrency and durability
 //
