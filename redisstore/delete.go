@@ -59,7 +59,7 @@ func (s *Store) delete(ctx context.Context, op string, q installstore.Query, wha
 		return err
 	}
 	ks, tw := s.tenantKeys(t)
-	res, err := deleteScript.Run(ctx, s.client, ks, t.String(), tw, writeToken(), what, q.UserID, expected).StringSlice()
+	res, err := deleteScript.Run(ctx, s.client, ks, t.Key(), tw, writeToken(), what, q.UserID, expected).StringSlice()
 	if err != nil {
 		return wrap(ctx, op, t, err)
 	}

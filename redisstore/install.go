@@ -54,7 +54,7 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 	}
 	ks, tw := s.tenantKeys(t)
 	res, err := storeScript.Run(ctx, s.client, ks,
-		t.String(), tw, writeToken(), encodeRecord(inst), encodeUser(inst.User), inst.User.ID,
+		t.Key(), tw, writeToken(), encodeRecord(inst), encodeUser(inst.User), inst.User.ID,
 		userDue(inst.User), flag(!inst.User.Token.IsZero()), bot, bdue).Text()
 	if err != nil {
 		return wrap(ctx, "store", t, err)

@@ -48,7 +48,7 @@ func (sk *skipped) err(op string) error {
 	return fmt.Errorf("redisstore: %s: %w: skipped %d records: %s%s", op, installstore.ErrCorrupt, sk.n, strings.Join(sk.names, "; "), more)
 }
 
-// parseTenant is the inverse of installstore.Tenant.String for an index
+// parseTenant is the inverse of installstore.Tenant.Key for an index
 // member, which must belong to group g.
 func parseTenant(member string, g int) (installstore.Tenant, bool) {
 	ent, team, ok := strings.Cut(member, ":")

@@ -131,7 +131,7 @@ func (k keys) seq() string     { return k.tag + ":seq" }
 func (k keys) due() string     { return k.tag + ":due" }
 func (k keys) tenants() string { return k.tag + ":tenants" }
 func (k keys) tenant(t installstore.Tenant) string {
-	return k.tag + ":t:" + t.String()
+	return k.tag + ":t:" + t.Key()
 }
 
 // twin returns the standalone tenant (no enterprise, same team) that a
@@ -150,7 +150,7 @@ func (s *Store) tenantKeys(t installstore.Tenant) ([]string, string) {
 	k := s.groupOf(t)
 	ks := []string{k.seq(), k.due(), k.tenants(), k.tenant(t)}
 	if tw, ok := twin(t); ok {
-		return append(ks, k.tenant(tw)), tw.String()
+		return append(ks, k.tenant(tw)), tw.Key()
 	}
 	return ks, ""
 }

@@ -34,7 +34,7 @@ func (s *Store) UpdateInstallation(ctx context.Context, inst *installstore.Insta
 	}
 	ks, _ := s.tenantKeys(t)
 	res, err := updateScript.Run(ctx, s.client, ks[:4],
-		t.String(), writeToken(), strconv.FormatInt(inst.Version, 10), q.UserID,
+		t.Key(), writeToken(), strconv.FormatInt(inst.Version, 10), q.UserID,
 		encodeRecord(inst), encodeUser(inst.User), userDue(inst.User), flag(!inst.User.Token.IsZero()), bot, bdue).StringSlice()
 	if err != nil {
 		return wrap(ctx, "update", t, err)
