@@ -59,7 +59,7 @@ func Export(ctx context.Context, src installstore.Lister, w io.Writer, opts ...O
 		return n, nil
 	}
 	err := errors.Join(listErrs...)
-	if skipped, complete := countSkipped(err); complete {
+	if skipped, complete := installstore.CountSkipped(err, installstore.ErrCorrupt, crypto.ErrDecrypt); complete {
 		return n, &SkippedError{Records: skipped, Err: err}
 	}
 	return n, fmt.Errorf("backup: export: the listing failed after %d %s: %w", n, plural(n, "record"), err)

@@ -132,7 +132,7 @@ func NewDriftMonitor(l installstore.Lister, want Scopes, opts ...Option) (*Drift
 // skipped. A listing that fails leaves the gauges as they were.
 func (d *DriftMonitor) Check(ctx context.Context) ([]Drift, error) {
 	drifts, err := ScopeDrift(ctx, d.lister, d.want)
-	if n, complete := countSkipped(err, installstore.ErrCorrupt, crypto.ErrDecrypt); err == nil || complete {
+	if n, complete := installstore.CountSkipped(err, installstore.ErrCorrupt, crypto.ErrDecrypt); err == nil || complete {
 		d.last.Store(int64(len(drifts)))
 		d.skipped.Store(int64(n))
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
@@ -17,42 +16,10 @@ func count(n int, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
-// countSkipped reads a listing's error: n is how many records it reports as
-// skipped (each such record's error wraps installstore.ErrCorrupt or
-// crypto.ErrDecrypt once), complete is true when the listing went past them
-// to the end (the error holds skipped records and no transient failure or
-// cancellation).
+// countSkipped is installstore.CountSkipped for the CLI's stacks: records
+// skipped as corrupt or as not opening.
 func countSkipped(err error) (n int, complete bool) {
-	if err == nil {
-		return 0, true
-	}
-	stopped := false
-	var walk func(error)
-	walk = func(e error) {
-		if e == nil {
-			return
-		}
-		if is, ok := e.(interface{ Is(error) bool }); ok && is.Is(installstore.ErrUnavailable) {
-			stopped = true
-		}
-		switch u := e.(type) {
-		case interface{ Unwrap() []error }:
-			for _, c := range u.Unwrap() {
-				walk(c)
-			}
-		case interface{ Unwrap() error }:
-			walk(u.Unwrap())
-		default:
-			if errors.Is(e, installstore.ErrCorrupt) || errors.Is(e, crypto.ErrDecrypt) {
-				n++
-			}
-			if errors.Is(e, installstore.ErrUnavailable) || errors.Is(e, context.Canceled) || errors.Is(e, context.DeadlineExceeded) {
-				stopped = true
-			}
-		}
-	}
-	walk(err)
-	return n, n > 0 && !stopped
+	return installstore.CountSkipped(err, installstore.ErrCorrupt, crypto.ErrDecrypt)
 }
 
 // skippedRecords handles the error of a listing that a command went
