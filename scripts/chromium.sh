@@ -6,7 +6,7 @@
 #   scripts/chromium.sh path      # prints the browser path the test will use
 #
 # The test reads the browser from INSTALLVAULT_CHROMIUM (default /usr/bin/chromium)
-# and skips only when INSTALLVAULT_SKIP_BROWSER=1.
+# without a browser it skips in one line outside CI and fails under CI=true (INSTALLVAULT_SKIP_BROWSER=1 skips it anywhere).
 set -euo pipefail
 
 browser=${INSTALLVAULT_CHROMIUM:-/usr/bin/chromium}
