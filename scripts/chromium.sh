@@ -5,7 +5,7 @@
 #   scripts/chromium.sh install   # apt-get installs chromium if /usr/bin/chromium is missing
 #   scripts/chromium.sh path      # prints the browser path the test will use
 #
-# The test reads the browser from INSTALLVAULT_CHROMIUM (default /usr/bin/chromium)
+# The test reads the browser from INSTALLVAULT_CHROMIUM (default /usr/bin/chromium);
 # without a browser it skips in one line outside CI and fails under CI=true (INSTALLVAULT_SKIP_BROWSER=1 skips it anywhere).
 set -euo pipefail
 
