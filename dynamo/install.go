@@ -229,20 +229,6 @@ func (s *Store) peekStandalone(ctx context.Context, team string) (*standalone, e
 	return o, nil
 }
 
-// versionOf returns the version of an old LATEST item returned by a failed
-// condition; 0 when there is none.
-func versionOf(t installstore.Tenant, item map[string]av) (int64, error) {
-	if len(item) == 0 {
-		return 0, nil
-	}
-	var err error
-	v := dec{m: item, err: &err}.requireN(attrVersion)
-	if err != nil {
-		return 0, fmt.Errorf("LATEST item of tenant %s: %w", t, err)
-	}
-	return v, nil
-}
-
 // FetchInstallation implements [installstore.Store]: one consistent GetItem
 // of the LATEST item without q.UserID; with it, one TransactGetItems of the
 // LATEST and USER# items, a snapshot that never pairs a user's record with a
