@@ -275,3 +275,28 @@ func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 	_, err = s.FetchInstallation(canceled, q("", "T1", ""))
 	require.True(t, errors.Is(err, context.Canceled) && !errors.Is(err, installstore.ErrUnavailable), "%v", err)
 }
+
+// TestExpiredNoncesAreSwept: puts remove expired nonces in batches, so the
+// table stays bounded without a job outside the store.
+func TestExpiredNoncesAreSwept(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	s, pool := pgtest.Store(t, postgres.WithClock(func() time.Time { return clock() }))
+	for i := range 300 {
+		require.NoError(t, s.PutNonce(ctx, fmt.Sprintf("old-%d", i), now.Add(time.Second)))
+	}
+	now = now.Add(time.Minute)
+	require.ErrorIs(t, s.ConsumeNonce(ctx, "old-1"), installstore.ErrNotFound, "expired")
+	for i := range 300 {
+		require.NoError(t, s.PutNonce(ctx, fmt.Sprintf("new-%d", i), now.Add(time.Hour)))
+	}
+	var old, live int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE expires_at <= $1), count(*) FILTER (WHERE expires_at > $1) FROM installvault_nonces`, now).Scan(&old, &live))
+	require.Zero(t, old, "expired nonces swept")
+	require.Equal(t, 300, live)
+	require.NoError(t, s.ConsumeNonce(ctx, "new-7"))
+	// An expired nonce can be put again; a live one cannot.
+	require.NoError(t, s.PutNonce(ctx, "old-2", now.Add(time.Hour)))
+	require.ErrorIs(t, s.PutNonce(ctx, "old-2", now.Add(time.Hour)), installstore.ErrConflict)
+}
