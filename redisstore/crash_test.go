@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,56 +19,6 @@ import (
 	"github.com/installvault/installvault/redisstore"
 	"github.com/installvault/installvault/redisstore/redistest"
 )
-
-// ownServer is a redis-server the test starts, kills and restarts itself,
-// with an append-only file fsynced on every write.
-type ownServer struct {
-	t    *testing.T
-	bin  string
-	port int
-	dir  string
-	cmd  *exec.Cmd
-}
-
-func startOwnServer(t *testing.T) *ownServer {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	require.NoError(t, l.Close())
-	s := &ownServer{t: t, bin: redistest.Server(t), port: port, dir: t.TempDir()}
-	s.start()
-	t.Cleanup(func() { s.kill() })
-	return s
-}
-
-func (s *ownServer) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
-
-func (s *ownServer) start() {
-	s.t.Helper()
-	s.cmd = exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--dir", s.dir,
-		"--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no")
-	require.NoError(s.t, s.cmd.Start())
-	c := redis.NewClient(&redis.Options{Addr: s.addr(), DialerRetries: 1})
-	defer c.Close()
-	for i := 0; ; i++ {
-		if c.Ping(context.Background()).Err() == nil {
-			return
-		}
-		require.Less(s.t, i, 200, "redis-server on %s did not answer", s.addr())
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// kill sends SIGKILL and waits for the process to end.
-func (s *ownServer) kill() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	s.cmd = nil
-}
 
 // quietLogger drops go-redis's log lines (one per refused dial while the
 // server is down).
@@ -97,8 +45,8 @@ func tagOf(t *testing.T, s installstore.Secret) int {
 // whose latest record and user record disagree; after the restart every
 // acknowledged write is there.
 func TestKillDuringStormLosesNoAcknowledgedWrite(t *testing.T) {
-	srv := startOwnServer(t)
-	client := redis.NewClient(&redis.Options{Addr: srv.addr(), DialerRetries: 1, DialTimeout: 200 * time.Millisecond, MaxRetries: 1, PoolSize: 32})
+	srv := redistest.StartServer(t, "--appendfsync", "always")
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), DialerRetries: 1, DialTimeout: 200 * time.Millisecond, MaxRetries: 1, PoolSize: 32})
 	defer client.Close()
 	s, err := redisstore.New(client, redisstore.WithPlaintextSecrets(), redisstore.WithKeyPrefix("crash"))
 	require.NoError(t, err)
@@ -198,11 +146,11 @@ func TestKillDuringStormLosesNoAcknowledgedWrite(t *testing.T) {
 		}
 	}
 	waitFor("writes before the kill", func() bool { return acked.Load() >= 300 })
-	srv.kill()
+	srv.Kill()
 	before := acked.Load()
 	waitFor("calls during the outage", func() bool { return unavailable.Load() >= 50 })
 	require.LessOrEqual(t, acked.Load()-before, int64(workers), "only writes in flight at the kill may have been acknowledged after it")
-	srv.start()
+	srv.Start()
 	restarted := acked.Load()
 	waitFor("writes after the restart", func() bool { return acked.Load() >= restarted+300 })
 	stop.Store(true)
@@ -214,8 +162,8 @@ func TestKillDuringStormLosesNoAcknowledgedWrite(t *testing.T) {
 
 	// One more restart with no writer running: every acknowledged write is
 	// read back from the append-only file.
-	srv.kill()
-	srv.start()
+	srv.Kill()
+	srv.Start()
 	ctx := context.Background()
 	for tm := range state {
 		latest, err := s.FetchInstallation(ctx, installstore.Query{TeamID: tm})
