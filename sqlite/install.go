@@ -83,8 +83,8 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 }
 
 // The fetch queries find the row of the query's tenant or, for a workspace
-// of an enterprise (?1, ?2), its fallbacks: the standalone record (”, ?3)
-// and the org-wide install (?4, ”), in that order, in one statement (one
+// of an enterprise (?1, ?2), its fallbacks: the standalone record (empty enterprise, ?3)
+// and the org-wide install (?4, empty team), in that order, in one statement (one
 // snapshot). For a query without fallback the alternatives name the same
 // row or none.
 const fetchWhere = `
