@@ -94,11 +94,12 @@ func TestNoPlaintextInAnyColumnThroughCrypto(t *testing.T) {
 		for _, p := range plain {
 			require.NotContains(t, v, p, "a column holds a plaintext secret")
 		}
-		require.NotContains(t, v, "xox", "a column holds something token-like")
-		require.NotContains(t, v, "hooks.slack", "a column holds a webhook URL")
 		if strings.HasPrefix(v, installstore.SealedPrefix) {
 			sealed++
+			continue // random base64, which may spell "xox" by chance
 		}
+		require.NotContains(t, v, "xox", "a column holds something token-like")
+		require.NotContains(t, v, "hooks.slack", "a column holds a webhook URL")
 	}
 	require.GreaterOrEqual(t, sealed, 10, "the secrets are there, sealed")
 }
