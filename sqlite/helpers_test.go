@@ -59,3 +59,14 @@ func rawCount(t testing.TB, path, query string) int {
 	require.NoError(t, db.QueryRow(query).Scan(&n), query)
 	return n
 }
+
+// rawString returns the text the query selects, read around the store.
+func rawString(t testing.TB, path, query string) string {
+	t.Helper()
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)")
+	require.NoError(t, err)
+	defer db.Close()
+	var s string
+	require.NoError(t, db.QueryRow(query).Scan(&s), query)
+	return s
+}
