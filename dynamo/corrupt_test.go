@@ -187,6 +187,18 @@ func TestCorruptRecordsContained(t *testing.T) {
 	require.ErrorIs(t, s.DeleteInstallationIf(ctx, installstore.Query{TeamID: "C1"}, 12), installstore.ErrCorrupt)
 	require.Equal(t, 2, partitionSize(t, client, table, "T#:C1"), "nothing deleted")
 
+	// Revoking the bot of a tenant whose LATEST item does not decode removes
+	// the bot token all the same; the record stays unreadable.
+	require.ErrorIs(t, s.DeleteBotIf(ctx, installstore.Query{TeamID: "C1"}, 12), installstore.ErrCorrupt)
+	require.NoError(t, s.DeleteBot(ctx, installstore.Query{TeamID: "C1"}))
+	out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: item{"PK": sv("T#:C1"), "SK": sv("LATEST")}, ConsistentRead: aws.Bool(true)})
+	require.NoError(t, err)
+	raw := out.Item
+	require.NotContains(t, raw, "bot", "the revoked bot token is gone")
+	require.Equal(t, sv("12"), raw["v"], "nothing else changed")
+	_, err = s.FetchInstallation(ctx, installstore.Query{TeamID: "C1"})
+	require.ErrorIs(t, err, installstore.ErrCorrupt)
+
 	// Deleting the tenant removes every item, whatever it holds; a user
 	// delete of a tenant whose LATEST item does not decode purges it too.
 	for _, c := range shapes {

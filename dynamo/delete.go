@@ -379,14 +379,18 @@ func (s *Store) tokenHolders(ctx context.Context, t installstore.Tenant, uid str
 // DeleteBot implements [installstore.BotDeleter]: one consistent GetItem of
 // the LATEST item (the due index then follows the latest record's user
 // tokens alone), and one UpdateItem removing the bot, conditioned on the
-// version read.
+// version read. A LATEST item that does not decode loses its bot attribute
+// (and its due index entry) all the same, whatever it holds: a revoked bot
+// token is never kept because its record is malformed. The record stays
+// malformed ([installstore.ErrCorrupt] on fetch) until the tenant is deleted.
 func (s *Store) DeleteBot(ctx context.Context, q installstore.Query) error {
 	return s.deleteBot(ctx, q, nil)
 }
 
 // DeleteBotIf implements [installstore.ConditionalDeleter]: as
 // [Store.DeleteBot], only while the tenant's version is version, else
-// [installstore.ErrConflict].
+// [installstore.ErrConflict]. A LATEST item that does not decode gives
+// [installstore.ErrCorrupt]; [Store.DeleteBot] removes its bot.
 func (s *Store) DeleteBotIf(ctx context.Context, q installstore.Query, version int64) error {
 	return s.deleteBot(ctx, q, &version)
 }
@@ -401,8 +405,10 @@ func (s *Store) deleteBot(ctx context.Context, q installstore.Query, cond *int64
 		return err
 	}
 	for range s.attempts {
-		l, err := s.readLatest(ctx, op, t)
+		l, raw, err := s.readLatestRaw(ctx, op, t)
 		switch {
+		case errors.Is(err, installstore.ErrCorrupt) && cond == nil:
+			return s.deleteCorruptBot(ctx, t, raw)
 		case err != nil:
 			return err
 		case l == nil || l.tomb:
@@ -433,4 +439,26 @@ func (s *Store) deleteBot(ctx context.Context, q installstore.Query, cond *int64
 		return nil
 	}
 	return s.tooManyConflicts(op, t)
+}
+
+// deleteCorruptBot removes the bot and due index attributes of a LATEST
+// item that does not decode, provided its version attribute is still what
+// raw holds.
+func (s *Store) deleteCorruptBot(ctx context.Context, t installstore.Tenant, raw map[string]av) error {
+	cond, vals := rawVersionCond(raw)
+	u := newUpd(tenantKey(t, skLatest)).Remove("#bot", "#due", "#shard").If(cond, vals).build(s.table)
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: u.TableName, Key: u.Key,
+		UpdateExpression:          u.UpdateExpression,
+		ConditionExpression:       u.ConditionExpression,
+		ExpressionAttributeNames:  u.ExpressionAttributeNames,
+		ExpressionAttributeValues: u.ExpressionAttributeValues,
+	}, retryConflicts)
+	if _, failed := conditionFailed(err); failed {
+		return fmt.Errorf("dynamo: delete bot of tenant %s: %w: its LATEST item changed while its bot was removed; retry", t, installstore.ErrConflict)
+	}
+	if err != nil {
+		return wrap(ctx, "delete bot of", t, err)
+	}
+	return nil
 }

@@ -350,20 +350,27 @@ func (s *Store) read(ctx context.Context, t installstore.Tenant, uid string) (la
 // readLatest is one consistent GetItem of tenant t's LATEST item, decoded
 // (nil when absent).
 func (s *Store) readLatest(ctx context.Context, op string, t installstore.Tenant) (*latestItem, error) {
+	l, _, err := s.readLatestRaw(ctx, op, t)
+	return l, err
+}
+
+// readLatestRaw is readLatest that also returns the raw item, which is all
+// there is when it does not decode.
+func (s *Store) readLatestRaw(ctx context.Context, op string, t installstore.Tenant) (*latestItem, map[string]av, error) {
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
 		Key:            tenantKey(t, skLatest),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, wrap(ctx, op, t, err)
+		return nil, nil, wrap(ctx, op, t, err)
 	}
 	if len(out.Item) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	l, err := decodeLatest(t, out.Item)
 	if err != nil {
-		return nil, fmt.Errorf("dynamo: %s tenant %s: %w", op, t, err)
+		return nil, out.Item, fmt.Errorf("dynamo: %s tenant %s: %w", op, t, err)
 	}
-	return l, nil
+	return l, out.Item, nil
 }
