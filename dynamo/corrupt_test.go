@@ -237,3 +237,30 @@ func TestDeleteCorruptUserItem(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(got.Bot.Token.Reveal(), "xoxb-test-T1"))
 }
+
+// Deleting a tenant, its bot or a user works whatever type its version
+// attribute has.
+func TestDeleteWhateverTheVersionHolds(t *testing.T) {
+	ctx := context.Background()
+	s, table := newPlain(t)
+	client := dynamotest.Client(t)
+	for i, v := range []types.AttributeValue{
+		mv(item{"x": sv("y")}),
+		&types.AttributeValueMemberL{Value: []types.AttributeValue{sv("a")}},
+		&types.AttributeValueMemberBOOL{Value: true},
+		&types.AttributeValueMemberNULL{Value: true},
+		&types.AttributeValueMemberB{Value: []byte{1}},
+		&types.AttributeValueMemberSS{Value: []string{"a"}},
+		&types.AttributeValueMemberN{Value: "1.5"},
+	} {
+		team := "W" + itoa(int64(i))
+		putItems(t, client, table, item{"PK": sv("T#:" + team), "SK": sv("LATEST"), "v": v, "rec": mv(item{"team": sv(team)})},
+			userRec(team, "U1"))
+		require.NoError(t, s.DeleteInstallation(ctx, installstore.Query{TeamID: team}), "%T", v)
+		require.Zero(t, partitionSize(t, client, table, "T#:"+team))
+		putItems(t, client, table, item{"PK": sv("T#:" + team), "SK": sv("LATEST"), "v": v, "bot": mv(item{"tok": sv(canary)}), "rec": mv(item{"team": sv(team)})})
+		require.NoError(t, s.DeleteBot(ctx, installstore.Query{TeamID: team}), "%T", v)
+		require.NoError(t, s.DeleteInstallation(ctx, installstore.Query{TeamID: team, UserID: "U1"}), "%T", v)
+		require.Zero(t, partitionSize(t, client, table, "T#:"+team))
+	}
+}
