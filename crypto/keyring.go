@@ -69,15 +69,15 @@ func (k *localKeyring) GenerateDataKey(_ context.Context, t installstore.Tenant)
 func (k *localKeyring) UnwrapDataKey(_ context.Context, t installstore.Tenant, keyID string, wrapped []byte) ([]byte, error) {
 	aead, ok := k.keys[keyID]
 	if !ok {
-		return nil, fmt.Errorf("crypto: local keyring has no key %q", keyID)
+		return nil, fmt.Errorf("crypto: local keyring: no key named %q, which sealed this value (add it to the keyring until Rewrap has moved every record to the primary)", keyID)
 	}
 	if len(wrapped) != aead.NonceSize()+dataKeySize+aead.Overhead() {
-		return nil, fmt.Errorf("crypto: local keyring: wrapped key under %q for tenant %s has %d bytes", keyID, t, len(wrapped))
+		return nil, fmt.Errorf("crypto: local keyring: the data key wrapped under %q has %d bytes, not %d", keyID, len(wrapped), aead.NonceSize()+dataKeySize+aead.Overhead())
 	}
 	n := aead.NonceSize()
 	pt, err := aead.Open(nil, wrapped[:n], wrapped[n:], localWrapAAD(keyID, t))
 	if err != nil {
-		return nil, fmt.Errorf("crypto: local keyring: unwrap under %q for tenant %s: authentication failed", keyID, t)
+		return nil, fmt.Errorf("crypto: local keyring: key %q did not open the data key: the keyring's key of that name has other bytes than the one that sealed it, or the value was moved from another tenant", keyID)
 	}
 	return pt, nil
 }

@@ -12,10 +12,14 @@ import (
 	"strings"
 	"testing"
 	"text/template"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/installvault/installvault/crypto"
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/memory"
 )
 
 func TestDataKeyIsOpaqueToEveryEncoder(t *testing.T) {
@@ -61,4 +65,22 @@ func TestDataKeyIsOpaqueToEveryEncoder(t *testing.T) {
 	require.Equal(t, material, dk.Plaintext.Bytes(), "the one way to the key")
 	dk.Plaintext.Wipe()
 	require.Equal(t, make([]byte, 32), dk.Plaintext.Bytes())
+}
+
+func TestStorePrintsNoSecret(t *testing.T) {
+	s := newStore(t, memory.New(), keyring(t, "k1", "k1"), crypto.WithDataKeyCache(time.Minute, 10), crypto.WithRecordCache(time.Minute, 10))
+	require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "secret")))
+	_, err := s.FetchInstallation(bg, installstore.Query{TeamID: "T1"}) // a cached plaintext record
+	require.NoError(t, err)
+	var out bytes.Buffer
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%d", "%w"} {
+		fmt.Fprintf(&out, verb+"\n", s)
+		fmt.Fprintf(&out, verb+"\n", struct{ S *crypto.Store }{s})
+	}
+	slog.New(slog.NewJSONHandler(&out, nil)).Info("x", "store", s)
+	require.NoError(t, template.Must(template.New("t").Parse(`{{.}}`)).Execute(&out, s))
+	require.Contains(t, out.String(), "crypto.Store{provider: local, inner: *memory.Store")
+	for _, leak := range []string{"xoxb", "xoxp", "xoxe", "secret", "hooks.slack", "ivsealed"} {
+		require.NotContains(t, out.String(), leak)
+	}
 }

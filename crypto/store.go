@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -98,6 +99,18 @@ func NewStore(inner installstore.FullStore, keys KeyProvider, opts ...Option) (*
 		return nil, fmt.Errorf("crypto: new store: metrics: %w", err)
 	}
 	return s, nil
+}
+
+// Format implements [fmt.Formatter]: the key provider's name and the store
+// below, never a key or a cached record.
+func (s *Store) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "crypto.Store{provider: %s, inner: %T, data-key cache: %t, record cache: %t}", s.provider, s.Inner, s.cache != nil, s.records != nil)
+}
+
+// LogValue implements [slog.LogValuer], with the same fields as Format.
+func (s *Store) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("provider", s.provider), slog.String("inner", fmt.Sprintf("%T", s.Inner)),
+		slog.Bool("data_key_cache", s.cache != nil), slog.Bool("record_cache", s.records != nil))
 }
 
 // Unwrap implements [installstore.Unwrapper]: the store below.
