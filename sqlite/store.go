@@ -49,14 +49,9 @@ func WithPlaintextSecrets() Option { return func(s *Store) { s.plaintext = true 
 
 // WithBusyTimeout sets how long an operation waits for a lock another
 // process holds on the file before it fails with an error wrapping
-// [installstore.ErrUnavailable] (default 5s; at least 1ms).
-func WithBusyTimeout(d time.Duration) Option {
-	return func(s *Store) {
-		if d >= time.Millisecond {
-			s.busy = d
-		}
-	}
-}
+// [installstore.ErrUnavailable] (default 5s). Open refuses less than a
+// millisecond.
+func WithBusyTimeout(d time.Duration) Option { return func(s *Store) { s.busy = d } }
 
 // Open opens (creating it if needed) the SQLite database file at path,
 // creates or upgrades its schema, and returns a store over it. Several
@@ -80,6 +75,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	if s.now == nil {
 		return nil, fmt.Errorf("sqlite: open %q: %w: nil clock", path, installstore.ErrInvalid)
+	}
+	if s.busy < time.Millisecond {
+		return nil, fmt.Errorf("sqlite: open %q: %w: busy timeout %v is under 1ms", path, installstore.ErrInvalid, s.busy)
 	}
 	// A new file is readable by its owner only; SQLite gives the WAL and
 	// shared-memory files the database file's mode.

@@ -26,6 +26,10 @@ func TestOpenRefusesBadArguments(t *testing.T) {
 	}
 	_, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "x.db"), sqlite.WithClock(nil))
 	require.ErrorIs(t, err, installstore.ErrInvalid)
+	for _, d := range []time.Duration{0, -time.Second, time.Microsecond} {
+		_, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "x.db"), sqlite.WithBusyTimeout(d))
+		require.ErrorIs(t, err, installstore.ErrInvalid, d)
+	}
 	_, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "no-such-dir", "x.db"))
 	require.Error(t, err, "a directory that does not exist")
 }
