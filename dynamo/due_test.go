@@ -81,11 +81,11 @@ func TestDueIndexSparseAndSharded(t *testing.T) {
 
 // createLegacyTable creates a table with the schema of before the due
 // index: PK and SK only.
-func createLegacyTable(t *testing.T, client *dynamodb.Client) string {
+func createLegacyTable(t *testing.T, client *dynamodb.Client, provisioned bool) string {
 	t.Helper()
 	name := dynamotest.TableName("legacy")
 	ctx := context.Background()
-	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
+	in := &dynamodb.CreateTableInput{
 		TableName: aws.String(name),
 		AttributeDefinitions: []types.AttributeDefinition{
 			{AttributeName: aws.String("PK"), AttributeType: types.ScalarAttributeTypeS},
@@ -96,7 +96,12 @@ func createLegacyTable(t *testing.T, client *dynamodb.Client) string {
 			{AttributeName: aws.String("SK"), KeyType: types.KeyTypeRange},
 		},
 		BillingMode: types.BillingModePayPerRequest,
-	})
+	}
+	if provisioned {
+		in.BillingMode = types.BillingModeProvisioned
+		in.ProvisionedThroughput = &types.ProvisionedThroughput{ReadCapacityUnits: aws.Int64(5), WriteCapacityUnits: aws.Int64(5)}
+	}
+	_, err := client.CreateTable(ctx, in)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
@@ -110,7 +115,7 @@ func TestAddDueIndex(t *testing.T) {
 	ctx := context.Background()
 	var counter dynamotest.Counter
 	client := dynamotest.Client(t, counter.Option())
-	table := createLegacyTable(t, client)
+	table := createLegacyTable(t, client, false)
 	s, err := dynamo.New(client, table, dynamo.WithPlaintextSecrets())
 	require.NoError(t, err)
 	exp := time.Now().Add(time.Hour).Truncate(time.Millisecond).UTC()
@@ -167,4 +172,22 @@ func TestAddDueIndex(t *testing.T) {
 
 	require.ErrorIs(t, dynamo.AddDueIndex(ctx, nil, table), installstore.ErrInvalid)
 	require.ErrorIs(t, dynamo.AddDueIndex(ctx, client, ""), installstore.ErrInvalid)
+}
+
+// On a provisioned table the index gets the table's throughput.
+func TestAddDueIndexProvisioned(t *testing.T) {
+	ctx := context.Background()
+	client := dynamotest.Client(t)
+	table := createLegacyTable(t, client, true)
+	require.NoError(t, dynamo.AddDueIndex(ctx, client, table))
+	require.NoError(t, dynamo.AddDueIndex(ctx, client, table), "again")
+	d, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	require.NoError(t, err)
+	require.Len(t, d.Table.GlobalSecondaryIndexes, 1)
+	require.Equal(t, int64(5), aws.ToInt64(d.Table.GlobalSecondaryIndexes[0].ProvisionedThroughput.ReadCapacityUnits))
+	s, err := dynamo.New(client, table, dynamo.WithPlaintextSecrets())
+	require.NoError(t, err)
+	exp := time.Now().Add(time.Hour).Truncate(time.Millisecond).UTC()
+	require.NoError(t, s.StoreInstallation(ctx, rotatingFixture("T1", "U1", "a", exp)))
+	require.Eventually(t, func() bool { return len(listDue(t, s, exp)) == 1 }, 10*time.Second, 50*time.Millisecond)
 }
