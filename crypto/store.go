@@ -24,9 +24,11 @@ import (
 // [Store.Unwrap] ([installstore.Walk]); [Rewrap] rewraps every Store of a
 // stack.
 //
-// Deletes (including the conditional ones), nonces and leases pass through
-// unchanged, and so does [Store.ListDue]: the due index is unsealed
-// metadata, listed without opening anything.
+// Deletes (including the conditional ones) pass through unchanged, dropping
+// the tenant from the record cache ([WithRecordCache]); nonces and leases
+// pass through, and so does ListDue (from the embedded
+// [installstore.Passthrough]): the due index is unsealed metadata, listed
+// without opening anything.
 type Store struct {
 	installstore.Passthrough // deletes, ListDue, nonces, leases
 	keys                     KeyProvider
