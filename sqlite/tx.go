@@ -8,16 +8,12 @@ import (
 	"github.com/installvault/installvault/installstore"
 )
 
-// wtx is one write transaction (BEGIN IMMEDIATE: it holds the file's write
-// lock from its start) of operation op on tenant t. Its methods wrap
-// database errors with op and t; errors fn returns that are already
-// described (sentinels wrapped by the caller) pass unchanged.
+// wtx is one write transaction: BEGIN IMMEDIATE, so it holds the file's
+// write lock from its start and never fails on a lock upgrade.
 type wtx struct {
 	s   *Store
 	ctx context.Context
 	tx  *sql.Tx
-	op  string
-	t   installstore.Tenant
 }
 
 // described marks an error that already names its operation and tenant.
@@ -28,14 +24,16 @@ func (d described) Unwrap() error { return d.error }
 // fail returns err as an error of fn that needs no further wrapping.
 func fail(err error) error { return described{err} }
 
-// write runs fn in a write transaction and commits it. Nothing fn wrote
-// stays when fn or the commit fails.
+// write runs fn in a write transaction of operation op on tenant t and
+// commits it. Nothing fn wrote stays when fn or the commit fails. Database
+// errors are wrapped with op and t; errors fn marked with fail already name
+// them and pass unchanged.
 func (s *Store) write(ctx context.Context, op string, t installstore.Tenant, fn func(w *wtx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return wrap(op, t, err)
 	}
-	w := &wtx{s: s, ctx: ctx, tx: tx, op: op, t: t}
+	w := &wtx{s: s, ctx: ctx, tx: tx}
 	if err := fn(w); err != nil {
 		_ = tx.Rollback()
 		var d described
