@@ -28,3 +28,16 @@ func TestConformance(t *testing.T) {
 		return s
 	})
 }
+
+// A table made before the due index, upgraded with AddDueIndex, is as good
+// as one made by CreateTable.
+func TestConformanceOnUpgradedTable(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) installstore.FullStore {
+		client := dynamotest.Client(t)
+		table := createLegacyTable(t, client, false)
+		require.NoError(t, dynamo.AddDueIndex(t.Context(), client, table))
+		s, err := dynamo.New(client, table, dynamo.WithPlaintextSecrets())
+		require.NoError(t, err)
+		return s
+	})
+}
