@@ -55,3 +55,42 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOpenShared puts arbitrary values where a sealed bot refresh token
+// belongs, after a genuine bot token under the same data key: the path that
+// reuses the parsed header. Only the genuine value opens.
+func FuzzOpenShared(f *testing.F) {
+	inner := memory.New()
+	s, err := crypto.NewStore(inner, keyring(f, "k1", "k1"))
+	require.NoError(f, err)
+	require.NoError(f, s.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "a")))
+	raw, err := inner.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
+	require.NoError(f, err)
+	genuine := raw.Bot.RefreshToken.Reveal()
+	f.Add(genuine)
+	f.Add(raw.Bot.Token.Reveal())
+	f.Add(genuine[:len(genuine)-3] + "\n" + genuine[len(genuine)-3:])
+	f.Add(genuine + "=")
+	f.Fuzz(func(t *testing.T, v string) {
+		if v == "" {
+			return // no refresh token at all: nothing to open
+		}
+		r := raw.Clone()
+		r.Bot.RefreshToken = installstore.Secret(v)
+		in := memory.New()
+		require.NoError(t, in.StoreInstallation(bg, r))
+		st, err := crypto.NewStore(in, keyring(t, "k1", "k1"))
+		require.NoError(t, err)
+		got, err := st.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
+		if v == genuine {
+			require.NoError(t, err)
+			return
+		}
+		if err == nil {
+			require.Equal(t, installstore.Secret("xoxe-1-test-T1-a"), got.Bot.RefreshToken, "only a genuine value opens")
+			return
+		}
+		require.ErrorIs(t, err, crypto.ErrDecrypt)
+		require.Nil(t, got)
+	})
+}
