@@ -2,7 +2,13 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+	"time"
+
+	sqlite3 "modernc.org/sqlite"
+	sqlitelib "modernc.org/sqlite/lib"
 )
 
 // migrations are the schema's versions, in order: migrations[i] upgrades a
@@ -100,4 +106,31 @@ func (s *Store) migrate(ctx context.Context) error {
 		return wrapKey("open "+s.path+": migrate", err)
 	}
 	return nil
+}
+
+// useWAL puts the file in WAL mode (a no-op once it is: the mode is kept in
+// the file). Switching takes an exclusive lock, for which SQLite does not
+// call its busy handler; so when another process holds a lock, as when
+// several open a new file at once, useWAL retries until the busy timeout.
+func (s *Store) useWAL(ctx context.Context) error {
+	deadline := time.Now().Add(s.busy)
+	for {
+		var mode string
+		err := s.w.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode)
+		var e *sqlite3.Error
+		switch {
+		case err == nil && strings.EqualFold(mode, "wal"):
+			return nil
+		case err == nil:
+			return fmt.Errorf("sqlite: open %q: the file stays in journal mode %q, not WAL", s.path, mode)
+		case errors.As(err, &e) && e.Code()&0xff == sqlitelib.SQLITE_BUSY && time.Now().Before(deadline):
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("sqlite: open %q: %w", s.path, ctx.Err())
+			case <-time.After(5 * time.Millisecond):
+			}
+		default:
+			return wrapKey("open "+s.path+": set WAL mode", err)
+		}
+	}
 }

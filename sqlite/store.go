@@ -91,6 +91,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	s.w.SetMaxOpenConns(1)
 	s.w.SetMaxIdleConns(1)
+	if err := s.useWAL(ctx); err != nil {
+		_ = s.w.Close()
+		return nil, err
+	}
 	if err := s.migrate(ctx); err != nil {
 		_ = s.w.Close()
 		return nil, err
@@ -110,16 +114,15 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 
 // dsn returns the data source name of a writing or a read-only connection.
 // Every connection sets busy_timeout, synchronous=FULL and foreign_keys; the
-// writer also sets WAL (persistent in the file) and BEGIN IMMEDIATE, so a
-// write transaction takes the file's write lock at its start and never
-// fails half-way on a lock upgrade.
+// writer also sets BEGIN IMMEDIATE, so a write transaction takes the file's
+// write lock at its start and never fails half-way on a lock upgrade. WAL
+// is set once, by Open ([Store.useWAL]), and kept by the file.
 func (s *Store) dsn(writer bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", s.busy.Milliseconds()))
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	if writer {
-		q.Add("_pragma", "journal_mode(WAL)")
 		q.Set("_txlock", "immediate")
 	} else {
 		q.Set("_query_only", "1")
