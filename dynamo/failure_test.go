@@ -299,8 +299,13 @@ func TestFaultsChangeNothing(t *testing.T) {
 		"acquire lease": func() error { return s.AcquireLease(ctx, "lease-1", "owner-b", time.Hour) },
 		"release lease": func() error { return s.ReleaseLease(ctx, "lease-1", "owner-a") },
 	}
+	// A hang costs the client's timeout per attempt: a few operations show it.
+	slow := map[string]bool{"store": true, "fetch user": true, "delete": true, "list due": true, "consume nonce": true}
 	for _, kind := range []string{faultThrottle, fault500, faultDrop, faultHang} {
 		for name, op := range ops {
+			if kind == faultHang && !slow[name] {
+				continue
+			}
 			t.Run(kind+"/"+name, func(t *testing.T) {
 				fp.set("*", kind, -1)
 				err := op()
