@@ -238,18 +238,16 @@ func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), le
 // values share a data key, without scanning the header again. ok is false
 // when v is not such a value (parseSealed then says why).
 func parseWithHeader(v, header string) (p sealedParts, ok bool) {
-	rest, found := strings.CutPrefix(v, installstore.SealedPrefix)
-	if !found || len(rest) <= len(header) || rest[len(header)] != '.' || rest[:len(header)] != header {
+	const nonceEnc = 16                               // b64.EncodedLen(nonceSize)
+	n := len(installstore.SealedPrefix) + len(header) // where the '.' before the nonce is
+	if len(v) < n+1+nonceEnc+1 || v[n] != '.' || v[n+1+nonceEnc] != '.' ||
+		v[len(installstore.SealedPrefix):n] != header || v[:len(installstore.SealedPrefix)] != installstore.SealedPrefix {
 		return p, false
 	}
-	rest = rest[len(header)+1:]
-	j := strings.IndexByte(rest, '.')
-	if j < 0 {
-		return p, false
-	}
-	p.nonce, p.ct = rest[:j], rest[j+1:]
-	// No line-break check: openInto's exact decoded lengths refuse them.
-	if len(p.nonce) != b64.EncodedLen(nonceSize) || len(p.ct) < b64.EncodedLen(tagSize) || len(p.ct) > b64.EncodedLen(maxPlaintextLen+tagSize) {
+	p.nonce, p.ct = v[n+1:n+1+nonceEnc], v[n+2+nonceEnc:]
+	// No line-break or '.' check: openInto's strict decoding with exact
+	// decoded lengths refuses them.
+	if len(p.ct) < b64.EncodedLen(tagSize) || len(p.ct) > b64.EncodedLen(maxPlaintextLen+tagSize) {
 		return p, false
 	}
 	p.header = header
