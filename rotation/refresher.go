@@ -28,6 +28,7 @@ type Refresher struct {
 	bg        tracker // background flights and write-backs, for Wait
 	flights   flightGroup
 	dead      deadMarks
+	deadDue   *expiring[time.Time] // due records needing a re-install, by dueKey: skipped by Run
 	recent    recentFailures
 	pending   pendingWrites
 	metrics   metrics
@@ -79,11 +80,12 @@ func New(store installstore.FullStore, opts ...Option) (*Refresher, error) {
 		return nil, fmt.Errorf("rotation: new: lease owner ID: %w", err)
 	}
 	r := &Refresher{
-		store:  store,
-		config: c,
-		owner:  "rotation-" + hex.EncodeToString(id[:]),
-		dead:   newDeadMarks(),
-		recent: newRecentFailures(),
+		store:   store,
+		config:  c,
+		owner:   "rotation-" + hex.EncodeToString(id[:]),
+		dead:    newDeadMarks(),
+		deadDue: newExpiring[time.Time](maxRemembered),
+		recent:  newRecentFailures(),
 	}
 	r.flights.track = &r.bg
 	if err := r.metrics.init(c.meter); err != nil {
@@ -123,7 +125,8 @@ func (r *Refresher) Wait(ctx context.Context) error { return r.bg.wait(ctx) }
 // it equals rejected, a token Slack refused) and returns inst updated. With
 // waitAll (Run, Do) it waits for every due token's refresh; otherwise a
 // token still usable beyond the safety margin is refreshed in the
-// background and served as it is.
+// background and served as it is. The first token that cannot be served
+// fails the call.
 func (r *Refresher) ensure(ctx context.Context, op string, inst *installstore.Installation, rejected installstore.Secret, waitAll bool) (*installstore.Installation, error) {
 	now := r.now()
 	r.pending.overlay(inst)
@@ -135,41 +138,50 @@ func (r *Refresher) ensure(ctx context.Context, op string, inst *installstore.In
 		if p == partBot {
 			force = rejected
 		}
-		t := p.get(inst)
-		if !t.present() {
-			continue
+		if _, err := r.ensurePart(ctx, op, inst, p, force, waitAll, now); err != nil {
+			return nil, err
 		}
-		forced := !force.IsZero() && same(t.token, force)
-		if !r.due(t, now) && !forced {
-			continue
-		}
-		if t.refresh.IsZero() {
-			if r.usable(t, now) && !forced {
-				continue // cannot be refreshed, still valid: Slack decides
-			}
-			return nil, fmt.Errorf("rotation: %s %s: %s token: %w", op, where(inst.Query()), p, reinstall("expired and no refresh token stored"))
-		}
-		if !forced && !waitAll && r.usable(t, now) {
-			r.refreshInBackground(ctx, op, inst, p, t)
-			continue
-		}
-		fresh, err := r.refresh(ctx, inst, p, force)
-		if err == nil {
-			p.set(inst, fresh)
-			inst.Version = max(inst.Version, fresh.version)
-			continue
-		}
-		if errors.Is(err, installstore.ErrNotFound) || ctx.Err() != nil {
-			return nil, fmt.Errorf("rotation: %s %s: refresh %s token: %w", op, where(inst.Query()), p, err)
-		}
-		if !forced && r.usable(t, r.now()) {
-			r.servedValid(ctx, op, inst, p, t, err)
-			continue
-		}
-		r.metrics.add(ctx, outcomeRejected)
-		return nil, fmt.Errorf("rotation: %s %s: refresh %s token: %w", op, where(inst.Query()), p, err)
 	}
 	return inst, nil
+}
+
+// ensurePart is ensure for part p of inst (already overlaid with pending
+// write-backs), as of now. due reports whether the token needed a refresh;
+// a nil error means inst holds a token that may be served (or none).
+func (r *Refresher) ensurePart(ctx context.Context, op string, inst *installstore.Installation, p part, force installstore.Secret, waitAll bool, now time.Time) (due bool, err error) {
+	t := p.get(inst)
+	if !t.present() {
+		return false, nil
+	}
+	forced := !force.IsZero() && same(t.token, force)
+	if !r.due(t, now) && !forced {
+		return false, nil
+	}
+	if t.refresh.IsZero() {
+		if r.usable(t, now) && !forced {
+			return true, nil // cannot be refreshed, still valid: Slack decides
+		}
+		return true, fmt.Errorf("rotation: %s %s: %s token: %w", op, where(inst.Query()), p, reinstall("expired and no refresh token stored"))
+	}
+	if !forced && !waitAll && r.usable(t, now) {
+		r.refreshInBackground(ctx, op, inst, p, t)
+		return true, nil
+	}
+	fresh, err := r.refresh(ctx, inst, p, force)
+	if err == nil {
+		p.set(inst, fresh)
+		inst.Version = max(inst.Version, fresh.version)
+		return true, nil
+	}
+	if errors.Is(err, installstore.ErrNotFound) || ctx.Err() != nil {
+		return true, fmt.Errorf("rotation: %s %s: refresh %s token: %w", op, where(inst.Query()), p, err)
+	}
+	if !forced && r.usable(t, r.now()) {
+		r.servedValid(ctx, op, inst, p, t, err)
+		return true, nil
+	}
+	r.metrics.add(ctx, outcomeRejected)
+	return true, fmt.Errorf("rotation: %s %s: refresh %s token: %w", op, where(inst.Query()), p, err)
 }
 
 // refreshInBackground starts (or joins) the refresh of t, part p of inst,

@@ -62,24 +62,24 @@ func (r *Refresher) RefreshDue(ctx context.Context) (int, error) {
 func (r *Refresher) refreshDue(ctx context.Context, spread time.Duration) (int, error) {
 	now := r.now()
 	seen := make(map[installstore.Query]bool)
-	byTenant := make(map[installstore.Tenant][]installstore.Query)
+	byTenant := make(map[installstore.Tenant][]dueRecord)
 	var order []installstore.Tenant
-	listErr := r.store.ListDue(ctx, now.Add(r.refreshBefore), func(q installstore.Query, _ time.Time) error {
+	listErr := r.store.ListDue(ctx, now.Add(r.refreshBefore), func(q installstore.Query, at time.Time) error {
 		if seen[q] {
 			return nil
 		}
 		seen[q] = true
 		t := q.Tenant()
-		qs, ok := byTenant[t]
+		recs, ok := byTenant[t]
 		if !ok {
 			order = append(order, t)
 		}
 		if q.UserID == "" { // the latest record first
-			qs = append([]installstore.Query{q}, qs...)
+			recs = append([]dueRecord{{q, at}}, recs...)
 		} else {
-			qs = append(qs, q)
+			recs = append(recs, dueRecord{q, at})
 		}
-		byTenant[t] = qs
+		byTenant[t] = recs
 		return nil
 	})
 	if listErr != nil {
@@ -103,13 +103,13 @@ func (r *Refresher) refreshDue(ctx context.Context, spread time.Duration) (int, 
 		} else if ctx.Err() != nil {
 			break
 		}
-		qs := byTenant[t]
+		recs := byTenant[t]
 		g.Go(func() error {
 			// A started refresh finishes even if ctx ends meanwhile: a
 			// Slack call cut short could rotate a token nobody stores.
 			dctx := context.WithoutCancel(ctx)
-			for _, q := range qs {
-				if err := r.refreshRecord(dctx, q); err != nil {
+			for _, rec := range recs {
+				if err := r.refreshRecord(dctx, rec); err != nil {
 					mu.Lock()
 					skipped = append(skipped, err)
 					mu.Unlock()
@@ -129,10 +129,29 @@ func (r *Refresher) refreshDue(ctx context.Context, spread time.Duration) (int, 
 	return len(seen), listErr
 }
 
-// refreshRecord reads the due record q and refreshes its due tokens. It
+// dueRecord is a record the due index listed, with its refresh time.
+type dueRecord struct {
+	q  installstore.Query
+	at time.Time
+}
+
+// dueKey names a record in r.deadDue.
+func dueKey(q installstore.Query) string { return q.Tenant().Key() + "|" + q.UserID }
+
+// refreshRecord reads the due record rec and refreshes its due tokens. It
 // returns an error only when the record could not be read; refresh
 // failures are logged.
-func (r *Refresher) refreshRecord(ctx context.Context, q installstore.Query) error {
+//
+// A record whose refresh needed a re-install is remembered with its
+// refresh time: while the index lists it with the same time (nothing
+// rewrote its tokens), later ticks skip it without reading it, so that
+// tenants that never re-install cost no read and no KMS call per tick.
+func (r *Refresher) refreshRecord(ctx context.Context, rec dueRecord) error {
+	q := rec.q
+	key := dueKey(q)
+	if at, _, ok := r.deadDue.get(key, r.now()); ok && at.Equal(rec.at) {
+		return nil
+	}
 	inst, err := r.store.FetchInstallation(ctx, q)
 	switch {
 	case errors.Is(err, installstore.ErrNotFound):
@@ -140,13 +159,34 @@ func (r *Refresher) refreshRecord(ctx context.Context, q installstore.Query) err
 	case err != nil:
 		return fmt.Errorf("%s: %w", where(q), err)
 	}
-	if _, err := r.ensure(ctx, "run", inst, "", true); err != nil {
+	// Each due token on its own: one that needs a re-install does not keep
+	// the record's other token from being refreshed.
+	r.pending.overlay(inst)
+	now := r.now()
+	due, dead := 0, 0
+	for _, p := range parts {
+		isDue, err := r.ensurePart(ctx, "run", inst, p, "", true, now)
+		if isDue {
+			due++
+		}
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, ErrReinstallRequired) {
+			dead++
+		}
 		level := slog.LevelWarn
 		if errors.As(err, new(repeated)) {
 			level = slog.LevelDebug // logged when it happened
 		}
 		r.log.LogAttrs(ctx, level, "rotation: run: refresh failed",
-			slog.String("tenant", inst.Tenant().String()), slog.String("user", inst.User.ID), slog.String("error", err.Error()))
+			slog.String("tenant", inst.Tenant().String()), slog.String("user", inst.User.ID), slog.String("token", p.String()),
+			slog.String("error", err.Error()))
+	}
+	if dead > 0 && dead == due {
+		r.deadDue.put(key, rec.at, now.Add(deadMarkTTL), now)
+	} else {
+		r.deadDue.del(key)
 	}
 	return nil
 }

@@ -91,3 +91,67 @@ func TestRunRefreshesAndStopsOnCancel(t *testing.T) {
 		require.Contains(t, got.Bot.Token.Reveal(), "xoxb-test-bot-", team)
 	}
 }
+
+// TestRefreshDueSkipsRecordsThatNeedAReinstall: a tenant whose refresh
+// token Slack rejected is not read again by later ticks while its record
+// is unchanged; once it re-installs, the next tick refreshes it.
+func TestRefreshDueSkipsRecordsThatNeedAReinstall(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	for _, team := range []string{"T0A", "T0B", "T0C"} {
+		e.install(team, "U1", -time.Minute, 0)
+	}
+	e.slack.set(func(f *fakeSlack) { f.refresh = map[string]bool{} }) // Slack rejects every refresh token
+	counted := newFaultStore(e.store)
+	r := e.refresher(counted)
+	n, err := r.RefreshDue(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 3, n)
+	require.Equal(t, int64(3), e.slack.calls.Load())
+	require.Equal(t, int64(3), r.Stats().ReinstallRequired)
+
+	reads := counted.fetches.Load()
+	n, err = r.RefreshDue(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 3, n, "still listed: their tokens are due")
+	require.Equal(t, reads, counted.fetches.Load(), "but not read again")
+	require.Equal(t, int64(3), e.slack.calls.Load())
+
+	// T0B re-installs: new tokens, a new refresh time.
+	re := e.install("T0B", "U1", 30*time.Minute, 0)
+	re.Bot.RefreshToken = "xoxe-test-bot-reinstalled"
+	require.NoError(t, e.store.StoreInstallation(ctx, re))
+	e.slack.allow("xoxe-test-bot-reinstalled")
+	_, err = r.RefreshDue(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(4), e.slack.calls.Load())
+	got, err := e.store.FetchInstallation(ctx, installstore.Query{TeamID: "T0B"})
+	require.NoError(t, err)
+	require.Contains(t, got.Bot.Token.Reveal(), "xoxb-test-bot-")
+}
+
+// TestRefreshDueRefreshesAUserTokenBesideADeadBot: the bot's refresh token
+// is dead, the installing user's is fine: the background refresh still
+// renews the user token.
+func TestRefreshDueRefreshesAUserTokenBesideADeadBot(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	inst := e.install("T0ACME", "U0ADMIN", -time.Minute, 20*time.Minute)
+	e.slack.set(func(f *fakeSlack) { delete(f.refresh, inst.Bot.RefreshToken.Reveal()) })
+	r := e.refresher(nil)
+	_, err := r.RefreshDue(ctx)
+	require.NoError(t, err)
+	got, err := e.store.FetchInstallation(ctx, installstore.Query{TeamID: "T0ACME", UserID: "U0ADMIN"})
+	require.NoError(t, err)
+	require.Equal(t, "xoxp-test-user-2", got.User.Token.Reveal(), "the user token was refreshed")
+	require.Equal(t, "xoxb-test-initial-T0ACME", got.Bot.Token.Reveal(), "the dead bot was not replaced")
+	require.Equal(t, int64(1), r.Stats().ReinstallRequired)
+
+	// Later ticks keep renewing the user token when it is due again.
+	e.clock.advance(11 * time.Hour)
+	_, err = r.RefreshDue(ctx)
+	require.NoError(t, err)
+	got, err = e.store.FetchInstallation(ctx, installstore.Query{TeamID: "T0ACME", UserID: "U0ADMIN"})
+	require.NoError(t, err)
+	require.NotEqual(t, "xoxp-test-user-2", got.User.Token.Reveal())
+}
