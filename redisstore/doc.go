@@ -55,8 +55,11 @@
 //	{p:g}:tenants      sorted set: "<t>" of every tenant, score 0
 //	{p:n:<sha256 hex>} string: a nonce; {p:n:<sha256 hex>}:c:<token> for a
 //	                   minute after its consumption
-//	p:lease:<name>     string: a lease's owner, expiring with the lease
+//	{p:l:<hex>}        string: a lease's owner, expiring with the lease
+//	                   (hex: the first 16 bytes of the SHA-256 of its name)
 //
+// Every key starts with "{p:" and a fixed shape after it, so the keys of a
+// prefix that extends another ("app" and "app:n") never meet.
 // A tenant hash holds v (Version), w (the token of the write that set it),
 // lrec (the latest installation without bot and user, JSON), luser and lu
 // (the latest installer and their ID), lk and ld (whether the latest

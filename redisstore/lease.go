@@ -2,6 +2,8 @@ package redisstore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -25,8 +27,12 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 `)
 
+// leaseKey is "{prefix:l:<first 16 bytes of the name's SHA-256, hex>}": a
+// fixed shape, so that no lease name of one prefix can be a key of another
+// prefix that extends it, and leases spread over the cluster's slots.
 func (s *Store) leaseKey(name string) string {
-	return s.prefix + ":lease:" + name
+	sum := sha256.Sum256([]byte(name))
+	return "{" + s.prefix + ":l:" + hex.EncodeToString(sum[:16]) + "}"
 }
 
 // AcquireLease implements [installstore.Leaser]: one script (SET PX when the

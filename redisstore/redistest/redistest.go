@@ -124,7 +124,7 @@ func Prefix(t testing.TB, client redis.UniversalClient) string {
 func EachKey(ctx context.Context, client redis.UniversalClient, prefix string, fn func(c redis.Cmdable, key string) error) error {
 	var mu sync.Mutex
 	scan := func(ctx context.Context, c *redis.Client) error {
-		for _, match := range []string{prefix + ":*", "{" + prefix + ":*"} {
+		for _, match := range []string{"{" + prefix + ":*", prefix + ":*"} {
 			iter := c.Scan(ctx, 0, match, 500).Iterator()
 			for iter.Next(ctx) {
 				mu.Lock()
