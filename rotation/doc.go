@@ -120,14 +120,17 @@
 // the store's due index ([installstore.DueLister]): a tick with nothing due
 // reads no record and makes no KMS call; with D due records it reads each at
 // most twice (once to see what is due, once under the lease) and makes one
-// refresh per due token. It uses the same flights and leases as requests.
+// refresh per due token, each token of a record on its own. A record whose
+// tokens all need a re-install is not read again while the index lists it
+// with the same refresh time (nothing rewrote it), for up to 24 hours. It
+// uses the same flights and leases as requests.
 //
 // # Bounded memory
 //
 // Per-token state is bounded: flights and pending write-backs live while
-// they run; dead-token marks and failure backoffs expire and are swept as
-// they grow, and each map holds at most 100 000 entries (forgetting one
-// early costs one oauth.v2.access call).
+// they run; dead-token marks, records Run skips and failure backoffs expire
+// and are swept as they grow, and each map holds at most 100 000 entries
+// (forgetting one early costs one read or one oauth.v2.access call).
 //
 // # No secret printed
 //

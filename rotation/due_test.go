@@ -102,6 +102,7 @@ func TestPerTenantMemoryStaysBounded(t *testing.T) {
 	e.wait(r)
 	require.Zero(t, r.recent.m.len(), "a success forgets the failure")
 	require.Zero(t, r.dead.m.len())
+	require.Zero(t, r.deadDue.len())
 	require.Zero(t, r.flights.len())
 	require.Zero(t, r.pending.len())
 }
