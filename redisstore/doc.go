@@ -60,6 +60,7 @@
 //
 // Every key starts with "{p:" and a fixed shape after it, so the keys of a
 // prefix that extends another ("app" and "app:n") never meet.
+//
 // A tenant hash holds v (Version), w (the token of the write that set it),
 // lrec (the latest installation without bot and user, JSON), luser and lu
 // (the latest installer and their ID), lk and ld (whether the latest
@@ -99,9 +100,9 @@
 // replies LOADING, TRYAGAIN, CLUSTERDOWN, MASTERDOWN, READONLY, BUSY,
 // NOREPLICAS, OOM (maxmemory reached under noeviction) and "max number of
 // clients" wrap [installstore.ErrUnavailable] (go-redis has already retried
-// them MaxRetries times); the failed script wrote nothing. A cancelled
-// context is the caller's and is returned as such. redis.Nil is never an
-// error. WRONGTYPE (a key holding another type than the store writes)
+// them MaxRetries times); a script refused with one of these replies wrote
+// nothing. A cancelled context is the caller's and is returned as such.
+// redis.Nil is never an error. WRONGTYPE (a key holding another type than the store writes)
 // wraps [installstore.ErrCorrupt]. Errors name the operation and tenant
 // once, never a value.
 //
@@ -125,8 +126,9 @@
 //     usable again).
 //   - appendonly yes with appendfsync everysec (the Redis default once AOF
 //     is on): up to about one second of acknowledged writes on a power loss
-//     or kernel crash (a killed redis-server process loses nothing the
-//     kernel received).
+//     or kernel crash. A killed redis-server process usually loses nothing:
+//     Redis writes the AOF to the kernel before it replies, unless a slow
+//     disk made it postpone that write (by up to two seconds).
 //   - appendonly yes with appendfsync always: nothing acknowledged, at the
 //     cost of one fsync per write (the test suite kills redis-server with
 //     SIGKILL mid-storm under this setting and finds every acknowledged
