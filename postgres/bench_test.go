@@ -22,13 +22,34 @@ import (
 
 const benchTenants = 100
 
+// counter counts the statements of every pool of the benchmarks.
+var counter = &pgtest.Counter{}
+
+// benchStore returns a store over a fresh schema whose pool counts its
+// statements.
+func benchStore(b *testing.B, opts ...postgres.Option) (*postgres.Store, *pgxpool.Pool) {
+	b.Helper()
+	pool := pgtest.Pool(b, pgtest.NewSchema(b), counter.Configure)
+	s, err := postgres.New(pool, opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, pool
+}
+
+// reportStatements reports the statements (round trips) per operation
+// since the last counter.Reset.
+func reportStatements(b *testing.B) {
+	b.ReportMetric(float64(counter.Statements())/float64(b.N), "statements/op")
+}
+
 // benchStores returns the plaintext store and the crypto layer over a
 // sealed-only store, each on a fresh schema holding benchTenants tenants
 // with one user each.
 func benchStores(b *testing.B) map[string]installstore.FullStore {
 	b.Helper()
-	plain, _ := pgtest.Store(b, postgres.WithPlaintextSecrets())
-	backend, _ := pgtest.Store(b)
+	plain, _ := benchStore(b, postgres.WithPlaintextSecrets())
+	backend, _ := benchStore(b)
 	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": []byte("0123456789abcdef0123456789abcdef")}, "k1")
 	if err != nil {
 		b.Fatal(err)
@@ -57,12 +78,14 @@ func benchFetch(b *testing.B, user string) {
 		b.Run(name, func(b *testing.B) {
 			s := stores[name]
 			i := 0
+			counter.Reset()
 			for b.Loop() {
 				if _, err := s.FetchInstallation(ctx, installstore.Query{TeamID: fmt.Sprintf("T%d", i%benchTenants), UserID: user}); err != nil {
 					b.Fatal(err)
 				}
 				i++
 			}
+			reportStatements(b)
 		})
 	}
 }
@@ -82,12 +105,14 @@ func BenchmarkStore(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			s := stores[name]
 			i := 0
+			counter.Reset()
 			for b.Loop() {
 				if err := s.StoreInstallation(ctx, storetest.Fixture("", fmt.Sprintf("T%d", i%benchTenants), "U1", "again")); err != nil {
 					b.Fatal(err)
 				}
 				i++
 			}
+			reportStatements(b)
 		})
 	}
 }
@@ -103,11 +128,13 @@ func BenchmarkUpdate(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			counter.Reset()
 			for b.Loop() {
 				if err := s.UpdateInstallation(ctx, cur); err != nil {
 					b.Fatal(err)
 				}
 			}
+			reportStatements(b)
 		})
 	}
 }
@@ -142,9 +169,10 @@ SELECT tenant, 'U1', jsonb_build_object('team', substr(tenant, 2), 'user', jsonb
 func BenchmarkDueTick(b *testing.B) {
 	for _, n := range []int{1_000, 100_000} {
 		b.Run(fmt.Sprintf("tenants=%d", n), func(b *testing.B) {
-			s, pool := pgtest.Store(b)
+			s, pool := benchStore(b)
 			seedRotating(b, pool, n)
 			ctx := context.Background()
+			counter.Reset()
 			for b.Loop() {
 				found := 0
 				if err := s.ListDue(ctx, time.Now().Add(time.Hour), func(installstore.Query, time.Time) error { found++; return nil }); err != nil {
@@ -154,6 +182,7 @@ func BenchmarkDueTick(b *testing.B) {
 					b.Fatalf("%d records due", found)
 				}
 			}
+			reportStatements(b)
 		})
 	}
 }

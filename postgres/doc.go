@@ -90,6 +90,25 @@
 //   - A row that does not decode gives [installstore.ErrCorrupt] on fetch,
 //     is skipped and named by listings, and is deleted like any other.
 //
+// # Statements per operation
+//
+// Each statement is one round trip (TestStatementsPerOperation pins these):
+//
+//   - FetchInstallation, with or without a user, through the Grid
+//     fallbacks or not: 1.
+//   - StoreInstallation (with the Grid supersede), UpdateInstallation,
+//     DeleteBot, DeleteBotIf, PutNonce, ConsumeNonce, AcquireLease,
+//     ReleaseLease: 1. A lost condition costs one more read, to say
+//     whether it was a conflict or a missing record.
+//   - DeleteInstallation of a tenant: 3 (BEGIN, DELETE, COMMIT); of a user:
+//     5 (BEGIN, lock the tenant's row, DELETE, UPDATE, COMMIT), one more when
+//     the tenant is left with nothing to serve; twice the work for a
+//     workspace of an enterprise with a standalone record.
+//     DeleteInstallationIf: one more (the locked read of the version).
+//   - ListDue: 2 with nothing due, whatever the number of tenants (one probe
+//     of each partial index), and one more per page of due records.
+//   - ListInstallations: one per page of tenants, one per page of users.
+//
 // # Errors
 //
 // Operations that failed in a way that certainly changed nothing

@@ -176,16 +176,50 @@ func OpenPool(ctx context.Context, url, schema string) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
-// Pool returns a pool whose search_path is schema, closed when the test ends.
-func Pool(t testing.TB, schema string) *pgxpool.Pool {
+// Pool returns a pool whose search_path is schema, closed when the test
+// ends. configure, when given, adjusts the pool's configuration first.
+func Pool(t testing.TB, schema string, configure ...func(*pgxpool.Config)) *pgxpool.Pool {
 	t.Helper()
-	pool, err := OpenPool(context.Background(), URL(t), schema)
+	cfg, err := pgxpool.ParseConfig(URL(t))
 	if err != nil {
-		t.Fatalf("pgtest: %v", err)
+		t.Fatalf("pgtest: parse %s: %v", URLEnv, err)
+	}
+	if schema != "" {
+		cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	}
+	for _, c := range configure {
+		c(cfg)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("pgtest: open pool: %v", err)
 	}
 	t.Cleanup(pool.Close)
 	return pool
 }
+
+// Counter counts the statements a pool sends (BEGIN and COMMIT included),
+// as a pgx tracer: statements per operation are the round trips it costs.
+type Counter struct{ n atomic.Int64 }
+
+// Configure installs the counter on a pool's configuration (pass it to
+// [Pool]).
+func (c *Counter) Configure(cfg *pgxpool.Config) { cfg.ConnConfig.Tracer = c }
+
+// TraceQueryStart implements pgx.QueryTracer.
+func (c *Counter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+// TraceQueryEnd implements pgx.QueryTracer.
+func (c *Counter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// Statements returns the number of statements sent so far.
+func (c *Counter) Statements() int64 { return c.n.Load() }
+
+// Reset sets the count to zero.
+func (c *Counter) Reset() { c.n.Store(0) }
 
 // Store returns a store over a fresh schema (see [NewSchema]), with opts,
 // and the pool it uses.

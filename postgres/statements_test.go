@@ -1,0 +1,71 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/postgres"
+	"github.com/installvault/installvault/postgres/pgtest"
+)
+
+// TestStatementsPerOperation pins the round trips each operation costs, as
+// the package documentation states them; a due tick costs the same with
+// nothing due whatever the number of tenants.
+func TestStatementsPerOperation(t *testing.T) {
+	ctx := context.Background()
+	counter := &pgtest.Counter{}
+	pool := pgtest.Pool(t, pgtest.NewSchema(t), counter.Configure)
+	s, err := postgres.New(pool, postgres.WithPlaintextSecrets())
+	require.NoError(t, err)
+	require.NoError(t, s.StoreInstallation(ctx, storetest.OrgFixture("E1", "U1", "org")))
+	for i := range 200 {
+		inst := storetest.Fixture("", fmt.Sprintf("T%d", i), "U1", "a")
+		inst.Bot.ExpiresAt = time.Now().Add(12 * time.Hour)
+		inst.User.ExpiresAt = time.Now().Add(12 * time.Hour)
+		require.NoError(t, s.StoreInstallation(ctx, inst))
+	}
+	cur, err := s.FetchInstallation(ctx, q("", "T1", "U1"))
+	require.NoError(t, err)
+	require.NoError(t, s.PutNonce(ctx, "n1", time.Now().Add(time.Hour)))
+
+	ops := []struct {
+		name       string
+		statements int64
+		op         func() error
+	}{
+		{"fetch", 1, func() error { _, err := s.FetchInstallation(ctx, q("", "T1", "")); return err }},
+		{"fetch with user", 1, func() error { _, err := s.FetchInstallation(ctx, q("", "T1", "U1")); return err }},
+		{"fetch through both Grid fallbacks", 1, func() error { _, err := s.FetchInstallation(ctx, q("E1", "T404", "U1")); return err }},
+		{"store", 1, func() error { return s.StoreInstallation(ctx, storetest.Fixture("", "T2", "U1", "b")) }},
+		{"store under an enterprise", 1, func() error { return s.StoreInstallation(ctx, storetest.Fixture("E1", "T3", "U1", "b")) }},
+		{"update", 1, func() error { return s.UpdateInstallation(ctx, cur) }},
+		{"update with a stale version", 2, func() error { stale := cur.Clone(); stale.Version--; s.UpdateInstallation(ctx, stale); return nil }},
+		{"delete bot", 1, func() error { return s.DeleteBot(ctx, q("", "T4", "")) }},
+		{"delete bot if", 1, func() error {
+			v, _ := s.FetchInstallation(ctx, q("", "T5", ""))
+			counter.Reset()
+			return s.DeleteBotIf(ctx, q("", "T5", ""), v.Version)
+		}},
+		{"delete tenant (BEGIN, DELETE, COMMIT)", 3, func() error { return s.DeleteInstallation(ctx, q("", "T6", "")) }},
+		{"delete user (BEGIN, lock, DELETE, UPDATE, COMMIT)", 5, func() error { return s.DeleteInstallation(ctx, q("", "T7", "U1")) }},
+		{"delete a user that is not there", 4, func() error { return s.DeleteInstallation(ctx, q("", "T8", "U9")) }},
+		{"put nonce", 1, func() error { return s.PutNonce(ctx, "n2", time.Now().Add(time.Hour)) }},
+		{"consume nonce", 1, func() error { return s.ConsumeNonce(ctx, "n1") }},
+		{"acquire lease", 1, func() error { return s.AcquireLease(ctx, "l", "o", time.Minute) }},
+		{"release lease", 1, func() error { return s.ReleaseLease(ctx, "l", "o") }},
+		{"due tick, 201 tenants, none due", 2, func() error {
+			return s.ListDue(ctx, time.Now().Add(time.Hour), func(installstore.Query, time.Time) error { return fmt.Errorf("nothing is due") })
+		}},
+	}
+	for _, o := range ops {
+		counter.Reset()
+		require.NoError(t, o.op(), o.name)
+		require.Equal(t, o.statements, counter.Statements(), o.name)
+	}
+}
