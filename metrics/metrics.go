@@ -31,7 +31,8 @@
 //	                            installvault.crypto.key_provider_calls {op, outcome} (KMS calls),
 //	                            installvault.crypto.data_key_cache {use, result} (cache hits)
 //	rotation.WithMeterProvider  installvault.rotation.refreshes {outcome="refreshed"|"failed"|
-//	                            "shared"|"served_valid"|"rejected"|"reinstall_required"|"lease_wait"}
+//	                            "shared"|"served_valid"|"rejected"|"reinstall_required"|"lease_wait"|
+//	                            "served_while_refreshing"|"write_back_retried"|"write_back_lost"}
 //
 // Instruments (all counters are monotonic, int64):
 //

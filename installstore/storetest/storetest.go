@@ -559,6 +559,18 @@ func testNonces(t *testing.T, n installstore.NonceStore) {
 	require.NoError(t, n.ConsumeNonce(ctx, "nonce-1"))
 	require.ErrorIs(t, n.ConsumeNonce(ctx, "nonce-1"), installstore.ErrNotFound, "single use")
 
+	// Names as the layers above make them: up to 200 bytes of
+	// [A-Za-z0-9:._|-] (rotation's refresh intents, oauth's event markers).
+	for _, name := range []string{
+		"rotation-intent:refresh:E1:T1:user:U1:" + strings.Repeat("0123456789abcdef", 2),
+		"event|Ev01ABCDEF.x_y-z:" + strings.Repeat("a", 200-len("event|Ev01ABCDEF.x_y-z:")),
+	} {
+		require.NoError(t, n.PutNonce(ctx, name, exp), name)
+		require.ErrorIs(t, n.PutNonce(ctx, name, exp), installstore.ErrConflict, name)
+		require.NoError(t, n.ConsumeNonce(ctx, name), name)
+		require.ErrorIs(t, n.ConsumeNonce(ctx, name), installstore.ErrNotFound, name)
+	}
+
 	// Concurrent consumers: exactly one wins.
 	require.NoError(t, n.PutNonce(ctx, "nonce-race", exp))
 	var wins, losses int
