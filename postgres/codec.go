@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -80,7 +81,35 @@ type recordCols struct {
 	due                          any
 }
 
+// hasNUL reports whether any of the strings holds a NUL byte, which
+// PostgreSQL's text and jsonb cannot store.
+func hasNUL(ss ...string) bool {
+	for _, s := range ss {
+		if strings.IndexByte(s, 0) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// textFields returns the non-secret free-text fields of an installation
+// (IDs are validated by Installation.Validate).
+func textFields(inst *installstore.Installation) []string {
+	out := []string{inst.EnterpriseName, inst.EnterpriseURL, inst.TeamName, inst.TokenType}
+	out = append(out, inst.User.Scopes...)
+	if w := inst.IncomingWebhook; w != nil {
+		out = append(out, w.Channel, w.ChannelID, w.ConfigurationURL)
+	}
+	if inst.Bot != nil {
+		out = append(out, inst.Bot.Scopes...)
+	}
+	return out
+}
+
 func encodeRecord(inst *installstore.Installation) (recordCols, error) {
+	if hasNUL(textFields(inst)...) {
+		return recordCols{}, errors.New("a text field holds a NUL byte")
+	}
 	r := recordJSON{
 		App: inst.AppID, Ent: inst.EnterpriseID, EntName: inst.EnterpriseName, EntURL: inst.EnterpriseURL,
 		Team: inst.TeamID, TeamName: inst.TeamName, Org: inst.IsEnterpriseInstall, TokType: inst.TokenType,

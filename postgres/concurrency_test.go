@@ -134,6 +134,11 @@ func TestRefusesTextPostgreSQLCannotHold(t *testing.T) {
 	inst.Bot.Token = "xoxb-test-\xff-latin1"
 	require.ErrorIs(t, s.StoreInstallation(ctx, inst), installstore.ErrInvalid)
 
+	inst = storetest.Fixture("", "T1", "U1", "a")
+	inst.TeamName = "Team\x00"
+	require.ErrorIs(t, s.StoreInstallation(ctx, inst), installstore.ErrInvalid)
+	require.ErrorIs(t, s.UpdateInstallation(ctx, inst), installstore.ErrInvalid)
+
 	require.ErrorIs(t, s.AcquireLease(ctx, "lease\x00", "o", 1), installstore.ErrInvalid)
 	require.NoError(t, s.ReleaseLease(ctx, "lease\x00", "o"))
 }

@@ -201,6 +201,12 @@ func TestMigrateIsIdempotentAndVersioned(t *testing.T) {
 	require.Equal(t, []int{1}, versions)
 	require.Equal(t, postgres.SchemaVersion, versions[len(versions)-1])
 
+	// A database migrated by a newer release is left alone.
+	_, err = pool.Exec(ctx, `INSERT INTO installvault_schema_migrations (version) VALUES (99)`)
+	require.NoError(t, err)
+	require.NoError(t, postgres.Migrate(ctx, pool))
+	require.NoError(t, postgres.CheckSchema(ctx, pool))
+
 	empty := pgtest.Pool(t, pgtest.NewSchemaUnmigrated(t))
 	require.ErrorIs(t, postgres.CheckSchema(ctx, empty), installstore.ErrInvalid)
 	s, err := postgres.New(empty)
