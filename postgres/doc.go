@@ -92,7 +92,8 @@
 //
 // # Statements per operation
 //
-// Each statement is one round trip (TestStatementsPerOperation pins these):
+// Each statement is one round trip, once pgx has prepared it on a
+// connection (TestStatementsPerOperation pins these):
 //
 //   - FetchInstallation, with or without a user, through the Grid
 //     fallbacks or not: 1.
