@@ -44,7 +44,10 @@ const (
 // with D tenants due it reads each due record at most twice (the tick's
 // read and the lease holder's re-read), unwraps at most D data keys and
 // makes exactly D refreshes. Its DynamoDB calls do not change with the
-// number of tenants. Print the table with
+// number of tenants. Four replicas ticking at the same moment still make
+// exactly D refreshes (the lease); each unwraps at most 2D data keys (a
+// replica that waited for another's lease reads the record again, sealed
+// under the writer's new data key). Print the table with
 //
 //	go test -run TestTickCostFollowsDue -v ./internal/scaletest/
 //
@@ -52,9 +55,10 @@ const (
 func TestTickCostFollowsDue(t *testing.T) {
 	// Each fleet is loaded once; its cases tick in order, each making its
 	// due tenants due first (the previous case's are refreshed by then).
-	fleets := []fleetCase{{tenants: 2000, due: []int{0, 20}}}
+	ticks := []tickCase{{due: 0, replicas: 1}, {due: 20, replicas: 1}, {due: 20, replicas: 4}}
+	fleets := []fleetCase{{tenants: 2000, ticks: ticks}}
 	if n, err := strconv.Atoi(os.Getenv(scaleEnv)); err == nil && n > 2000 {
-		fleets = append(fleets, fleetCase{tenants: n, users: true, due: []int{0, 20}})
+		fleets = append(fleets, fleetCase{tenants: n, users: true, ticks: ticks})
 	} else if s := os.Getenv(scaleEnv); s != "" {
 		t.Fatalf("%s=%q: want a number of tenants above 2000", scaleEnv, s)
 	}
@@ -68,20 +72,28 @@ func TestTickCostFollowsDue(t *testing.T) {
 	for _, fc := range fleets {
 		t.Run(fmt.Sprintf("%d tenants", fc.tenants), func(t *testing.T) {
 			f := loadFleet(t, client, kms, key.ID, fc)
-			for _, due := range fc.due {
-				t.Run(fmt.Sprintf("%d due", due), func(t *testing.T) {
+			for _, tc := range fc.ticks {
+				due, replicas := tc.due, tc.replicas
+				t.Run(fmt.Sprintf("%d due, %d replicas", due, replicas), func(t *testing.T) {
 					teams := f.makeDue(t, due)
-					got := f.tick(t, kms, key.ID, slack, due)
+					got := f.tick(t, kms, key.ID, slack, tc)
 					rows = append(rows, got)
 					t.Logf("%s", got.row())
 					t.Logf("capacity by operation: %s", got.unitsByOp())
 
-					require.Equal(t, due, got.listed, "the due index lists the latest record of each due tenant (no user token rotates)")
-					require.Equal(t, due, got.refreshes, "one Slack refresh per due token")
+					require.Equal(t, replicas*due, got.listed, "the due index lists the latest record of each due tenant (no user token rotates), to every replica")
+					require.Equal(t, due, got.refreshes, "one Slack refresh per due token, however many replicas tick")
 					require.Zero(t, got.rejected, "no refresh token sent twice")
 					require.Zero(t, got.calls["Scan"], "a tick never scans the table")
-					require.LessOrEqual(t, got.recordReads(), 2*due, "each due record read at most twice: by the tick, and under the lease")
-					require.LessOrEqual(t, got.kms["Decrypt"], due, "at most one unwrap per due tenant on a cold replica")
+					if replicas == 1 {
+						require.LessOrEqual(t, got.kms["Decrypt"], due, "at most one unwrap per due tenant on a cold replica")
+						require.LessOrEqual(t, got.recordReads(), 2*due, "each due record read at most twice: by the tick, and under the lease")
+					} else {
+						// A replica that lost the lease reads the record
+						// again once the holder wrote it, sealed under the
+						// holder's new data key: a second unwrap.
+						require.LessOrEqual(t, got.kms["Decrypt"], 2*replicas*due, "at most two unwraps (the key before and after the refresh) per due tenant on each cold replica")
+					}
 					if due == 0 {
 						require.Zero(t, got.recordReads(), "a tick with nothing due reads no record")
 						require.Zero(t, got.kmsTotal(), "a tick with nothing due makes no KMS call")
@@ -98,7 +110,7 @@ func TestTickCostFollowsDue(t *testing.T) {
 	// Cost follows D, not N: the same calls at every scale for the same D.
 	for i, a := range rows {
 		for _, b := range rows[i+1:] {
-			if a.due == b.due && a.tenants != b.tenants {
+			if a.due == b.due && a.replicas == 1 && b.replicas == 1 && a.tenants != b.tenants {
 				require.Equal(t, a.calls, b.calls, "a tick with %d due makes the same DynamoDB calls at %d and %d tenants", a.due, a.tenants, b.tenants)
 			}
 		}
@@ -124,8 +136,12 @@ type fleetCase struct {
 	// record without a user token holds no rotating token and is not in the
 	// due index, and due tenants are always re-installed with their user.
 	users bool
-	due   []int
+	ticks []tickCase
 }
+
+// tickCase is one measured tick: due tenants made due first, then
+// replicas fresh replicas ticking at once.
+type tickCase struct{ due, replicas int }
 
 // fleet is N tenants loaded in one fresh table, and the writer that loaded
 // them (its own client and data-key cache, never the measured replica's).
@@ -136,7 +152,7 @@ type fleet struct {
 	table   string
 	raw     *dynamo.Store
 	writer  *crypto.Store
-	round   int // how many makeDue calls so far: refresh tokens never repeat
+	round   int // how many makeDue calls so far: with tenants, refresh tokens never repeat
 }
 
 func teamID(i int) string { return fmt.Sprintf("T%07d", i) }
@@ -221,7 +237,7 @@ func (f *fleet) makeDue(t *testing.T, due int) []string {
 		team := teamID(i * (f.tenants / due))
 		teams = append(teams, team)
 		f.dueUser[team] = true
-		require.NoError(t, f.writer.StoreInstallation(ctx, installation(team, fmt.Sprintf("due%d", f.round), dueTTL, true)))
+		require.NoError(t, f.writer.StoreInstallation(ctx, installation(team, fmt.Sprintf("n%d-due%d", f.tenants, f.round), dueTTL, true)))
 	}
 	require.Eventually(t, func() bool {
 		n := 0
@@ -251,10 +267,11 @@ func (f *fleet) checkRefreshed(t *testing.T, teams []string) {
 	}
 }
 
-// tick builds a fresh replica on the fleet's table (its own DynamoDB and
-// KMS clients, a cold data-key cache, a new Refresher), makes one
-// RefreshDue, waits for its background work, and returns what it cost.
-func (f *fleet) tick(t *testing.T, kms *kmstest.Server, keyID string, slack *fakeSlack, due int) tickCost {
+// tick builds tc.replicas fresh replicas on the fleet's table (each with
+// its own DynamoDB and KMS clients, a cold data-key cache, a new
+// Refresher), makes one RefreshDue on each at once, waits for their
+// background work, and returns what they cost together.
+func (f *fleet) tick(t *testing.T, kms *kmstest.Server, keyID string, slack *fakeSlack, tc tickCase) tickCost {
 	t.Helper()
 	ctx := context.Background()
 	var (
@@ -262,36 +279,54 @@ func (f *fleet) tick(t *testing.T, kms *kmstest.Server, keyID string, slack *fak
 		capacity dynamotest.Capacity
 		items    itemCounter
 	)
-	client := dynamotest.Client(t, calls.Option(), capacity.Option(), items.option())
-	inner, err := dynamo.New(client, f.table)
-	require.NoError(t, err)
-	p, err := crypto.NewKMS(kms.Client(), keyID)
-	require.NoError(t, err)
-	store, err := crypto.NewStore(inner, p, crypto.WithDataKeyCache(10*time.Minute, 1000))
-	require.NoError(t, err)
-	r, err := rotation.New(store,
-		rotation.WithClientCredentials(testClientID, testClientSecret),
-		rotation.WithSlackAPIURL(slack.url()),
-		rotation.WithLogger(slog.New(slog.DiscardHandler)))
-	require.NoError(t, err)
+	refreshers := make([]*rotation.Refresher, tc.replicas)
+	for i := range refreshers {
+		client := dynamotest.Client(t, calls.Option(), capacity.Option(), items.option())
+		inner, err := dynamo.New(client, f.table)
+		require.NoError(t, err)
+		p, err := crypto.NewKMS(kms.Client(), keyID)
+		require.NoError(t, err)
+		store, err := crypto.NewStore(inner, p, crypto.WithDataKeyCache(10*time.Minute, 1000))
+		require.NoError(t, err)
+		refreshers[i], err = rotation.New(store,
+			rotation.WithClientCredentials(testClientID, testClientSecret),
+			rotation.WithSlackAPIURL(slack.url()),
+			rotation.WithLogger(slog.New(slog.DiscardHandler)))
+		require.NoError(t, err)
+	}
 
 	kms.ResetCalls()
 	refreshes, rejected := slack.refreshes.Load(), slack.rejected.Load()
-	listed, err := r.RefreshDue(ctx)
-	require.NoError(t, err)
-	require.NoError(t, r.Wait(ctx))
-	stats := r.Stats()
-	require.Zero(t, stats.WriteBackRetried+stats.ReinstallRequired+stats.Failed, "stats %+v", stats)
-	return tickCost{
-		tenants: f.tenants, records: f.records(), due: due, listed: listed,
+	listed := make([]int, len(refreshers))
+	var g errgroup.Group
+	for i, r := range refreshers {
+		g.Go(func() error {
+			n, err := r.RefreshDue(ctx)
+			listed[i] = n
+			if err != nil {
+				return err
+			}
+			return r.Wait(ctx)
+		})
+	}
+	require.NoError(t, g.Wait())
+	got := tickCost{
+		tenants: f.tenants, records: f.records(), due: tc.due, replicas: tc.replicas,
 		calls: calls.Calls(), items: items.total(), units: capacity.Total(), unitsOp: capacity.ByOperation(), kms: kms.CallCounts(),
 		refreshes: int(slack.refreshes.Load() - refreshes), rejected: int(slack.rejected.Load() - rejected),
 	}
+	for i, r := range refreshers {
+		got.listed += listed[i]
+		stats := r.Stats()
+		require.Zero(t, stats.WriteBackRetried+stats.ReinstallRequired+stats.Failed+stats.Rejected, "replica %d: stats %+v", i, stats)
+	}
+	return got
 }
 
 // tickCost is what one tick cost.
 type tickCost struct {
 	tenants, due, listed int
+	replicas             int            // replicas ticking at once; the counts are their sums
 	records              int            // installation records in the table
 	calls                map[string]int // DynamoDB calls by operation
 	items                int            // items DynamoDB examined (Query/Scan ScannedCount, items read by key)
@@ -327,7 +362,7 @@ func (c tickCost) unitsByOp() string {
 	return strings.Join(ops, ", ")
 }
 
-const tickHeader = "| tenants (records) | due | DynamoDB calls | items examined | RCU | WCU | KMS Decrypt | KMS GenerateDataKey | Slack refreshes |\n|---|---|---|---|---|---|---|---|---|"
+const tickHeader = "| tenants (records) | due | replicas | DynamoDB calls | items examined | RCU | WCU | KMS Decrypt | KMS GenerateDataKey | Slack refreshes |\n|---|---|---|---|---|---|---|---|---|---|"
 
 func (c tickCost) row() string {
 	ops := make([]string, 0, len(c.calls))
@@ -335,7 +370,7 @@ func (c tickCost) row() string {
 		ops = append(ops, fmt.Sprintf("%d %s", n, op))
 	}
 	sort.Strings(ops)
-	return fmt.Sprintf("| %d (%d) | %d | %s | %d | %.1f | %.1f | %d | %d | %d |", c.tenants, c.records, c.due, strings.Join(ops, " + "),
+	return fmt.Sprintf("| %d (%d) | %d | %d | %s | %d | %.1f | %.1f | %d | %d | %d |", c.tenants, c.records, c.due, c.replicas, strings.Join(ops, " + "),
 		c.items, c.units.Read, c.units.Write, c.kms["Decrypt"], c.kms["GenerateDataKey"], c.refreshes)
 }
 
