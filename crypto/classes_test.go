@@ -234,7 +234,7 @@ func TestKMSFailuresThroughTheClient(t *testing.T) {
 		{400, "LimitExceededException", false},
 		{503, "ServiceUnavailable", false},
 		{502, "SomethingNewException", false},
-		{400, "AccessDeniedException", true},
+		{400, "AccessDeniedException", false},
 		{400, "IncorrectKeyException", true},
 		{400, "InvalidCiphertextException", true},
 	} {

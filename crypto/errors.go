@@ -21,10 +21,11 @@ var (
 	// malformed, a key the provider does not have or refuses for good (KMS
 	// NotFoundException, DisabledException, KMSInvalidStateException such
 	// as pending deletion, InvalidCiphertextException,
-	// IncorrectKeyException, AccessDeniedException; a keyring without the
-	// key). Retrying does not help. It never matches
-	// [installstore.ErrUnavailable]: when KMS does not answer (throttling,
-	// timeouts, 5xx, lost connections) the error wraps that instead, and
+	// IncorrectKeyException; a keyring without the key). Retrying does not
+	// help. It never matches [installstore.ErrUnavailable]: when KMS does
+	// not answer (throttling, timeouts, 5xx, lost connections) or refuses
+	// the app's role (AccessDeniedException: IAM or the key policy, which an
+	// operator fixes) the error wraps that instead, and
 	// the record may open later. The underlying cause (for example a KMS
 	// error type) is wrapped too.
 	ErrDecrypt = errors.New("cannot decrypt")

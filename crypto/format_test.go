@@ -1,6 +1,7 @@
 package crypto
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -13,7 +14,7 @@ import (
 
 func testDataKey(t testing.TB) *dataKey {
 	t.Helper()
-	kr, err := NewLocalKeyring(map[string][]byte{"arn:aws:kms:us-east-1:1:key/a.b": make([]byte, 32)}, "arn:aws:kms:us-east-1:1:key/a.b")
+	kr, err := NewLocalKeyring(map[string][]byte{"arn:aws:kms:us-east-1:1:key/a.b": bytes.Repeat([]byte{7}, 32)}, "arn:aws:kms:us-east-1:1:key/a.b")
 	require.NoError(t, err)
 	k, err := kr.GenerateDataKey(context.Background(), installstore.Tenant{TeamID: "T1"})
 	require.NoError(t, err)

@@ -1,6 +1,7 @@
 package crypto_test
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -15,7 +16,7 @@ import (
 
 func TestSealedKey(t *testing.T) {
 	ctx := context.Background()
-	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k-2026": make([]byte, 32)}, "k-2026")
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k-2026": bytes.Repeat([]byte{7}, 32)}, "k-2026")
 	require.NoError(t, err)
 	raw := memory.New()
 	s, err := crypto.NewStore(raw, keys)

@@ -42,6 +42,9 @@ func NewLocalKeyring(keys map[string][]byte, primary string) (KeyProvider, error
 		if len(key) != dataKeySize {
 			return nil, fmt.Errorf("crypto: local keyring: %w: key %q has %d bytes, want %d", installstore.ErrInvalid, name, len(key), dataKeySize)
 		}
+		if allZero(key) {
+			return nil, fmt.Errorf("crypto: local keyring: %w: key %q is all zero bytes: make one with openssl rand -base64 32", installstore.ErrInvalid, name)
+		}
 		aead, err := newAEAD(key)
 		if err != nil {
 			return nil, fmt.Errorf("crypto: local keyring: key %q: %w", name, err)

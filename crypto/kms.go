@@ -52,10 +52,12 @@ type kmsProvider struct {
 // Errors keep their class, decided from KMS's exception code as gocloud's
 // awskms does: what KMS did not answer (throttling past the retries,
 // DependencyTimeoutException, KMSInternalException, LimitExceededException,
-// a 5xx, a lost connection, a timeout) wraps [installstore.ErrUnavailable];
-// a Decrypt that KMS refuses (NotFoundException, DisabledException,
-// KMSInvalidStateException, InvalidCiphertextException,
-// IncorrectKeyException, AccessDeniedException) wraps [ErrDecrypt]. The
+// a 5xx, a lost connection, a timeout) or refused the app's role
+// (AccessDeniedException: an IAM or key-policy mistake, fixed by an operator,
+// never a reason to drop a record) wraps [installstore.ErrUnavailable]; a
+// Decrypt that KMS refuses for the record (NotFoundException,
+// DisabledException, KMSInvalidStateException, InvalidCiphertextException,
+// IncorrectKeyException) wraps [ErrDecrypt]. The
 // SDK's typed error stays wrapped for [errors.As].
 func NewKMS(client *kms.Client, keyID string, opts ...KMSOption) (KeyProvider, error) {
 	if client == nil || keyID == "" {

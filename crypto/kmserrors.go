@@ -39,11 +39,15 @@ var kmsErrorClasses = map[string]kmsClass{
 	"InvalidKeyUsageException":      kmsPermanent, // not an encryption key
 	"InvalidGrantTokenException":    kmsPermanent,
 	"InvalidArnException":           kmsPermanent,
-	"AccessDeniedException":         kmsPermanent, // the key policy or IAM refuses us
 	"UnsupportedOperationException": kmsPermanent,
 	"ValidationException":           kmsPermanent,
 
 	// Transient: KMS did not answer; the SDK's retryer already retried.
+	// AccessDeniedException is here too: the key policy or IAM refuses the
+	// app's role, which an operator's fix (or a mistake undone) changes. It
+	// says nothing about the record, and the permanent class would let an
+	// uninstall purge without its late-event check.
+	"AccessDeniedException":               kmsTransient,
 	"ThrottlingException":                 kmsTransient,
 	"LimitExceededException":              kmsTransient, // request quota
 	"DependencyTimeoutException":          kmsTransient,

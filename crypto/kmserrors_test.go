@@ -27,7 +27,7 @@ func TestKMSErrorClasses(t *testing.T) {
 		{api("KMSInvalidStateException"), true},
 		{api("InvalidCiphertextException"), true},
 		{api("IncorrectKeyException"), true},
-		{api("AccessDeniedException"), true},
+		{api("AccessDeniedException"), false},
 		{api("ThrottlingException"), false},
 		{api("DependencyTimeoutException"), false},
 		{api("KMSInternalException"), false},

@@ -1,6 +1,7 @@
 package rotation
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -115,7 +116,7 @@ func BenchmarkStorm1000(b *testing.B) {
 func BenchmarkAuthorizeHot(b *testing.B) {
 	const tenants = 1000
 	ctx := context.Background()
-	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": make([]byte, 32)}, "k1")
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": bytes.Repeat([]byte{7}, 32)}, "k1")
 	if err != nil {
 		b.Fatal(err)
 	}

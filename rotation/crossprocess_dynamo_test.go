@@ -1,6 +1,7 @@
 package rotation
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"testing"
@@ -27,7 +28,7 @@ func init() {
 		client := dynamotest.Client(e.t)
 		inner, err := dynamo.New(client, dynamotest.NewTable(e.t, client), dynamo.WithClock(e.clock.now))
 		require.NoError(e.t, err)
-		keys, err := crypto.NewLocalKeyring(map[string][]byte{"k": make([]byte, 32)}, "k")
+		keys, err := crypto.NewLocalKeyring(map[string][]byte{"k": bytes.Repeat([]byte{7}, 32)}, "k")
 		require.NoError(e.t, err)
 		store, err := crypto.NewStore(inner, keys)
 		require.NoError(e.t, err)
@@ -48,7 +49,7 @@ func init() {
 					t.Fatal(err)
 				}
 				// A fixed test key, the same in every replica.
-				keys, err := crypto.NewLocalKeyring(map[string][]byte{"xproc": make([]byte, 32)}, "xproc")
+				keys, err := crypto.NewLocalKeyring(map[string][]byte{"xproc": bytes.Repeat([]byte{7}, 32)}, "xproc")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -76,7 +77,7 @@ func TestDynamoCrashedLeaseHolderIsTakenOver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k": make([]byte, 32)}, "k")
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k": bytes.Repeat([]byte{7}, 32)}, "k")
 	if err != nil {
 		t.Fatal(err)
 	}

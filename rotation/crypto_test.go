@@ -1,6 +1,7 @@
 package rotation
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -19,7 +20,7 @@ import (
 // the refresher sees plaintext, the backend only ever holds sealed secrets.
 func TestRefreshThroughCryptoStore(t *testing.T) {
 	e := newEnv(t)
-	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": make([]byte, 32)}, "k1")
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": bytes.Repeat([]byte{7}, 32)}, "k1")
 	require.NoError(t, err)
 	backend := memory.New(memory.WithClock(e.clock.now))
 	sealed, err := crypto.NewStore(backend, keys)
@@ -59,7 +60,7 @@ func TestRefreshThroughCryptoStore(t *testing.T) {
 func TestRefreshDueGoesPastAnUnreadableTenant(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": make([]byte, 32)}, "k1")
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": bytes.Repeat([]byte{7}, 32)}, "k1")
 	require.NoError(t, err)
 	sealed, err := crypto.NewStore(e.store, keys)
 	require.NoError(t, err)
@@ -94,7 +95,7 @@ func TestRefreshDueGoesPastAnUnreadableTenant(t *testing.T) {
 func TestFlightReadsPastTheRecordCache(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": make([]byte, 32)}, "k1")
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": bytes.Repeat([]byte{7}, 32)}, "k1")
 	require.NoError(t, err)
 	cached, err := crypto.NewStore(e.store, keys, crypto.WithClock(e.clock.now),
 		crypto.WithDataKeyCache(time.Hour, 1000), crypto.WithRecordCache(time.Hour, 100))
