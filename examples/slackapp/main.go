@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/installvault/installvault/rotation"
 	"io"
 	"log/slog"
 	"net"
@@ -97,6 +98,7 @@ func listenLoopback(addr string) (net.Listener, error) {
 // server is a running app: its HTTP server and the refresher's background
 // loop.
 type server struct {
+	refresher  *rotation.Refresher
 	http       *http.Server
 	served     chan struct{}
 	stopRun    context.CancelFunc
@@ -107,6 +109,7 @@ type server struct {
 // Close.
 func startServer(ln net.Listener, a *app) *server {
 	s := &server{
+		refresher:  a.refresher,
 		http:       &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second},
 		served:     make(chan struct{}),
 		runStopped: make(chan struct{}),
@@ -131,7 +134,8 @@ func startServer(ln net.Listener, a *app) *server {
 }
 
 // Close stops serving (letting requests in flight finish) and the
-// background refresh.
+// background refresh, then waits for refreshes still writing back: a token
+// Slack rotated is stored before the process exits.
 func (s *server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -139,5 +143,5 @@ func (s *server) Close() error {
 	<-s.served
 	s.stopRun()
 	<-s.runStopped
-	return err
+	return errors.Join(err, s.refresher.Wait(ctx))
 }
