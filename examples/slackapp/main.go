@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/installvault/installvault/rotation"
 	"io"
 	"log/slog"
 	"net"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/installvault/installvault/examples/slackapp/standin"
+	"github.com/installvault/installvault/rotation"
 )
 
 func main() {
