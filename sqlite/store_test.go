@@ -139,7 +139,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	require.Greater(t, again.Version, last, "the version counter survives a restart")
 }
 
-func dueSet(t *testing.T, s *sqlite.Store, before time.Time) map[installstore.Query]time.Time {
+func dueSet(t *testing.T, s installstore.DueLister, before time.Time) map[installstore.Query]time.Time {
 	t.Helper()
 	out := map[installstore.Query]time.Time{}
 	require.NoError(t, s.ListDue(context.Background(), before, func(q installstore.Query, at time.Time) error {
