@@ -142,7 +142,7 @@ func BenchmarkUpdate(b *testing.B) {
 // seedRotating inserts n tenants with one user each, whose rotating tokens
 // expire in 12 hours, straight into the tables (storing them one by one
 // would dominate the run): what a due tick looks at with nothing due.
-func seedRotating(b *testing.B, pool *pgxpool.Pool, n int) {
+func seedRotating(b testing.TB, pool *pgxpool.Pool, n int) {
 	b.Helper()
 	due := time.Now().Add(12 * time.Hour).UnixNano()
 	_, err := pool.Exec(context.Background(), `
