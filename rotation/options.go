@@ -1,8 +1,11 @@
 package rotation
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -77,6 +80,19 @@ func WithClock(now func() time.Time) Option {
 // slack-go's OptionAPIURL (default https://slack.com/api/). For tests.
 func WithSlackAPIURL(url string) Option {
 	return func(c *config) { c.apiURL = url }
+}
+
+// checkAPIURL refuses a Slack API base that slack-go cannot append method
+// names to, at construction rather than at the first refresh.
+func checkAPIURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		return fmt.Errorf("rotation: new: %w: WithSlackAPIURL(%q) is not an http(s) URL with a host, such as https://slack.com/api/", installstore.ErrInvalid, raw)
+	case !strings.HasSuffix(u.Path, "/") || u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("rotation: new: %w: WithSlackAPIURL(%q) must end in '/' (slack-go appends method names such as oauth.v2.access): use %q", installstore.ErrInvalid, raw, strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/")+"/")
+	}
+	return nil
 }
 
 // WithLeaseTTL sets how long a replica holds the cross-replica refresh lease

@@ -32,6 +32,8 @@ type Refresher struct {
 	recent    recentFailures
 	pending   pendingWrites
 	metrics   metrics
+
+	shortLifetimeWarned atomic.Bool // logged once: Slack's tokens live less than the refresh margin
 }
 
 // New returns a Refresher over store: typically crypto.NewStore over a
@@ -65,6 +67,11 @@ func New(store installstore.FullStore, opts ...Option) (*Refresher, error) {
 		return nil, fmt.Errorf("rotation: new: %w: lease TTL, run interval and run concurrency must be positive", installstore.ErrInvalid)
 	case c.now == nil:
 		return nil, fmt.Errorf("rotation: new: %w: nil clock", installstore.ErrInvalid)
+	}
+	if c.apiURL != "" {
+		if err := checkAPIURL(c.apiURL); err != nil {
+			return nil, err
+		}
 	}
 	if c.safetyMargin > c.refreshBefore {
 		c.safetyMargin = c.refreshBefore

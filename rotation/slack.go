@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -59,7 +60,12 @@ func (r *Refresher) callSlack(ctx context.Context, refreshToken installstore.Sec
 		t.refresh = refreshToken // Slack kept the refresh token
 	}
 	if expiresIn > 0 {
-		t.expires = r.now().Add(time.Duration(expiresIn) * time.Second)
+		lifetime := time.Duration(expiresIn) * time.Second
+		t.expires = r.now().Add(lifetime)
+		if lifetime <= r.refreshBefore && r.shortLifetimeWarned.CompareAndSwap(false, true) {
+			r.log.LogAttrs(ctx, slog.LevelWarn, "rotation: Slack issues tokens that expire within the refresh margin: every use would refresh; lower WithRefreshBefore below the lifetime",
+				slog.Duration("lifetime", lifetime), slog.Duration("refresh_before", r.refreshBefore))
+		}
 	}
 	return t, nil
 }
