@@ -23,9 +23,11 @@ var (
 	ErrLeaseHeld = errors.New("lease held by another owner")
 	// ErrUnavailable: a dependency (the backend, KMS, ...) failed
 	// transiently after its client's own retries: throttling, a timeout, a
-	// lost connection, a 5xx. Nothing the failed operation would have
-	// changed was changed, and the same call may succeed later: retry, or
-	// answer "try again" (a 5xx to Slack, which retries). An error never
+	// lost connection, a 5xx. The failed operation was applied whole or
+	// not at all (a request that timed out after it was sent may have
+	// landed), never half; retrying is safe, and the same call may succeed
+	// later: retry, or answer "try again" (a 5xx to Slack, which retries).
+	// An error never
 	// matches both ErrUnavailable and a permanent class such as
 	// crypto.ErrDecrypt or [ErrCorrupt].
 	ErrUnavailable = errors.New("unavailable")

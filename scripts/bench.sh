@@ -43,7 +43,8 @@ run go test -run '^$' -bench . -benchtime 2s -count 1 ./dynamo/
 run go test -run 'TestConsumedCapacity' -count 1 -v ./dynamo/
 run go test -run '^$' -bench . -benchtime 2s -count 1 ./postgres/
 run go test -run '^$' -bench . -benchtime 2s -count 1 ./sqlite/
-run go test -run '^$' -bench . -benchtime 2s -count 1 ./redisstore/
+run go test -run '^$' -bench 'Fetch|Store|Update|DueTick|Ping' -benchtime 3000x -count 1 ./redisstore/
+run go test -run '^$' -bench 'MemoryPer' -benchtime 1x -count 1 ./redisstore/
 
 if command -v benchstat >/dev/null || [ -x "$(go env GOPATH)/bin/benchstat" ]; then
   bs=$(command -v benchstat || echo "$(go env GOPATH)/bin/benchstat")
