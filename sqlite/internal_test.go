@@ -3,12 +3,15 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/installvault/installvault/installstore"
 )
 
 // plan returns SQLite's query plan of query, one line per step.
@@ -69,4 +72,37 @@ func TestConnectionSettings(t *testing.T) {
 			require.Equal(t, value, got, pragma)
 		}
 	}
+}
+
+// A full disk (here: the writer's page limit reached, which SQLite reports
+// as SQLITE_FULL, as it does a full file system) is ErrUnavailable: the
+// write is rolled back, and succeeds once there is room again.
+func TestFullDiskIsUnavailableAndChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "full.db"), WithPlaintextSecrets())
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	small := &installstore.Installation{TeamID: "T1", Bot: &installstore.Bot{ID: "B1", Token: "xoxb-test-small"}}
+	require.NoError(t, s.StoreInstallation(ctx, small))
+	var pages int64
+	require.NoError(t, s.w.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages))
+	_, err = s.w.ExecContext(ctx, fmt.Sprintf("PRAGMA max_page_count = %d", pages)) // the writer's one connection
+	require.NoError(t, err)
+
+	big := &installstore.Installation{TeamID: "T2", TeamName: strings.Repeat("x", 64<<10), Bot: &installstore.Bot{ID: "B2", Token: "xoxb-test-big"}}
+	err = s.StoreInstallation(ctx, big)
+	require.ErrorIs(t, err, installstore.ErrUnavailable)
+	require.Contains(t, err.Error(), "store tenant :T2")
+	require.Contains(t, err.Error(), "SQLITE_FULL")
+	require.NotContains(t, err.Error(), "xoxb")
+	_, err = s.FetchInstallation(ctx, installstore.Query{TeamID: "T2"})
+	require.ErrorIs(t, err, installstore.ErrNotFound, "nothing was written")
+	got, err := s.FetchInstallation(ctx, installstore.Query{TeamID: "T1"})
+	require.NoError(t, err)
+	require.Equal(t, small.Version, got.Version)
+
+	_, err = s.w.ExecContext(ctx, "PRAGMA max_page_count = 1073741823")
+	require.NoError(t, err)
+	require.NoError(t, s.StoreInstallation(ctx, big))
+	require.Greater(t, big.Version, small.Version)
 }
