@@ -93,7 +93,7 @@ func TestFullDiskIsUnavailableAndChangesNothing(t *testing.T) {
 	err = s.StoreInstallation(ctx, big)
 	require.ErrorIs(t, err, installstore.ErrUnavailable)
 	require.Contains(t, err.Error(), "store tenant :T2")
-	require.Contains(t, err.Error(), "SQLITE_FULL")
+	require.Contains(t, err.Error(), "disk is full (13)") // SQLITE_FULL
 	require.NotContains(t, err.Error(), "xoxb")
 	_, err = s.FetchInstallation(ctx, installstore.Query{TeamID: "T2"})
 	require.ErrorIs(t, err, installstore.ErrNotFound, "nothing was written")
