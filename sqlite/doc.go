@@ -7,9 +7,14 @@
 // across them. For several machines, use the DynamoDB or PostgreSQL backend:
 // SQLite's locks do not work over network file systems.
 //
-// By default the store refuses to write a secret that is not sealed by
-// package crypto; wrap it with crypto.NewStore. [WithPlaintextSecrets]
-// lifts that, for local experiments only.
+// Where it goes: at the bottom of a stack, below the encryption layer
+// (crypto.NewStore(store, keys)) and whatever goes above it. By default the
+// store refuses to write a secret that is not sealed by package crypto;
+// [WithPlaintextSecrets] lifts that, for local experiments only.
+//
+// Copy the file only while no process has it open (the last one to close
+// it folds the -wal file back in); while it is in use, back it up with
+// package backup (sealed records as JSON lines) or SQLite's VACUUM INTO.
 //
 // # Schema
 //
