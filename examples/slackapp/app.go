@@ -28,6 +28,8 @@ type appOptions struct {
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// RefreshBefore is the refresh margin; default rotation's.
+	RefreshBefore time.Duration
 }
 
 // app is the example Slack app: the oauth handler, the refresher, and the
@@ -69,6 +71,9 @@ func newApp(o appOptions) (*app, error) {
 	}
 	if o.SlackAPIURL != "" {
 		ropts = append(ropts, rotation.WithSlackAPIURL(o.SlackAPIURL))
+	}
+	if o.RefreshBefore > 0 {
+		ropts = append(ropts, rotation.WithRefreshBefore(o.RefreshBefore))
 	}
 	r, err := rotation.New(o.Store, ropts...)
 	if err != nil {

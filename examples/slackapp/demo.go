@@ -12,6 +12,7 @@ import (
 	"github.com/installvault/installvault/examples/slackapp/standin"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/oauth"
+	"github.com/installvault/installvault/rotation"
 )
 
 // demoClientID is the demo app's made-up client ID.
@@ -93,7 +94,8 @@ func startDemo(ctx context.Context, o demoOptions) (*demo, error) {
 		return nil, errors.Join(fmt.Errorf("demo: %w", err), slack.Close())
 	}
 	a, err := newApp(appOptions{Config: cfg, Store: stores.Sealed, SlackAPIURL: slack.APIURL(),
-		AuthorizeURL: slack.AuthorizeURL(), Demo: &demoLinks{SlackURL: slack.URL()}, Logger: o.Logger, Now: o.Now})
+		AuthorizeURL: slack.AuthorizeURL(), Demo: &demoLinks{SlackURL: slack.URL()}, Logger: o.Logger, Now: o.Now,
+		RefreshBefore: refreshBeforeFor(o.TokenLifetime)})
 	if err != nil {
 		_ = o.Listener.Close()
 		return nil, errors.Join(fmt.Errorf("demo: %w", err), slack.Close())
@@ -106,4 +108,11 @@ func startDemo(ctx context.Context, o demoOptions) (*demo, error) {
 // Close stops the app, then the stand-in.
 func (d *demo) Close() error {
 	return errors.Join(d.server.Close(), d.Slack.Close())
+}
+
+// refreshBeforeFor is the refresh margin for the stand-in's token lifetime:
+// rotation's default (2 h of Slack's 12 h), or a sixth of a shorter lifetime,
+// so that a short -demo-token-lifetime does not refresh on every use.
+func refreshBeforeFor(lifetime time.Duration) time.Duration {
+	return min(rotation.DefaultRefreshBefore, lifetime/6)
 }
