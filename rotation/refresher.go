@@ -117,7 +117,7 @@ func New(store installstore.FullStore, opts ...Option) (*Refresher, error) {
 func (r *Refresher) Authorize(ctx context.Context, q installstore.Query) (*installstore.Installation, error) {
 	inst, err := r.store.FetchInstallation(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("rotation: authorize %s: %w", where(q), err)
+		return nil, fmt.Errorf("rotation: authorize: %w", err) // the store names the tenant
 	}
 	return r.ensure(ctx, "authorize", inst, "", false)
 }
