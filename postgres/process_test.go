@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/installstore/storetest"
 	"github.com/installvault/installvault/postgres"
 	"github.com/installvault/installvault/postgres/pgtest"
 )
@@ -28,6 +29,7 @@ const (
 	envChild  = "INSTALLVAULT_PG_CHILD"  // the child's role: "migrate" or "storm"
 	envSchema = "INSTALLVAULT_PG_SCHEMA" // the schema the processes share
 	envProc   = "INSTALLVAULT_PG_PROC"   // the child's index
+	envCAS    = "INSTALLVAULT_PG_CAS"    // the Version every storm update expects
 
 	stormProcs     = 4
 	stormPerProc   = 100
@@ -99,7 +101,7 @@ func runChild(role string) int {
 		fmt.Println(resultPrefix + "migrated=1")
 		return 0
 	case "storm":
-		s, err := postgres.New(pool)
+		s, err := postgres.New(pool, postgres.WithPlaintextSecrets())
 		if err != nil {
 			fmt.Println("child:", err)
 			return 1
@@ -121,7 +123,11 @@ func runChild(role string) int {
 // not. It prints how many consumes and acquisitions won.
 func storm(ctx context.Context, s *postgres.Store, pool *pgxpool.Pool) error {
 	proc := os.Getenv(envProc)
-	var nonceWins, leaseWins, held atomic.Int64
+	var nonceWins, leaseWins, updateWins, held atomic.Int64
+	version, err := strconv.ParseInt(os.Getenv(envCAS), 10, 64)
+	if err != nil {
+		return fmt.Errorf("no %s: %w", envCAS, err)
+	}
 	var mu sync.Mutex
 	var failures []error
 	failed := func(err error) {
@@ -144,6 +150,14 @@ func storm(ctx context.Context, s *postgres.Store, pool *pgxpool.Pool) error {
 			case err == nil:
 				leaseWins.Add(1)
 			case !errors.Is(err, installstore.ErrLeaseHeld):
+				failed(err)
+			}
+			inst := storetest.Fixture("", "T0CAS", "U1", fmt.Sprintf("p%s-g%d", proc, g))
+			inst.Version = version
+			switch err := s.UpdateInstallation(ctx, inst); {
+			case err == nil:
+				updateWins.Add(1)
+			case !errors.Is(err, installstore.ErrConflict):
 				failed(err)
 			}
 		})
@@ -185,13 +199,14 @@ func storm(ctx context.Context, s *postgres.Store, pool *pgxpool.Pool) error {
 	if len(failures) > 0 {
 		return errors.Join(failures...)
 	}
-	fmt.Printf("%snonce=%d lease=%d held=%d\n", resultPrefix, nonceWins.Load(), leaseWins.Load(), held.Load())
+	fmt.Printf("%snonce=%d lease=%d update=%d held=%d\n", resultPrefix, nonceWins.Load(), leaseWins.Load(), updateWins.Load(), held.Load())
 	return nil
 }
 
 // TestProcessesShareNoncesAndLeases: 4 OS processes x 100 goroutines on one
-// database: exactly one consume of a nonce and one acquisition of a lease
-// win across all of them, and a lease has one holder at a time.
+// database: exactly one consume of a nonce, one acquisition of a lease and
+// one update from the same read win across all of them, and a lease has one
+// holder at a time.
 func TestProcessesShareNoncesAndLeases(t *testing.T) {
 	ctx := context.Background()
 	schema := pgtest.NewSchema(t)
@@ -201,14 +216,25 @@ func TestProcessesShareNoncesAndLeases(t *testing.T) {
 	_, err = pool.Exec(ctx, mutexHolderSQL)
 	require.NoError(t, err)
 	require.NoError(t, s.PutNonce(ctx, stormNonce, time.Now().Add(time.Hour)))
+	plain, err := postgres.New(pool, postgres.WithPlaintextSecrets())
+	require.NoError(t, err)
+	base := storetest.Fixture("", "T0CAS", "U1", "base")
+	require.NoError(t, plain.StoreInstallation(ctx, base))
+	t.Setenv(envCAS, strconv.FormatInt(base.Version, 10))
 
 	outs := children(t, stormProcs, "storm", schema)
-	var nonces, leases, held int
+	var nonces, leases, updates, held int
 	for _, out := range outs {
 		nonces += result(t, out, "nonce")
 		leases += result(t, out, "lease")
+		updates += result(t, out, "update")
 		held += result(t, out, "held")
 	}
+	require.Equal(t, 1, updates, "updates from one read that won across %d processes x %d", stormProcs, stormPerProc)
+	got, err := plain.FetchInstallation(ctx, q("", "T0CAS", "U1"))
+	require.NoError(t, err)
+	require.Greater(t, got.Version, base.Version)
+	require.NotEqual(t, base.Bot.Token, got.Bot.Token, "the winner's write is stored")
 	require.Equal(t, 1, nonces, "nonce consumes that won across %d processes x %d", stormProcs, stormPerProc)
 	require.Equal(t, 1, leases, "lease acquisitions that won across %d processes x %d", stormProcs, stormPerProc)
 	require.Equal(t, stormProcs*mutexPerProc, held, "every contender held the lease once, alone")
