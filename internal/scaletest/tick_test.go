@@ -2,6 +2,7 @@ package scaletest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -47,7 +48,10 @@ const (
 // number of tenants. Four replicas ticking at the same moment still make
 // exactly D refreshes (the lease); each unwraps at most 2D data keys (a
 // replica that waited for another's lease reads the record again, sealed
-// under the writer's new data key). Print the table with
+// under the writer's new data key). With the KMS key disabled the tick
+// fails closed: each due record read once and named in the error, one
+// refused unwrap each, no Slack call, nothing written. Print the table
+// with
 //
 //	go test -run TestTickCostFollowsDue -v ./internal/scaletest/
 //
@@ -55,7 +59,7 @@ const (
 func TestTickCostFollowsDue(t *testing.T) {
 	// Each fleet is loaded once; its cases tick in order, each making its
 	// due tenants due first (the previous case's are refreshed by then).
-	ticks := []tickCase{{due: 0, replicas: 1}, {due: 20, replicas: 1}, {due: 20, replicas: 4}}
+	ticks := []tickCase{{due: 0, replicas: 1}, {due: 20, replicas: 1}, {due: 20, replicas: 4}, {due: 20, replicas: 1, keyDisabled: true}}
 	fleets := []fleetCase{{tenants: 2000, ticks: ticks}}
 	if n, err := strconv.Atoi(os.Getenv(scaleEnv)); err == nil && n > 2000 {
 		fleets = append(fleets, fleetCase{tenants: n, users: true, ticks: ticks})
@@ -74,13 +78,31 @@ func TestTickCostFollowsDue(t *testing.T) {
 			f := loadFleet(t, client, kms, key.ID, fc)
 			for _, tc := range fc.ticks {
 				due, replicas := tc.due, tc.replicas
-				t.Run(fmt.Sprintf("%d due, %d replicas", due, replicas), func(t *testing.T) {
+				t.Run(tc.String(), func(t *testing.T) {
 					teams := f.makeDue(t, due)
-					got := f.tick(t, kms, key.ID, slack, tc)
+					got, err := f.tick(t, kms, key.ID, slack, tc)
 					rows = append(rows, got)
 					t.Logf("%s", got.row())
 					t.Logf("capacity by operation: %s", got.unitsByOp())
 
+					if tc.keyDisabled {
+						// KMS refuses the key: each due record is read once,
+						// fails closed and is named; nothing is refreshed,
+						// written, deleted or marked for re-install.
+						require.ErrorIs(t, err, crypto.ErrDecrypt)
+						require.NotErrorIs(t, err, rotation.ErrReinstallRequired)
+						for _, team := range teams {
+							require.Contains(t, err.Error(), installstore.Query{TeamID: team}.Tenant().String())
+						}
+						require.Equal(t, due, got.listed)
+						require.Zero(t, got.refreshes, "no Slack call with a record that does not open")
+						require.Zero(t, got.writes(), "a failed read writes nothing (no lease, no intent)")
+						require.Equal(t, due, got.recordReads(), "each due record read once, not retried in the tick")
+						require.LessOrEqual(t, got.kms["Decrypt"], due, "one refused unwrap per due record (DisabledException is not retried)")
+						f.checkUntouched(t, teams)
+						return
+					}
+					require.NoError(t, err)
 					require.Equal(t, replicas*due, got.listed, "the due index lists the latest record of each due tenant (no user token rotates), to every replica")
 					require.Equal(t, due, got.refreshes, "one Slack refresh per due token, however many replicas tick")
 					require.Zero(t, got.rejected, "no refresh token sent twice")
@@ -110,12 +132,12 @@ func TestTickCostFollowsDue(t *testing.T) {
 	// Cost follows D, not N: the same calls at every scale for the same D.
 	for i, a := range rows {
 		for _, b := range rows[i+1:] {
-			if a.due == b.due && a.replicas == 1 && b.replicas == 1 && a.tenants != b.tenants {
+			if a.due == b.due && a.replicas == 1 && b.replicas == 1 && !a.keyDisabled && !b.keyDisabled && a.tenants != b.tenants {
 				require.Equal(t, a.calls, b.calls, "a tick with %d due makes the same DynamoDB calls at %d and %d tenants", a.due, a.tenants, b.tenants)
 			}
 		}
 	}
-	t.Logf("one RefreshDue from a fresh replica (rotation → crypto[KMS via kmstest, cold data-key cache] → dynamo on DynamoDB Local):\n%s\n%s",
+	t.Logf("one RefreshDue on each fresh replica, at once (rotation → crypto[KMS via kmstest, cold data-key cache] → dynamo on DynamoDB Local):\n%s\n%s",
 		tickHeader, strings.Join(func() []string {
 			out := make([]string, len(rows))
 			for i, r := range rows {
@@ -140,8 +162,20 @@ type fleetCase struct {
 }
 
 // tickCase is one measured tick: due tenants made due first, then
-// replicas fresh replicas ticking at once.
-type tickCase struct{ due, replicas int }
+// replicas fresh replicas ticking at once, with the KMS key disabled
+// during the tick when keyDisabled.
+type tickCase struct {
+	due, replicas int
+	keyDisabled   bool
+}
+
+func (tc tickCase) String() string {
+	s := fmt.Sprintf("%d due, %d replicas", tc.due, tc.replicas)
+	if tc.keyDisabled {
+		s += ", KMS key disabled"
+	}
+	return s
+}
 
 // fleet is N tenants loaded in one fresh table, and the writer that loaded
 // them (its own client and data-key cache, never the measured replica's).
@@ -237,7 +271,7 @@ func (f *fleet) makeDue(t *testing.T, due int) []string {
 		team := teamID(i * (f.tenants / due))
 		teams = append(teams, team)
 		f.dueUser[team] = true
-		require.NoError(t, f.writer.StoreInstallation(ctx, installation(team, fmt.Sprintf("n%d-due%d", f.tenants, f.round), dueTTL, true)))
+		require.NoError(t, f.writer.StoreInstallation(ctx, installation(team, f.dueTag(), dueTTL, true)))
 	}
 	require.Eventually(t, func() bool {
 		n := 0
@@ -246,6 +280,10 @@ func (f *fleet) makeDue(t *testing.T, due int) []string {
 	}, time.Minute, 50*time.Millisecond, "the due index lists the %d due records", due)
 	return teams
 }
+
+// dueTag names the tokens of the last makeDue: unique per fleet and round,
+// so that no refresh token is ever sent to the fake Slack twice.
+func (f *fleet) dueTag() string { return fmt.Sprintf("n%d-due%d", f.tenants, f.round) }
 
 // records is how many installation records the table holds.
 func (f *fleet) records() int {
@@ -267,11 +305,24 @@ func (f *fleet) checkRefreshed(t *testing.T, teams []string) {
 	}
 }
 
+// checkUntouched reads each due tenant through the writer: it still holds
+// the due tokens makeDue stored.
+func (f *fleet) checkUntouched(t *testing.T, teams []string) {
+	t.Helper()
+	for _, team := range teams {
+		got, err := f.writer.FetchInstallation(crypto.WithFreshRead(context.Background()), installstore.Query{TeamID: team})
+		require.NoError(t, err)
+		require.Equal(t, "xoxb-test-"+f.dueTag()+"-"+team, got.Bot.Token.Reveal(), "%s untouched", team)
+		require.Equal(t, "xoxe-test-bot-"+f.dueTag()+"-"+team, got.Bot.RefreshToken.Reveal(), "%s untouched", team)
+	}
+}
+
 // tick builds tc.replicas fresh replicas on the fleet's table (each with
 // its own DynamoDB and KMS clients, a cold data-key cache, a new
 // Refresher), makes one RefreshDue on each at once, waits for their
-// background work, and returns what they cost together.
-func (f *fleet) tick(t *testing.T, kms *kmstest.Server, keyID string, slack *fakeSlack, tc tickCase) tickCost {
+// background work, and returns what they cost together and the ticks'
+// errors.
+func (f *fleet) tick(t *testing.T, kms *kmstest.Server, keyID string, slack *fakeSlack, tc tickCase) (tickCost, error) {
 	t.Helper()
 	ctx := context.Background()
 	var (
@@ -295,23 +346,26 @@ func (f *fleet) tick(t *testing.T, kms *kmstest.Server, keyID string, slack *fak
 		require.NoError(t, err)
 	}
 
+	if tc.keyDisabled {
+		require.NoError(t, kms.DisableKey(keyID))
+		defer func() { require.NoError(t, kms.EnableKey(keyID)) }()
+	}
 	kms.ResetCalls()
 	refreshes, rejected := slack.refreshes.Load(), slack.rejected.Load()
 	listed := make([]int, len(refreshers))
-	var g errgroup.Group
+	tickErrs := make([]error, len(refreshers))
+	waitErrs := make([]error, len(refreshers))
+	var wg sync.WaitGroup
 	for i, r := range refreshers {
-		g.Go(func() error {
-			n, err := r.RefreshDue(ctx)
-			listed[i] = n
-			if err != nil {
-				return err
-			}
-			return r.Wait(ctx)
+		wg.Go(func() {
+			listed[i], tickErrs[i] = r.RefreshDue(ctx)
+			waitErrs[i] = r.Wait(ctx)
 		})
 	}
-	require.NoError(t, g.Wait())
+	wg.Wait()
+	require.NoError(t, errors.Join(waitErrs...))
 	got := tickCost{
-		tenants: f.tenants, records: f.records(), due: tc.due, replicas: tc.replicas,
+		tenants: f.tenants, records: f.records(), due: tc.due, replicas: tc.replicas, keyDisabled: tc.keyDisabled,
 		calls: calls.Calls(), items: items.total(), units: capacity.Total(), unitsOp: capacity.ByOperation(), kms: kms.CallCounts(),
 		refreshes: int(slack.refreshes.Load() - refreshes), rejected: int(slack.rejected.Load() - rejected),
 	}
@@ -320,12 +374,13 @@ func (f *fleet) tick(t *testing.T, kms *kmstest.Server, keyID string, slack *fak
 		stats := r.Stats()
 		require.Zero(t, stats.WriteBackRetried+stats.ReinstallRequired+stats.Failed+stats.Rejected, "replica %d: stats %+v", i, stats)
 	}
-	return got
+	return got, errors.Join(tickErrs...)
 }
 
 // tickCost is what one tick cost.
 type tickCost struct {
 	tenants, due, listed int
+	keyDisabled          bool
 	replicas             int            // replicas ticking at once; the counts are their sums
 	records              int            // installation records in the table
 	calls                map[string]int // DynamoDB calls by operation
@@ -362,7 +417,7 @@ func (c tickCost) unitsByOp() string {
 	return strings.Join(ops, ", ")
 }
 
-const tickHeader = "| tenants (records) | due | replicas | DynamoDB calls | items examined | RCU | WCU | KMS Decrypt | KMS GenerateDataKey | Slack refreshes |\n|---|---|---|---|---|---|---|---|---|---|"
+const tickHeader = "| tenants (records) | due | replicas (KMS) | DynamoDB calls | items examined | RCU | WCU | KMS Decrypt | KMS GenerateDataKey | Slack refreshes |\n|---|---|---|---|---|---|---|---|---|---|"
 
 func (c tickCost) row() string {
 	ops := make([]string, 0, len(c.calls))
@@ -370,7 +425,11 @@ func (c tickCost) row() string {
 		ops = append(ops, fmt.Sprintf("%d %s", n, op))
 	}
 	sort.Strings(ops)
-	return fmt.Sprintf("| %d (%d) | %d | %d | %s | %d | %.1f | %.1f | %d | %d | %d |", c.tenants, c.records, c.due, c.replicas, strings.Join(ops, " + "),
+	kms := ""
+	if c.keyDisabled {
+		kms = " (key disabled)"
+	}
+	return fmt.Sprintf("| %d (%d) | %d | %d%s | %s | %d | %.1f | %.1f | %d | %d | %d |", c.tenants, c.records, c.due, c.replicas, kms, strings.Join(ops, " + "),
 		c.items, c.units.Read, c.units.Write, c.kms["Decrypt"], c.kms["GenerateDataKey"], c.refreshes)
 }
 
