@@ -277,7 +277,7 @@ func decodeBot(subj string, row botRow) (*installstore.Bot, error) {
 }
 
 // tenantKey is the tenant column's value: "ENTERPRISE:TEAM".
-func tenantKey(t installstore.Tenant) string { return t.String() }
+func tenantKey(t installstore.Tenant) string { return t.Key() }
 
 // parseTenant is the inverse of tenantKey.
 func parseTenant(key string) (installstore.Tenant, bool) {

@@ -82,7 +82,8 @@
 //     ([WithClock]), as the caller's expiresAt was computed; expired rows
 //     are swept in batches by later puts.
 //   - Leases: one holder at a time across replicas; expiry is by the
-//     database's clock, so replicas' clock skew does not matter.
+//     database's clock, so replicas' clock skew does not matter
+//     ([WithLeaseClock] substitutes a fake clock, for tests).
 //   - Listings use keyset pagination ([WithListPageSize] rows a query):
 //     bounded memory and no connection held while fn runs. ListDue reads
 //     the partial indexes only: a tick with nothing due is two index probes,

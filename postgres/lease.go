@@ -23,20 +23,27 @@ func validLeaseText(s string) bool {
 // AcquireLease implements [installstore.Leaser]: one INSERT ... ON
 // CONFLICT DO UPDATE that takes the row only when it is free, expired or
 // owner's. Expiry is by the database's clock (clock_timestamp()), so
-// replicas whose clocks disagree still agree on who holds a lease.
+// replicas whose clocks disagree still agree on who holds a lease (see
+// [WithLeaseClock] for tests).
 func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) error {
 	if !validLeaseText(name) || !validLeaseText(owner) || ttl <= 0 {
 		return fail("acquire lease", installstore.ErrInvalid, "need a name and an owner (valid UTF-8, at most %d bytes) and a positive ttl", maxLeaseNameLen)
 	}
 	subj := fmt.Sprintf("acquire lease %q", name)
+	// $4 is the clock: the database's unless WithLeaseClock.
+	var now any
+	if s.leaseNow != nil {
+		now = s.leaseNow()
+	}
 	var got bool
 	err := s.run(ctx, subj, func(ctx context.Context) error {
 		err := s.pool.QueryRow(ctx, `
+WITH now AS (SELECT COALESCE($4::timestamptz, clock_timestamp()) AS t)
 INSERT INTO installvault_leases AS l (name, owner, expires_at)
-VALUES ($1, $2, clock_timestamp() + $3::bigint * interval '1 microsecond')
+SELECT $1::text, $2::text, now.t + $3::bigint * interval '1 microsecond' FROM now
 ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
-WHERE l.owner = EXCLUDED.owner OR l.expires_at <= clock_timestamp()
-RETURNING true`, name, owner, max(ttl.Microseconds(), 1)).Scan(&got)
+WHERE l.owner = EXCLUDED.owner OR l.expires_at <= (SELECT t FROM now)
+RETURNING true`, name, owner, max(ttl.Microseconds(), 1), now).Scan(&got)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}

@@ -19,6 +19,7 @@ import (
 type Store struct {
 	pool      *pgxpool.Pool
 	now       func() time.Time
+	leaseNow  func() time.Time // nil: the database's clock
 	plaintext bool
 	pageSize  int
 	puts      atomic.Uint64 // nonce puts, for the periodic sweep
@@ -31,6 +32,13 @@ type Option func(*Store)
 // expiry (default time.Now). Lease expiry uses the database's clock, so
 // replicas with skewed clocks still agree on who holds a lease.
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// WithLeaseClock makes lease expiry follow now instead of the database's
+// clock. It is for tests that drive time with a fake clock (a crashed
+// lease holder taken over once its lease expires); in production keep the
+// default, under which replicas with skewed clocks still agree on who holds
+// a lease.
+func WithLeaseClock(now func() time.Time) Option { return func(s *Store) { s.leaseNow = now } }
 
 // WithPlaintextSecrets lets the store write secrets that are not sealed by
 // package crypto. It is for local experiments only: without it, the store

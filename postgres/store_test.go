@@ -306,3 +306,23 @@ func TestExpiredNoncesAreSwept(t *testing.T) {
 	require.NoError(t, s.PutNonce(ctx, "old-2", now.Add(time.Hour)))
 	require.ErrorIs(t, s.PutNonce(ctx, "old-2", now.Add(time.Hour)), installstore.ErrConflict)
 }
+
+// TestLeaseClock: by default a lease expires by the database's clock,
+// whatever the store's clock says; WithLeaseClock (for tests) makes it
+// follow a fake one.
+func TestLeaseClock(t *testing.T) {
+	ctx := context.Background()
+	future := func() time.Time { return time.Now().Add(time.Hour) }
+	s, pool := pgtest.Store(t, postgres.WithClock(future))
+	require.NoError(t, s.AcquireLease(ctx, "l", "a", time.Minute))
+	require.ErrorIs(t, s.AcquireLease(ctx, "l", "b", time.Minute), installstore.ErrLeaseHeld, "a store clock an hour ahead takes nothing over")
+
+	now := time.Now()
+	fake, err := postgres.New(pool, postgres.WithLeaseClock(func() time.Time { return now }))
+	require.NoError(t, err)
+	require.NoError(t, fake.AcquireLease(ctx, "m", "a", time.Minute))
+	require.ErrorIs(t, fake.AcquireLease(ctx, "m", "b", time.Minute), installstore.ErrLeaseHeld)
+	now = now.Add(time.Minute + time.Second)
+	require.NoError(t, fake.AcquireLease(ctx, "m", "b", time.Minute), "the fake clock expired a's lease")
+	require.ErrorIs(t, fake.AcquireLease(ctx, "m", "a", time.Minute), installstore.ErrLeaseHeld)
+}
