@@ -37,10 +37,12 @@ install() {
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# free_ports N: N free ports whose cluster bus ports (port+10000) are free too.
+# free_ports N: N free ports whose cluster bus ports (port+10000) are free too,
+# all below Linux's ephemeral range (32768 and up), where the local end of any
+# outgoing connection could take a bus port between the check and the bind.
 free_ports() {
   local want=$1 found=() port
-  local first=$((21000 + RANDOM % 4000))
+  local first=$((12000 + RANDOM % 8000))
   for port in $(seq "$first" $((first + 400))); do
     port_in_use "$port" || port_in_use $((port + 10000)) || found+=("$port")
     [ "${#found[@]}" -ge "$want" ] && break
@@ -133,7 +135,7 @@ stop() {
 }
 
 case "${1:-}" in
-  start) start ;;
+  start) for attempt in 1 2 3; do (start) && exit 0; log "start failed (attempt $attempt of 3)"; done; exit 1 ;;
   stop) stop ;;
   install) install ;;
   *) echo "usage: $0 start|stop|install" >&2; exit 2 ;;
