@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"encoding/base64"
 	"log"
 	"os"
 
@@ -43,4 +44,12 @@ func Example() {
 	_ = inst.Bot.Token // sealed in the database, opened here
 }
 
-func loadKey() []byte { return make([]byte, 32) }
+// loadKey returns the app's 32-byte master key (openssl rand -base64 32),
+// from wherever the app keeps secrets.
+func loadKey() []byte {
+	key, err := base64.StdEncoding.DecodeString(os.Getenv("APP_MASTER_KEY"))
+	if err != nil {
+		log.Fatal("APP_MASTER_KEY is not base64")
+	}
+	return key
+}
