@@ -194,7 +194,7 @@ func TestBelowTheEncryptionLayerWarnsOnce(t *testing.T) {
 	ctx := context.Background()
 	backend := memory.New()
 	inst := storetest.Fixture("", "T1", "U1", "a")
-	inst.Bot.Token = installstore.Secret(installstore.SealedPrefix + "stand-in")
+	inst.Bot.Token = installstore.NewSecret(installstore.SealedPrefix + "stand-in")
 	require.NoError(t, backend.StoreInstallation(ctx, inst))
 	s, buf := newAudited(t, backend)
 	for range 3 {
@@ -232,7 +232,7 @@ func Example() {
 	}
 	if err := store.StoreInstallation(ctx, &installstore.Installation{
 		TeamID: "T0001",
-		Bot:    &installstore.Bot{Token: "xoxb-test-example"},
+		Bot:    &installstore.Bot{Token: installstore.NewSecret("xoxb-test-example")},
 		User:   installstore.User{ID: "U0001"},
 	}); err != nil {
 		fmt.Println(err)

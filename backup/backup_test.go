@@ -26,7 +26,7 @@ import (
 // backend below the encryption layer holds them.
 func sealed(inst *installstore.Installation) *installstore.Installation {
 	_ = inst.Secrets(func(field string, s *installstore.Secret) error {
-		*s = installstore.Secret(installstore.SealedPrefix + "test-" + field + "-" + fmt.Sprint(len(s.Reveal())))
+		*s = installstore.NewSecret(installstore.SealedPrefix + "test-" + field + "-" + fmt.Sprint(len(s.Reveal())))
 		return nil
 	})
 	return inst
@@ -407,7 +407,7 @@ func Example() {
 	backend := memory.New() // below the encryption layer: holds sealed values
 	if err := backend.StoreInstallation(ctx, &installstore.Installation{
 		TeamID: "T0001",
-		Bot:    &installstore.Bot{Token: installstore.SealedPrefix + "stand-in"},
+		Bot:    &installstore.Bot{Token: installstore.NewSecret(installstore.SealedPrefix + "stand-in")},
 		User:   installstore.User{ID: "U0001"},
 	}); err != nil {
 		fmt.Println(err)

@@ -73,16 +73,16 @@ func fromWire(w wireInstallation) *installstore.Installation {
 	i := &installstore.Installation{
 		AppID: w.AppID, EnterpriseID: w.EnterpriseID, EnterpriseName: w.EnterpriseName, EnterpriseURL: w.EnterpriseURL,
 		TeamID: w.TeamID, TeamName: w.TeamName, IsEnterpriseInstall: w.IsEnterpriseInstall,
-		User: installstore.User{ID: w.User.ID, Token: installstore.Secret(w.User.Token), RefreshToken: installstore.Secret(w.User.RefreshToken),
+		User: installstore.User{ID: w.User.ID, Token: installstore.NewSecret(w.User.Token), RefreshToken: installstore.NewSecret(w.User.RefreshToken),
 			ExpiresAt: w.User.ExpiresAt, Scopes: w.User.Scopes},
 		TokenType: w.TokenType, InstalledAt: w.InstalledAt,
 	}
 	if b := w.Bot; b != nil {
-		i.Bot = &installstore.Bot{ID: b.ID, UserID: b.UserID, Token: installstore.Secret(b.Token), RefreshToken: installstore.Secret(b.RefreshToken),
+		i.Bot = &installstore.Bot{ID: b.ID, UserID: b.UserID, Token: installstore.NewSecret(b.Token), RefreshToken: installstore.NewSecret(b.RefreshToken),
 			ExpiresAt: b.ExpiresAt, Scopes: b.Scopes}
 	}
 	if h := w.IncomingWebhook; h != nil {
-		i.IncomingWebhook = &installstore.IncomingWebhook{URL: installstore.Secret(h.URL), Channel: h.Channel, ChannelID: h.ChannelID, ConfigurationURL: h.ConfigurationURL}
+		i.IncomingWebhook = &installstore.IncomingWebhook{URL: installstore.NewSecret(h.URL), Channel: h.Channel, ChannelID: h.ChannelID, ConfigurationURL: h.ConfigurationURL}
 	}
 	return i
 }

@@ -90,7 +90,7 @@ func TestKMSCallsFor100kFetches(t *testing.T) {
 		t.Helper()
 		for i := range n {
 			inst, err := s.FetchInstallation(bg, tenantQuery(i))
-			if err != nil || inst.Bot.Token != installstore.Secret("xoxb-test-"+tenantQuery(i).TeamID+"-bench") {
+			if err != nil || !inst.Bot.Token.Equal(installstore.NewSecret("xoxb-test-"+tenantQuery(i).TeamID+"-bench")) {
 				t.Fatalf("fetch %d: %v", i, err)
 			}
 		}

@@ -143,7 +143,7 @@ func TestConcurrentMissesShareOneUnwrap(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			got, err := s.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
-			if err != nil || got.Bot.Token != "xoxb-test-T1-a" {
+			if err != nil || got.Bot.Token.Reveal() != "xoxb-test-T1-a" {
 				t.Errorf("fetch: %v", err)
 			}
 		}()

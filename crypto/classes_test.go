@@ -97,7 +97,7 @@ func TestKMSThrottledIsUnavailableNeverDecrypt(t *testing.T) {
 
 		inst, err := s.FetchInstallation(bg, q)
 		require.NoError(t, err)
-		inst.Bot.Token = "xoxb-test-refreshed"
+		inst.Bot.Token = installstore.NewSecret("xoxb-test-refreshed")
 		f.srv.Throttle(3)
 		err = s.UpdateInstallation(bg, inst)
 		requireUnavailable(t, err)
@@ -132,7 +132,7 @@ func TestKMSThrottledIsUnavailableNeverDecrypt(t *testing.T) {
 	// After the blip, everything opens.
 	got, err := f.cold(t).FetchInstallation(bg, q)
 	require.NoError(t, err)
-	require.Equal(t, installstore.Secret("xoxb-test-T1-a"), got.Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-a"), got.Bot.Token)
 }
 
 func TestKMSRefusedKeyIsDecryptNeverUnavailable(t *testing.T) {

@@ -221,12 +221,12 @@ func TestGridFallbackOpensTheRecordsOwnTenant(t *testing.T) {
 	got, err := s.FetchInstallation(bg, installstore.Query{EnterpriseID: "E1", TeamID: "T1", UserID: "U1"})
 	require.NoError(t, err)
 	require.Equal(t, installstore.Tenant{TeamID: "T1"}, got.Tenant())
-	require.Equal(t, installstore.Secret("xoxb-test-T1-solo"), got.Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-solo"), got.Bot.Token)
 	// Another workspace of E1, served by the org-wide install.
 	require.NoError(t, s.StoreInstallation(bg, storetest.OrgFixture("E1", "U2", "org")))
 	got, err = s.FetchInstallation(bg, installstore.Query{EnterpriseID: "E1", TeamID: "T2"})
 	require.NoError(t, err)
-	require.Equal(t, installstore.Secret("xoxb-test-E1-org"), got.Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-E1-org"), got.Bot.Token)
 }
 
 // answering serves every fetch with the record of tenant `with`.

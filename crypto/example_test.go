@@ -26,7 +26,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	inst := &installstore.Installation{TeamID: "T1", Bot: &installstore.Bot{ID: "B1", Token: "xoxb-test-example"}}
+	inst := &installstore.Installation{TeamID: "T1", Bot: &installstore.Bot{ID: "B1", Token: installstore.NewSecret("xoxb-test-example")}}
 	if err := store.StoreInstallation(ctx, inst); err != nil {
 		panic(err)
 	}
@@ -61,7 +61,7 @@ func ExampleNewKMS() {
 		panic(err)
 	}
 	store, _ := crypto.NewStore(memory.New(), keys, crypto.WithDataKeyCache(5*time.Minute, 1000))
-	_ = store.StoreInstallation(ctx, &installstore.Installation{TeamID: "T1", Bot: &installstore.Bot{Token: "xoxb-test-kms"}})
+	_ = store.StoreInstallation(ctx, &installstore.Installation{TeamID: "T1", Bot: &installstore.Bot{Token: installstore.NewSecret("xoxb-test-kms")}})
 	got, err := store.FetchInstallation(ctx, installstore.Query{TeamID: "T1"})
 	fmt.Println(got.Bot.Token.Reveal(), err)
 	fmt.Println(srv.Calls("GenerateDataKey"), srv.Calls("Decrypt"))
@@ -79,7 +79,7 @@ func ExampleRewrap() {
 	old, _ := crypto.NewLocalKeyring(map[string][]byte{"k1": k1}, "k1")
 	s, _ := crypto.NewStore(backend, old)
 	for _, team := range []string{"T1", "T2"} {
-		_ = s.StoreInstallation(ctx, &installstore.Installation{TeamID: team, Bot: &installstore.Bot{Token: "xoxb-test-" + installstore.Secret(team)}})
+		_ = s.StoreInstallation(ctx, &installstore.Installation{TeamID: team, Bot: &installstore.Bot{Token: installstore.NewSecret("xoxb-test-" + team)}})
 	}
 
 	both, _ := crypto.NewLocalKeyring(map[string][]byte{"k1": k1, "k2": k2}, "k2")

@@ -30,7 +30,7 @@ func FuzzOpen(f *testing.F) {
 	f.Add(installstore.SealedPrefix + "1.local.azE.AAAA.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA")
 	f.Fuzz(func(t *testing.T, v string) {
 		r := raw.Clone()
-		r.Bot.Token = installstore.Secret(v)
+		r.Bot.Token = installstore.NewSecret(v)
 		// A private inner store per input keeps the fuzz workers independent.
 		in := memory.New()
 		require.NoError(t, in.StoreInstallation(bg, r))
@@ -44,8 +44,8 @@ func FuzzOpen(f *testing.F) {
 		case err == nil:
 			// Only a genuine sealed value opens (each fuzz worker seals its
 			// own, so compare what it opens to, not the string).
-			require.True(t, installstore.Secret(v).IsSealed())
-			require.Equal(t, installstore.Secret("xoxb-test-T1-a"), got.Bot.Token)
+			require.True(t, installstore.NewSecret(v).IsSealed())
+			require.Equal(t, installstore.NewSecret("xoxb-test-T1-a"), got.Bot.Token)
 		default:
 			require.True(t, errors.Is(err, crypto.ErrDecrypt), "value %q: %v", v, err)
 			require.Nil(t, got)
@@ -76,7 +76,7 @@ func FuzzOpenShared(f *testing.F) {
 			return // no refresh token at all: nothing to open
 		}
 		r := raw.Clone()
-		r.Bot.RefreshToken = installstore.Secret(v)
+		r.Bot.RefreshToken = installstore.NewSecret(v)
 		in := memory.New()
 		require.NoError(t, in.StoreInstallation(bg, r))
 		st, err := crypto.NewStore(in, keyring(t, "k1", "k1"))
@@ -87,7 +87,7 @@ func FuzzOpenShared(f *testing.F) {
 			return
 		}
 		if err == nil {
-			require.Equal(t, installstore.Secret("xoxe-1-test-T1-a"), got.Bot.RefreshToken, "only a genuine value opens")
+			require.Equal(t, installstore.NewSecret("xoxe-1-test-T1-a"), got.Bot.RefreshToken, "only a genuine value opens")
 			return
 		}
 		require.ErrorIs(t, err, crypto.ErrDecrypt)

@@ -46,14 +46,14 @@ func TestSealedKey(t *testing.T) {
 		"newline key":  installstore.SealedPrefix + "1.0.\r\r.00.0000000000000000.0000000000000000000000",
 		"bad provider": installstore.SealedPrefix + "1.LOCAL.azE.d3JhcA.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA",
 	} {
-		_, _, err := crypto.SealedKey(installstore.Secret(v))
+		_, _, err := crypto.SealedKey(installstore.NewSecret(v))
 		require.Error(t, err, name)
 		if len(v) > len(installstore.SealedPrefix) {
 			require.NotContains(t, err.Error(), v, name)
 		}
 	}
 	// A well-formed value decodes its key ID.
-	p, id, err := crypto.SealedKey(installstore.Secret(installstore.SealedPrefix + "1.local.azE.d3JhcA.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA"))
+	p, id, err := crypto.SealedKey(installstore.NewSecret(installstore.SealedPrefix + "1.local.azE.d3JhcA.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA"))
 	require.NoError(t, err)
 	require.Equal(t, "local", p)
 	require.Equal(t, "k1", id)
@@ -65,7 +65,7 @@ func FuzzSealedKey(f *testing.F) {
 	f.Add(installstore.SealedPrefix + "1.0.\r\r.00.0000000000000000.0000000000000000000000")
 	f.Add(installstore.SealedPrefix + "1.aws-kms..")
 	f.Fuzz(func(t *testing.T, v string) {
-		provider, keyID, err := crypto.SealedKey(installstore.Secret(v))
+		provider, keyID, err := crypto.SealedKey(installstore.NewSecret(v))
 		if err != nil {
 			if provider != "" || keyID != "" {
 				t.Fatal("partial result with an error")

@@ -127,7 +127,7 @@ func TestKMSDisabledKeyFailsOnlyItsTenant(t *testing.T) {
 
 			got, err := s.FetchInstallation(bg, installstore.Query{TeamID: "TOTHER"})
 			require.NoError(t, err, "another tenant on another key still works")
-			require.Equal(t, installstore.Secret("xoxb-test-TOTHER-b"), got.Bot.Token)
+			require.Equal(t, installstore.NewSecret("xoxb-test-TOTHER-b"), got.Bot.Token)
 
 			// Writes for the revoked tenant fail too (once the cached write key is gone), others work.
 			now = now.Add(5 * time.Minute)
@@ -137,7 +137,7 @@ func TestKMSDisabledKeyFailsOnlyItsTenant(t *testing.T) {
 			require.NoError(t, srv.EnableKey(acme.ID))
 			got, err = s.FetchInstallation(bg, installstore.Query{TeamID: "TACME"})
 			require.NoError(t, err, "re-enabling the key restores access")
-			require.Equal(t, installstore.Secret("xoxb-test-TACME-a"), got.Bot.Token)
+			require.Equal(t, installstore.NewSecret("xoxb-test-TACME-a"), got.Bot.Token)
 		})
 	}
 }
@@ -154,7 +154,7 @@ func TestKMSThrottlingIsRetried(t *testing.T) {
 	srv.Throttle(2)
 	got, err := s.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
 	require.NoError(t, err)
-	require.Equal(t, installstore.Secret("xoxb-test-T1-a"), got.Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-a"), got.Bot.Token)
 	require.Equal(t, 3, srv.Calls("Decrypt"), "one data key per record, retried twice")
 	require.Equal(t, 4, srv.Throttled())
 

@@ -113,5 +113,5 @@ func TestParseLocalKeyring(t *testing.T) {
 	require.NoError(t, err)
 	got, err := newStore(t, backend, both).FetchInstallation(bg, installstore.Query{TeamID: "T1"})
 	require.NoError(t, err)
-	require.Equal(t, installstore.Secret("xoxb-test-T1-a"), got.Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-a"), got.Bot.Token)
 }

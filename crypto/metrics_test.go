@@ -59,7 +59,7 @@ func TestMetricsCountProviderCallsCacheAndFailures(t *testing.T) {
 	// A record that does not open is counted as a decrypt failure.
 	raw, err := inner.FetchInstallation(ctx, installstore.Query{TeamID: "T1"})
 	require.NoError(t, err)
-	raw.Bot.Token = installstore.Secret(raw.Bot.Token.Reveal()[:len(raw.Bot.Token.Reveal())-2] + "AA")
+	raw.Bot.Token = installstore.NewSecret(raw.Bot.Token.Reveal()[:len(raw.Bot.Token.Reveal())-2] + "AA")
 	require.NoError(t, inner.UpdateInstallation(ctx, raw))
 	_, err = s.FetchInstallation(ctx, installstore.Query{TeamID: "T1"})
 	require.ErrorIs(t, err, crypto.ErrDecrypt)

@@ -80,7 +80,7 @@ func TestRecordCacheServesFreshCopies(t *testing.T) {
 		got, err := s.FetchInstallation(bg, q)
 		require.NoError(t, err)
 		storetest.Equal(t, first, got)
-		got.Bot.Token = "xoxb-test-mutated" // a copy: the cache is not changed
+		got.Bot.Token = installstore.NewSecret("xoxb-test-mutated") // a copy: the cache is not changed
 		got.Bot.Scopes[0] = "mutated"
 	}
 	require.Zero(t, inner.n.Load(), "served from the cache")
@@ -132,7 +132,7 @@ func TestRecordCacheInvalidatedByEveryWrite(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			inst.Bot.Token = "xoxb-test-new"
+			inst.Bot.Token = installstore.NewSecret("xoxb-test-new")
 			return s.UpdateInstallation(bg, inst)
 		},
 		"delete": func(s *crypto.Store, _ int64) error {
@@ -226,10 +226,10 @@ func TestRecordCacheKeepsOutAReadThatRacedAWrite(t *testing.T) {
 	}
 	got, err := s.FetchInstallation(bg, q)
 	require.NoError(t, err)
-	require.Equal(t, installstore.Secret("xoxb-test-T1-old"), got.Bot.Token, "the read saw the old record")
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-old"), got.Bot.Token, "the read saw the old record")
 	got, err = s.FetchInstallation(bg, q)
 	require.NoError(t, err)
-	require.Equal(t, installstore.Secret("xoxb-test-T1-new"), got.Bot.Token, "and did not cache it")
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-new"), got.Bot.Token, "and did not cache it")
 }
 
 func TestRecordCacheAnotherReplicasWrite(t *testing.T) {
@@ -245,7 +245,7 @@ func TestRecordCacheAnotherReplicasWrite(t *testing.T) {
 
 	got, err := here.FetchInstallation(bg, q)
 	require.NoError(t, err, "as documented: served until it expires")
-	require.Equal(t, installstore.Secret("xoxb-test-T1-a"), got.Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-a"), got.Bot.Token)
 	_, err = here.FetchInstallation(crypto.WithFreshRead(bg), q)
 	require.ErrorIs(t, err, installstore.ErrNotFound, "a fresh read sees the uninstall")
 	c.Advance(5 * time.Second)

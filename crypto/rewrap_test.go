@@ -131,8 +131,8 @@ func TestRewrapNeverOverwritesConcurrentWrites(t *testing.T) {
 
 	got, err := s.FetchInstallation(bg, installstore.Query{TeamID: "T1", UserID: "U1"})
 	require.NoError(t, err)
-	require.Equal(t, installstore.Secret("xoxb-test-T1-refreshed"), got.Bot.Token, "the concurrent write survives")
-	require.Equal(t, installstore.Secret("xoxp-test-T1-U1-refreshed"), got.User.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-refreshed"), got.Bot.Token, "the concurrent write survives")
+	require.Equal(t, installstore.NewSecret("xoxp-test-T1-U1-refreshed"), got.User.Token)
 	// ...and was rewrapped after it: k1 can go.
 	k2, err := crypto.NewLocalKeyring(map[string][]byte{"k2": masterKey(2)}, "k2")
 	require.NoError(t, err)
@@ -159,7 +159,7 @@ func TestRewrapGivesUpOnEndlessConflicts(t *testing.T) {
 	inner.beforeUpdate = nil
 	got, err := s.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
 	require.NoError(t, err)
-	require.Equal(t, installstore.Secret(fmt.Sprint("xoxb-test-T1-w", writes)), got.Bot.Token, "the last concurrent write stands")
+	require.Equal(t, installstore.NewSecret(fmt.Sprint("xoxb-test-T1-w", writes)), got.Bot.Token, "the last concurrent write stands")
 }
 
 func TestRewrapCountsDeletedAndUnreadable(t *testing.T) {

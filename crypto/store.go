@@ -331,7 +331,7 @@ func (s *Store) sealWith(inst *installstore.Installation, dk *dataKey) error {
 		if err != nil {
 			return err
 		}
-		*sec = installstore.Secret(v)
+		*sec = installstore.NewSecret(v)
 		return nil
 	})
 }
@@ -492,7 +492,7 @@ func (s *Store) openKnown(ctx context.Context, inst *installstore.Installation, 
 	}
 	all := string(pts)
 	for _, sl := range slots {
-		*sl.sec = installstore.Secret(all[sl.start:sl.end])
+		*sl.sec = installstore.NewSecret(all[sl.start:sl.end])
 	}
 	return keysFrom, nil
 }

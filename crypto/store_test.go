@@ -84,7 +84,7 @@ func TestInnerStoreHoldsNoPlaintext(t *testing.T) {
 	require.NoError(t, inner.ListInstallations(bg, func(q installstore.Query, raw *installstore.Installation) error {
 		for field, v := range secrets(raw) {
 			n++
-			require.True(t, installstore.Secret(v).IsSealed(), "%v %s", q, field)
+			require.True(t, installstore.NewSecret(v).IsSealed(), "%v %s", q, field)
 			require.NotContains(t, v, "plain", "%v %s", q, field)
 			require.NotContains(t, v, "xox", "%v %s", q, field)
 			require.NotContains(t, v, "hooks.slack", "%v %s", q, field)
@@ -119,7 +119,7 @@ func TestCallerInstallationIsNotMutated(t *testing.T) {
 
 	got, err := s.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
 	require.NoError(t, err)
-	got.Bot.Token = "xoxb-test-refreshed"
+	got.Bot.Token = installstore.NewSecret("xoxb-test-refreshed")
 	before := got.Clone()
 	require.NoError(t, s.UpdateInstallation(bg, got))
 	require.Greater(t, got.Version, before.Version)
@@ -178,8 +178,8 @@ func TestSwappedValuesFail(t *testing.T) {
 		"user refresh token swapped":     {func(r *installstore.Installation) { r.User.RefreshToken = r.User.Token }, "user.refresh_token"},
 		"webhook from another tenant":    {func(r *installstore.Installation) { r.IncomingWebhook.URL = t2.IncomingWebhook.URL }, "incoming_webhook.url"},
 		"bot token as webhook":           {func(r *installstore.Installation) { r.IncomingWebhook.URL = r.Bot.Token }, "incoming_webhook.url"},
-		"plaintext value":                {func(r *installstore.Installation) { r.Bot.Token = "xoxb-test-plain" }, "bot.token"},
-		"foreign format":                 {func(r *installstore.Installation) { r.User.Token = "vault:v1:abc" }, "user.token"},
+		"plaintext value":                {func(r *installstore.Installation) { r.Bot.Token = installstore.NewSecret("xoxb-test-plain") }, "bot.token"},
+		"foreign format":                 {func(r *installstore.Installation) { r.User.Token = installstore.NewSecret("vault:v1:abc") }, "user.token"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -200,7 +200,7 @@ func TestCorruptedByteFails(t *testing.T) {
 	inner := memory.New()
 	s := newStore(t, inner, keyring(t, "k1", "k1"))
 	in := storetest.Fixture("", "T1", "U1", "a")
-	in.Bot.RefreshToken, in.User.Token, in.User.RefreshToken, in.IncomingWebhook = "", "", "", nil
+	in.Bot.RefreshToken, in.User.Token, in.User.RefreshToken, in.IncomingWebhook = installstore.Secret{}, installstore.Secret{}, installstore.Secret{}, nil
 	require.NoError(t, s.StoreInstallation(bg, in))
 	q := installstore.Query{TeamID: "T1"}
 	sealed := rawRecord(t, inner, q).Bot.Token.Reveal()
@@ -211,7 +211,7 @@ func TestCorruptedByteFails(t *testing.T) {
 				continue
 			}
 			r := rawRecord(t, inner, q)
-			r.Bot.Token = installstore.Secret(sealed[:i] + string(c) + sealed[i+1:])
+			r.Bot.Token = installstore.NewSecret(sealed[:i] + string(c) + sealed[i+1:])
 			putRaw(t, inner, r)
 			got, err := s.FetchInstallation(bg, q)
 			require.ErrorIs(t, err, crypto.ErrDecrypt, "byte %d set to %q", i, c)
@@ -221,18 +221,18 @@ func TestCorruptedByteFails(t *testing.T) {
 	// Truncated at every length.
 	for n := 1; n < len(sealed); n++ { // (an empty value is no secret at all)
 		r := rawRecord(t, inner, q)
-		r.Bot.Token = installstore.Secret(sealed[:n])
+		r.Bot.Token = installstore.NewSecret(sealed[:n])
 		putRaw(t, inner, r)
 		_, err := s.FetchInstallation(bg, q)
 		require.ErrorIs(t, err, crypto.ErrDecrypt, "truncated to %d", n)
 	}
 	// And the original still opens.
 	r := rawRecord(t, inner, q)
-	r.Bot.Token = installstore.Secret(sealed)
+	r.Bot.Token = installstore.NewSecret(sealed)
 	putRaw(t, inner, r)
 	got, err := s.FetchInstallation(bg, q)
 	require.NoError(t, err)
-	require.Equal(t, installstore.Secret("xoxb-test-T1-a"), got.Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-a"), got.Bot.Token)
 }
 
 func TestMissingKeyFails(t *testing.T) {
@@ -257,8 +257,8 @@ func TestEnterpriseFallbackOpensAsTheOrg(t *testing.T) {
 	require.NoError(t, s.StoreInstallation(bg, storetest.OrgFixture("E1", "U1", "org")))
 	got, err := s.FetchInstallation(bg, installstore.Query{EnterpriseID: "E1", TeamID: "T9", UserID: "U1"})
 	require.NoError(t, err)
-	require.Equal(t, installstore.Secret("xoxb-test-E1-org"), got.Bot.Token)
-	require.Equal(t, installstore.Secret("xoxp-test-E1-U1-org"), got.User.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-E1-org"), got.Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxp-test-E1-U1-org"), got.User.Token)
 }
 
 func TestListGoesPastUnreadableRecords(t *testing.T) {
@@ -271,7 +271,7 @@ func TestListGoesPastUnreadableRecords(t *testing.T) {
 	for _, q := range []installstore.Query{{TeamID: "T2"}, {TeamID: "T2", UserID: "U1"}} {
 		raw, err := inner.FetchInstallation(bg, q)
 		require.NoError(t, err)
-		raw.User.Token = installstore.Secret(raw.User.Token.Reveal()[:len(raw.User.Token.Reveal())-2] + "AA")
+		raw.User.Token = installstore.NewSecret(raw.User.Token.Reveal()[:len(raw.User.Token.Reveal())-2] + "AA")
 		require.NoError(t, inner.UpdateInstallation(bg, raw))
 	}
 	seen := map[string]int{}
@@ -316,7 +316,7 @@ func TestInsertedLineBreaksFail(t *testing.T) {
 	for i := len(installstore.SealedPrefix); i <= len(sealed); i++ {
 		for _, c := range []string{"\n", "\r", "\r\n", "\n\n\n"} {
 			r := rawRecord(t, inner, q)
-			r.Bot.RefreshToken = installstore.Secret(sealed[:i] + c + sealed[i:])
+			r.Bot.RefreshToken = installstore.NewSecret(sealed[:i] + c + sealed[i:])
 			putRaw(t, inner, r)
 			_, err := s.FetchInstallation(bg, q)
 			require.ErrorIs(t, err, crypto.ErrDecrypt, "%q inserted at %d", c, i)

@@ -26,7 +26,7 @@ func realisticSealed(team, user, tag string, exp time.Time) *installstore.Instal
 	inst := storetest.Fixture("", team, user, tag)
 	inst.Bot.ExpiresAt, inst.User.ExpiresAt = exp, exp
 	_ = inst.Secrets(func(_ string, s *installstore.Secret) error {
-		*s = installstore.Secret(installstore.SealedPrefix + "1.k1." + strings.Repeat("A", 150))
+		*s = installstore.NewSecret(installstore.SealedPrefix + "1.k1." + strings.Repeat("A", 150))
 		return nil
 	})
 	return inst

@@ -315,15 +315,15 @@ func decodeRecord(r dec) *installstore.Installation {
 	if u, ok := r.sub("user"); ok {
 		inst.User = installstore.User{
 			ID:           u.s("id"),
-			Token:        installstore.Secret(u.s("tok")),
-			RefreshToken: installstore.Secret(u.s("rtok")),
+			Token:        installstore.NewSecret(u.s("tok")),
+			RefreshToken: installstore.NewSecret(u.s("rtok")),
 			ExpiresAt:    u.time("exp"),
 			Scopes:       u.list("scopes"),
 		}
 	}
 	if h, ok := r.sub("hook"); ok {
 		inst.IncomingWebhook = &installstore.IncomingWebhook{
-			URL:              installstore.Secret(h.s("url")),
+			URL:              installstore.NewSecret(h.s("url")),
 			Channel:          h.s("ch"),
 			ChannelID:        h.s("chID"),
 			ConfigurationURL: h.s("cfg"),
@@ -336,8 +336,8 @@ func decodeBot(b dec) *installstore.Bot {
 	return &installstore.Bot{
 		ID:           b.s("id"),
 		UserID:       b.s("uid"),
-		Token:        installstore.Secret(b.s("tok")),
-		RefreshToken: installstore.Secret(b.s("rtok")),
+		Token:        installstore.NewSecret(b.s("tok")),
+		RefreshToken: installstore.NewSecret(b.s("rtok")),
 		ExpiresAt:    b.time("exp"),
 		Scopes:       b.list("scopes"),
 		InstalledAt:  b.time("at"),

@@ -18,11 +18,11 @@ func codecInst() *installstore.Installation {
 	return &installstore.Installation{
 		AppID: "A1", EnterpriseID: "E1", EnterpriseName: "Ent", EnterpriseURL: "https://e.invalid/",
 		TeamID: "T1", TeamName: "Team",
-		Bot: &installstore.Bot{ID: "B1", UserID: "UB1", Token: "ivsealed:bot", RefreshToken: "ivsealed:botr",
+		Bot: &installstore.Bot{ID: "B1", UserID: "UB1", Token: installstore.NewSecret("ivsealed:bot"), RefreshToken: installstore.NewSecret("ivsealed:botr"),
 			ExpiresAt: time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC), Scopes: []string{"a", "b"},
 			InstalledAt: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)},
-		User:            installstore.User{ID: "U1", Token: "ivsealed:user", ExpiresAt: time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC), Scopes: []string{"c"}},
-		IncomingWebhook: &installstore.IncomingWebhook{URL: "ivsealed:hook", Channel: "#c", ChannelID: "C1"},
+		User:            installstore.User{ID: "U1", Token: installstore.NewSecret("ivsealed:user"), ExpiresAt: time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC), Scopes: []string{"c"}},
+		IncomingWebhook: &installstore.IncomingWebhook{URL: installstore.NewSecret("ivsealed:hook"), Channel: "#c", ChannelID: "C1"},
 		TokenType:       "bot",
 		InstalledAt:     time.Date(2026, 1, 1, 0, 0, 0, 123456789, time.UTC),
 	}
@@ -211,7 +211,7 @@ func FuzzRecordRoundTrip(f *testing.F) {
 	f.Fuzz(func(t *testing.T, app, name, uid, tok, scope string, nanos int64) {
 		inst := codecInst()
 		inst.AppID, inst.TeamName, inst.User.ID, inst.User.Scopes = app, name, uid, []string{scope}
-		inst.User.Token = installstore.Secret(tok)
+		inst.User.Token = installstore.NewSecret(tok)
 		inst.InstalledAt = time.Unix(0, nanos).UTC()
 		l, err := decodeLatest(codecTenant, latestRaw(inst, 5))
 		require.NoError(t, err)

@@ -43,13 +43,13 @@ func TestConditionalDeleteRacesReinstall(t *testing.T) {
 			fp.setHook(nil)
 			got, ferr := check.FetchInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U1"})
 			require.NoError(t, ferr, "the re-install is whole")
-			require.Equal(t, installstore.Secret("xoxb-test-T1-new"), got.Bot.Token)
-			require.Equal(t, installstore.Secret("xoxp-test-T1-U1-new"), got.User.Token)
+			require.Equal(t, installstore.NewSecret("xoxb-test-T1-new"), got.Bot.Token)
+			require.Equal(t, installstore.NewSecret("xoxp-test-T1-U1-new"), got.User.Token)
 			u2, u2err := check.FetchInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U2"})
 			if c.conflict {
 				require.ErrorIs(t, err, installstore.ErrConflict)
 				require.NoError(t, u2err, "nothing deleted")
-				require.Equal(t, installstore.Secret("xoxp-test-T1-U2-old"), u2.User.Token)
+				require.Equal(t, installstore.NewSecret("xoxp-test-T1-U2-old"), u2.User.Token)
 				require.Len(t, snapshot(t, direct, table), 3)
 			} else {
 				require.NoError(t, err, "the delete committed before the re-install")
@@ -73,7 +73,7 @@ func TestConditionalUserDeleteRacesUpdate(t *testing.T) {
 		if op == "TransactWriteItems" {
 			once.Do(func() {
 				refreshed := seen.Clone()
-				refreshed.User.Token = "xoxp-test-refreshed"
+				refreshed.User.Token = installstore.NewSecret("xoxp-test-refreshed")
 				require.NoError(t, check.UpdateInstallation(ctx, refreshed))
 			})
 		}
@@ -83,6 +83,6 @@ func TestConditionalUserDeleteRacesUpdate(t *testing.T) {
 	require.ErrorIs(t, err, installstore.ErrConflict)
 	got, err := check.FetchInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U1"})
 	require.NoError(t, err)
-	require.Equal(t, installstore.Secret("xoxp-test-refreshed"), got.User.Token)
+	require.Equal(t, installstore.NewSecret("xoxp-test-refreshed"), got.User.Token)
 	require.Len(t, snapshot(t, direct, table), len(before))
 }

@@ -217,7 +217,7 @@ func TestCorruptRecordsContained(t *testing.T) {
 	}
 	got, err := s.FetchInstallation(ctx, installstore.Query{TeamID: "T2", UserID: "U1"})
 	require.NoError(t, err)
-	require.Equal(t, installstore.Secret("xoxb-test-T2-good"), got.Bot.Token, "other tenants untouched")
+	require.Equal(t, installstore.NewSecret("xoxb-test-T2-good"), got.Bot.Token, "other tenants untouched")
 }
 
 // A user delete that removes a corrupt user item leaves the rest.

@@ -22,7 +22,7 @@ import (
 func rotatingFixture(team, user, tag string, exp time.Time) *installstore.Installation {
 	inst := storetest.Fixture("", team, user, tag)
 	inst.Bot.ExpiresAt = exp
-	inst.User.RefreshToken = ""
+	inst.User.RefreshToken = installstore.Secret{}
 	return inst
 }
 
@@ -48,7 +48,7 @@ func TestDueIndexSparseAndSharded(t *testing.T) {
 		require.NoError(t, s.StoreInstallation(ctx, rotatingFixture(fmt.Sprintf("T%d", i), "U1", "a", exp)))
 	}
 	fixed := storetest.Fixture("", "TF", "U1", "a")
-	fixed.Bot.RefreshToken, fixed.User.RefreshToken = "", ""
+	fixed.Bot.RefreshToken, fixed.User.RefreshToken = installstore.Secret{}, installstore.Secret{}
 	require.NoError(t, s.StoreInstallation(ctx, fixed))
 
 	out, err := client.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
@@ -121,7 +121,7 @@ func TestAddDueIndex(t *testing.T) {
 	exp := time.Now().Add(time.Hour).Truncate(time.Millisecond).UTC()
 	require.NoError(t, s.StoreInstallation(ctx, rotatingFixture("T1", "U1", "a", exp)))
 	userRot := storetest.Fixture("", "T2", "U1", "b")
-	userRot.Bot.RefreshToken = ""
+	userRot.Bot.RefreshToken = installstore.Secret{}
 	userRot.User.ExpiresAt = exp.Add(time.Minute)
 	require.NoError(t, s.StoreInstallation(ctx, userRot))
 	require.NoError(t, s.StoreInstallation(ctx, storetest.Fixture("", "T3", "U1", "c"))) // rotates but never expires: not due

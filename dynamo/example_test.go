@@ -23,7 +23,7 @@ func ExampleNew() {
 	}
 	err = store.StoreInstallation(context.Background(), &installstore.Installation{
 		TeamID: "T0ACME",
-		Bot:    &installstore.Bot{ID: "B1", Token: "xoxb-test-plaintext"},
+		Bot:    &installstore.Bot{ID: "B1", Token: installstore.NewSecret("xoxb-test-plaintext")},
 	})
 	fmt.Println(errors.Is(err, installstore.ErrInvalid))
 	fmt.Println(err)

@@ -360,7 +360,7 @@ func TestFaultsPartWay(t *testing.T) {
 	require.ErrorIs(t, err, installstore.ErrNotFound, "a swept user never comes back with a re-install")
 	got, err := check.FetchInstallation(ctx, q("T1", "U1"))
 	require.NoError(t, err)
-	require.Equal(t, installstore.Secret("xoxb-test-T1-again"), got.Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-again"), got.Bot.Token)
 	require.NoError(t, s.DeleteInstallation(ctx, q("T1", "")))
 	require.Empty(t, snapshot(t, direct, table), "nothing left behind")
 
@@ -379,7 +379,7 @@ func TestFaultsPartWay(t *testing.T) {
 	require.Equal(t, before, snapshot(t, direct, table))
 	got, err = check.FetchInstallation(ctx, installstore.Query{EnterpriseID: "E1", TeamID: "T2"})
 	require.NoError(t, err)
-	require.Equal(t, installstore.Secret("xoxb-test-T2-b"), got.Bot.Token, "still served by the standalone record")
+	require.Equal(t, installstore.NewSecret("xoxb-test-T2-b"), got.Bot.Token, "still served by the standalone record")
 
 	// A Grid store whose sweep of the standalone record fails: the store
 	// succeeded, the standalone record reads as gone, and the next delete

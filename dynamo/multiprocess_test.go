@@ -178,7 +178,7 @@ func mpChild(t *testing.T) {
 			i := r.IntN(len(stale))
 			inst := stale[i]
 			stale = append(stale[:i], stale[i+1:]...)
-			inst.User.Token = installstore.Secret("xoxp-test-" + inst.TeamID + "-U1-zombie")
+			inst.User.Token = installstore.NewSecret("xoxp-test-" + inst.TeamID + "-U1-zombie")
 			err := s.UpdateInstallation(ctx, inst)
 			if err != nil && !errors.Is(err, installstore.ErrConflict) && !errors.Is(err, installstore.ErrNotFound) {
 				require.NoError(t, err)

@@ -71,7 +71,7 @@ func TestConcurrentLifecycleKeepsTenantWhole(t *testing.T) {
 							err = fmt.Errorf("fetch %+v returned another record's user token", q)
 							break
 						}
-						cur.User.Token = installstore.Secret("xoxp-test-" + team + "-" + user + "-refreshed-" + tag)
+						cur.User.Token = installstore.NewSecret("xoxp-test-" + team + "-" + user + "-refreshed-" + tag)
 						err = s.UpdateInstallation(ctx, cur)
 					}
 				}

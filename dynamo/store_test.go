@@ -24,7 +24,7 @@ import (
 func sealedFixture(team, user, tag string) *installstore.Installation {
 	inst := storetest.Fixture("", team, user, tag)
 	_ = inst.Secrets(func(_ string, s *installstore.Secret) error {
-		*s = installstore.Secret(installstore.SealedPrefix + "fake-" + strings.ReplaceAll(s.Reveal(), "xox", "t"))
+		*s = installstore.NewSecret(installstore.SealedPrefix + "fake-" + strings.ReplaceAll(s.Reveal(), "xox", "t"))
 		return nil
 	})
 	return inst
@@ -52,7 +52,7 @@ func TestRefusesPlaintextSecrets(t *testing.T) {
 		inst := sealedFixture("T2", "U1", "b")
 		_ = inst.Secrets(func(name string, s *installstore.Secret) error {
 			if name == field {
-				*s = "xoxb-test-plaintext-canary"
+				*s = installstore.NewSecret("xoxb-test-plaintext-canary")
 			}
 			return nil
 		})
@@ -66,7 +66,7 @@ func TestRefusesPlaintextSecrets(t *testing.T) {
 		require.NoError(t, ferr)
 		_ = upd.Secrets(func(name string, s *installstore.Secret) error {
 			if name == field {
-				*s = "xoxb-test-plaintext-canary"
+				*s = installstore.NewSecret("xoxb-test-plaintext-canary")
 			}
 			return nil
 		})

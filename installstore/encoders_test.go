@@ -17,7 +17,7 @@ import (
 // gob refuses them, whether alone or inside an Installation.
 func TestSecretOpaqueToEncoders(t *testing.T) {
 	inst := storetest.Fixture("E1", "T1", "U1", "encoder-tag")
-	inst.Bot.Token = installstore.Secret(token)
+	inst.Bot.Token = installstore.NewSecret(token)
 
 	for name, v := range map[string]any{"secret": inst.Bot.Token, "installation": inst, "bot": inst.Bot} {
 		out, err := xml.Marshal(v)

@@ -13,7 +13,7 @@ import (
 
 // A Secret never prints its value: not with fmt, JSON or slog.
 func ExampleSecret() {
-	token := installstore.Secret("xoxb-test-example")
+	token := installstore.NewSecret("xoxb-test-example")
 	fmt.Printf("%v %s %q %x\n", token, token, token, token)
 	b, _ := json.Marshal(map[string]any{"token": token})
 	fmt.Println(string(b))
@@ -70,7 +70,7 @@ func ExampleStore() {
 	var store installstore.Store = memory.New()
 	_ = store.StoreInstallation(ctx, &installstore.Installation{
 		EnterpriseID: "E0001", IsEnterpriseInstall: true,
-		Bot:  &installstore.Bot{ID: "B0001", Token: "xoxb-test-org"},
+		Bot:  &installstore.Bot{ID: "B0001", Token: installstore.NewSecret("xoxb-test-org")},
 		User: installstore.User{ID: "U0001"},
 	})
 	inst, err := store.FetchInstallation(ctx, installstore.Query{EnterpriseID: "E0001", TeamID: "T0042"})

@@ -1,6 +1,7 @@
 package installstore
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,35 +13,65 @@ import (
 const Redacted = "[REDACTED]"
 
 // Secret holds a credential: an access token, a refresh token, an incoming
-// webhook URL, a client or signing secret.
+// webhook URL, a client or signing secret. Build one with [NewSecret]; the
+// zero Secret is empty.
 //
-// A Secret redacts itself wherever it could leak by accident: fmt (every verb,
-// including %#v and %x), [Secret.String], [Secret.GoString], encoding/json,
-// encoding.TextMarshaler users and log/slog all see [Redacted] (or "" for an
-// empty Secret, so that absence stays visible). The only way to the value is
-// [Secret.Reveal], which makes every use greppable.
+// A Secret is opaque: its value sits behind an unexported pointer, so the
+// only way to it is [Secret.Reveal], which makes every use greppable (there
+// is no string(tok) conversion). Wherever it could leak by accident it
+// redacts itself: fmt (every verb, including %#v, %x and %d),
+// [Secret.String], [Secret.GoString], encoding/json, encoding.TextMarshaler
+// users (encoding/xml), text/template and log/slog all see [Redacted] (or ""
+// for an empty Secret, so that absence stays visible); encoding/gob refuses
+// it.
 //
-// Unmarshalling from JSON or text is deliberately not redacted: a Secret can be
-// read from a config file, but never written back out. encoding/xml and
-// text/template print it redacted (through MarshalText and fmt); encoding/gob
-// refuses it.
+// The places where fmt calls no method print a pointer address, never the
+// value: a bad verb (fmt.Printf("%p", tok), or fmt.Errorf("save: %w", inst)
+// with inst not an error), and a Secret in an unexported field of the
+// caller's own struct.
 //
-// Two holes are fmt's and cannot be closed by a method: a Secret in an
-// unexported field of your own struct, and a value printed after a bad verb
-// (fmt.Printf("%p", tok), or fmt.Errorf("save: %w", inst) with inst not an
-// error: go vet reports this one), print raw, because fmt skips methods
-// there. Keep Secrets in exported fields and run go vet.
-type Secret string
+// Secrets are not comparable: a == b does not compile (a pointer comparison
+// would be silently wrong), and a Secret cannot be a map key. Compare with
+// [Secret.Equal], which runs in constant time.
+//
+// Unmarshalling from JSON or text is deliberately not redacted: a Secret can
+// be read from a config file (as a JSON string, through
+// [Secret.UnmarshalText]), but never written back out.
+type Secret struct {
+	v *string
+	_ [0]func() // not comparable: use Equal
+}
+
+// NewSecret returns a Secret holding s. NewSecret("") is the zero
+// (empty) Secret.
+func NewSecret(s string) Secret {
+	if s == "" {
+		return Secret{}
+	}
+	return Secret{v: &s}
+}
 
 // Reveal returns the secret value. Call it only where the value leaves for
 // its one legitimate use: an HTTP header to Slack, a cipher, a sealed record.
-func (s Secret) Reveal() string { return string(s) }
+func (s Secret) Reveal() string {
+	if s.v == nil {
+		return ""
+	}
+	return *s.v
+}
 
 // IsZero reports whether the secret is empty.
-func (s Secret) IsZero() bool { return s == "" }
+func (s Secret) IsZero() bool { return s.v == nil || *s.v == "" }
+
+// Equal reports whether s and o hold the same value, in time that depends
+// only on the lengths of the values (crypto/subtle), never on where they
+// first differ. Two empty Secrets are equal.
+func (s Secret) Equal(o Secret) bool {
+	return subtle.ConstantTimeCompare([]byte(s.Reveal()), []byte(o.Reveal())) == 1
+}
 
 func (s Secret) redacted() string {
-	if s == "" {
+	if s.IsZero() {
 		return ""
 	}
 	return Redacted
@@ -70,14 +101,15 @@ func (s Secret) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(s.re
 // and slog's text handler for map keys).
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.redacted()), nil }
 
-// UnmarshalText reads a secret from text, for configuration files. It
-// refuses the redaction marker, so a redacted dump can never be loaded back
-// as if it were the credential.
+// UnmarshalText reads a secret from text, for configuration files (it is
+// also what encoding/json uses for a quoted string). It refuses the
+// redaction marker, so a redacted dump can never be loaded back as if it
+// were the credential.
 func (s *Secret) UnmarshalText(b []byte) error {
 	if string(b) == Redacted {
 		return fmt.Errorf("installstore: refusing to load the redaction marker %q as a secret", Redacted)
 	}
-	*s = Secret(b)
+	*s = NewSecret(string(b))
 	return nil
 }
 
@@ -97,4 +129,4 @@ const SealedPrefix = "ivsealed:"
 
 // IsSealed reports whether the secret is in sealed form (starts with
 // [SealedPrefix]).
-func (s Secret) IsSealed() bool { return strings.HasPrefix(string(s), SealedPrefix) }
+func (s Secret) IsSealed() bool { return strings.HasPrefix(s.Reveal(), SealedPrefix) }

@@ -19,7 +19,7 @@ import (
 const token = "xoxb-test-do-not-print-me"
 
 func TestSecretRedactsEverywhere(t *testing.T) {
-	s := installstore.Secret(token)
+	s := installstore.NewSecret(token)
 	inst := storetest.Fixture("E1", "T1", "U1", "secret-tag")
 	inst.Bot.Token = s
 
@@ -89,7 +89,7 @@ func TestSecretsVisitsEveryField(t *testing.T) {
 	var names []string
 	require.NoError(t, inst.Secrets(func(field string, s *installstore.Secret) error {
 		names = append(names, field)
-		*s = installstore.Secret("sealed:" + field)
+		*s = installstore.NewSecret("sealed:" + field)
 		return nil
 	}))
 	require.Equal(t, []string{installstore.FieldBotToken, installstore.FieldBotRefreshToken, installstore.FieldUserToken, installstore.FieldUserRefreshToken, installstore.FieldIncomingWebhookURL}, names)
@@ -97,7 +97,7 @@ func TestSecretsVisitsEveryField(t *testing.T) {
 	require.Equal(t, "sealed:incoming_webhook.url", inst.IncomingWebhook.URL.Reveal())
 
 	// Empty secrets and missing parts are skipped; errors stop the walk.
-	bare := &installstore.Installation{TeamID: "T1", User: installstore.User{ID: "U1", Token: "xoxp-test"}}
+	bare := &installstore.Installation{TeamID: "T1", User: installstore.User{ID: "U1", Token: installstore.NewSecret("xoxp-test")}}
 	stop := errors.New("stop")
 	n := 0
 	err := bare.Secrets(func(string, *installstore.Secret) error { n++; return stop })
@@ -112,7 +112,7 @@ func TestCloneIsDeep(t *testing.T) {
 	c.Bot.Scopes[0] = "x"
 	c.User.Scopes[0] = "x"
 	c.IncomingWebhook.Channel = "x"
-	c.Bot.Token = "x"
+	c.Bot.Token = installstore.NewSecret("x")
 	require.Equal(t, storetest.Fixture("", "T1", "U1", "a"), inst)
 	require.Nil(t, (*installstore.Installation)(nil).Clone())
 }
@@ -140,7 +140,7 @@ func TestValidationErrorsNameTheProblem(t *testing.T) {
 	err := installstore.Query{EnterpriseID: "E1"}.Validate()
 	require.ErrorIs(t, err, installstore.ErrInvalid)
 	require.Contains(t, err.Error(), "IsEnterpriseInstall")
-	err = (&installstore.Installation{TeamID: "T1", Bot: &installstore.Bot{Token: "xoxb-test-secret"}, User: installstore.User{ID: "bad id"}}).Validate()
+	err = (&installstore.Installation{TeamID: "T1", Bot: &installstore.Bot{Token: installstore.NewSecret("xoxb-test-secret")}, User: installstore.User{ID: "bad id"}}).Validate()
 	require.ErrorIs(t, err, installstore.ErrInvalid)
 	require.NotContains(t, err.Error(), "xoxb-test-secret")
 }

@@ -139,7 +139,7 @@ func Example() {
 	s := memory.New()
 	_ = s.StoreInstallation(ctx, &installstore.Installation{
 		TeamID: "T0001",
-		Bot:    &installstore.Bot{ID: "B0001", Token: "xoxb-test-example"},
+		Bot:    &installstore.Bot{ID: "B0001", Token: installstore.NewSecret("xoxb-test-example")},
 		User:   installstore.User{ID: "U0001"},
 	})
 	inst, err := s.FetchInstallation(ctx, installstore.Query{TeamID: "T0001"})

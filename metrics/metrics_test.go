@@ -221,7 +221,7 @@ func Example() {
 	store := memory.New() // the backend below the encryption layer: scopes are not sealed
 	if err := store.StoreInstallation(ctx, &installstore.Installation{
 		TeamID: "T0OLD",
-		Bot:    &installstore.Bot{Token: "xoxb-test-old", Scopes: []string{"chat:write"}},
+		Bot:    &installstore.Bot{Token: installstore.NewSecret("xoxb-test-old"), Scopes: []string{"chat:write"}},
 		User:   installstore.User{ID: "U1"},
 	}); err != nil {
 		fmt.Println(err)

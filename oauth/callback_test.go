@@ -48,11 +48,11 @@ var installCases = []installCase{
 		want: func(now time.Time) *installstore.Installation {
 			return &installstore.Installation{
 				AppID: "A0APP", TeamID: "T0WS", TeamName: "Workspace One",
-				Bot: &installstore.Bot{ID: "B0WS", UserID: "U0BOTWS", Token: "xoxb-test-T0WS-bot",
+				Bot: &installstore.Bot{ID: "B0WS", UserID: "U0BOTWS", Token: installstore.NewSecret("xoxb-test-T0WS-bot"),
 					Scopes: []string{"chat:write", "commands", "incoming-webhook"}, InstalledAt: now},
 				User: installstore.User{ID: "U0INSTALLER"},
 				IncomingWebhook: &installstore.IncomingWebhook{
-					URL:     "https://hooks.slack.invalid/services/T0WS/B0HOOK/test-hook-secret",
+					URL:     installstore.NewSecret("https://hooks.slack.invalid/services/T0WS/B0HOOK/test-hook-secret"),
 					Channel: "#general", ChannelID: "C0GEN", ConfigurationURL: "https://teamws.slack.invalid/services/B0HOOK",
 				},
 				TokenType: "bot", InstalledAt: now,
@@ -75,8 +75,8 @@ var installCases = []installCase{
 			return &installstore.Installation{
 				AppID: "A0APP", EnterpriseID: "E0ORG", EnterpriseName: "Org Inc",
 				EnterpriseURL: "https://org.enterprise.slack.invalid/", IsEnterpriseInstall: true,
-				Bot:       &installstore.Bot{ID: "B0ORG", UserID: "U0BOTORG", Token: "xoxb-test-E0ORG-bot", Scopes: []string{"chat:write"}, InstalledAt: now},
-				User:      installstore.User{ID: "W0ADMIN", Token: "xoxp-test-E0ORG-admin", Scopes: []string{"search:read"}},
+				Bot:       &installstore.Bot{ID: "B0ORG", UserID: "U0BOTORG", Token: installstore.NewSecret("xoxb-test-E0ORG-bot"), Scopes: []string{"chat:write"}, InstalledAt: now},
+				User:      installstore.User{ID: "W0ADMIN", Token: installstore.NewSecret("xoxp-test-E0ORG-admin"), Scopes: []string{"search:read"}},
 				TokenType: "bot", InstalledAt: now,
 			}
 		},
@@ -97,9 +97,9 @@ var installCases = []installCase{
 		want: func(now time.Time) *installstore.Installation {
 			return &installstore.Installation{
 				AppID: "A0APP", EnterpriseID: "E0GRID", EnterpriseName: "Grid", TeamID: "T0ROT", TeamName: "Rotating",
-				Bot: &installstore.Bot{ID: "B0ROT", UserID: "U0BOTROT", Token: "xoxe.xoxb-test-T0ROT-bot",
-					RefreshToken: "xoxe-1-test-T0ROT-bot-refresh", ExpiresAt: now.Add(12 * time.Hour), Scopes: []string{"chat:write"}, InstalledAt: now},
-				User: installstore.User{ID: "U0ROT", Token: "xoxe.xoxp-test-T0ROT-user", RefreshToken: "xoxe-1-test-T0ROT-user-refresh",
+				Bot: &installstore.Bot{ID: "B0ROT", UserID: "U0BOTROT", Token: installstore.NewSecret("xoxe.xoxb-test-T0ROT-bot"),
+					RefreshToken: installstore.NewSecret("xoxe-1-test-T0ROT-bot-refresh"), ExpiresAt: now.Add(12 * time.Hour), Scopes: []string{"chat:write"}, InstalledAt: now},
+				User: installstore.User{ID: "U0ROT", Token: installstore.NewSecret("xoxe.xoxp-test-T0ROT-user"), RefreshToken: installstore.NewSecret("xoxe-1-test-T0ROT-user-refresh"),
 					ExpiresAt: now.Add(12 * time.Hour), Scopes: []string{"search:read"}},
 				TokenType: "bot", InstalledAt: now,
 			}
@@ -116,7 +116,7 @@ var installCases = []installCase{
 		want: func(now time.Time) *installstore.Installation {
 			return &installstore.Installation{
 				AppID: "A0APP", TeamID: "T0USR", TeamName: "Users Only",
-				User:        installstore.User{ID: "U0USR", Token: "xoxp-test-T0USR-user", Scopes: []string{"search:read", "users:read"}},
+				User:        installstore.User{ID: "U0USR", Token: installstore.NewSecret("xoxp-test-T0USR-user"), Scopes: []string{"search:read", "users:read"}},
 				InstalledAt: now,
 			}
 		},
@@ -208,7 +208,9 @@ func TestBadState(t *testing.T) {
 			return e.callback(url.Values{"code": {tc.code}, "state": {"not-a-state"}}, cookie)
 		}},
 		{"SignedWithAnotherSecret", http.StatusBadRequest, oauth.ReasonStateInvalid, func(e *env) (*http.Response, string) {
-			other := newEnv(e.t, func(c *oauth.Config) { c.StateSecret = "another-state-secret-0123456789abcdef01" })
+			other := newEnv(e.t, func(c *oauth.Config) {
+				c.StateSecret = installstore.NewSecret("another-state-secret-0123456789abcdef01")
+			})
 			state, cookie := other.startInstall()
 			return e.callback(url.Values{"code": {tc.code}, "state": {state}}, cookie)
 		}},

@@ -15,9 +15,9 @@ import (
 func validConfig() oauth.Config {
 	return oauth.Config{
 		ClientID:      testClientID,
-		ClientSecret:  testClientSecret,
-		SigningSecret: testSigningSecret,
-		StateSecret:   testStateSecret,
+		ClientSecret:  installstore.NewSecret(testClientSecret),
+		SigningSecret: installstore.NewSecret(testSigningSecret),
+		StateSecret:   installstore.NewSecret(testStateSecret),
 		Scopes:        []string{"chat:write"},
 		RedirectURL:   "https://app.example.com/slack/oauth_redirect",
 		Store:         memory.New(),
@@ -34,11 +34,11 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		want   string
 	}{
 		{"NoClientID", func(c *oauth.Config) { c.ClientID = "" }, "ClientID is empty"},
-		{"NoClientSecret", func(c *oauth.Config) { c.ClientSecret = "" }, "ClientSecret is empty"},
-		{"NoSigningSecret", func(c *oauth.Config) { c.SigningSecret = "" }, "SigningSecret is empty"},
-		{"ShortStateSecret", func(c *oauth.Config) { c.StateSecret = "short" }, "StateSecret has 5 bytes"},
+		{"NoClientSecret", func(c *oauth.Config) { c.ClientSecret = installstore.Secret{} }, "ClientSecret is empty"},
+		{"NoSigningSecret", func(c *oauth.Config) { c.SigningSecret = installstore.Secret{} }, "SigningSecret is empty"},
+		{"ShortStateSecret", func(c *oauth.Config) { c.StateSecret = installstore.NewSecret("short") }, "StateSecret has 5 bytes"},
 		{"ReusedStateSecret", func(c *oauth.Config) {
-			c.ClientSecret = testStateSecret
+			c.ClientSecret = installstore.NewSecret(testStateSecret)
 		}, "must not reuse"},
 		{"NoScopes", func(c *oauth.Config) { c.Scopes = nil }, "no Scopes and no UserScopes"},
 		{"BadScope", func(c *oauth.Config) { c.Scopes = []string{"chat:write,admin"} }, "has a separator"},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/slack-go/slack/slackevents"
 
+	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/memory"
 	"github.com/installvault/installvault/oauth"
 )
@@ -25,9 +26,9 @@ import (
 func Example() {
 	h, err := oauth.New(oauth.Config{
 		ClientID:      "1111.2222",
-		ClientSecret:  "client-secret-example",
-		SigningSecret: "signing-secret-example",
-		StateSecret:   "state-secret-example-0123456789abcdef",
+		ClientSecret:  installstore.NewSecret("client-secret-example"),
+		SigningSecret: installstore.NewSecret("signing-secret-example"),
+		StateSecret:   installstore.NewSecret("state-secret-example-0123456789abcdef"),
 		Scopes:        []string{"chat:write", "commands"},
 		RedirectURL:   "https://app.example.com/slack/oauth_redirect",
 		Store:         memory.New(), // installations, used states, event markers
@@ -75,9 +76,9 @@ func ExampleEventFrom() {
 	const signingSecret = "signing-secret-example"
 	h, err := oauth.New(oauth.Config{
 		ClientID:      "1111.2222",
-		ClientSecret:  "client-secret-example",
-		SigningSecret: signingSecret,
-		StateSecret:   "state-secret-example-0123456789abcdef",
+		ClientSecret:  installstore.NewSecret("client-secret-example"),
+		SigningSecret: installstore.NewSecret(signingSecret),
+		StateSecret:   installstore.NewSecret("state-secret-example-0123456789abcdef"),
 		Scopes:        []string{"app_mentions:read", "chat:write"},
 		RedirectURL:   "https://app.example.com/slack/oauth_redirect",
 		Store:         memory.New(),

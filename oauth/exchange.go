@@ -88,7 +88,7 @@ func (h *Handler) api(token string) *slack.Client {
 }
 
 // secret wraps a value Slack issued.
-func secret(s string) installstore.Secret { return installstore.Secret(s) }
+func secret(s string) installstore.Secret { return installstore.NewSecret(s) }
 
 // buildInstallation maps Slack's oauth.v2.access answer to an Installation
 // installed at installedAt, with expiries counted from now. The bot is nil

@@ -323,9 +323,9 @@ func newEnv(t *testing.T, mutate ...func(*oauth.Config)) *env {
 	base := "https://" + e.app.Listener.Addr().String()
 	cfg := oauth.Config{
 		ClientID:      testClientID,
-		ClientSecret:  testClientSecret,
-		SigningSecret: testSigningSecret,
-		StateSecret:   testStateSecret,
+		ClientSecret:  installstore.NewSecret(testClientSecret),
+		SigningSecret: installstore.NewSecret(testSigningSecret),
+		StateSecret:   installstore.NewSecret(testStateSecret),
 		Scopes:        []string{"chat:write", "commands"},
 		UserScopes:    []string{"search:read"},
 		RedirectURL:   base + oauth.DefaultRedirectPath,

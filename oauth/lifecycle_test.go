@@ -134,7 +134,7 @@ func TestEventsCheckAndPurgeAreOneStep(t *testing.T) {
 		e.seed(storetest.Fixture("", "T1", "U1", "old"), t0)
 		rs.before = func() {
 			inst := fetch(t, e.store, q("", "T1", "U1"))
-			inst.Bot.Token = "xoxb-test-refreshed"
+			inst.Bot.Token = installstore.NewSecret("xoxb-test-refreshed")
 			require.NoError(t, e.store.UpdateInstallation(context.Background(), inst))
 		}
 		rec := e.post(callbackBody("", "T1", false, uninstalled, t0.Add(time.Minute)))

@@ -233,10 +233,10 @@ func decodeRecord(subj string, t installstore.Tenant, row recordRow) (*installst
 			return nil, err
 		}
 	}
-	inst.User.Token = installstore.Secret(deref(row.token))
-	inst.User.RefreshToken = installstore.Secret(deref(row.refreshToken))
+	inst.User.Token = installstore.NewSecret(deref(row.token))
+	inst.User.RefreshToken = installstore.NewSecret(deref(row.refreshToken))
 	if r.Hook != nil || row.hookURL != nil {
-		inst.IncomingWebhook = &installstore.IncomingWebhook{URL: installstore.Secret(deref(row.hookURL))}
+		inst.IncomingWebhook = &installstore.IncomingWebhook{URL: installstore.NewSecret(deref(row.hookURL))}
 		if r.Hook != nil {
 			inst.IncomingWebhook.Channel, inst.IncomingWebhook.ChannelID, inst.IncomingWebhook.ConfigurationURL = r.Hook.Ch, r.Hook.ChID, r.Hook.Cfg
 		}
@@ -263,8 +263,8 @@ func decodeBot(subj string, row botRow) (*installstore.Bot, error) {
 	}
 	b := &installstore.Bot{
 		ID: j.ID, UserID: j.UID, Scopes: j.Scopes,
-		Token:        installstore.Secret(deref(row.token)),
-		RefreshToken: installstore.Secret(deref(row.refreshToken)),
+		Token:        installstore.NewSecret(deref(row.token)),
+		RefreshToken: installstore.NewSecret(deref(row.refreshToken)),
 	}
 	var err error
 	if b.ExpiresAt, err = parseTime(subj, "bot.exp", j.Exp); err != nil {

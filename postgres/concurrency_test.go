@@ -31,7 +31,7 @@ func TestConcurrentUpdatesFromOneReadOneWins(t *testing.T) {
 		for i := range 16 {
 			wg.Go(func() {
 				w := base.Clone()
-				w.Bot.Token = installstore.Secret(fmt.Sprintf("xoxb-test-w%d", i))
+				w.Bot.Token = installstore.NewSecret(fmt.Sprintf("xoxb-test-w%d", i))
 				if user == "" {
 					w.User = installstore.User{} // the latest record, owned by U1, is updated through U1
 				}
@@ -126,12 +126,12 @@ func TestRefusesTextPostgreSQLCannotHold(t *testing.T) {
 	ctx := context.Background()
 	s, _ := pgtest.Store(t, postgres.WithPlaintextSecrets())
 	inst := storetest.Fixture("", "T1", "U1", "a")
-	inst.Bot.Token = "xoxb-test-\x00-nul"
+	inst.Bot.Token = installstore.NewSecret("xoxb-test-\x00-nul")
 	err := s.StoreInstallation(ctx, inst)
 	require.ErrorIs(t, err, installstore.ErrInvalid)
 	require.NotContains(t, err.Error(), "xoxb")
 	require.Contains(t, err.Error(), installstore.FieldBotToken)
-	inst.Bot.Token = "xoxb-test-\xff-latin1"
+	inst.Bot.Token = installstore.NewSecret("xoxb-test-\xff-latin1")
 	require.ErrorIs(t, s.StoreInstallation(ctx, inst), installstore.ErrInvalid)
 
 	inst = storetest.Fixture("", "T1", "U1", "a")

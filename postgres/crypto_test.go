@@ -81,7 +81,7 @@ func TestNoPlaintextInAnyColumnThroughCrypto(t *testing.T) {
 	}
 	cur, err := s.FetchInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U1"})
 	require.NoError(t, err)
-	cur.User.Token = "xoxp-test-refreshed-secret"
+	cur.User.Token = installstore.NewSecret("xoxp-test-refreshed-secret")
 	plain = append(plain, "xoxp-test-refreshed-secret")
 	require.NoError(t, s.UpdateInstallation(ctx, cur))
 	require.NoError(t, s.PutNonce(ctx, "state-test-secret-nonce", time.Now().Add(time.Hour)))

@@ -93,8 +93,8 @@ FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&n); err == nil {
 					var cur *installstore.Installation
 					cur, err = s.FetchInstallation(ctx, q("", team, "U1"))
 					if err == nil {
-						cur.Bot.Token = installstore.Secret("xoxb-test-" + team + "-" + tag)
-						cur.User.Token = installstore.Secret("xoxp-test-" + team + "-U1-" + tag)
+						cur.Bot.Token = installstore.NewSecret("xoxb-test-" + team + "-" + tag)
+						cur.User.Token = installstore.NewSecret("xoxp-test-" + team + "-U1-" + tag)
 						err = s.UpdateInstallation(ctx, cur)
 					}
 				}

@@ -39,10 +39,10 @@ func TestRefusesPlaintextSecretsByDefault(t *testing.T) {
 	// Only one secret in the clear is enough to refuse the whole record.
 	sealed := storetest.Fixture("", "T1", "U1", "x")
 	require.NoError(t, sealed.Secrets(func(_ string, sec *installstore.Secret) error {
-		*sec = installstore.Secret(installstore.SealedPrefix + "test")
+		*sec = installstore.NewSecret(installstore.SealedPrefix + "test")
 		return nil
 	}))
-	sealed.IncomingWebhook.URL = "https://hooks.slack.invalid/services/T1/plain"
+	sealed.IncomingWebhook.URL = installstore.NewSecret("https://hooks.slack.invalid/services/T1/plain")
 	err = s.StoreInstallation(ctx, sealed)
 	require.ErrorIs(t, err, installstore.ErrInvalid)
 	require.Contains(t, err.Error(), installstore.FieldIncomingWebhookURL)
@@ -53,7 +53,7 @@ func TestRefusesPlaintextSecretsByDefault(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM installvault_tenants`).Scan(&n))
 	require.Zero(t, n, "nothing written")
 
-	sealed.IncomingWebhook.URL = installstore.SealedPrefix + "test"
+	sealed.IncomingWebhook.URL = installstore.NewSecret(installstore.SealedPrefix + "test")
 	require.NoError(t, s.StoreInstallation(ctx, sealed), "sealed values are stored")
 }
 

@@ -163,7 +163,7 @@ func BenchmarkUpdate(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				inst := cur[i%benchTenants]
-				inst.Bot.Token = installstore.Secret(fmt.Sprintf("xoxb-test-refreshed-%d", i))
+				inst.Bot.Token = installstore.NewSecret(fmt.Sprintf("xoxb-test-refreshed-%d", i))
 				if err := bs.s.UpdateInstallation(ctx, inst); err != nil {
 					b.Fatal(err)
 				}
@@ -190,7 +190,7 @@ func BenchmarkDueTick(b *testing.B) {
 		s, _ := newPlain(b, client)
 		for i := range tenants {
 			inst := storetest.Fixture("", fmt.Sprintf("TD%d", i), "U1", "due")
-			inst.User.RefreshToken = ""
+			inst.User.RefreshToken = installstore.Secret{}
 			inst.Bot.ExpiresAt = now.Add(time.Duration(i+1) * time.Minute) // tenant i is due i+1 minutes from now
 			if err := s.StoreInstallation(ctx, inst); err != nil {
 				b.Fatal(err)

@@ -132,7 +132,7 @@ func decodeRecord(t installstore.Tenant, user, rec, usr string) (*installstore.I
 		return nil, err
 	}
 	if h := w.Hook; h != nil {
-		inst.IncomingWebhook = &installstore.IncomingWebhook{URL: installstore.Secret(h.URL), Channel: h.Channel, ChannelID: h.ChannelID, ConfigurationURL: h.ConfigURL}
+		inst.IncomingWebhook = &installstore.IncomingWebhook{URL: installstore.NewSecret(h.URL), Channel: h.Channel, ChannelID: h.ChannelID, ConfigurationURL: h.ConfigURL}
 	}
 	switch {
 	case usr != "":
@@ -140,7 +140,7 @@ func decodeRecord(t installstore.Tenant, user, rec, usr string) (*installstore.I
 		if err := json.Unmarshal([]byte(usr), &wu); err != nil {
 			return nil, fmt.Errorf("the installing user does not decode")
 		}
-		inst.User = installstore.User{ID: wu.ID, Token: installstore.Secret(wu.Token), RefreshToken: installstore.Secret(wu.Refresh), Scopes: wu.Scopes}
+		inst.User = installstore.User{ID: wu.ID, Token: installstore.NewSecret(wu.Token), RefreshToken: installstore.NewSecret(wu.Refresh), Scopes: wu.Scopes}
 		if inst.User.ExpiresAt, err = decTime(wu.Exp, "user.exp"); err != nil {
 			return nil, err
 		}
@@ -161,7 +161,7 @@ func decodeBot(s string) (*installstore.Bot, error) {
 	if err := json.Unmarshal([]byte(s), &w); err != nil {
 		return nil, fmt.Errorf("the bot does not decode")
 	}
-	b := &installstore.Bot{ID: w.ID, UserID: w.UserID, Token: installstore.Secret(w.Token), RefreshToken: installstore.Secret(w.Refresh), Scopes: w.Scopes}
+	b := &installstore.Bot{ID: w.ID, UserID: w.UserID, Token: installstore.NewSecret(w.Token), RefreshToken: installstore.NewSecret(w.Refresh), Scopes: w.Scopes}
 	var err error
 	if b.ExpiresAt, err = decTime(w.Exp, "bot.exp"); err != nil {
 		return nil, err

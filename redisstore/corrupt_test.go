@@ -96,7 +96,7 @@ func TestCorruptRecordsAreContained(t *testing.T) {
 					}
 					other, err := s.FetchInstallation(ctx, installstore.Query{TeamID: "T2", UserID: "U1"})
 					require.NoError(t, err, "another tenant is unaffected")
-					require.Equal(t, installstore.Secret("xoxb-test-T2-a"), other.Bot.Token)
+					require.Equal(t, installstore.NewSecret("xoxb-test-T2-a"), other.Bot.Token)
 
 					listed := map[installstore.Query]bool{}
 					err = s.ListInstallations(ctx, func(q installstore.Query, inst *installstore.Installation) error {
@@ -163,7 +163,7 @@ func TestCorruptKeysOverwriteNothing(t *testing.T) {
 			require.NoError(t, s.StoreInstallation(ctx, storetest.Fixture("", "T1", "U1", "c")), "a store replaces an unreadable key")
 			got, err := s.FetchInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U1"})
 			require.NoError(t, err)
-			require.Equal(t, installstore.Secret("xoxb-test-T1-c"), got.Bot.Token)
+			require.Equal(t, installstore.NewSecret("xoxb-test-T1-c"), got.Bot.Token)
 
 			// The group's due index is not a sorted set: nothing is written.
 			before := got.Version

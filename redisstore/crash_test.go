@@ -95,8 +95,8 @@ func TestKillDuringStormLosesNoAcknowledgedWrite(t *testing.T) {
 					// A refresh: fetch, then a conditional update of both tokens.
 					var cur *installstore.Installation
 					if cur, err = s.FetchInstallation(ctx, installstore.Query{TeamID: tm, UserID: "U1"}); err == nil {
-						cur.Bot.Token = installstore.Secret(fmt.Sprintf("xoxb-test-%s-%d", tm, n))
-						cur.User.Token = installstore.Secret(fmt.Sprintf("xoxp-test-%s-U1-%d", tm, n))
+						cur.Bot.Token = installstore.NewSecret(fmt.Sprintf("xoxb-test-%s-%d", tm, n))
+						cur.User.Token = installstore.NewSecret(fmt.Sprintf("xoxp-test-%s-U1-%d", tm, n))
 						err = s.UpdateInstallation(ctx, cur)
 					}
 				} else {

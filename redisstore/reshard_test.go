@@ -134,7 +134,7 @@ func TestReshardingDuringStormLosesNothing(t *testing.T) {
 				mu.Unlock()
 				var err error
 				if cur, ferr := s.FetchInstallation(ctx, q); n%2 == 0 && ferr == nil {
-					cur.Bot.Token = installstore.Secret(fmt.Sprintf("xoxb-test-%s-%d", tn.TeamID, n))
+					cur.Bot.Token = installstore.NewSecret(fmt.Sprintf("xoxb-test-%s-%d", tn.TeamID, n))
 					err = s.UpdateInstallation(ctx, cur)
 				} else {
 					err = s.StoreInstallation(ctx, fixture(tn, n))

@@ -227,7 +227,7 @@ func TestUserOnlyTenantLivesWhileAUserTokenDoes(t *testing.T) {
 		inst := storetest.Fixture("", team, user, "a")
 		inst.Bot = nil
 		if !token {
-			inst.User.Token, inst.User.RefreshToken = "", ""
+			inst.User.Token, inst.User.RefreshToken = installstore.Secret{}, installstore.Secret{}
 		}
 		require.NoError(t, s.StoreInstallation(ctx, inst))
 	}
@@ -236,7 +236,7 @@ func TestUserOnlyTenantLivesWhileAUserTokenDoes(t *testing.T) {
 	require.NoError(t, s.DeleteInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U2"}))
 	got, err := s.FetchInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U1"})
 	require.NoError(t, err, "U1's token keeps the tenant")
-	require.Equal(t, installstore.Secret("xoxp-test-T1-U1-a"), got.User.Token)
+	require.Equal(t, installstore.NewSecret("xoxp-test-T1-U1-a"), got.User.Token)
 
 	install("T2", "U1", false)
 	install("T2", "U2", true)

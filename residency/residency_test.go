@@ -107,7 +107,7 @@ func TestTenantsNeverReachAnotherRegion(t *testing.T) {
 		require.NoError(t, s.StoreInstallation(ctx, inst))
 		got, err := s.FetchInstallation(ctx, installstore.Query{TeamID: team, UserID: "U1"})
 		require.NoError(t, err)
-		got.Bot.Token = "xoxb-test-updated"
+		got.Bot.Token = installstore.NewSecret("xoxb-test-updated")
 		require.NoError(t, s.UpdateInstallation(ctx, got))
 		require.NoError(t, s.DeleteBotIf(ctx, installstore.Query{TeamID: team}, got.Version))
 		require.NoError(t, s.DeleteBot(ctx, installstore.Query{TeamID: team}))
@@ -321,7 +321,7 @@ func Example() {
 		return
 	}
 	// In production: crypto.NewStore over this store, or one crypto store per region below it.
-	if err := store.StoreInstallation(ctx, &installstore.Installation{TeamID: "T0BERLIN", Bot: &installstore.Bot{Token: "xoxb-test-berlin"}}); err != nil {
+	if err := store.StoreInstallation(ctx, &installstore.Installation{TeamID: "T0BERLIN", Bot: &installstore.Bot{Token: installstore.NewSecret("xoxb-test-berlin")}}); err != nil {
 		fmt.Println(err)
 		return
 	}

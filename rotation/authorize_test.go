@@ -41,15 +41,15 @@ func TestAuthorizeStormMakesOneRefresh(t *testing.T) {
 	close(release)
 	wg.Wait()
 
-	distinct := map[installstore.Secret]bool{}
+	distinct := map[string]bool{}
 	for i := range n {
 		require.NoError(t, errs[i])
-		distinct[tokens[i]] = true
+		distinct[tokens[i].Reveal()] = true
 	}
 	require.Equal(t, int64(1), e.slack.calls.Load(), "oauth.v2.access calls")
 	require.Len(t, distinct, 1, "distinct tokens handed out")
 	for tok := range distinct {
-		require.Equal(t, "xoxb-test-bot-1", tok.Reveal())
+		require.Equal(t, "xoxb-test-bot-1", tok)
 	}
 	stored, err := e.store.FetchInstallation(context.Background(), acme)
 	require.NoError(t, err)
@@ -98,7 +98,7 @@ func TestAuthorizeFreshTokenNoCall(t *testing.T) {
 
 func TestAuthorizeNonRotatingToken(t *testing.T) {
 	e := newEnv(t)
-	inst := &installstore.Installation{TeamID: "T0PLAIN", Bot: &installstore.Bot{ID: "B1", Token: "xoxb-test-forever"}}
+	inst := &installstore.Installation{TeamID: "T0PLAIN", Bot: &installstore.Bot{ID: "B1", Token: installstore.NewSecret("xoxb-test-forever")}}
 	require.NoError(t, e.store.StoreInstallation(context.Background(), inst))
 	r := e.refresher(nil)
 	got, err := r.Authorize(context.Background(), installstore.Query{TeamID: "T0PLAIN"})
@@ -200,7 +200,7 @@ func TestInvalidRefreshTokenNeedsReinstall(t *testing.T) {
 			// A re-install (new refresh token) lifts the mark.
 			e.slack.set(func(f *fakeSlack) { f.failWith = "" })
 			re := e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
-			re.Bot.RefreshToken = "xoxe-test-bot-reinstalled"
+			re.Bot.RefreshToken = installstore.NewSecret("xoxe-test-bot-reinstalled")
 			require.NoError(t, e.store.StoreInstallation(context.Background(), re))
 			e.slack.allow("xoxe-test-bot-reinstalled")
 			inst, err := r.Authorize(context.Background(), acme)
@@ -267,7 +267,7 @@ func TestUnrelatedWriteDuringRefreshKeepsNewToken(t *testing.T) {
 	e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
 	e.slack.set(func(f *fakeSlack) {
 		f.onCall = func() { // another user installs meanwhile: the Version moves
-			other := &installstore.Installation{TeamID: "T0ACME", User: installstore.User{ID: "U0OTHER", Token: "xoxp-test-other"}}
+			other := &installstore.Installation{TeamID: "T0ACME", User: installstore.User{ID: "U0OTHER", Token: installstore.NewSecret("xoxp-test-other")}}
 			if err := e.store.StoreInstallation(context.Background(), other); err != nil {
 				t.Error(err)
 			}
@@ -321,7 +321,7 @@ func TestOrgWideInstallServesWorkspace(t *testing.T) {
 	e := newEnv(t)
 	org := &installstore.Installation{
 		EnterpriseID: "E0ORG", IsEnterpriseInstall: true,
-		Bot: &installstore.Bot{ID: "B0ORG", Token: "xoxb-test-org", RefreshToken: "xoxe-test-bot-org", ExpiresAt: e.clock.now().Add(time.Minute)},
+		Bot: &installstore.Bot{ID: "B0ORG", Token: installstore.NewSecret("xoxb-test-org"), RefreshToken: installstore.NewSecret("xoxe-test-bot-org"), ExpiresAt: e.clock.now().Add(time.Minute)},
 	}
 	require.NoError(t, e.store.StoreInstallation(context.Background(), org))
 	e.slack.allow("xoxe-test-bot-org")
@@ -377,13 +377,13 @@ func TestNewValidates(t *testing.T) {
 	e := newEnv(t)
 	_, err := New(e.store)
 	require.ErrorIs(t, err, installstore.ErrInvalid, "credentials are required")
-	_, err = New(nil, WithClientCredentials("id", "secret"))
+	_, err = New(nil, WithClientCredentials("id", installstore.NewSecret("secret")))
 	require.ErrorIs(t, err, installstore.ErrInvalid)
-	_, err = New(e.store, WithClientCredentials("id", "secret"), WithLeaseTTL(0))
+	_, err = New(e.store, WithClientCredentials("id", installstore.NewSecret("secret")), WithLeaseTTL(0))
 	require.ErrorIs(t, err, installstore.ErrInvalid)
-	_, err = New(e.store, WithClientCredentials("id", "secret"), WithRefreshBefore(-time.Second))
+	_, err = New(e.store, WithClientCredentials("id", installstore.NewSecret("secret")), WithRefreshBefore(-time.Second))
 	require.ErrorIs(t, err, installstore.ErrInvalid)
-	r, err := New(e.store, WithClientCredentials("id", "secret"))
+	r, err := New(e.store, WithClientCredentials("id", installstore.NewSecret("secret")))
 	require.NoError(t, err)
 	require.NotNil(t, r)
 	require.False(t, errors.Is(err, ErrRefreshFailed))

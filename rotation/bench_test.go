@@ -42,7 +42,7 @@ func BenchmarkStorm1000(b *testing.B) {
 					exp = time.Now().Add(-time.Minute)
 				}
 				inst := &installstore.Installation{TeamID: team, Bot: &installstore.Bot{
-					ID: "B1", Token: "xoxb-test-old", RefreshToken: installstore.Secret(refresh), ExpiresAt: exp,
+					ID: "B1", Token: installstore.NewSecret("xoxb-test-old"), RefreshToken: installstore.NewSecret(refresh), ExpiresAt: exp,
 				}}
 				if err := store.StoreInstallation(context.Background(), inst); err != nil {
 					b.Fatal(err)
@@ -56,7 +56,7 @@ func BenchmarkStorm1000(b *testing.B) {
 				} else {
 					fake.set(func(f *fakeSlack) { f.reuse = false })
 				}
-				r, err := New(store, WithClientCredentials(testClientID, testClientSecret), WithSlackAPIURL(fake.url()), WithHTTPClient(hc))
+				r, err := New(store, WithClientCredentials(testClientID, installstore.NewSecret(testClientSecret)), WithSlackAPIURL(fake.url()), WithHTTPClient(hc))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -132,8 +132,8 @@ func BenchmarkAuthorizeHot(b *testing.B) {
 		queries[i] = installstore.Query{TeamID: team}
 		for _, s := range []installstore.FullStore{mem, sealed} {
 			inst := &installstore.Installation{TeamID: team, Bot: &installstore.Bot{
-				ID: "B1", Token: "xoxb-test-hot", RefreshToken: "xoxe-test-hot", ExpiresAt: exp,
-			}, User: installstore.User{ID: "U1", Token: "xoxp-test-hot", RefreshToken: "xoxe-test-hot-user", ExpiresAt: exp}}
+				ID: "B1", Token: installstore.NewSecret("xoxb-test-hot"), RefreshToken: installstore.NewSecret("xoxe-test-hot"), ExpiresAt: exp,
+			}, User: installstore.User{ID: "U1", Token: installstore.NewSecret("xoxp-test-hot"), RefreshToken: installstore.NewSecret("xoxe-test-hot-user"), ExpiresAt: exp}}
 			if err := s.StoreInstallation(ctx, inst); err != nil {
 				b.Fatal(err)
 			}
@@ -143,7 +143,7 @@ func BenchmarkAuthorizeHot(b *testing.B) {
 		name  string
 		store installstore.FullStore
 	}{{"memory", mem}, {"crypto+memory", sealed}} {
-		r, err := New(st.store, WithClientCredentials(testClientID, testClientSecret), WithSlackAPIURL("http://127.0.0.1:1/api/"))
+		r, err := New(st.store, WithClientCredentials(testClientID, installstore.NewSecret(testClientSecret)), WithSlackAPIURL("http://127.0.0.1:1/api/"))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -17,7 +17,7 @@ import (
 // TestSlackAPIURLCheckedAtConstruction: a base slack-go cannot append
 // method names to fails New with a fix, not the first refresh.
 func TestSlackAPIURLCheckedAtConstruction(t *testing.T) {
-	creds := rotation.WithClientCredentials("cid", installstore.Secret("client-secret-not-printed"))
+	creds := rotation.WithClientCredentials("cid", installstore.NewSecret("client-secret-not-printed"))
 	for raw, wantOK := range map[string]bool{
 		"https://slack.com/api/":      true,
 		"http://127.0.0.1:8080/api/":  true,
@@ -44,7 +44,7 @@ func TestSlackAPIURLCheckedAtConstruction(t *testing.T) {
 // TestRefresherPrintsNoSecretInTemplates: {{.}} of a *Refresher (text/template
 // dereferences pointers that are not Stringers) prints no client secret.
 func TestRefresherPrintsNoSecretInTemplates(t *testing.T) {
-	r, err := rotation.New(memory.New(), rotation.WithClientCredentials("cid", installstore.Secret("client-secret-not-printed")))
+	r, err := rotation.New(memory.New(), rotation.WithClientCredentials("cid", installstore.NewSecret("client-secret-not-printed")))
 	require.NoError(t, err)
 	var buf bytes.Buffer
 	require.NoError(t, template.Must(template.New("t").Parse("{{.}} {{printf \"%v %+v %#v %s\" . . . .}}")).Execute(&buf, r))

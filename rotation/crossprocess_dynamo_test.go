@@ -87,7 +87,7 @@ func TestDynamoCrashedLeaseHolderIsTakenOver(t *testing.T) {
 	}
 	ctx := context.Background()
 	inst := &installstore.Installation{TeamID: "T0ACME", Bot: &installstore.Bot{
-		ID: "B1", Token: "xoxb-test-expired", RefreshToken: "xoxe-test-bot-dyn", ExpiresAt: e.clock.now().Add(-time.Minute),
+		ID: "B1", Token: installstore.NewSecret("xoxb-test-expired"), RefreshToken: installstore.NewSecret("xoxe-test-bot-dyn"), ExpiresAt: e.clock.now().Add(-time.Minute),
 	}}
 	require.NoError(t, store.StoreInstallation(ctx, inst))
 	e.slack.allow("xoxe-test-bot-dyn")

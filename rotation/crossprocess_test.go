@@ -65,7 +65,7 @@ func xprocParent(t *testing.T, name string, backend *sharedBackend) {
 	store := backend.open(t)
 	team := fmt.Sprintf("T0XPROC%d", time.Now().UnixNano())
 	inst := &installstore.Installation{TeamID: team, Bot: &installstore.Bot{
-		ID: "B1", Token: "xoxb-test-expired", RefreshToken: "xoxe-test-bot-xproc", ExpiresAt: time.Now().Add(-time.Minute),
+		ID: "B1", Token: installstore.NewSecret("xoxb-test-expired"), RefreshToken: installstore.NewSecret("xoxe-test-bot-xproc"), ExpiresAt: time.Now().Add(-time.Minute),
 	}}
 	require.NoError(t, store.StoreInstallation(ctx, inst))
 
@@ -129,7 +129,7 @@ func xprocParent(t *testing.T, name string, backend *sharedBackend) {
 // digest of the single token it handed out.
 func xprocChild(t *testing.T) {
 	store := backendForChild(t)
-	r, err := New(store, WithClientCredentials(testClientID, testClientSecret), WithSlackAPIURL(os.Getenv(envXprocSlack)))
+	r, err := New(store, WithClientCredentials(testClientID, installstore.NewSecret(testClientSecret)), WithSlackAPIURL(os.Getenv(envXprocSlack)))
 	require.NoError(t, err)
 	q := installstore.Query{TeamID: os.Getenv(envXprocTeam)}
 	start := make(chan struct{})

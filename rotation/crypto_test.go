@@ -27,7 +27,7 @@ func TestRefreshThroughCryptoStore(t *testing.T) {
 	require.NoError(t, err)
 
 	inst := &installstore.Installation{TeamID: "T0ACME", Bot: &installstore.Bot{
-		ID: "B1", Token: "xoxb-test-old", RefreshToken: "xoxe-test-bot-sealed", ExpiresAt: e.clock.now().Add(-time.Minute),
+		ID: "B1", Token: installstore.NewSecret("xoxb-test-old"), RefreshToken: installstore.NewSecret("xoxe-test-bot-sealed"), ExpiresAt: e.clock.now().Add(-time.Minute),
 	}}
 	require.NoError(t, sealed.StoreInstallation(context.Background(), inst))
 	e.slack.allow("xoxe-test-bot-sealed")
@@ -71,7 +71,7 @@ func TestRefreshDueGoesPastAnUnreadableTenant(t *testing.T) {
 	}
 	raw, err := e.store.FetchInstallation(ctx, installstore.Query{TeamID: "TBAD"})
 	require.NoError(t, err)
-	raw.Bot.Token = installstore.Secret(raw.Bot.Token.Reveal()[:len(raw.Bot.Token.Reveal())-2] + "AA")
+	raw.Bot.Token = installstore.NewSecret(raw.Bot.Token.Reveal()[:len(raw.Bot.Token.Reveal())-2] + "AA")
 	require.NoError(t, e.store.UpdateInstallation(ctx, raw))
 
 	r := e.refresher(sealed)
@@ -103,7 +103,7 @@ func TestFlightReadsPastTheRecordCache(t *testing.T) {
 	plain, err := crypto.NewStore(e.store, keys)
 	require.NoError(t, err)
 	inst := &installstore.Installation{TeamID: "T0ACME", Bot: &installstore.Bot{
-		ID: "B1", Token: "xoxb-test-old", RefreshToken: "xoxe-test-bot-cached", ExpiresAt: e.clock.now().Add(-time.Minute),
+		ID: "B1", Token: installstore.NewSecret("xoxb-test-old"), RefreshToken: installstore.NewSecret("xoxe-test-bot-cached"), ExpiresAt: e.clock.now().Add(-time.Minute),
 	}}
 	require.NoError(t, plain.StoreInstallation(ctx, inst))
 	e.slack.allow("xoxe-test-bot-cached")
@@ -143,7 +143,7 @@ func TestRefreshDueKMSCallsFollowWhatIsDue(t *testing.T) {
 		}
 		team := fmt.Sprintf("T%05d", i)
 		inst := &installstore.Installation{TeamID: team, Bot: &installstore.Bot{
-			ID: "B1", Token: installstore.Secret("xoxb-test-" + team), RefreshToken: installstore.Secret("xoxe-test-bot-" + team),
+			ID: "B1", Token: installstore.NewSecret("xoxb-test-" + team), RefreshToken: installstore.NewSecret("xoxe-test-bot-" + team),
 			ExpiresAt: e.clock.now().Add(ttl),
 		}}
 		e.slack.allow(inst.Bot.RefreshToken.Reveal())
@@ -182,7 +182,7 @@ func TestKMSThrottlingNeverLosesARotatedToken(t *testing.T) {
 	sealed, err := crypto.NewStore(e.store, provider) // no data-key cache: every write and read calls KMS
 	require.NoError(t, err)
 	inst := &installstore.Installation{TeamID: "T0ACME", Bot: &installstore.Bot{
-		ID: "B1", Token: "xoxb-test-old", RefreshToken: "xoxe-test-bot-kms", ExpiresAt: e.clock.now().Add(-time.Minute),
+		ID: "B1", Token: installstore.NewSecret("xoxb-test-old"), RefreshToken: installstore.NewSecret("xoxe-test-bot-kms"), ExpiresAt: e.clock.now().Add(-time.Minute),
 	}}
 	require.NoError(t, sealed.StoreInstallation(ctx, inst))
 	e.slack.allow("xoxe-test-bot-kms")

@@ -25,7 +25,7 @@ func TestClientCarriesBotToken(t *testing.T) {
 		require.Equal(t, 1, f.authCalls["xoxb-test-bot-1"], "the client uses the refreshed token")
 	})
 
-	userOnly := &installstore.Installation{TeamID: "T0USERONLY", User: installstore.User{ID: "U1", Token: "xoxp-test-u"}}
+	userOnly := &installstore.Installation{TeamID: "T0USERONLY", User: installstore.User{ID: "U1", Token: installstore.NewSecret("xoxp-test-u")}}
 	require.NoError(t, e.store.StoreInstallation(context.Background(), userOnly))
 	_, err = r.Client(context.Background(), installstore.Query{TeamID: "T0USERONLY"})
 	require.ErrorIs(t, err, ErrNoBotToken)
@@ -81,7 +81,7 @@ func TestDoLeavesOtherErrorsAlone(t *testing.T) {
 
 func TestDoInvalidAuthOnlyForBelievedValidRotatingToken(t *testing.T) {
 	e := newEnv(t)
-	inst := &installstore.Installation{TeamID: "T0PLAIN", Bot: &installstore.Bot{ID: "B1", Token: "xoxb-test-forever"}}
+	inst := &installstore.Installation{TeamID: "T0PLAIN", Bot: &installstore.Bot{ID: "B1", Token: installstore.NewSecret("xoxb-test-forever")}}
 	require.NoError(t, e.store.StoreInstallation(context.Background(), inst))
 	r := e.refresher(nil)
 	runs := 0

@@ -18,7 +18,7 @@ func (e *env) installMany(n int, ttl time.Duration) {
 	for i := range n {
 		team := fmt.Sprintf("T%05d", i)
 		inst := &installstore.Installation{TeamID: team, User: installstore.User{ID: "U1"}, Bot: &installstore.Bot{
-			ID: "B1", Token: installstore.Secret("xoxb-test-" + team), RefreshToken: installstore.Secret("xoxe-test-bot-" + team),
+			ID: "B1", Token: installstore.NewSecret("xoxb-test-" + team), RefreshToken: installstore.NewSecret("xoxe-test-bot-" + team),
 			ExpiresAt: e.clock.now().Add(ttl),
 		}}
 		e.slack.allow(inst.Bot.RefreshToken.Reveal())
@@ -39,7 +39,7 @@ func TestRefreshDueCostsWhatIsDue(t *testing.T) {
 		ctx := context.Background()
 		store := func(team, tok string, ttl time.Duration) {
 			inst := &installstore.Installation{TeamID: team, User: installstore.User{ID: "U1"}, Bot: &installstore.Bot{
-				ID: "B1", Token: installstore.Secret("xoxb-test-" + tok), RefreshToken: installstore.Secret("xoxe-test-bot-" + tok),
+				ID: "B1", Token: installstore.NewSecret("xoxb-test-" + tok), RefreshToken: installstore.NewSecret("xoxe-test-bot-" + tok),
 				ExpiresAt: e.clock.now().Add(ttl),
 			}}
 			e.slack.allow(inst.Bot.RefreshToken.Reveal())

@@ -37,13 +37,13 @@ func Example() {
 	_ = store.StoreInstallation(ctx, &installstore.Installation{
 		TeamID: "T0ACME",
 		Bot: &installstore.Bot{
-			ID: "B0BOT", Token: "xoxb-test-old", RefreshToken: "xoxe-test-old",
+			ID: "B0BOT", Token: installstore.NewSecret("xoxb-test-old"), RefreshToken: installstore.NewSecret("xoxe-test-old"),
 			ExpiresAt: time.Now().Add(-time.Minute), // expired: every request waits for the one refresh
 		},
 	})
 
 	refresher, err := rotation.New(store,
-		rotation.WithClientCredentials("0000.1111", installstore.Secret("test-client-secret")),
+		rotation.WithClientCredentials("0000.1111", installstore.NewSecret("test-client-secret")),
 		rotation.WithSlackAPIURL(slackAPI.URL+"/api/"),
 	)
 	if err != nil {
@@ -66,9 +66,9 @@ func Example() {
 	}
 	wg.Wait()
 
-	distinct := map[installstore.Secret]bool{}
+	distinct := map[string]bool{}
 	for _, t := range tokens {
-		distinct[t] = true
+		distinct[t.Reveal()] = true
 	}
 	fmt.Println("refresh calls:", calls.Load())
 	fmt.Println("distinct tokens:", len(distinct))
@@ -85,7 +85,7 @@ func Example() {
 // no token Slack rotated is lost.
 func ExampleRefresher_Run() {
 	store := memory.New() // in production: crypto.NewStore over a shared backend
-	refresher, err := rotation.New(store, rotation.WithClientCredentials("0000.1111", installstore.Secret("test-client-secret")))
+	refresher, err := rotation.New(store, rotation.WithClientCredentials("0000.1111", installstore.NewSecret("test-client-secret")))
 	if err != nil {
 		fmt.Println(err)
 		return

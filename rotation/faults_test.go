@@ -139,7 +139,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
 func (e *env) installOn(team string, ttl time.Duration) *installstore.Installation {
 	e.t.Helper()
 	inst := &installstore.Installation{TeamID: team, Bot: &installstore.Bot{
-		ID: "B1", Token: installstore.Secret("xoxb-test-initial-" + team), RefreshToken: installstore.Secret("xoxe-test-bot-initial-" + team),
+		ID: "B1", Token: installstore.NewSecret("xoxb-test-initial-" + team), RefreshToken: installstore.NewSecret("xoxe-test-bot-initial-" + team),
 		ExpiresAt: e.clock.now().Add(ttl),
 	}}
 	e.slack.allow(inst.Bot.RefreshToken.Reveal())

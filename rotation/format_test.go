@@ -14,7 +14,7 @@ import (
 
 func TestRefresherNeverPrintsTheClientSecret(t *testing.T) {
 	const secret = "test-client-secret-do-not-print"
-	r, err := New(memory.New(), WithClientCredentials("0000.1111", installstore.Secret(secret)))
+	r, err := New(memory.New(), WithClientCredentials("0000.1111", installstore.NewSecret(secret)))
 	require.NoError(t, err)
 	var buf bytes.Buffer
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {

@@ -49,12 +49,12 @@ func FuzzRefreshResponse(f *testing.F) {
 		c := newClock()
 		store := memory.New(memory.WithClock(c.now))
 		old := &installstore.Installation{TeamID: "T0FUZZ", Bot: &installstore.Bot{
-			ID: "B1", Token: "xoxb-test-expired", RefreshToken: "xoxe-test-refresh-secret", ExpiresAt: c.now().Add(-time.Minute),
+			ID: "B1", Token: installstore.NewSecret("xoxb-test-expired"), RefreshToken: installstore.NewSecret("xoxe-test-refresh-secret"), ExpiresAt: c.now().Add(-time.Minute),
 		}}
 		if err := store.StoreInstallation(context.Background(), old); err != nil {
 			t.Fatal(err)
 		}
-		r, err := New(store, WithClientCredentials(testClientID, testClientSecret), WithClock(c.now), WithSlackAPIURL("http://slack.invalid/api/"), WithHTTPClient(hc))
+		r, err := New(store, WithClientCredentials(testClientID, installstore.NewSecret(testClientSecret)), WithClock(c.now), WithSlackAPIURL("http://slack.invalid/api/"), WithHTTPClient(hc))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -41,7 +41,7 @@ func (e *env) refresher(store installstore.FullStore, opts ...Option) *Refresher
 		store = e.store
 	}
 	base := []Option{
-		WithClientCredentials(testClientID, testClientSecret),
+		WithClientCredentials(testClientID, installstore.NewSecret(testClientSecret)),
 		WithClock(e.clock.now),
 		WithSlackAPIURL(e.slack.url()),
 		WithLogger(slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
@@ -62,8 +62,8 @@ func (e *env) install(team, user string, botTTL, userTTL time.Duration) *install
 		TeamID: team,
 		Bot: &installstore.Bot{
 			ID: "B0BOT", UserID: "U0BOT",
-			Token:        installstore.Secret("xoxb-test-initial-" + team),
-			RefreshToken: installstore.Secret("xoxe-test-bot-initial-" + team),
+			Token:        installstore.NewSecret("xoxb-test-initial-" + team),
+			RefreshToken: installstore.NewSecret("xoxe-test-bot-initial-" + team),
 			ExpiresAt:    now.Add(botTTL),
 			Scopes:       []string{"chat:write"},
 		},
@@ -72,8 +72,8 @@ func (e *env) install(team, user string, botTTL, userTTL time.Duration) *install
 	}
 	e.slack.allow(inst.Bot.RefreshToken.Reveal())
 	if userTTL != 0 {
-		inst.User.Token = installstore.Secret("xoxp-test-initial-" + team + "-" + user)
-		inst.User.RefreshToken = installstore.Secret("xoxe-test-user-initial-" + team + "-" + user)
+		inst.User.Token = installstore.NewSecret("xoxp-test-initial-" + team + "-" + user)
+		inst.User.RefreshToken = installstore.NewSecret("xoxe-test-user-initial-" + team + "-" + user)
 		inst.User.ExpiresAt = now.Add(userTTL)
 		e.slack.allow(inst.User.RefreshToken.Reveal())
 	}

@@ -52,7 +52,7 @@ func toWire(inst *installstore.Installation) wireInst {
 	w := wireInst{Inst: inst.Clone(), Secrets: map[string]string{}}
 	_ = w.Inst.Secrets(func(field string, s *installstore.Secret) error {
 		w.Secrets[field] = s.Reveal()
-		*s = ""
+		*s = installstore.Secret{}
 		return nil
 	})
 	return w
@@ -61,7 +61,7 @@ func toWire(inst *installstore.Installation) wireInst {
 func fromWire(w wireInst) *installstore.Installation {
 	inst := w.Inst
 	for field, v := range w.Secrets {
-		s := installstore.Secret(v)
+		s := installstore.NewSecret(v)
 		switch field {
 		case installstore.FieldBotToken:
 			inst.Bot.Token = s

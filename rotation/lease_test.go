@@ -95,7 +95,7 @@ func TestWaiterUsesWhatTheHolderWrote(t *testing.T) {
 	// The other replica writes its refreshed token (and keeps its lease).
 	cur, err := e.store.FetchInstallation(context.Background(), acme)
 	require.NoError(t, err)
-	cur.Bot.Token, cur.Bot.RefreshToken, cur.Bot.ExpiresAt = "xoxb-test-from-other-replica", "xoxe-test-bot-other", e.clock.now().Add(12*time.Hour)
+	cur.Bot.Token, cur.Bot.RefreshToken, cur.Bot.ExpiresAt = installstore.NewSecret("xoxb-test-from-other-replica"), installstore.NewSecret("xoxe-test-bot-other"), e.clock.now().Add(12*time.Hour)
 	require.NoError(t, e.store.UpdateInstallation(context.Background(), cur))
 	inst := <-done
 	require.Equal(t, "xoxb-test-from-other-replica", inst.Bot.Token.Reveal())

@@ -119,7 +119,7 @@ func (r *Refresher) Authorize(ctx context.Context, q installstore.Query) (*insta
 	if err != nil {
 		return nil, fmt.Errorf("rotation: authorize: %w", err) // the store names the tenant
 	}
-	return r.ensure(ctx, "authorize", inst, "", false)
+	return r.ensure(ctx, "authorize", inst, installstore.Secret{}, false)
 }
 
 // Wait blocks until no background refresh or write-back of this Refresher
@@ -195,7 +195,7 @@ func (r *Refresher) ensurePart(ctx context.Context, op string, inst *installstor
 // without waiting for it: t is served meanwhile. A refresh token known dead
 // or in its failure backoff starts nothing; t is served all the same.
 func (r *Refresher) refreshInBackground(ctx context.Context, op string, inst *installstore.Installation, p part, t token) {
-	if _, _, err := r.join(ctx, inst, p, "", true); err != nil {
+	if _, _, err := r.join(ctx, inst, p, installstore.Secret{}, true); err != nil {
 		r.servedValid(ctx, op, inst, p, t, err)
 		return
 	}

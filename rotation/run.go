@@ -165,7 +165,7 @@ func (r *Refresher) refreshRecord(ctx context.Context, rec dueRecord) error {
 	now := r.now()
 	due, dead := 0, 0
 	for _, p := range parts {
-		isDue, err := r.ensurePart(ctx, "run", inst, p, "", true, now)
+		isDue, err := r.ensurePart(ctx, "run", inst, p, installstore.Secret{}, true, now)
 		if isDue {
 			due++
 		}

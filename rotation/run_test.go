@@ -119,7 +119,7 @@ func TestRefreshDueSkipsRecordsThatNeedAReinstall(t *testing.T) {
 
 	// T0B re-installs: new tokens, a new refresh time.
 	re := e.install("T0B", "U1", 30*time.Minute, 0)
-	re.Bot.RefreshToken = "xoxe-test-bot-reinstalled"
+	re.Bot.RefreshToken = installstore.NewSecret("xoxe-test-bot-reinstalled")
 	require.NoError(t, e.store.StoreInstallation(ctx, re))
 	e.slack.allow("xoxe-test-bot-reinstalled")
 	_, err = r.RefreshDue(ctx)

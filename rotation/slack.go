@@ -55,7 +55,7 @@ func (r *Refresher) callSlack(ctx context.Context, refreshToken installstore.Sec
 	if access == "" {
 		return token{}, &slackFailure{msg: "Slack answered without an access token"}
 	}
-	t := token{token: installstore.Secret(access), refresh: installstore.Secret(refresh)}
+	t := token{token: installstore.NewSecret(access), refresh: installstore.NewSecret(refresh)}
 	if t.refresh.IsZero() {
 		t.refresh = refreshToken // Slack kept the refresh token
 	}

@@ -66,7 +66,7 @@ func TestSlackAnswersNeverReachErrorsOrLogs(t *testing.T) {
 			defer srv.Close()
 			e := newEnv(t)
 			inst := &installstore.Installation{TeamID: "T0ECHO", Bot: &installstore.Bot{
-				ID: "B1", Token: "xoxb-test-expired", RefreshToken: echoRefresh, ExpiresAt: e.clock.now().Add(-time.Minute),
+				ID: "B1", Token: installstore.NewSecret("xoxb-test-expired"), RefreshToken: installstore.NewSecret(echoRefresh), ExpiresAt: e.clock.now().Add(-time.Minute),
 			}}
 			require.NoError(t, e.store.StoreInstallation(context.Background(), inst))
 			r := e.refresher(nil, WithSlackAPIURL(srv.URL+"/api/"))

@@ -140,14 +140,14 @@ func decode(op string, q installstore.Query, rec string, user *string, userID st
 		InstalledAt: parseTime(r.At, &bad, "rec.at"), Version: version,
 	}
 	if h := r.Hook; h != nil {
-		inst.IncomingWebhook = &installstore.IncomingWebhook{URL: installstore.Secret(h.URL), Channel: h.Ch, ChannelID: h.ChID, ConfigurationURL: h.Cfg}
+		inst.IncomingWebhook = &installstore.IncomingWebhook{URL: installstore.NewSecret(h.URL), Channel: h.Ch, ChannelID: h.ChID, ConfigurationURL: h.Cfg}
 	}
 	if user != nil {
 		var u userDoc
 		if err := json.Unmarshal([]byte(*user), &u); err != nil {
 			return nil, corruptf(op, q, "column user does not decode")
 		}
-		inst.User = installstore.User{ID: u.ID, Token: installstore.Secret(u.Tok), RefreshToken: installstore.Secret(u.Rtok),
+		inst.User = installstore.User{ID: u.ID, Token: installstore.NewSecret(u.Tok), RefreshToken: installstore.NewSecret(u.Rtok),
 			ExpiresAt: parseTime(u.Exp, &bad, "user.exp"), Scopes: u.Scopes}
 	}
 	if inst.User.ID != userID {
@@ -158,7 +158,7 @@ func decode(op string, q installstore.Query, rec string, user *string, userID st
 		if err := json.Unmarshal([]byte(*bot), &b); err != nil {
 			return nil, corruptf(op, q, "column bot of the tenant does not decode")
 		}
-		inst.Bot = &installstore.Bot{ID: b.ID, UserID: b.UID, Token: installstore.Secret(b.Tok), RefreshToken: installstore.Secret(b.Rtok),
+		inst.Bot = &installstore.Bot{ID: b.ID, UserID: b.UID, Token: installstore.NewSecret(b.Tok), RefreshToken: installstore.NewSecret(b.Rtok),
 			ExpiresAt: parseTime(b.Exp, &bad, "bot.exp"), InstalledAt: parseTime(b.At, &bad, "bot.at"), Scopes: b.Scopes}
 	}
 	if bad != "" {

@@ -42,9 +42,9 @@ func TestRefusesPlaintextSecrets(t *testing.T) {
 	s, _ := open(t)
 	for field, mutate := range map[string]func(*installstore.Installation){
 		installstore.FieldBotToken:           func(i *installstore.Installation) {},
-		installstore.FieldBotRefreshToken:    func(i *installstore.Installation) { i.Bot.Token = "ivsealed:1.x" },
+		installstore.FieldBotRefreshToken:    func(i *installstore.Installation) { i.Bot.Token = installstore.NewSecret("ivsealed:1.x") },
 		installstore.FieldUserToken:          func(i *installstore.Installation) { i.Bot = nil },
-		installstore.FieldUserRefreshToken:   func(i *installstore.Installation) { i.Bot = nil; i.User.Token = "ivsealed:1.x" },
+		installstore.FieldUserRefreshToken:   func(i *installstore.Installation) { i.Bot = nil; i.User.Token = installstore.NewSecret("ivsealed:1.x") },
 		installstore.FieldIncomingWebhookURL: func(i *installstore.Installation) { i.Bot = nil; i.User = installstore.User{ID: "U1"} },
 	} {
 		inst := storetest.Fixture("", "T1", "U1", "plain")
@@ -63,7 +63,7 @@ func TestRefusesPlaintextSecrets(t *testing.T) {
 	require.NoError(t, c.StoreInstallation(ctx, storetest.Fixture("", "T2", "U1", "a")))
 	raw, err := backend.FetchInstallation(ctx, installstore.Query{TeamID: "T2"})
 	require.NoError(t, err)
-	raw.Bot.Token = "xoxb-test-plain"
+	raw.Bot.Token = installstore.NewSecret("xoxb-test-plain")
 	require.ErrorIs(t, backend.UpdateInstallation(ctx, raw), installstore.ErrInvalid)
 	got, err := c.FetchInstallation(ctx, installstore.Query{TeamID: "T2"})
 	require.NoError(t, err)
@@ -94,7 +94,7 @@ func TestNoPlaintextInFiles(t *testing.T) {
 	// A refresh and a delete leave old page images behind in the WAL.
 	cur, err := s.FetchInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U2"})
 	require.NoError(t, err)
-	cur.Bot.Token, cur.User.Token = "xoxb-test-refreshed-T1", "xoxp-test-refreshed-T1"
+	cur.Bot.Token, cur.User.Token = installstore.NewSecret("xoxb-test-refreshed-T1"), installstore.NewSecret("xoxp-test-refreshed-T1")
 	remember(cur)
 	require.NoError(t, s.UpdateInstallation(ctx, cur))
 	require.NoError(t, s.DeleteInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U1"}))

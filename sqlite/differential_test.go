@@ -60,7 +60,7 @@ func TestBehavesAsMemory(t *testing.T) {
 					case 0:
 						inst.Bot = nil // a user-scopes-only install
 					case 1:
-						inst.User.Token, inst.User.RefreshToken = "", ""
+						inst.User.Token, inst.User.RefreshToken = installstore.Secret{}, installstore.Secret{}
 					case 2:
 						inst.InstalledAt = time.Time{} // the store's clock sets it
 					}
@@ -101,9 +101,9 @@ func TestBehavesAsMemory(t *testing.T) {
 							return err
 						}
 						if cur.Bot != nil {
-							cur.Bot.Token = installstore.Secret(fmt.Sprintf("xoxb-test-updated-%d", step))
+							cur.Bot.Token = installstore.NewSecret(fmt.Sprintf("xoxb-test-updated-%d", step))
 						}
-						cur.User.Token = installstore.Secret(fmt.Sprintf("xoxp-test-updated-%d", step))
+						cur.User.Token = installstore.NewSecret(fmt.Sprintf("xoxp-test-updated-%d", step))
 						return st.UpdateInstallation(ctx, cur)
 					}
 					errRef, errS = update(ref), update(s)

@@ -43,7 +43,7 @@ func Example() {
 	backend, store := open()
 	err = store.StoreInstallation(ctx, &installstore.Installation{
 		TeamID: "T0ACME",
-		Bot:    &installstore.Bot{ID: "B0ACME", Token: "xoxb-test-example"},
+		Bot:    &installstore.Bot{ID: "B0ACME", Token: installstore.NewSecret("xoxb-test-example")},
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -78,7 +78,7 @@ func ExampleOpen() {
 	defer store.Close()
 	err = store.StoreInstallation(context.Background(), &installstore.Installation{
 		TeamID: "T0ACME",
-		Bot:    &installstore.Bot{ID: "B1", Token: "xoxb-test-plaintext"},
+		Bot:    &installstore.Bot{ID: "B1", Token: installstore.NewSecret("xoxb-test-plaintext")},
 	})
 	fmt.Println(errors.Is(err, installstore.ErrInvalid))
 	fmt.Println(err)

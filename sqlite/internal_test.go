@@ -82,14 +82,14 @@ func TestFullDiskIsUnavailableAndChangesNothing(t *testing.T) {
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "full.db"), WithPlaintextSecrets())
 	require.NoError(t, err)
 	defer func() { require.NoError(t, s.Close()) }()
-	small := &installstore.Installation{TeamID: "T1", Bot: &installstore.Bot{ID: "B1", Token: "xoxb-test-small"}}
+	small := &installstore.Installation{TeamID: "T1", Bot: &installstore.Bot{ID: "B1", Token: installstore.NewSecret("xoxb-test-small")}}
 	require.NoError(t, s.StoreInstallation(ctx, small))
 	var pages int64
 	require.NoError(t, s.w.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages))
 	_, err = s.w.ExecContext(ctx, fmt.Sprintf("PRAGMA max_page_count = %d", pages)) // the writer's one connection
 	require.NoError(t, err)
 
-	big := &installstore.Installation{TeamID: "T2", TeamName: strings.Repeat("x", 64<<10), Bot: &installstore.Bot{ID: "B2", Token: "xoxb-test-big"}}
+	big := &installstore.Installation{TeamID: "T2", TeamName: strings.Repeat("x", 64<<10), Bot: &installstore.Bot{ID: "B2", Token: installstore.NewSecret("xoxb-test-big")}}
 	err = s.StoreInstallation(ctx, big)
 	require.ErrorIs(t, err, installstore.ErrUnavailable)
 	require.Contains(t, err.Error(), "store tenant :T2")

@@ -43,7 +43,7 @@ const (
 const sharedTeam = "TSHARED"
 
 func counterToken(n int) installstore.Secret {
-	return installstore.Secret(fmt.Sprintf("xoxb-test-count-%d", n))
+	return installstore.NewSecret(fmt.Sprintf("xoxb-test-count-%d", n))
 }
 
 func TestMultiProcess(t *testing.T) {

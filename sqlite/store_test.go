@@ -215,8 +215,12 @@ func TestLockHeldPastBusyTimeoutIsUnavailable(t *testing.T) {
 	cur, err := s.FetchInstallation(ctx, installstore.Query{TeamID: "T1"})
 	require.NoError(t, err, "readers never wait for the writer (WAL)")
 	writes := map[string]func() error{
-		"store":   func() error { return s.StoreInstallation(ctx, storetest.Fixture("", "T1", "U1", "b")) },
-		"update":  func() error { c := cur.Clone(); c.Bot.Token = "xoxb-test-b"; return s.UpdateInstallation(ctx, c) },
+		"store": func() error { return s.StoreInstallation(ctx, storetest.Fixture("", "T1", "U1", "b")) },
+		"update": func() error {
+			c := cur.Clone()
+			c.Bot.Token = installstore.NewSecret("xoxb-test-b")
+			return s.UpdateInstallation(ctx, c)
+		},
 		"delete":  func() error { return s.DeleteInstallation(ctx, installstore.Query{TeamID: "T1"}) },
 		"consume": func() error { return s.ConsumeNonce(ctx, "nonce-busy") },
 		"lease":   func() error { return s.AcquireLease(ctx, "lease-busy", "a", time.Minute) },

@@ -96,7 +96,7 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	defer slack.Close()
 	refresher, err := rotation.New(store,
-		rotation.WithClientCredentials("0000.1111", installstore.Secret("quickstart-client-secret")),
+		rotation.WithClientCredentials("0000.1111", installstore.NewSecret("quickstart-client-secret")),
 		rotation.WithSlackAPIURL(slack.URL+"/api/"),
 	)
 	if err != nil {

@@ -43,12 +43,12 @@ func installation(ent, team, user string, org bool) *installstore.Installation {
 		Bot: &installstore.Bot{
 			ID:           "B" + id,
 			UserID:       "UB" + id,
-			Token:        installstore.Secret("xoxb-test-" + id),
-			RefreshToken: installstore.Secret("xoxe-1-test-" + id),
+			Token:        installstore.NewSecret("xoxb-test-" + id),
+			RefreshToken: installstore.NewSecret("xoxe-1-test-" + id),
 			ExpiresAt:    time.Now().Add(10 * time.Minute),
 			Scopes:       []string{"chat:write", "commands"},
 		},
-		User:      installstore.User{ID: user, Token: installstore.Secret("xoxp-test-" + id + "-" + user), Scopes: []string{"search:read"}},
+		User:      installstore.User{ID: user, Token: installstore.NewSecret("xoxp-test-" + id + "-" + user), Scopes: []string{"search:read"}},
 		TokenType: "bot",
 	}
 }
@@ -102,7 +102,7 @@ func (s *slackStandIn) SetDown(down bool) { s.down.Store(down) }
 func storm(ctx context.Context, r *rotation.Refresher, q installstore.Query, n int) (distinct, failures int) {
 	var (
 		mu     sync.Mutex
-		tokens = map[installstore.Secret]bool{}
+		tokens = map[string]bool{}
 		wg     sync.WaitGroup
 	)
 	for range n {
@@ -114,7 +114,7 @@ func storm(ctx context.Context, r *rotation.Refresher, q installstore.Query, n i
 				failures++
 				return
 			}
-			tokens[inst.Bot.Token] = true
+			tokens[inst.Bot.Token.Reveal()] = true
 		})
 	}
 	wg.Wait()

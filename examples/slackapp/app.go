@@ -228,7 +228,7 @@ func randomKey() []byte {
 
 // randomSecret returns a random secret of 32 bytes' entropy, as text.
 func randomSecret() installstore.Secret {
-	return installstore.Secret(fmt.Sprintf("%x", randomKey()))
+	return installstore.NewSecret(fmt.Sprintf("%x", randomKey()))
 }
 
 // checkHTTPS reports whether base is an https URL (cookies are then Secure).

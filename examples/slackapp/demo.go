@@ -70,7 +70,7 @@ func startDemo(ctx context.Context, o demoOptions) (*demo, error) {
 		Scopes:                 withUsersRead(defaultScopes, o.AdminOnlyScopes),
 		AdminOnlyScopes:        o.AdminOnlyScopes,
 		BaseURL:                base,
-		LocalKeys:              installstore.Secret(base64.StdEncoding.EncodeToString(randomKey())),
+		LocalKeys:              installstore.NewSecret(base64.StdEncoding.EncodeToString(randomKey())),
 		DynamoTable:            o.DynamoTable,
 		DynamoEndpoint:         o.DynamoEndpoint,
 		DynamoLocalCredentials: o.LocalCredentials,

@@ -223,7 +223,7 @@ func TestDemoInBrowser(t *testing.T) {
 	var refreshed *installstore.Installation
 	require.Eventually(t, func() bool {
 		refreshed, err = store.FetchInstallation(context.Background(), installstore.Query{TeamID: acme})
-		return err == nil && refreshed.Bot.Token != firstToken
+		return err == nil && !refreshed.Bot.Token.Equal(firstToken)
 	}, 30*time.Second, 10*time.Millisecond, "Acme's token was never refreshed")
 	require.GreaterOrEqual(t, d.Slack.Stats().Refreshes, 1)
 	require.Contains(t, []installstore.Secret{firstToken, refreshed.Bot.Token}, msgs[1].Token,

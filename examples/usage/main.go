@@ -34,7 +34,7 @@ func main() {
 
 func run(ctx context.Context) error {
 	clientID := os.Getenv("SLACK_CLIENT_ID")
-	clientSecret := installstore.Secret(os.Getenv("SLACK_CLIENT_SECRET"))
+	clientSecret := installstore.NewSecret(os.Getenv("SLACK_CLIENT_SECRET"))
 
 	aws, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
@@ -61,8 +61,8 @@ func run(ctx context.Context) error {
 	slackApp, err := oauth.New(oauth.Config{
 		ClientID:      clientID,
 		ClientSecret:  clientSecret,
-		SigningSecret: installstore.Secret(os.Getenv("SLACK_SIGNING_SECRET")),
-		StateSecret:   installstore.Secret(os.Getenv("SLACK_STATE_SECRET")),
+		SigningSecret: installstore.NewSecret(os.Getenv("SLACK_SIGNING_SECRET")),
+		StateSecret:   installstore.NewSecret(os.Getenv("SLACK_STATE_SECRET")),
 		Scopes:        []string{"chat:write", "app_mentions:read"},
 		RedirectURL:   "https://app.example.com/slack/oauth_redirect",
 		Store:         store,

@@ -58,15 +58,15 @@ func rotating(ent, team, user, tag string, bot, usr time.Time) *installstore.Ins
 	inst := Fixture(ent, team, user, tag)
 	if team == "" {
 		inst = OrgFixture(ent, user, tag)
-		inst.User.RefreshToken = "xoxe-1-test-user-" + installstore.Secret(ent+"-"+user+"-"+tag)
+		inst.User.RefreshToken = installstore.NewSecret("xoxe-1-test-user-" + ent + "-" + user + "-" + tag)
 	}
 	inst.Bot.ExpiresAt = bot
 	if bot.IsZero() {
-		inst.Bot.RefreshToken = ""
+		inst.Bot.RefreshToken = installstore.Secret{}
 	}
 	inst.User.ExpiresAt = usr
 	if usr.IsZero() {
-		inst.User.RefreshToken = ""
+		inst.User.RefreshToken = installstore.Secret{}
 	}
 	return inst
 }
@@ -85,7 +85,7 @@ func testDue(t *testing.T, s installstore.FullStore) {
 	mustStore(t, s, rotating("", "T2", "U2", "a", time.Time{}, at(50))) // a new bot that does not rotate
 	mustStore(t, s, rotating("E1", "", "U1", "org", at(40), time.Time{}))
 	fixed := Fixture("", "T3", "U1", "fixed")
-	fixed.Bot.RefreshToken, fixed.User.RefreshToken = "", "" // nothing rotates: never indexed
+	fixed.Bot.RefreshToken, fixed.User.RefreshToken = installstore.Secret{}, installstore.Secret{} // nothing rotates: never indexed
 	mustStore(t, s, fixed)
 	org := installstore.Query{EnterpriseID: "E1", IsEnterpriseInstall: true}
 

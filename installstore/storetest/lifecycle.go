@@ -43,13 +43,13 @@ func testGridMigration(t *testing.T, s installstore.FullStore) {
 	mustStore(t, s, OrgFixture("E1", "U9", "org"))
 
 	got := mustFetch(t, s, q("E1", "T1", ""))
-	require.Equal(t, installstore.Secret("xoxb-test-T1-before"), got.Bot.Token, "(E1,T1) falls back to the standalone T1 before the org-wide install")
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-before"), got.Bot.Token, "(E1,T1) falls back to the standalone T1 before the org-wide install")
 	require.Empty(t, got.EnterpriseID, "the record is the standalone one")
 	require.Equal(t, installstore.Tenant{TeamID: "T1"}, got.Tenant())
 	got = mustFetch(t, s, q("E1", "T1", "U1"))
-	require.Equal(t, installstore.Secret("xoxp-test-T1-U1-before"), got.User.Token)
+	require.Equal(t, installstore.NewSecret("xoxp-test-T1-U1-before"), got.User.Token)
 	// A team with no standalone record still gets the org-wide install.
-	require.Equal(t, installstore.Secret("xoxb-test-E1-org"), mustFetch(t, s, q("E1", "T2", "")).Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-E1-org"), mustFetch(t, s, q("E1", "T2", "")).Bot.Token)
 	// The fallback never goes the other way, nor to another enterprise.
 	mustStore(t, s, Fixture("E2", "T3", "U1", "e2"))
 	requireNotFound(t, s, q("", "T3", ""))
@@ -57,7 +57,7 @@ func testGridMigration(t *testing.T, s installstore.FullStore) {
 
 	// A new install under the enterprise supersedes the standalone record.
 	mustStore(t, s, Fixture("E1", "T1", "U1", "after"))
-	require.Equal(t, installstore.Secret("xoxb-test-T1-after"), mustFetch(t, s, q("E1", "T1", "")).Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-after"), mustFetch(t, s, q("E1", "T1", "")).Bot.Token)
 	requireNotFound(t, s, q("", "T1", ""))
 	requireNotFound(t, s, q("", "T1", "U1"))
 
@@ -71,7 +71,7 @@ func testGridMigration(t *testing.T, s installstore.FullStore) {
 	require.NoError(t, s.DeleteInstallation(ctx, q("E1", "T4", "")))
 	requireNotFound(t, s, q("", "T4", ""))
 	requireNotFound(t, s, q("E1", "T4", "U2"))
-	require.Equal(t, installstore.Secret("xoxb-test-E1-org"), mustFetch(t, s, q("E1", "T4", "")).Bot.Token, "the org-wide install stays")
+	require.Equal(t, installstore.NewSecret("xoxb-test-E1-org"), mustFetch(t, s, q("E1", "T4", "")).Bot.Token, "the org-wide install stays")
 }
 
 // testDeleteLastUser: a user-scopes-only tenant whose only user is deleted
@@ -109,7 +109,7 @@ func testConditionalDelete(t *testing.T, s installstore.FullStore) {
 	cur := mustStore(t, s, Fixture("", "T1", "U1", "new")) // a re-install after the check
 
 	require.ErrorIs(t, s.DeleteInstallationIf(ctx, q("", "T1", ""), old.Version), installstore.ErrConflict)
-	require.Equal(t, installstore.Secret("xoxb-test-T1-new"), mustFetch(t, s, q("", "T1", "")).Bot.Token, "a stale conditional delete deletes nothing")
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-new"), mustFetch(t, s, q("", "T1", "")).Bot.Token, "a stale conditional delete deletes nothing")
 	require.ErrorIs(t, s.DeleteBotIf(ctx, q("", "T1", ""), old.Version), installstore.ErrConflict)
 	require.NotNil(t, mustFetch(t, s, q("", "T1", "")).Bot, "a stale conditional bot delete keeps the bot")
 	require.ErrorIs(t, s.DeleteInstallationIf(ctx, q("", "T1", "U1"), old.Version), installstore.ErrConflict)
@@ -119,7 +119,7 @@ func testConditionalDelete(t *testing.T, s installstore.FullStore) {
 	got := mustFetch(t, s, q("", "T1", ""))
 	require.Nil(t, got.Bot, "the bot is revoked")
 	require.Greater(t, got.Version, cur.Version, "revoking the bot is a write")
-	require.Equal(t, installstore.Secret("xoxp-test-T1-U1-new"), got.User.Token, "user tokens stay")
+	require.Equal(t, installstore.NewSecret("xoxp-test-T1-U1-new"), got.User.Token, "user tokens stay")
 
 	require.NoError(t, s.DeleteInstallationIf(ctx, q("", "T1", ""), got.Version))
 	requireNotFound(t, s, q("", "T1", ""))
@@ -131,7 +131,7 @@ func testConditionalDelete(t *testing.T, s installstore.FullStore) {
 	// workspace is not the workspace's.
 	org := mustStore(t, s, OrgFixture("E1", "U1", "org"))
 	require.NoError(t, s.DeleteInstallationIf(ctx, q("E1", "T9", ""), org.Version))
-	require.Equal(t, installstore.Secret("xoxb-test-E1-org"), mustFetch(t, s, orgQ("E1", "")).Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-E1-org"), mustFetch(t, s, orgQ("E1", "")).Bot.Token)
 
 	// One user's installation.
 	two := mustStore(t, s, Fixture("", "T2", "U1", "a"))

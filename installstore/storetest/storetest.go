@@ -78,20 +78,20 @@ func Fixture(ent, team, user, tag string) *installstore.Installation {
 		Bot: &installstore.Bot{
 			ID:           "B" + team,
 			UserID:       "UB" + team,
-			Token:        installstore.Secret("xoxb-test-" + team + "-" + tag),
-			RefreshToken: installstore.Secret("xoxe-1-test-" + team + "-" + tag),
+			Token:        installstore.NewSecret("xoxb-test-" + team + "-" + tag),
+			RefreshToken: installstore.NewSecret("xoxe-1-test-" + team + "-" + tag),
 			ExpiresAt:    time.Date(2030, 1, 2, 3, 4, 5, 600000000, time.UTC),
 			Scopes:       []string{"chat:write", "commands"},
 		},
 		User: installstore.User{
 			ID:           user,
-			Token:        installstore.Secret("xoxp-test-" + team + "-" + user + "-" + tag),
-			RefreshToken: installstore.Secret("xoxe-1-test-user-" + team + "-" + user + "-" + tag),
+			Token:        installstore.NewSecret("xoxp-test-" + team + "-" + user + "-" + tag),
+			RefreshToken: installstore.NewSecret("xoxe-1-test-user-" + team + "-" + user + "-" + tag),
 			ExpiresAt:    time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC),
 			Scopes:       []string{"search:read"},
 		},
 		IncomingWebhook: &installstore.IncomingWebhook{
-			URL:              installstore.Secret("https://hooks.slack.invalid/services/" + team + "/" + tag),
+			URL:              installstore.NewSecret("https://hooks.slack.invalid/services/" + team + "/" + tag),
 			Channel:          "#general",
 			ChannelID:        "C" + team,
 			ConfigurationURL: "https://example.invalid/config/" + team,
@@ -109,10 +109,10 @@ func OrgFixture(ent, user, tag string) *installstore.Installation {
 	inst.IsEnterpriseInstall = true
 	inst.Bot.ID = "B" + ent
 	inst.Bot.UserID = "UB" + ent
-	inst.Bot.Token = installstore.Secret("xoxb-test-" + ent + "-" + tag)
-	inst.Bot.RefreshToken = installstore.Secret("xoxe-1-test-" + ent + "-" + tag)
-	inst.User.Token = installstore.Secret("xoxp-test-" + ent + "-" + user + "-" + tag)
-	inst.User.RefreshToken = ""
+	inst.Bot.Token = installstore.NewSecret("xoxb-test-" + ent + "-" + tag)
+	inst.Bot.RefreshToken = installstore.NewSecret("xoxe-1-test-" + ent + "-" + tag)
+	inst.User.Token = installstore.NewSecret("xoxp-test-" + ent + "-" + user + "-" + tag)
+	inst.User.RefreshToken = installstore.Secret{}
 	inst.IncomingWebhook = nil
 	return inst
 }
@@ -235,7 +235,7 @@ func testReinstall(t *testing.T, s installstore.FullStore) {
 	got := mustFetch(t, s, q("", "T1", ""))
 	Equal(t, Fixture("", "T1", "U1", "v2"), got)
 	require.Equal(t, second.Version, got.Version)
-	require.Equal(t, installstore.Secret("xoxb-test-T1-v2"), got.Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-v2"), got.Bot.Token)
 	Equal(t, Fixture("", "T1", "U1", "v2"), mustFetch(t, s, q("", "T1", "U1")))
 
 	// Re-install after uninstall: the new Version is still larger, never a reused one.
@@ -250,16 +250,16 @@ func testUsers(t *testing.T, s installstore.FullStore) {
 
 	latest := mustFetch(t, s, q("", "T1", ""))
 	require.Equal(t, "U2", latest.User.ID, "without UserID, the latest installation")
-	require.Equal(t, installstore.Secret("xoxb-test-T1-u2"), latest.Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-u2"), latest.Bot.Token)
 
 	u1 := mustFetch(t, s, q("", "T1", "U1"))
 	require.Equal(t, "U1", u1.User.ID)
-	require.Equal(t, installstore.Secret("xoxp-test-T1-U1-u1"), u1.User.Token, "U1 keeps its own user token")
-	require.Equal(t, installstore.Secret("xoxb-test-T1-u2"), u1.Bot.Token, "a user installation carries the tenant's current bot")
+	require.Equal(t, installstore.NewSecret("xoxp-test-T1-U1-u1"), u1.User.Token, "U1 keeps its own user token")
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-u2"), u1.Bot.Token, "a user installation carries the tenant's current bot")
 	require.Equal(t, latest.Version, u1.Version, "Version is the tenant's")
 
 	u2 := mustFetch(t, s, q("", "T1", "U2"))
-	require.Equal(t, installstore.Secret("xoxp-test-T1-U2-u2"), u2.User.Token)
+	require.Equal(t, installstore.NewSecret("xoxp-test-T1-U2-u2"), u2.User.Token)
 }
 
 func testNilBotKeeps(t *testing.T, s installstore.FullStore) {
@@ -270,7 +270,7 @@ func testNilBotKeeps(t *testing.T, s installstore.FullStore) {
 	got := mustFetch(t, s, q("", "T1", ""))
 	require.Equal(t, "U2", got.User.ID)
 	require.NotNil(t, got.Bot, "a user-scopes-only install keeps the bot")
-	require.Equal(t, installstore.Secret("xoxb-test-T1-a"), got.Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-a"), got.Bot.Token)
 }
 
 func testEnterprise(t *testing.T, s installstore.FullStore) {
@@ -284,18 +284,18 @@ func testEnterprise(t *testing.T, s installstore.FullStore) {
 
 	// A workspace of E1 with no installation of its own falls back to the org's.
 	got = mustFetch(t, s, q("E1", "T9", ""))
-	require.Equal(t, installstore.Secret("xoxb-test-E1-org"), got.Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-E1-org"), got.Bot.Token)
 	require.True(t, got.IsEnterpriseInstall)
 	got = mustFetch(t, s, q("E1", "T9", "U1"))
-	require.Equal(t, installstore.Secret("xoxp-test-E1-U1-org"), got.User.Token)
+	require.Equal(t, installstore.NewSecret("xoxp-test-E1-U1-org"), got.User.Token)
 
 	// A workspace install under E1 is its own tenant and wins over the org's.
 	mustStore(t, s, Fixture("E1", "T1", "U5", "ws"))
 	got = mustFetch(t, s, q("E1", "T1", ""))
-	require.Equal(t, installstore.Secret("xoxb-test-T1-ws"), got.Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-ws"), got.Bot.Token)
 	require.False(t, got.IsEnterpriseInstall)
 	// ...and the org install is untouched.
-	require.Equal(t, installstore.Secret("xoxb-test-E1-org"), mustFetch(t, s, orgQ("E1", "")).Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-E1-org"), mustFetch(t, s, orgQ("E1", "")).Bot.Token)
 
 	// No crossing: another enterprise, the same team outside the enterprise,
 	// and an org query when only a workspace install exists.
@@ -310,7 +310,7 @@ func testEnterprise(t *testing.T, s installstore.FullStore) {
 	require.NoError(t, s.DeleteInstallation(context.Background(), orgQ("E1", "")))
 	requireNotFound(t, s, q("E1", "T9", ""))
 	requireNotFound(t, s, orgQ("E1", ""))
-	require.Equal(t, installstore.Secret("xoxb-test-T1-ws"), mustFetch(t, s, q("E1", "T1", "")).Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-ws"), mustFetch(t, s, q("E1", "T1", "")).Bot.Token)
 }
 
 func testDeleteUser(t *testing.T, s installstore.FullStore) {
@@ -323,15 +323,15 @@ func testDeleteUser(t *testing.T, s installstore.FullStore) {
 	require.NoError(t, s.DeleteInstallation(ctx, q("", "T1", "U1")))
 	requireNotFound(t, s, q("", "T1", "U1"))
 	after := mustFetch(t, s, q("", "T1", ""))
-	require.Equal(t, installstore.Secret("xoxb-test-T1-b"), after.Bot.Token)
-	require.Equal(t, installstore.Secret("xoxp-test-T1-U2-b"), after.User.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-b"), after.Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxp-test-T1-U2-b"), after.User.Token)
 	require.Greater(t, after.Version, before.Version, "a delete is a write")
 
 	// Remove U2, the latest installer: the bot stays, the user token goes.
 	require.NoError(t, s.DeleteInstallation(ctx, q("", "T1", "U2")))
 	requireNotFound(t, s, q("", "T1", "U2"))
 	after = mustFetch(t, s, q("", "T1", ""))
-	require.Equal(t, installstore.Secret("xoxb-test-T1-b"), after.Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-b"), after.Bot.Token)
 	require.True(t, after.User.Token.IsZero(), "the latest installation must lose the deleted user's token")
 	require.True(t, after.User.RefreshToken.IsZero())
 	require.Equal(t, "Team T1", after.TeamName)
@@ -350,7 +350,7 @@ func testDeleteAll(t *testing.T, s installstore.FullStore) {
 	requireNotFound(t, s, q("", "T1", ""))
 	requireNotFound(t, s, q("", "T1", "U1"))
 	requireNotFound(t, s, q("", "T1", "U2"))
-	require.Equal(t, installstore.Secret("xoxb-test-T2-c"), mustFetch(t, s, q("", "T2", "U1")).Bot.Token, "other tenants stay")
+	require.Equal(t, installstore.NewSecret("xoxb-test-T2-c"), mustFetch(t, s, q("", "T2", "U1")).Bot.Token, "other tenants stay")
 	require.NoError(t, s.DeleteInstallation(ctx, q("", "T1", "")), "deleting twice is not an error")
 }
 
@@ -358,7 +358,7 @@ func testCopies(t *testing.T, s installstore.FullStore) {
 	in := Fixture("", "T1", "U1", "a")
 	mustStore(t, s, in)
 	// Mutating the stored argument afterwards changes nothing.
-	in.Bot.Token = "xoxb-test-mutated"
+	in.Bot.Token = installstore.NewSecret("xoxb-test-mutated")
 	in.Bot.Scopes[0] = "mutated"
 	in.User.Scopes[0] = "mutated"
 	in.IncomingWebhook.Channel = "mutated"
@@ -367,10 +367,10 @@ func testCopies(t *testing.T, s installstore.FullStore) {
 	Equal(t, Fixture("", "T1", "U1", "a"), got)
 
 	// Mutating a fetched value changes nothing.
-	got.Bot.Token = "xoxb-test-mutated"
+	got.Bot.Token = installstore.NewSecret("xoxb-test-mutated")
 	got.Bot.Scopes[0] = "mutated"
 	got.User.Scopes[0] = "mutated"
-	got.IncomingWebhook.URL = "mutated"
+	got.IncomingWebhook.URL = installstore.NewSecret("mutated")
 	got.Bot = nil
 	Equal(t, Fixture("", "T1", "U1", "a"), mustFetch(t, s, q("", "T1", "")))
 	Equal(t, Fixture("", "T1", "U1", "a"), mustFetch(t, s, q("", "T1", "U1")))
@@ -430,7 +430,7 @@ func testDeleteBot(t *testing.T, s installstore.FullStore) {
 	require.NoError(t, d.DeleteBot(ctx, q("", "T1", "")))
 	got := mustFetch(t, s, q("", "T1", ""))
 	require.Nil(t, got.Bot, "bot revoked")
-	require.Equal(t, installstore.Secret("xoxp-test-T1-U1-a"), got.User.Token, "user tokens stay")
+	require.Equal(t, installstore.NewSecret("xoxp-test-T1-U1-a"), got.User.Token, "user tokens stay")
 	require.Greater(t, got.Version, before.Version)
 	require.Nil(t, mustFetch(t, s, q("", "T1", "U1")).Bot)
 	require.NotNil(t, mustFetch(t, s, q("", "T2", "")).Bot, "other tenants keep their bot")
@@ -439,7 +439,7 @@ func testDeleteBot(t *testing.T, s installstore.FullStore) {
 
 	// A later install brings a bot back.
 	mustStore(t, s, Fixture("", "T1", "U1", "c"))
-	require.Equal(t, installstore.Secret("xoxb-test-T1-c"), mustFetch(t, s, q("", "T1", "")).Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-c"), mustFetch(t, s, q("", "T1", "")).Bot.Token)
 }
 
 func testUpdate(t *testing.T, s installstore.FullStore) {
@@ -451,36 +451,36 @@ func testUpdate(t *testing.T, s installstore.FullStore) {
 	// Refresh the bot through the latest installation.
 	cur := mustFetch(t, s, q("", "T1", ""))
 	old := cur.Version
-	cur.Bot.Token = "xoxb-test-T1-refreshed"
+	cur.Bot.Token = installstore.NewSecret("xoxb-test-T1-refreshed")
 	cur.Bot.ExpiresAt = time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
 	require.NoError(t, u.UpdateInstallation(ctx, cur))
 	require.Greater(t, cur.Version, old, "UpdateInstallation sets the new Version")
 	got := mustFetch(t, s, q("", "T1", ""))
 	require.Equal(t, cur.Version, got.Version)
-	require.Equal(t, installstore.Secret("xoxb-test-T1-refreshed"), got.Bot.Token)
-	require.Equal(t, installstore.Secret("xoxb-test-T1-refreshed"), mustFetch(t, s, q("", "T1", "U1")).Bot.Token, "the bot is the tenant's")
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-refreshed"), got.Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-refreshed"), mustFetch(t, s, q("", "T1", "U1")).Bot.Token, "the bot is the tenant's")
 
 	// A stale Version loses.
 	stale := got.Clone()
 	stale.Version = old
-	stale.Bot.Token = "xoxb-test-T1-stale"
+	stale.Bot.Token = installstore.NewSecret("xoxb-test-T1-stale")
 	require.ErrorIs(t, u.UpdateInstallation(ctx, stale), installstore.ErrConflict)
-	require.Equal(t, installstore.Secret("xoxb-test-T1-refreshed"), mustFetch(t, s, q("", "T1", "")).Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-T1-refreshed"), mustFetch(t, s, q("", "T1", "")).Bot.Token)
 
 	// Two writers from one read: exactly one wins.
 	base := mustFetch(t, s, q("", "T1", "U1"))
 	w1, w2 := base.Clone(), base.Clone()
-	w1.User.Token, w2.User.Token = "xoxp-test-w1", "xoxp-test-w2"
+	w1.User.Token, w2.User.Token = installstore.NewSecret("xoxp-test-w1"), installstore.NewSecret("xoxp-test-w2")
 	require.NoError(t, u.UpdateInstallation(ctx, w1))
 	require.ErrorIs(t, u.UpdateInstallation(ctx, w2), installstore.ErrConflict)
-	require.Equal(t, installstore.Secret("xoxp-test-w1"), mustFetch(t, s, q("", "T1", "U1")).User.Token)
-	require.Equal(t, installstore.Secret("xoxp-test-T1-U2-b"), mustFetch(t, s, q("", "T1", "U2")).User.Token, "other users untouched")
+	require.Equal(t, installstore.NewSecret("xoxp-test-w1"), mustFetch(t, s, q("", "T1", "U1")).User.Token)
+	require.Equal(t, installstore.NewSecret("xoxp-test-T1-U2-b"), mustFetch(t, s, q("", "T1", "U2")).User.Token, "other users untouched")
 
 	// Updating the latest installer's record updates the latest installation too.
 	l := mustFetch(t, s, q("", "T1", "U2"))
-	l.User.Token = "xoxp-test-U2-refreshed"
+	l.User.Token = installstore.NewSecret("xoxp-test-U2-refreshed")
 	require.NoError(t, u.UpdateInstallation(ctx, l))
-	require.Equal(t, installstore.Secret("xoxp-test-U2-refreshed"), mustFetch(t, s, q("", "T1", "")).User.Token)
+	require.Equal(t, installstore.NewSecret("xoxp-test-U2-refreshed"), mustFetch(t, s, q("", "T1", "")).User.Token)
 
 	// A nil Bot leaves the bot alone.
 	nb := mustFetch(t, s, q("", "T1", "U1"))
@@ -505,9 +505,9 @@ func testUpdate(t *testing.T, s installstore.FullStore) {
 	before := mustFetch(t, s, q("", "T2", ""))
 	require.NoError(t, s.DeleteInstallation(ctx, q("", "T2", "")))
 	mustStore(t, s, Fixture("", "T2", "U1", "new"))
-	before.Bot.Token = "xoxb-test-from-before-uninstall"
+	before.Bot.Token = installstore.NewSecret("xoxb-test-from-before-uninstall")
 	require.Error(t, u.UpdateInstallation(ctx, before))
-	require.Equal(t, installstore.Secret("xoxb-test-T2-new"), mustFetch(t, s, q("", "T2", "")).Bot.Token)
+	require.Equal(t, installstore.NewSecret("xoxb-test-T2-new"), mustFetch(t, s, q("", "T2", "")).Bot.Token)
 
 	// Missing tenant.
 	require.ErrorIs(t, u.UpdateInstallation(ctx, Fixture("", "T404", "U1", "x")), installstore.ErrNotFound)

@@ -199,14 +199,14 @@ func installation(team, tag string, ttl time.Duration, user bool) *installstore.
 		AppID: "A0TEST", TeamID: team, TeamName: "Workspace " + team, TokenType: "bot",
 		Bot: &installstore.Bot{
 			ID: "B0" + team, UserID: "U0BOT" + team,
-			Token:        installstore.Secret("xoxb-test-" + tag + "-" + team),
-			RefreshToken: installstore.Secret("xoxe-test-bot-" + tag + "-" + team),
+			Token:        installstore.NewSecret("xoxb-test-" + tag + "-" + team),
+			RefreshToken: installstore.NewSecret("xoxe-test-bot-" + tag + "-" + team),
 			ExpiresAt:    time.Now().Add(ttl),
 			Scopes:       []string{"chat:write", "commands", "channels:read", "users:read"},
 		},
 		User: installstore.User{ID: "U0INSTALLER"},
 		IncomingWebhook: &installstore.IncomingWebhook{
-			URL: installstore.Secret("https://hooks.slack.example/services/" + team + "/test"), Channel: "#general", ChannelID: "C0GENERAL",
+			URL: installstore.NewSecret("https://hooks.slack.example/services/" + team + "/test"), Channel: "#general", ChannelID: "C0GENERAL",
 		},
 	}
 	if !user {
@@ -340,7 +340,7 @@ func (f *fleet) tick(t *testing.T, kms *kmstest.Server, keyID string, slack *fak
 		store, err := crypto.NewStore(inner, p, crypto.WithDataKeyCache(10*time.Minute, 1000))
 		require.NoError(t, err)
 		refreshers[i], err = rotation.New(store,
-			rotation.WithClientCredentials(testClientID, testClientSecret),
+			rotation.WithClientCredentials(testClientID, installstore.NewSecret(testClientSecret)),
 			rotation.WithSlackAPIURL(slack.url()),
 			rotation.WithLogger(slog.New(slog.DiscardHandler)))
 		require.NoError(t, err)

@@ -85,7 +85,7 @@ func (s *Server) serveDecision(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.codes[code] = &codeGrant{team: ws.ID, scope: req.Scope, userScope: req.UserScope,
 			redirectURI: req.RedirectURI, expires: s.cfg.Now().Add(codeLifetime)}
-		s.issued = append(s.issued, installstore.Secret(code))
+		s.issued = append(s.issued, installstore.NewSecret(code))
 		s.mu.Unlock()
 		q.Set("code", code)
 	}

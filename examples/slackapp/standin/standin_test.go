@@ -70,7 +70,7 @@ func start(t *testing.T, c *clock) (*standin.Server, *received) {
 		got.mu.Unlock()
 	}))
 	t.Cleanup(app.Close)
-	cfg := standin.Config{ClientID: clientID, ClientSecret: clientSecret, SigningSecret: signingSecret,
+	cfg := standin.Config{ClientID: clientID, ClientSecret: installstore.NewSecret(clientSecret), SigningSecret: installstore.NewSecret(signingSecret),
 		RedirectURL: redirectURL, EventsURL: app.URL + "/slack/events"}
 	if c != nil {
 		cfg.Now = c.Now
@@ -150,7 +150,7 @@ func TestInstallExchangeRefresh(t *testing.T) {
 	require.Equal(t, 1, st.Refreshes)
 	require.Equal(t, 2, st.Rejected)
 	for _, sec := range []string{code, resp.AccessToken, resp.RefreshToken, resp.AuthedUser.AccessToken, r.AccessToken, r.RefreshToken} {
-		require.Contains(t, s.IssuedSecrets(), installstore.Secret(sec))
+		require.Contains(t, s.IssuedSecrets(), installstore.NewSecret(sec))
 	}
 }
 
@@ -186,7 +186,7 @@ func TestTokensExpire(t *testing.T) {
 	api := slack.New(resp.AccessToken, slack.OptionAPIURL(s.APIURL()))
 	_, _, err = api.PostMessage("C1", slack.MsgOptionText("hi", false))
 	require.NoError(t, err)
-	require.Equal(t, installstore.Secret(resp.AccessToken), s.Messages("T0DEMO00001")[0].Token)
+	require.Equal(t, installstore.NewSecret(resp.AccessToken), s.Messages("T0DEMO00001")[0].Token)
 
 	_, err = slack.New("xoxb-test-unknown", slack.OptionAPIURL(s.APIURL())).AuthTest()
 	require.ErrorContains(t, err, "invalid_auth")
@@ -287,7 +287,7 @@ func TestStartRejectsConfig(t *testing.T) {
 	for _, f := range []string{"ClientID", "ClientSecret", "SigningSecret", "RedirectURL", "EventsURL"} {
 		require.ErrorContains(t, err, f)
 	}
-	_, err = standin.Start(standin.Config{ClientID: "x", ClientSecret: "y", SigningSecret: "z", RedirectURL: redirectURL,
+	_, err = standin.Start(standin.Config{ClientID: "x", ClientSecret: installstore.NewSecret("y"), SigningSecret: installstore.NewSecret("z"), RedirectURL: redirectURL,
 		EventsURL: redirectURL, TokenLifetime: -time.Second})
 	require.ErrorContains(t, err, "TokenLifetime")
 }

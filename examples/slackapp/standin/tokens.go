@@ -76,7 +76,7 @@ func (s *Server) issueAccess(team, user string, scope []string, now time.Time) (
 	refresh = random("xoxe-1-demo-")
 	s.tokens[access] = &accessToken{team: team, user: user, scope: scope, expires: now.Add(s.cfg.TokenLifetime)}
 	s.refresh[refresh] = &refreshGrant{team: team, user: user, scope: scope}
-	s.issued = append(s.issued, installstore.Secret(access), installstore.Secret(refresh))
+	s.issued = append(s.issued, installstore.NewSecret(access), installstore.NewSecret(refresh))
 	s.team(team).lastIssue = now
 	return access, refresh
 }
@@ -127,4 +127,4 @@ func splitScope(s string) []string {
 }
 
 // secretFrom wraps a token received from the app.
-func secretFrom(token string) installstore.Secret { return installstore.Secret(token) }
+func secretFrom(token string) installstore.Secret { return installstore.NewSecret(token) }
