@@ -152,3 +152,87 @@ func TestCallerLabel(t *testing.T) {
 	require.Equal(t, "events", installstore.CallerFrom(ctx))
 	require.Equal(t, "cli", installstore.CallerFrom(installstore.WithCaller(ctx, "cli")))
 }
+
+// TestSecretOpaqueWhereFmtCallsNoMethod: after a bad verb, and inside an
+// unexported field, fmt calls no method; the value sits behind a pointer, so
+// what prints is an address, never the token.
+func TestSecretOpaqueWhereFmtCallsNoMethod(t *testing.T) {
+	tok := installstore.NewSecret(token)
+	inst := storetest.Fixture("E1", "T1", "U1", "badverb-tag")
+	inst.Bot.Token = tok
+	inst.User.Token = installstore.NewSecret(token + "-user")
+
+	type inner struct{ s installstore.Secret }
+	// go vet reports %w with a non-error when the format is a constant; a
+	// variable format is the case it cannot see.
+	wrap := "save: %w"
+	outputs := map[string]string{
+		"%p secret":                   fmt.Sprintf("%p", tok),
+		"%d secret":                   fmt.Sprintf("%d", tok),
+		"%w *installation":            fmt.Errorf(wrap, inst).Error(),
+		"%w installation":             fmt.Errorf(wrap, *inst).Error(),
+		"%w secret":                   fmt.Errorf(wrap, tok).Error(),
+		"%v unexported field":         fmt.Sprintf("%v", struct{ tok installstore.Secret }{tok}),
+		"%+v unexported field":        fmt.Sprintf("%+v", struct{ tok installstore.Secret }{tok}),
+		"%#v unexported field":        fmt.Sprintf("%#v", struct{ tok installstore.Secret }{tok}),
+		"%+v nested unexported field": fmt.Sprintf("%+v", &struct{ inner inner }{inner{tok}}),
+		"%v unexported *installation": fmt.Sprintf("%v", struct{ i *installstore.Installation }{inst}),
+		"%+v unexported installation": fmt.Sprintf("%+v", struct{ i installstore.Installation }{*inst}),
+		"%s unexported slice":         fmt.Sprintf("%s", struct{ s []installstore.Secret }{[]installstore.Secret{tok}}),
+		"%x unexported map of secrets": fmt.Sprintf("%x", struct {
+			m map[string]installstore.Secret
+		}{map[string]installstore.Secret{"k": tok}}),
+	}
+	for name, out := range outputs {
+		require.NotContains(t, out, token, name)
+		require.NotContains(t, out, "badverb-tag", name)
+		require.NotContains(t, out, hexOf(token), name)
+	}
+	require.Contains(t, outputs["%+v unexported field"], "0x", "an address prints instead")
+}
+
+// TestSecretEqual: Equal compares values (not pointers); == does not compile.
+func TestSecretEqual(t *testing.T) {
+	a, b := installstore.NewSecret("xoxb-test-a"), installstore.NewSecret("xoxb-test-a")
+	require.True(t, a.Equal(b), "same value, different pointers")
+	require.False(t, a.Equal(installstore.NewSecret("xoxb-test-b")))
+	require.False(t, a.Equal(installstore.Secret{}))
+	require.True(t, installstore.Secret{}.Equal(installstore.NewSecret("")))
+	require.True(t, installstore.NewSecret("").IsZero())
+	require.Equal(t, installstore.Secret{}, installstore.NewSecret(""), "NewSecret(\"\") is the zero Secret")
+	require.Equal(t, "xoxb-test-a", a.Reveal())
+	require.Equal(t, "", installstore.Secret{}.Reveal())
+	require.True(t, installstore.NewSecret(installstore.SealedPrefix+"x").IsSealed())
+	require.False(t, installstore.Secret{}.IsSealed())
+}
+
+// TestSecretConfigRoundTrip: a config struct loads its Secret from JSON (a
+// quoted string, through UnmarshalText) and never writes it back out.
+func TestSecretConfigRoundTrip(t *testing.T) {
+	type config struct {
+		ClientID     string
+		ClientSecret installstore.Secret
+		Signing      installstore.Secret `json:"signing_secret"`
+		Optional     installstore.Secret `json:",omitempty"`
+		Absent       installstore.Secret
+	}
+	var cfg config
+	require.NoError(t, json.Unmarshal([]byte(`{"ClientID":"1111.2222","ClientSecret":"`+token+`","signing_secret":"xoxb-test-signing"}`), &cfg))
+	require.Equal(t, "1111.2222", cfg.ClientID)
+	require.Equal(t, token, cfg.ClientSecret.Reveal())
+	require.Equal(t, "xoxb-test-signing", cfg.Signing.Reveal())
+	require.True(t, cfg.Absent.IsZero())
+
+	out, err := json.Marshal(cfg)
+	require.NoError(t, err)
+	require.NotContains(t, string(out), token)
+	require.NotContains(t, string(out), "xoxb-test-signing")
+	require.JSONEq(t, `{"ClientID":"1111.2222","ClientSecret":"[REDACTED]","signing_secret":"[REDACTED]","Optional":"","Absent":""}`, string(out))
+
+	// The redacted dump does not load back as credentials.
+	var again config
+	require.Error(t, json.Unmarshal(out, &again))
+
+	// A non-string JSON value is refused, not coerced.
+	require.Error(t, json.Unmarshal([]byte(`{"ClientSecret":42}`), &again))
+}
