@@ -40,7 +40,8 @@ func TestCreateTable(t *testing.T) {
 
 	// The table works as the store's table.
 	h.table = table
-	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k": make([]byte, 32)}, "k")
+	k, _ := h.localKey()
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k": k}, "k")
 	require.NoError(t, err)
 	h.seed(keys, storetest.Fixture("", "T1", "U1", "ct"))
 	require.Len(t, rawRecords(t, h.client, table), 2)
