@@ -8,7 +8,8 @@
 // also a permanent class ([ErrCorrupt], crypto.ErrDecrypt, [ErrInvalid]).
 //
 // Credentials are [Secret] values, which redact themselves in fmt, JSON, text
-// and slog output. Layers stack over a Store: handler → refresher →
+// and slog output: opaque values built with [NewSecret], read with
+// [Secret.Reveal] and compared with [Secret.Equal]. Layers stack over a Store: handler → refresher →
 // encryption → backend, each talking to the next only through this package's
 // types. A layer takes a FullStore and is one; [Passthrough] hands on what a
 // layer does not change.

@@ -4,13 +4,14 @@ import "fmt"
 
 // fmt skips a value's methods in two places: unexported struct fields, and
 // the fallback it prints after a bad verb (such as %s on a pointer), where it
-// dereferences and prints raw. Giving every type that holds a Secret its own
-// Format closes the second hole: fmt then always calls Format, which prints
-// a method-less copy whose Secret fields redact themselves.
+// dereferences and prints the fields. Giving every type that holds a Secret
+// its own Format makes fmt always call Format, which prints a method-less
+// copy whose Secret fields redact themselves.
 //
-// The first hole cannot be closed from here: a Secret in an unexported field
-// of the caller's own struct prints raw. Keep Secrets in exported fields, or
-// never print such structs.
+// Where fmt still calls no method (a bad verb on the Installation itself, as
+// in fmt.Errorf("save: %w", inst), or an Installation in an unexported field
+// of the caller's own struct), a Secret prints as a pointer address: its
+// value sits behind an unexported pointer (see [Secret]).
 
 type (
 	installationFmt    Installation

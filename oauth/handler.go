@@ -82,9 +82,10 @@ func (h *Handler) scrub(err error, extra ...string) string {
 	return msg
 }
 
-// Format implements [fmt.Formatter]. fmt prints unexported fields raw,
-// skipping [installstore.Secret]'s redaction, so a Handler prints as its
-// routes only, in every verb.
+// Format implements [fmt.Formatter]. fmt prints unexported fields without
+// calling their methods (an [installstore.Secret] there prints as an
+// address, other fields as they are), so a Handler prints as its routes
+// only, in every verb.
 func (h Handler) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "oauth.Handler{install:%q redirect:%q events:%q}", h.cfg.InstallPath, h.cfg.RedirectPath, h.cfg.EventsPath)
 }

@@ -6,8 +6,9 @@ import (
 )
 
 // Format implements [fmt.Formatter]. fmt does not call the methods of
-// unexported fields, so without it %v would print the client secret raw;
-// every verb prints the client ID and the API URL, never a credential.
+// unexported fields, so without it %v would print the client secret as a
+// pointer address and every internal field; every verb prints the client ID
+// and the API URL, never a credential.
 func (r *Refresher) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "rotation.Refresher{clientID: %s, apiURL: %s}", r.clientID, r.apiURL)
 }
