@@ -50,6 +50,9 @@ func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Quer
 				q.UserID = r.rec.userID
 			}
 			name := describe(r.key, q.UserID)
+			if ok {
+				name = describe(t.String(), q.UserID)
+			}
 			if !ok {
 				skipped = append(skipped, name)
 				continue
@@ -100,7 +103,7 @@ func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Quer
 	return nil
 }
 
-// describe names a record by its key: "tenant :T1" or "tenant :T1 user U1".
+// describe names a record: "tenant T1" or "tenant E1/T1 user U1".
 func describe(key, uid string) string {
 	if uid != "" {
 		return "tenant " + key + " user " + uid
