@@ -84,20 +84,19 @@ func run(ctx context.Context) error {
 			log.Printf("refresher stopped: %v", err)
 		}
 	}()
+	stopped := make(chan error, 1)
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = server.Shutdown(shutdown)
-		// A token Slack rotated during the last requests is stored before exit.
-		if err := refresher.Wait(shutdown); err != nil {
-			log.Printf("refresher: %v", err)
-		}
+		// Finish the requests in flight, then store any token Slack rotated
+		// meanwhile before the process exits.
+		stopped <- errors.Join(server.Shutdown(shutdown), refresher.Wait(shutdown))
 	}()
 	if err := server.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	return nil
+	return <-stopped
 }
 
 // onEvent answers app mentions. The tenant comes from the verified request;
