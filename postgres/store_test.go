@@ -98,6 +98,10 @@ func TestCorruptRecordsAreContained(t *testing.T) {
 	})
 	require.ErrorIs(t, err, installstore.ErrCorrupt)
 	require.NotContains(t, err.Error(), "xox")
+	n, complete := installstore.CountSkipped(err)
+	require.True(t, complete, "the listing went to its end")
+	// A corrupt bot spoils the tenant's user records too (they carry it).
+	require.Equal(t, len(corruptions)+2, n, "skipped records: %v", err)
 	require.True(t, listed[q("", "T0GOOD", "")])
 	require.True(t, listed[q("", "T0GOOD", "U1")])
 	for _, c := range corruptions {
