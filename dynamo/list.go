@@ -30,7 +30,15 @@ func (sk skipped) err(op string) error {
 	if len(sk) == 0 {
 		return nil
 	}
-	return fmt.Errorf("dynamo: %s: %w: skipped %d records: %s", op, ErrMalformedItem, len(sk), strings.Join(sk, "; "))
+	return fmt.Errorf("dynamo: %s: %w: skipped %s: %s", op, ErrMalformedItem, records(len(sk)), strings.Join(sk, "; "))
+}
+
+// records returns "1 record" or "n records".
+func records(n int) string {
+	if n == 1 {
+		return "1 record"
+	}
+	return fmt.Sprintf("%d records", n)
 }
 
 // Listing parallelism: Scan segments, and tenants read at once.
