@@ -91,7 +91,7 @@ func tenantItems(ctx context.Context, client *dynamodb.Client, table string, t i
 		ProjectionExpression:     aws.String("#sk"),
 		ExpressionAttributeNames: map[string]string{"#pk": "PK", "#sk": "SK"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: "T#" + t.String()},
+			":pk": &types.AttributeValueMemberS{Value: "T#" + t.Key()},
 		},
 		ConsistentRead: aws.Bool(true),
 	})

@@ -56,7 +56,7 @@ func parseTenant(s string) (installstore.Tenant, error) {
 	if err := q.Validate(); err != nil {
 		return installstore.Tenant{}, fmt.Errorf("tenant %q: %w", s, err)
 	}
-	if q.Tenant().String() != s {
+	if q.Tenant().Key() != s {
 		return installstore.Tenant{}, fmt.Errorf("tenant %q is not in canonical form", s)
 	}
 	return q.Tenant(), nil
