@@ -42,7 +42,11 @@ func (s *skipped) err(op string) error {
 	if s.extra > 0 {
 		more = fmt.Sprintf(" and %d more", s.extra)
 	}
-	return fmt.Errorf("sqlite: %s: %w: skipped %d records: %s%s", op, installstore.ErrCorrupt, len(s.names)+s.extra, strings.Join(s.names, ", "), more)
+	n, noun := len(s.names)+s.extra, "records"
+	if n == 1 {
+		noun = "record"
+	}
+	return fmt.Errorf("sqlite: %s: %w: skipped %d %s: %s%s", op, installstore.ErrCorrupt, n, noun, strings.Join(s.names, ", "), more)
 }
 
 // keyQuery returns the query of a row's key, or false when the key is not
