@@ -41,13 +41,13 @@ needed. Corrupt records are named on stderr and counted (exit 1).`,
 					return fmt.Errorf("scope drift of table %s: %w", tc.table, listErr)
 				}
 				slices.SortFunc(drifts, func(a, b metrics.Drift) int {
-					return cmp.Or(cmp.Compare(a.Query.Tenant().String(), b.Query.Tenant().String()), cmp.Compare(a.Query.UserID, b.Query.UserID))
+					return cmp.Or(cmp.Compare(a.Query.Tenant().Key(), b.Query.Tenant().Key()), cmp.Compare(a.Query.UserID, b.Query.UserID))
 				})
 				if *asJSON {
 					enc := json.NewEncoder(e.stdout)
 					for _, d := range drifts {
 						if err := enc.Encode(driftRow{
-							Tenant: d.Query.Tenant().String(), User: d.Query.UserID,
+							Tenant: d.Query.Tenant().Key(), User: d.Query.UserID,
 							MissingBot: d.MissingBot, ExtraBot: d.ExtraBot, MissingUser: d.MissingUser, ExtraUser: d.ExtraUser,
 						}); err != nil {
 							return err
@@ -76,6 +76,8 @@ needed. Corrupt records are named on stderr and counted (exit 1).`,
 	}
 }
 
+// driftRow is one line of scope-drift -json. Tenant is the tenant's key
+// ([installstore.Tenant.Key]), as in list -json.
 type driftRow struct {
 	Tenant      string   `json:"tenant"`
 	User        string   `json:"user,omitempty"`

@@ -139,8 +139,9 @@ func (h *harness) remember(inst *installstore.Installation) {
 	})
 }
 
-// fixtures are 9 records of 4 tenants: :T1 (latest, U1, U2), E1:T2 (latest,
-// U3), the org-wide E1: (latest, U4), :T3 (latest, U5).
+// fixtures are 9 records of 4 tenants: T1 (latest, U1, U2), E1/T2 (latest,
+// U3), the org-wide E1 (org-wide) (latest, U4), T3 (latest, U5); by key
+// :T1, E1:T2, E1:, :T3.
 func fixtures() []*installstore.Installation {
 	return []*installstore.Installation{
 		storetest.Fixture("", "T1", "U1", "a"),

@@ -15,7 +15,7 @@ const maxTenantKeysFile = 256 << 20
 
 // parseTenantKeys parses the per-tenant KMS keys of apps that use
 // crypto.WithTenantKey: a JSON object from tenant ("ENTERPRISE:TEAM" as
-// installstore.Tenant.String prints it: ":T1", "E1:T2", "E1:" for an org-wide
+// installstore.Tenant.Key prints it: ":T1", "E1:T2", "E1:" for an org-wide
 // install) to a KMS key ID, ARN or alias.
 func parseTenantKeys(data []byte) (map[installstore.Tenant]string, error) {
 	if len(data) > maxTenantKeysFile {
@@ -39,7 +39,7 @@ func parseTenantKeys(data []byte) (map[installstore.Tenant]string, error) {
 			return nil, err
 		}
 		if strings.TrimSpace(key) == "" {
-			return nil, fmt.Errorf("tenant %s: empty key", t)
+			return nil, fmt.Errorf("tenant %q: empty key", s)
 		}
 		keys[t] = key
 	}

@@ -116,7 +116,7 @@ func verify(ctx context.Context, e *env, tc *tableConfig, kc *keyConfig, conc, e
 		return fmt.Errorf("verify table %s: list (after %s): %w", tc.table, count(seen, "record"), listErr)
 	}
 	slices.SortFunc(failures, func(a, b verifyFailure) int {
-		return cmp.Or(cmp.Compare(a.q.Tenant().String(), b.q.Tenant().String()), cmp.Compare(a.q.UserID, b.q.UserID))
+		return cmp.Or(cmp.Compare(a.q.Tenant().Key(), b.q.Tenant().Key()), cmp.Compare(a.q.UserID, b.q.UserID))
 	})
 	for _, f := range failures {
 		label := "FAIL"
