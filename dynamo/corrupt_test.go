@@ -167,6 +167,10 @@ func TestCorruptRecordsContained(t *testing.T) {
 		"tenant C9 user U2", "tenant C10 user U2", "tenant C11 user U2", "tenant C12 user U2", "tenant C13 user U2", fingerprint("T#nocolon"), fingerprint("USER#bad id")} {
 		require.Contains(t, err.Error(), name, "the error names every skipped record")
 	}
+	n, complete := installstore.CountSkipped(err)
+	require.True(t, complete, "the listing went to its end")
+	require.Equal(t, 17, n, "each skipped record is its own ErrCorrupt, so CountSkipped counts them")
+	require.ErrorContains(t, err, "skipped 17 records")
 
 	// The due index goes past entries whose key names no record.
 	var due []installstore.Query

@@ -103,7 +103,11 @@ func skippedErr(op string, skipped []error) error {
 	if len(skipped) == 0 {
 		return nil
 	}
-	return fmt.Errorf("postgres: %s: skipped %d records: %w", op, len(skipped), errors.Join(skipped...))
+	noun := "records"
+	if len(skipped) == 1 {
+		noun = "record"
+	}
+	return fmt.Errorf("postgres: %s: skipped %d %s: %w", op, len(skipped), noun, errors.Join(skipped...))
 }
 
 // describe names a record: "tenant T1" or "tenant E1/T1 user U1".

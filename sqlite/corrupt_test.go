@@ -76,6 +76,15 @@ func TestCorruptRowsAreContained(t *testing.T) {
 			})
 			require.ErrorIs(t, err, installstore.ErrCorrupt)
 			require.NotContains(t, err.Error(), marker)
+			want := 0
+			for _, bad := range []bool{c.latest, c.usr} {
+				if bad {
+					want++
+				}
+			}
+			n, complete := installstore.CountSkipped(err)
+			require.True(t, complete)
+			require.Equal(t, want, n, "each skipped record is counted once")
 			require.True(t, seen[installstore.Query{TeamID: "T2"}] && seen[installstore.Query{TeamID: "T2", UserID: "U1"}])
 			require.Equal(t, !c.latest, seen[installstore.Query{TeamID: "T1"}])
 			require.Equal(t, !c.usr, seen[installstore.Query{TeamID: "T1", UserID: "U1"}])
