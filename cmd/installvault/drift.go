@@ -16,7 +16,7 @@ import (
 func scopeDriftCommand() *command {
 	return &command{
 		name:    "scope-drift",
-		args:    "-bot-scopes a,b [-user-scopes c] [-json] [-table name]",
+		args:    "-bot-scopes a,b [-user-scopes c] [-json] [-store URL]",
 		summary: "list installations whose granted scopes differ from the requested ones (metrics.ScopeDrift)",
 		help: `Compares each installation's granted scopes with the scopes the app requests
 now: such installations need a re-install to get new scopes (MISSING), or still
@@ -38,7 +38,7 @@ needed. Corrupt records are named on stderr and counted (exit 1).`,
 				}
 				drifts, listErr := metrics.ScopeDrift(ctx, raw, want)
 				if _, complete := countSkipped(listErr); !complete {
-					return fmt.Errorf("scope drift of table %s: %w", tc.table, listErr)
+					return fmt.Errorf("scope drift of %s: %w", tc.desc(), listErr)
 				}
 				slices.SortFunc(drifts, func(a, b metrics.Drift) int {
 					return cmp.Or(cmp.Compare(a.Query.Tenant().Key(), b.Query.Tenant().Key()), cmp.Compare(a.Query.UserID, b.Query.UserID))
@@ -53,7 +53,7 @@ needed. Corrupt records are named on stderr and counted (exit 1).`,
 							return err
 						}
 					}
-					return skippedRecords(e, "scope drift of table "+tc.table, listErr)
+					return skippedRecords(e, "scope drift of "+tc.desc(), listErr)
 				}
 				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "TENANT\tUSER\tMISSING_BOT\tEXTRA_BOT\tMISSING_USER\tEXTRA_USER")
@@ -70,7 +70,7 @@ needed. Corrupt records are named on stderr and counted (exit 1).`,
 					verb = "drifts"
 				}
 				fmt.Fprintf(e.stdout, "%s %s\n", count(len(drifts), "installation"), verb)
-				return skippedRecords(e, "scope drift of table "+tc.table, listErr)
+				return skippedRecords(e, "scope drift of "+tc.desc(), listErr)
 			}
 		},
 	}

@@ -94,7 +94,13 @@ func (h *harness) runCtx(ctx context.Context, env map[string]string, stdin strin
 	}
 	code := run(ctx, args, strings.NewReader(stdin), &out, ew, func(k string) string { return env[k] })
 	r := result{code: code, out: out.String(), errOut: errOut.String()}
-	h.t.Logf("installvault %s → exit %d\n%s%s", strings.Join(args, " "), code, r.out, r.errOut)
+	shown := strings.Join(args, " ") // a -store URL may hold a password: never logged
+	for _, sec := range h.secrets {
+		if sec != "" {
+			shown = strings.ReplaceAll(shown, sec, "xxxxx")
+		}
+	}
+	h.t.Logf("installvault %s → exit %d\n%s%s", shown, code, r.out, r.errOut)
 	h.noSecret(r.out, args)
 	h.noSecret(r.errOut, args)
 	return r

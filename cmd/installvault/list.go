@@ -18,16 +18,16 @@ import (
 func listCommand() *command {
 	return &command{
 		name:    "list",
-		args:    "[-json] [-table name] [-endpoint URL]",
+		args:    "[-json] [-store URL]",
 		summary: "list tenants, installers, scopes, expiry, versions and key IDs — never a secret",
-		help: `Lists every record of the table: each tenant's latest installation (USER "-")
+		help: `Lists every record of the store: each tenant's latest installation (USER "-")
 and each user's installation. KEYS names the provider and master key that seal
 the record's secrets, read from the sealed values without opening them (no key
 access needed): after a rotation every record should name the new key.
 UNSEALED marks a secret stored in clear and MALFORMED one that does not parse;
 neither is ever printed. With -json, one JSON object per line.
 
-A record the table holds but that does not decode (corrupt) is not listed: it
+A record the store holds but that does not decode (corrupt) is not listed: it
 is named (tenant and user) on stderr after the others, and list exits 1 with
 their count.`,
 		setup: func(fs *flag.FlagSet, e *env) func(context.Context) error {
@@ -44,7 +44,7 @@ their count.`,
 					return nil
 				})
 				if _, complete := countSkipped(listErr); !complete { // the listing stopped: print nothing partial
-					return fmt.Errorf("list table %s: %w", tc.table, listErr)
+					return fmt.Errorf("list %s: %w", tc.desc(), listErr)
 				}
 				slices.SortFunc(rows, func(a, b listRow) int {
 					return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.User, b.User))
@@ -59,7 +59,7 @@ their count.`,
 				} else if err := printListTable(e, rows); err != nil {
 					return err
 				}
-				return skippedRecords(e, "list table "+tc.table, listErr)
+				return skippedRecords(e, "list "+tc.desc(), listErr)
 			}
 		},
 	}

@@ -36,7 +36,7 @@ func TestPurge(t *testing.T) {
 	// Again: nothing left, exit 1.
 	r = h.run(h.env, "", "purge", "-team", "T2", "-enterprise", "E1")
 	require.Equal(t, exitFailure, r.code)
-	require.Contains(t, r.errOut, "the table holds no record of it")
+	require.Contains(t, r.errOut, "holds no record of it")
 
 	// A workspace with two installers.
 	r = h.run(h.env, "", "purge", "-team", "T1")
