@@ -27,8 +27,9 @@
 //
 //	op           "fetch" or "list"
 //	enterprise_id, team_id, user_id, is_enterprise_install   the query
-//	tenant       the tenant whose record was returned (differs from the query
-//	             when a workspace was served by its organization's org-wide install)
+//	tenant       the tenant whose record was returned, as [installstore.Tenant.String]
+//	             prints it ("T1", "E1/T1", "E1 (org-wide)"); it differs from the query
+//	             when a workspace was served by its organization's org-wide install
 //	secrets      the secret fields returned, e.g. [bot.token user.token]
 //	caller       installstore.CallerFrom(ctx), "unknown" when unset
 //	outcome      "ok", "not_found", "unavailable" (transient: installstore.ErrUnavailable) or "error"

@@ -71,7 +71,7 @@ func TestFetchIsAuditedWithoutSecrets(t *testing.T) {
 	require.Equal(t, "E1", ok["enterprise_id"])
 	require.Equal(t, "T1", ok["team_id"])
 	require.Equal(t, "U1", ok["user_id"])
-	require.Equal(t, "E1:T1", ok["tenant"])
+	require.Equal(t, "E1/T1", ok["tenant"])
 	require.Equal(t, "events", ok["caller"])
 	require.Equal(t, "ok", ok["outcome"])
 	require.Equal(t, "2026-11-23T12:00:00Z", ok["at"])
@@ -95,14 +95,14 @@ func TestFallbackNamesTheServingTenant(t *testing.T) {
 	require.NoError(t, err)
 	rec := records(t, buf)[0]
 	require.Equal(t, "T9", rec["team_id"])
-	require.Equal(t, "E1:", rec["tenant"], "the record came from the org-wide install")
+	require.Equal(t, "E1 (org-wide)", rec["tenant"], "the record came from the org-wide install")
 }
 
 // failing is a store whose fetch fails with an error of the layer below
 // (say, a decrypt failure).
 type failing struct{ installstore.FullStore }
 
-var errBelow = errors.New("crypto: cannot open bot.token of tenant :T1")
+var errBelow = errors.New("crypto: cannot open bot.token of tenant T1")
 
 func (failing) FetchInstallation(context.Context, installstore.Query) (*installstore.Installation, error) {
 	return nil, errBelow
@@ -152,7 +152,7 @@ func (c corruptOne) ListInstallations(ctx context.Context, fn func(installstore.
 	if err := c.FullStore.ListInstallations(ctx, fn); err != nil {
 		return err
 	}
-	return fmt.Errorf("memory: list tenant :T0BAD: %w", installstore.ErrCorrupt)
+	return fmt.Errorf("memory: list tenant T0BAD: %w", installstore.ErrCorrupt)
 }
 
 func TestListRecordsSkippedRecords(t *testing.T) {
@@ -167,7 +167,7 @@ func TestListRecordsSkippedRecords(t *testing.T) {
 	last := recs[n]
 	require.Equal(t, "list", last["op"])
 	require.Equal(t, "error", last["outcome"])
-	require.Contains(t, last["error"], ":T0BAD")
+	require.Contains(t, last["error"], "tenant T0BAD")
 
 	// An error of fn is the caller's: not recorded as the listing's.
 	buf.Reset()
@@ -180,7 +180,7 @@ func TestListRecordsSkippedRecords(t *testing.T) {
 type unavailable struct{ installstore.FullStore }
 
 func (unavailable) FetchInstallation(context.Context, installstore.Query) (*installstore.Installation, error) {
-	return nil, fmt.Errorf("dynamo: fetch tenant :T1: %w", installstore.ErrUnavailable)
+	return nil, fmt.Errorf("dynamo: fetch tenant T1: %w", installstore.ErrUnavailable)
 }
 
 func TestTransientFailureIsItsOwnOutcome(t *testing.T) {
@@ -245,6 +245,6 @@ func Example() {
 	}
 	fmt.Println("token:", inst.Bot.Token)
 	// Output:
-	// level=INFO msg="installvault token read" op=fetch enterprise_id="" team_id=T0001 user_id="" is_enterprise_install=false tenant=:T0001 secrets=[bot.token] caller=events outcome=ok
+	// level=INFO msg="installvault token read" op=fetch enterprise_id="" team_id=T0001 user_id="" is_enterprise_install=false tenant=T0001 secrets=[bot.token] caller=events outcome=ok
 	// token: [REDACTED]
 }

@@ -78,7 +78,7 @@ func TestKMSThrottledIsUnavailableNeverDecrypt(t *testing.T) {
 		got, err := f.cold(t).FetchInstallation(bg, q)
 		requireUnavailable(t, err)
 		require.Nil(t, got)
-		require.Contains(t, err.Error(), ":T1")
+		require.Contains(t, err.Error(), "tenant T1")
 		require.Contains(t, err.Error(), "ThrottlingException")
 	})
 	t.Run("list stops, hands nothing out", func(t *testing.T) {
@@ -154,8 +154,8 @@ func TestKMSRefusedKeyIsDecryptNeverUnavailable(t *testing.T) {
 			seen, err := listAll(t, s)
 			requirePermanent(t, err)
 			require.Empty(t, seen, "no record handed out")
-			require.Contains(t, err.Error(), ":T1")
-			require.Contains(t, err.Error(), ":T2", "the listing went past T1")
+			require.Contains(t, err.Error(), "tenant T1")
+			require.Contains(t, err.Error(), "tenant T2", "the listing went past T1")
 
 			err = s.StoreInstallation(bg, storetest.Fixture("", "T3", "U1", "a"))
 			require.ErrorIs(t, err, crypto.ErrSeal)
@@ -198,7 +198,7 @@ func TestInnerErrorsKeepTheirClass(t *testing.T) {
 		t.Run(class.Error(), func(t *testing.T) {
 			backend := memory.New()
 			require.NoError(t, newStore(t, backend, keyring(t, "k1", "k1")).StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "a")))
-			s := newStore(t, failing{backend, fmtErr("backend: tenant :T9: %w", class)}, keyring(t, "k1", "k1"))
+			s := newStore(t, failing{backend, fmtErr("backend: tenant T9: %w", class)}, keyring(t, "k1", "k1"))
 			_, err := s.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
 			require.ErrorIs(t, err, class)
 			require.False(t, errors.Is(err, crypto.ErrDecrypt))

@@ -134,8 +134,8 @@ func TestRewrapNeverCallsAnUnopenedRecordCurrent(t *testing.T) {
 	stats, err := crypto.Rewrap(bg, newStore(t, inner, wrong))
 	requirePermanent(t, err)
 	require.Equal(t, crypto.RewrapStats{Seen: 4, Failed: 4}, stats)
-	require.Contains(t, err.Error(), ":T1")
-	require.Contains(t, err.Error(), ":T2")
+	require.Contains(t, err.Error(), "tenant T1")
+	require.Contains(t, err.Error(), "tenant T2")
 }
 
 // skipping is a backend whose listing skips (reports) a corrupt record, as
@@ -146,7 +146,7 @@ func (s skipping) ListInstallations(ctx context.Context, fn func(installstore.Qu
 	if err := s.Store.ListInstallations(ctx, fn); err != nil {
 		return err
 	}
-	return fmtErr("backend: list: %w: tenant :TBAD (1 record)", installstore.ErrCorrupt)
+	return fmtErr("backend: list: %w: tenant TBAD (1 record)", installstore.ErrCorrupt)
 }
 
 func TestRewrapAndListNameSkippedRecords(t *testing.T) {
@@ -162,15 +162,15 @@ func TestRewrapAndListNameSkippedRecords(t *testing.T) {
 	require.ErrorIs(t, err, installstore.ErrCorrupt, "the backend's report passes through")
 	require.ErrorIs(t, err, crypto.ErrDecrypt, "with what did not open")
 	require.False(t, errors.Is(err, installstore.ErrUnavailable))
-	require.Contains(t, err.Error(), ":TBAD")
-	require.Contains(t, err.Error(), ":T3")
+	require.Contains(t, err.Error(), "tenant TBAD")
+	require.Contains(t, err.Error(), "tenant T3")
 	require.Len(t, seen, 4)
 
 	stats, err := crypto.Rewrap(bg, newStore(t, inner, keyring(t, "k2", "k1", "k2")))
 	require.ErrorIs(t, err, installstore.ErrCorrupt)
 	require.ErrorIs(t, err, crypto.ErrDecrypt)
-	require.Contains(t, err.Error(), ":TBAD")
-	require.Contains(t, err.Error(), ":T3")
+	require.Contains(t, err.Error(), "tenant TBAD")
+	require.Contains(t, err.Error(), "tenant T3")
 	require.Equal(t, crypto.RewrapStats{Seen: 6, Rewrapped: 2, Current: 2, Failed: 2}, stats)
 }
 

@@ -197,7 +197,7 @@ func TestRecordCacheNeverServesAFailure(t *testing.T) {
 	_, err := s.FetchInstallation(bg, q)
 	require.NoError(t, err)
 
-	down := fmtErr("backend: fetch tenant :T1: %w", installstore.ErrUnavailable)
+	down := fmtErr("backend: fetch tenant T1: %w", installstore.ErrUnavailable)
 	inner.fail.Store(&down)
 	c.Advance(10 * time.Second)
 	got, err := s.FetchInstallation(bg, q)

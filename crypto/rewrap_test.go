@@ -180,7 +180,7 @@ func TestRewrapCountsDeletedAndUnreadable(t *testing.T) {
 	}
 	stats, err := crypto.Rewrap(bg, s)
 	require.ErrorIs(t, err, crypto.ErrDecrypt)
-	require.Contains(t, err.Error(), ":T3")
+	require.Contains(t, err.Error(), "tenant T3")
 	require.NotContains(t, err.Error(), installstore.SealedPrefix)
 	require.Equal(t, 6, stats.Seen)
 	// T1's two records are one update: the second finds it done.

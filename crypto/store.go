@@ -512,7 +512,7 @@ func (s *Store) readKey(ctx context.Context, t installstore.Tenant, p sealedPart
 	if dk != nil {
 		return dk, nil
 	}
-	v, err, _ := s.cache.flight.Do(t.String()+"\x00"+p.header, func() (any, error) {
+	v, err, _ := s.cache.flight.Do(t.Key()+"\x00"+p.header, func() (any, error) {
 		if dk := s.cache.read(t, p.header); dk != nil { // filled by a flight that just ended
 			return dk, nil
 		}

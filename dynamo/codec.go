@@ -446,7 +446,7 @@ func decodeUser(t installstore.Tenant, uid string, item map[string]av) (*install
 	return rec, nil
 }
 
-func tenantPK(t installstore.Tenant) string { return pkTenant + t.String() }
+func tenantPK(t installstore.Tenant) string { return pkTenant + t.Key() }
 func userSK(uid string) string              { return skUser + uid }
 
 func tenantKey(t installstore.Tenant, sk string) map[string]av {

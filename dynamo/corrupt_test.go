@@ -163,10 +163,14 @@ func TestCorruptRecordsContained(t *testing.T) {
 		// Tenants with a good LATEST item and a bad user item keep the good records.
 		{TeamID: "C9"}: canary, {TeamID: "C10"}: canary, {TeamID: "C11"}: canary, {TeamID: "C12"}: canary, {TeamID: "C13"}: canary,
 	}, listed)
-	for _, name := range []string{":C1 ", ":C2 ", ":C3 ", ":C3 user U1", ":C4 ", ":C5 ", ":C6 ", ":C7 ", ":C8 ",
-		":C9 user U2", ":C10 user U2", ":C11 user U2", ":C12 user U2", ":C13 user U2", fingerprint("T#nocolon"), fingerprint("USER#bad id")} {
+	for _, name := range []string{"tenant C1 ", "tenant C2 ", "tenant C3 ", "tenant C3 user U1", "tenant C4 ", "tenant C5 ", "tenant C6 ", "tenant C7 ", "tenant C8 ",
+		"tenant C9 user U2", "tenant C10 user U2", "tenant C11 user U2", "tenant C12 user U2", "tenant C13 user U2", fingerprint("T#nocolon"), fingerprint("USER#bad id")} {
 		require.Contains(t, err.Error(), name, "the error names every skipped record")
 	}
+	n, complete := installstore.CountSkipped(err)
+	require.True(t, complete, "the listing went to its end")
+	require.Equal(t, 17, n, "each skipped record is its own ErrCorrupt, so CountSkipped counts them")
+	require.ErrorContains(t, err, "skipped 17 records")
 
 	// The due index goes past entries whose key names no record.
 	var due []installstore.Query

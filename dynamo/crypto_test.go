@@ -104,10 +104,11 @@ func TestRawScanHoldsNoPlaintextThroughCrypto(t *testing.T) {
 		for _, p := range plain {
 			require.NotContains(t, v, p, "raw item holds a plaintext secret")
 		}
-		require.NotContains(t, v, "xox", "raw item holds something token-like")
 		if strings.HasPrefix(v, installstore.SealedPrefix) {
-			sealed++
+			sealed++ // random base64 may spell "xox": only unsealed values are checked for it
+			continue
 		}
+		require.NotContains(t, v, "xox", "raw item holds something token-like")
 	}
 	require.GreaterOrEqual(t, sealed, 10, "the secrets are there, sealed")
 }

@@ -23,9 +23,9 @@
 //   - on-demand capacity (PAY_PER_REQUEST), or provisioned if you size it;
 //   - Time to Live enabled on attribute "ttl".
 //
-// Items (IDs are Slack IDs: letters, digits, '_', '.', '-'; tenant is
-// "ENTERPRISE:TEAM" with empty parts left empty, e.g. ":T123", "E1:T2",
-// "E1:" for an org-wide install):
+// Items (IDs are Slack IDs: letters, digits, '_', '.', '-'; tenant is the
+// tenant's key "ENTERPRISE:TEAM" ([installstore.Tenant.Key]) with empty parts
+// left empty, e.g. ":T123", "E1:T2", "E1:" for an org-wide install):
 //
 //	PK                  SK            attributes
 //	T#<tenant>          LATEST        v (N)   version of the tenant, grows on every write

@@ -63,7 +63,7 @@ func TestErrorClasses(t *testing.T) {
 			require.Equal(t, c.transient, errors.Is(err, ErrUnavailable), "%v", err)
 			require.Equal(t, c.transient, errors.Is(err, installstore.ErrUnavailable))
 			require.ErrorIs(t, err, c.err, "the SDK's error stays reachable")
-			require.ErrorContains(t, err, "fetch tenant :T1")
+			require.ErrorContains(t, err, "fetch tenant T1")
 			if c.ctx.Err() != nil {
 				require.ErrorIs(t, err, context.Canceled)
 			}

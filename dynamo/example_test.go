@@ -29,7 +29,7 @@ func ExampleNew() {
 	fmt.Println(err)
 	// Output:
 	// true
-	// dynamo: store tenant :T0ACME: invalid: secret bot.token is not sealed by package crypto (wrap the store with crypto.NewStore, or use WithPlaintextSecrets for local experiments)
+	// dynamo: store tenant T0ACME: invalid: secret bot.token is not sealed by package crypto (wrap the store with crypto.NewStore, or use WithPlaintextSecrets for local experiments)
 }
 
 // Production setup: the table is created once (or by your infrastructure

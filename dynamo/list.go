@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -24,13 +25,26 @@ type skipped []string
 
 func (sk *skipped) add(format string, args ...any) { *sk = append(*sk, fmt.Sprintf(format, args...)) }
 
-// err returns nil, or an error wrapping [ErrMalformedItem] (and so
-// [installstore.ErrCorrupt]) that names every skipped record.
+// err returns nil, or an error that names every skipped record, each as
+// its own error wrapping [ErrMalformedItem] (and so [installstore.ErrCorrupt]),
+// so that installstore.CountSkipped counts them.
 func (sk skipped) err(op string) error {
 	if len(sk) == 0 {
 		return nil
 	}
-	return fmt.Errorf("dynamo: %s: %w: skipped %d records: %s", op, ErrMalformedItem, len(sk), strings.Join(sk, "; "))
+	errs := make([]error, len(sk))
+	for i, name := range sk {
+		errs[i] = fmt.Errorf("%s: %w", name, ErrMalformedItem)
+	}
+	return fmt.Errorf("dynamo: %s: skipped %s: %w", op, records(len(sk)), errors.Join(errs...))
+}
+
+// records returns "1 record" or "n records".
+func records(n int) string {
+	if n == 1 {
+		return "1 record"
+	}
+	return fmt.Sprintf("%d records", n)
 }
 
 // Listing parallelism: Scan segments, and tenants read at once.

@@ -79,6 +79,6 @@ func ExampleStore() {
 	_, err = store.FetchInstallation(ctx, installstore.Query{EnterpriseID: "E0002", TeamID: "T0042"})
 	fmt.Println(err)
 	// Output:
-	// E0001: B0001 <nil>
-	// memory: fetch tenant E0002:T0042: not found
+	// E0001 (org-wide) B0001 <nil>
+	// memory: fetch tenant E0002/T0042: not found
 }

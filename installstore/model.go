@@ -117,14 +117,24 @@ type Tenant struct {
 	TeamID       string
 }
 
-// String returns "ENTERPRISE:TEAM" with empty parts left empty. IDs cannot
-// contain ':', so distinct tenants have distinct strings; backends may use it
-// as a key.
-func (t Tenant) String() string { return t.EnterpriseID + ":" + t.TeamID }
-
-// Key returns "ENTERPRISE:TEAM" with empty parts left empty, like String
-// today. Backends use it as a key: it is stable, stored data depends on it.
+// Key returns "ENTERPRISE:TEAM" with empty parts left empty. IDs cannot
+// contain ':', so distinct tenants have distinct keys; backends use it as a
+// key. It is stable: stored data depends on it.
 func (t Tenant) Key() string { return t.EnterpriseID + ":" + t.TeamID }
+
+// String returns the tenant as people read it: "T1" for a workspace,
+// "E1/T1" for a workspace of an Enterprise Grid organization, "E1 (org-wide)"
+// for an organization's org-wide install. Use [Tenant.Key] for keys.
+func (t Tenant) String() string {
+	switch {
+	case t.EnterpriseID == "":
+		return t.TeamID
+	case t.TeamID == "":
+		return t.EnterpriseID + " (org-wide)"
+	default:
+		return t.EnterpriseID + "/" + t.TeamID
+	}
+}
 
 // IsEnterprise reports whether the tenant is an organization (org-wide install).
 func (t Tenant) IsEnterprise() bool { return t.TeamID == "" }

@@ -119,19 +119,21 @@ func TestCloneIsDeep(t *testing.T) {
 
 func TestQueryTenant(t *testing.T) {
 	cases := []struct {
-		q    installstore.Query
-		want string
+		q         installstore.Query
+		key, name string
 	}{
-		{installstore.Query{TeamID: "T1"}, ":T1"},
-		{installstore.Query{EnterpriseID: "E1", TeamID: "T1", UserID: "U1"}, "E1:T1"},
-		{installstore.Query{EnterpriseID: "E1", TeamID: "T1", IsEnterpriseInstall: true}, "E1:"},
+		{installstore.Query{TeamID: "T1"}, ":T1", "T1"},
+		{installstore.Query{EnterpriseID: "E1", TeamID: "T1", UserID: "U1"}, "E1:T1", "E1/T1"},
+		{installstore.Query{EnterpriseID: "E1", TeamID: "T1", IsEnterpriseInstall: true}, "E1:", "E1 (org-wide)"},
 	}
 	for _, c := range cases {
 		require.NoError(t, c.q.Validate())
-		require.Equal(t, c.want, c.q.Tenant().String())
+		require.Equal(t, c.key, c.q.Tenant().Key())
+		require.Equal(t, c.name, c.q.Tenant().String())
 	}
 	org := storetest.OrgFixture("E1", "U1", "a")
-	require.Equal(t, "E1:", org.Tenant().String())
+	require.Equal(t, "E1:", org.Tenant().Key())
+	require.Equal(t, "E1 (org-wide)", org.Tenant().String())
 	require.True(t, org.Tenant().IsEnterprise())
 	require.Equal(t, installstore.Query{EnterpriseID: "E1", UserID: "U1", IsEnterpriseInstall: true}, org.Query())
 }

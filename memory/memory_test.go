@@ -153,5 +153,5 @@ func Example() {
 	fmt.Println(err)
 	// Output:
 	// T0001 B0001 [REDACTED]
-	// memory: fetch tenant :T0002: not found
+	// memory: fetch tenant T0002: not found
 }

@@ -207,7 +207,10 @@ func parseTime(subj, name, s string) (time.Time, error) {
 // jsonProblem describes a decode error without the JSON's content.
 func jsonProblem(err error) string {
 	if te, ok := err.(*json.UnmarshalTypeError); ok {
-		return fmt.Sprintf("field %s: want %s, got %s", te.Field, te.Type, te.Value)
+		if te.Field == "" {
+			return fmt.Sprintf("not a JSON object (a JSON %s)", te.Value)
+		}
+		return fmt.Sprintf("field %s: want %s, got a JSON %s", te.Field, te.Type, te.Value)
 	}
 	return "not a JSON object of the expected shape"
 }

@@ -114,7 +114,7 @@ func (e dbError) Error() string {
 
 func (e dbError) Unwrap() error { return e.err }
 
-// wrapErr names the operation and its subject ("store tenant :T1") once and
+// wrapErr names the operation and its subject ("store tenant T1") once and
 // gives the error its class: the caller's context error when ctx is done,
 // [installstore.ErrUnavailable] when transient; errors this package made
 // (classified already) pass unchanged.

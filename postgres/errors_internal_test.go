@@ -43,31 +43,31 @@ func TestErrorClasses(t *testing.T) {
 	for _, c := range cases {
 		require.Equal(t, c.transient, transient(c.err), c.name)
 		require.Equal(t, c.retry, retryable(c.err), c.name)
-		err := wrapErr(ctx, "store tenant :T1", c.err)
+		err := wrapErr(ctx, "store tenant T1", c.err)
 		require.Equal(t, c.transient, errors.Is(err, installstore.ErrUnavailable), c.name)
 		require.ErrorIs(t, err, c.err, "the driver's error stays reachable: %s", c.name)
-		require.Contains(t, err.Error(), "postgres: store tenant :T1: ", c.name)
+		require.Contains(t, err.Error(), "postgres: store tenant T1: ", c.name)
 	}
 
 	// A data exception's message quotes the rejected value: only its
 	// SQLSTATE is printed.
-	err := wrapErr(ctx, "store tenant :T1", pg("22P02", `invalid input syntax for type bigint: "xoxb-test-leak"`))
+	err := wrapErr(ctx, "store tenant T1", pg("22P02", `invalid input syntax for type bigint: "xoxb-test-leak"`))
 	require.NotContains(t, err.Error(), "xoxb")
 	require.Contains(t, err.Error(), "SQLSTATE 22P02")
 	var pe *pgconn.PgError
 	require.ErrorAs(t, err, &pe)
 
 	// A missing table says what to do.
-	require.Contains(t, wrapErr(ctx, "fetch tenant :T1", pg("42P01", "relation does not exist")).Error(), "run postgres.Migrate")
+	require.Contains(t, wrapErr(ctx, "fetch tenant T1", pg("42P01", "relation does not exist")).Error(), "run postgres.Migrate")
 
 	// The caller's deadline is the caller's, whatever the driver says.
 	done, cancel := context.WithCancel(ctx)
 	cancel()
-	err = wrapErr(done, "fetch tenant :T1", pgconn.ErrConnClosed)
+	err = wrapErr(done, "fetch tenant T1", pgconn.ErrConnClosed)
 	require.ErrorIs(t, err, context.Canceled)
 	require.NotErrorIs(t, err, installstore.ErrUnavailable)
 
 	// Errors of this package pass unchanged.
-	ours := fail("fetch tenant :T1", installstore.ErrNotFound, "")
+	ours := fail("fetch tenant T1", installstore.ErrNotFound, "")
 	require.Equal(t, ours, wrapErr(ctx, "other", ours))
 }

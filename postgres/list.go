@@ -2,9 +2,9 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,7 +38,7 @@ type listedRow struct {
 // Records that do not decode are skipped and reported at the end in one
 // error wrapping [installstore.ErrCorrupt].
 func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Query, *installstore.Installation) error) error {
-	var skipped []string
+	var skipped []error
 	visit := func(rows []listedRow, user bool) error {
 		for _, r := range rows {
 			if err := ctx.Err(); err != nil {
@@ -49,14 +49,13 @@ func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Quer
 			if user {
 				q.UserID = r.rec.userID
 			}
-			name := describe(r.key, q.UserID)
 			if !ok {
-				skipped = append(skipped, name)
+				skipped = append(skipped, corrupt("list "+describe(r.key, r.rec.userID), "column tenant: not a tenant key"))
 				continue
 			}
 			inst, err := assemble(subject("list", q), t, r.version, r.rec, r.bot)
 			if err != nil {
-				skipped = append(skipped, name)
+				skipped = append(skipped, err)
 				continue
 			}
 			if err := fn(q, inst); err != nil {
@@ -94,13 +93,24 @@ func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Quer
 		}
 		afterTenant, afterUser = rows[len(rows)-1].key, rows[len(rows)-1].rec.userID
 	}
-	if len(skipped) > 0 {
-		return fail("list", installstore.ErrCorrupt, "%d records skipped: %s", len(skipped), strings.Join(skipped, ", "))
-	}
-	return nil
+	return skippedErr("list", skipped)
 }
 
-// describe names a record by its key: "tenant :T1" or "tenant :T1 user U1".
+// skippedErr reports the records a listing went past: nil, or one error
+// per record, each wrapping [installstore.ErrCorrupt] once and naming the
+// record and what is wrong with it (installstore.CountSkipped counts them).
+func skippedErr(op string, skipped []error) error {
+	if len(skipped) == 0 {
+		return nil
+	}
+	noun := "records"
+	if len(skipped) == 1 {
+		noun = "record"
+	}
+	return fmt.Errorf("postgres: %s: skipped %d %s: %w", op, len(skipped), noun, errors.Join(skipped...))
+}
+
+// describe names a record: "tenant T1" or "tenant E1/T1 user U1".
 func describe(key, uid string) string {
 	if uid != "" {
 		return "tenant " + key + " user " + uid
@@ -154,7 +164,7 @@ ORDER BY due, tenant, user_id LIMIT $5`
 // fn runs.
 func (s *Store) ListDue(ctx context.Context, before time.Time, fn func(installstore.Query, time.Time) error) error {
 	bound := before.UnixNano()
-	var skipped []string
+	var skipped []error
 	for _, sql := range []string{dueTenantsSQL, dueUsersSQL} {
 		cur := dueCursor{due: math.MinInt64}
 		for {
@@ -168,7 +178,7 @@ func (s *Store) ListDue(ctx context.Context, before time.Time, fn func(installst
 				}
 				t, ok := parseTenant(d.tenant)
 				if !ok {
-					skipped = append(skipped, describe(d.tenant, d.user))
+					skipped = append(skipped, corrupt("list due "+describe(d.tenant, d.user), "column tenant: not a tenant key"))
 					continue
 				}
 				q := baseQuery(t)
@@ -183,10 +193,7 @@ func (s *Store) ListDue(ctx context.Context, before time.Time, fn func(installst
 			cur = page[len(page)-1]
 		}
 	}
-	if len(skipped) > 0 {
-		return fail("list due", installstore.ErrCorrupt, "%d records skipped: %s", len(skipped), strings.Join(skipped, ", "))
-	}
-	return nil
+	return skippedErr("list due", skipped)
 }
 
 type dueCursor struct {

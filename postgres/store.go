@@ -126,7 +126,7 @@ func containsNUL(s string) bool {
 	return false
 }
 
-// subject names an operation on a query: "fetch tenant E1:T1 user U1".
+// subject names an operation on a query: "fetch tenant E1/T1 user U1".
 func subject(op string, q installstore.Query) string {
 	if q.UserID != "" {
 		return op + " tenant " + q.Tenant().String() + " user " + q.UserID

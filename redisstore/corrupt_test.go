@@ -105,7 +105,7 @@ func TestCorruptRecordsAreContained(t *testing.T) {
 						return nil
 					})
 					require.ErrorIs(t, err, installstore.ErrCorrupt)
-					require.Contains(t, err.Error(), "tenant :T1")
+					require.Contains(t, err.Error(), "tenant T1")
 					require.NotContains(t, err.Error(), "xox")
 					for _, q := range []installstore.Query{{TeamID: "T2"}, {TeamID: "T2", UserID: "U1"}, {TeamID: "T2", UserID: "U2"}} {
 						require.True(t, listed[q], "the listing goes past the corrupt records to %+v: %v", q, listed)

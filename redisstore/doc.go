@@ -45,8 +45,9 @@
 // # Data layout
 //
 // p is the key prefix, g the group (3 hex digits: CRC-32 of the team ID,
-// the enterprise ID for an org-wide install, modulo 1 024), t a tenant
-// "ENTERPRISE:TEAM" (empty parts left empty, e.g. ":T1", "E1:T2", "E1:"):
+// the enterprise ID for an org-wide install, modulo 1 024), t a tenant's
+// key "ENTERPRISE:TEAM" ([installstore.Tenant.Key]: empty parts left empty,
+// e.g. ":T1", "E1:T2", "E1:"):
 //
 //	{p:g}:t:<t>        hash: the tenant (fields below)
 //	{p:g}:seq          string: the group's version counter

@@ -58,7 +58,7 @@ func TestErrorClasses(t *testing.T) {
 			err := wrap(tt.ctx, "fetch", installstore.Tenant{TeamID: "T1"}, tt.err)
 			require.Equal(t, tt.unavailable, errors.Is(err, installstore.ErrUnavailable), "%v", err)
 			require.Equal(t, tt.corrupt, errors.Is(err, installstore.ErrCorrupt), "%v", err)
-			require.Contains(t, err.Error(), "fetch tenant :T1")
+			require.Contains(t, err.Error(), "fetch tenant T1")
 			require.ErrorIs(t, err, tt.err)
 		})
 	}
@@ -171,4 +171,15 @@ func TestListingsPageThroughOneGroup(t *testing.T) {
 			}))
 		})
 	}
+}
+
+func TestSkippedCountsInWords(t *testing.T) {
+	var sk skipped
+	require.NoError(t, sk.err("list"))
+	sk.add("tenant %s", installstore.Tenant{TeamID: "T1"})
+	err := sk.err("list")
+	require.ErrorIs(t, err, installstore.ErrCorrupt)
+	require.EqualError(t, err, "redisstore: list: corrupt record: skipped 1 record: tenant T1")
+	sk.add("tenant %s", installstore.Tenant{EnterpriseID: "E1"})
+	require.EqualError(t, sk.err("list"), "redisstore: list: corrupt record: skipped 2 records: tenant T1; tenant E1 (org-wide)")
 }

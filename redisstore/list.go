@@ -45,7 +45,11 @@ func (sk *skipped) err(op string) error {
 	if sk.n > len(sk.names) {
 		more = fmt.Sprintf(" and %d more", sk.n-len(sk.names))
 	}
-	return fmt.Errorf("redisstore: %s: %w: skipped %d records: %s%s", op, installstore.ErrCorrupt, sk.n, strings.Join(sk.names, "; "), more)
+	noun := "records"
+	if sk.n == 1 {
+		noun = "record"
+	}
+	return fmt.Errorf("redisstore: %s: %w: skipped %d %s: %s%s", op, installstore.ErrCorrupt, sk.n, noun, strings.Join(sk.names, "; "), more)
 }
 
 // parseTenant is the inverse of installstore.Tenant.Key for an index

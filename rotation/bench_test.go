@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/installstore/storetest"
 	"github.com/installvault/installvault/memory"
 )
 
@@ -42,7 +44,7 @@ func BenchmarkStorm1000(b *testing.B) {
 					exp = time.Now().Add(-time.Minute)
 				}
 				inst := &installstore.Installation{TeamID: team, Bot: &installstore.Bot{
-					ID: "B1", Token: installstore.NewSecret("xoxb-test-old"), RefreshToken: installstore.NewSecret(refresh), ExpiresAt: exp,
+					ID: "B1", Token: "xoxb-test-old", RefreshToken: installstore.Secret(refresh), ExpiresAt: exp,
 				}}
 				if err := store.StoreInstallation(context.Background(), inst); err != nil {
 					b.Fatal(err)
@@ -56,7 +58,7 @@ func BenchmarkStorm1000(b *testing.B) {
 				} else {
 					fake.set(func(f *fakeSlack) { f.reuse = false })
 				}
-				r, err := New(store, WithClientCredentials(testClientID, installstore.NewSecret(testClientSecret)), WithSlackAPIURL(fake.url()), WithHTTPClient(hc))
+				r, err := New(store, WithClientCredentials(testClientID, testClientSecret), WithSlackAPIURL(fake.url()), WithHTTPClient(hc))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -109,10 +111,12 @@ func BenchmarkStorm1000(b *testing.B) {
 	}
 }
 
-// BenchmarkAuthorizeHot is Authorize when no refresh is needed, over 1 000
-// tenants, beside its baseline in the same run: the plain FetchInstallation
-// of the same store. Stores: memory, and crypto.NewStore over memory with a
-// local keyring.
+// BenchmarkAuthorizeHot is the hot path: Authorize of installations whose
+// tokens are far from expiry, over 1 000 tenants drawn from a fixed random
+// sequence, as scripts/bolt-authorize.js runs @slack/oauth's authorize.
+// "bot" installations hold a bot token only; "full" ones a rotating bot and
+// user token and a webhook. Stacks: memory (plaintext), crypto over memory
+// with a warm data-key cache, and the same with crypto's record cache.
 func BenchmarkAuthorizeHot(b *testing.B) {
 	const tenants = 1000
 	ctx := context.Background()
@@ -120,51 +124,64 @@ func BenchmarkAuthorizeHot(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mem := memory.New()
-	sealed, err := crypto.NewStore(memory.New(), keys)
-	if err != nil {
-		b.Fatal(err)
+	r := rand.New(rand.NewPCG(1, 2))
+	queries := make([]installstore.Query, 1<<16)
+	for i := range queries {
+		queries[i] = installstore.Query{TeamID: fmt.Sprintf("T%07d", r.IntN(tenants))}
 	}
-	queries := make([]installstore.Query, tenants)
-	exp := time.Now().Add(10 * time.Hour)
-	for i := range tenants {
-		team := fmt.Sprintf("T%04d", i)
-		queries[i] = installstore.Query{TeamID: team}
-		for _, s := range []installstore.FullStore{mem, sealed} {
-			inst := &installstore.Installation{TeamID: team, Bot: &installstore.Bot{
-				ID: "B1", Token: installstore.NewSecret("xoxb-test-hot"), RefreshToken: installstore.NewSecret("xoxe-test-hot"), ExpiresAt: exp,
-			}, User: installstore.User{ID: "U1", Token: installstore.NewSecret("xoxp-test-hot"), RefreshToken: installstore.NewSecret("xoxe-test-hot-user"), ExpiresAt: exp}}
-			if err := s.StoreInstallation(ctx, inst); err != nil {
+	far := time.Now().Add(365 * 24 * time.Hour)
+	fixture := map[string]func(team string) *installstore.Installation{
+		"bot": func(team string) *installstore.Installation {
+			return &installstore.Installation{TeamID: team, TokenType: "bot", User: installstore.User{ID: "U1"},
+				Bot: &installstore.Bot{ID: "B" + team, UserID: "UB" + team, Token: installstore.Secret("xoxb-test-" + team), Scopes: []string{"chat:write", "commands"}}}
+		},
+		"full": func(team string) *installstore.Installation {
+			inst := storetest.Fixture("", team, "U1", "hot")
+			inst.Bot.ExpiresAt, inst.User.ExpiresAt = far, far
+			return inst
+		},
+	}
+	for _, kind := range []string{"bot", "full"} {
+		for _, stack := range []string{"memory", "crypto", "crypto+recordcache"} {
+			var store installstore.FullStore = memory.New()
+			switch stack {
+			case "crypto":
+				store, err = crypto.NewStore(store, keys, crypto.WithDataKeyCache(time.Hour, 1<<20))
+			case "crypto+recordcache":
+				store, err = crypto.NewStore(store, keys, crypto.WithDataKeyCache(time.Hour, 1<<20), crypto.WithRecordCache(time.Minute, 10_000))
+			}
+			if err != nil {
 				b.Fatal(err)
 			}
-		}
-	}
-	for _, st := range []struct {
-		name  string
-		store installstore.FullStore
-	}{{"memory", mem}, {"crypto+memory", sealed}} {
-		r, err := New(st.store, WithClientCredentials(testClientID, installstore.NewSecret(testClientSecret)), WithSlackAPIURL("http://127.0.0.1:1/api/"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Run(st.name+"/fetch-baseline", func(b *testing.B) {
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				if _, err := st.store.FetchInstallation(ctx, queries[i%tenants]); err != nil {
+			for i := range tenants {
+				if err := store.StoreInstallation(ctx, fixture[kind](fmt.Sprintf("T%07d", i))); err != nil {
 					b.Fatal(err)
 				}
 			}
-		})
-		b.Run(st.name+"/authorize", func(b *testing.B) {
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				if _, err := r.Authorize(ctx, queries[i%tenants]); err != nil {
-					b.Fatal(err)
+			ref, err := New(store, WithClientCredentials(testClientID, testClientSecret), WithSlackAPIURL("http://127.0.0.1:1/api/"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			name := "tenants=1000/" + kind + "/" + stack
+			b.Run(name+"/fetch-baseline", func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					if _, err := store.FetchInstallation(ctx, queries[i%len(queries)]); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			if s := r.Stats(); s != (Stats{}) {
-				b.Fatalf("the hot path refreshed: %+v", s)
-			}
-		})
+			})
+			b.Run(name+"/authorize", func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					if _, err := ref.Authorize(ctx, queries[i%len(queries)]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if s := ref.Stats(); s != (Stats{}) {
+					b.Fatalf("the hot path refreshed: %+v", s)
+				}
+			})
+		}
 	}
 }

@@ -17,7 +17,7 @@ import (
 const marker = "xoxb-test-corrupt-content"
 
 // corruptions are rows written around the store (a sqlite3 shell, a bug
-// elsewhere), each breaking tenant :T1 (installed by U1) in one way, and
+// elsewhere), each breaking tenant T1 (installed by U1) in one way, and
 // which of its records that breaks.
 var corruptions = []struct {
 	name        string
@@ -65,7 +65,7 @@ func TestCorruptRowsAreContained(t *testing.T) {
 				require.Nil(t, got)
 				require.False(t, errors.Is(err, installstore.ErrUnavailable) || errors.Is(err, installstore.ErrNotFound))
 				require.NotContains(t, err.Error(), marker)
-				require.Contains(t, err.Error(), "tenant :T1")
+				require.Contains(t, err.Error(), "tenant T1")
 			}
 
 			// Listing: every other record, and a report naming what was skipped.
@@ -76,6 +76,15 @@ func TestCorruptRowsAreContained(t *testing.T) {
 			})
 			require.ErrorIs(t, err, installstore.ErrCorrupt)
 			require.NotContains(t, err.Error(), marker)
+			want := 0
+			for _, bad := range []bool{c.latest, c.usr} {
+				if bad {
+					want++
+				}
+			}
+			n, complete := installstore.CountSkipped(err)
+			require.True(t, complete)
+			require.Equal(t, want, n, "each skipped record is counted once")
 			require.True(t, seen[installstore.Query{TeamID: "T2"}] && seen[installstore.Query{TeamID: "T2", UserID: "U1"}])
 			require.Equal(t, !c.latest, seen[installstore.Query{TeamID: "T1"}])
 			require.Equal(t, !c.usr, seen[installstore.Query{TeamID: "T1", UserID: "U1"}])

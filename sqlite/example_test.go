@@ -84,5 +84,5 @@ func ExampleOpen() {
 	fmt.Println(err)
 	// Output:
 	// true
-	// sqlite: store tenant :T0ACME: invalid: secret bot.token is not sealed by package crypto (wrap the store with crypto.NewStore, or use WithPlaintextSecrets for local experiments)
+	// sqlite: store tenant T0ACME: invalid: secret bot.token is not sealed by package crypto (wrap the store with crypto.NewStore, or use WithPlaintextSecrets for local experiments)
 }

@@ -92,7 +92,7 @@ func TestFullDiskIsUnavailableAndChangesNothing(t *testing.T) {
 	big := &installstore.Installation{TeamID: "T2", TeamName: strings.Repeat("x", 64<<10), Bot: &installstore.Bot{ID: "B2", Token: installstore.NewSecret("xoxb-test-big")}}
 	err = s.StoreInstallation(ctx, big)
 	require.ErrorIs(t, err, installstore.ErrUnavailable)
-	require.Contains(t, err.Error(), "store tenant :T2")
+	require.Contains(t, err.Error(), "store tenant T2")
 	require.Contains(t, err.Error(), "disk is full (13)") // SQLITE_FULL
 	require.NotContains(t, err.Error(), "xoxb")
 	_, err = s.FetchInstallation(ctx, installstore.Query{TeamID: "T2"})

@@ -3,9 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/installvault/installvault/installstore"
@@ -20,29 +20,26 @@ const pageSize = 256
 // decode; err reports them all at the end.
 type skipped struct {
 	names []string
-	extra int
 }
 
-// maxNamed bounds how many skipped records an error names.
-const maxNamed = 32
+func (s *skipped) add(name string) { s.names = append(s.names, name) }
 
-func (s *skipped) add(name string) {
-	if len(s.names) < maxNamed {
-		s.names = append(s.names, name)
-	} else {
-		s.extra++
-	}
-}
-
+// err returns nil, or an error naming every skipped record, each as its own
+// error wrapping [installstore.ErrCorrupt], so that
+// installstore.CountSkipped counts them.
 func (s *skipped) err(op string) error {
 	if len(s.names) == 0 {
 		return nil
 	}
-	more := ""
-	if s.extra > 0 {
-		more = fmt.Sprintf(" and %d more", s.extra)
+	errs := make([]error, len(s.names))
+	for i, name := range s.names {
+		errs[i] = fmt.Errorf("%s: %w", name, installstore.ErrCorrupt)
 	}
-	return fmt.Errorf("sqlite: %s: %w: skipped %d records: %s%s", op, installstore.ErrCorrupt, len(s.names)+s.extra, strings.Join(s.names, ", "), more)
+	noun := "records"
+	if len(s.names) == 1 {
+		noun = "record"
+	}
+	return fmt.Errorf("sqlite: %s: skipped %d %s: %w", op, len(s.names), noun, errors.Join(errs...))
 }
 
 // keyQuery returns the query of a row's key, or false when the key is not

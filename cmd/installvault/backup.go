@@ -17,22 +17,22 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/installvault/installvault/backup"
-	"github.com/installvault/installvault/dynamo"
+	"github.com/installvault/installvault/internal/storeurl"
 )
 
 func exportCommand() *command {
 	return &command{
 		name:    "export",
-		args:    "[-o file] [-force] [-table name]",
+		args:    "[-o file] [-force] [-store URL]",
 		summary: "write every record, still sealed, as JSON lines to a file or stdout (backup.Export)",
-		help: `Reads the table below the encryption layer: the backup holds sealed values
+		help: `Reads the store below the encryption layer: the backup holds sealed values
 only, no key is needed to make it, and restoring it needs the same keys (keep
 the old keys until no backup sealed under them is needed). A record holding a
 plaintext secret makes export fail. With -o, the file is written beside its
 final name and renamed when complete (mode 0600); an existing file is kept
 unless -force. Counts and progress (every -progress records) go to stderr.
 
-A record the table holds but that does not decode (corrupt) cannot be backed
+A record the store holds but that does not decode (corrupt) cannot be backed
 up: export writes every other record, names the corrupt ones on stderr and
 exits 1 with their count. Export streams: memory does not grow with the
 table; an interrupted export leaves no file, and is simply run again.`,
@@ -64,11 +64,11 @@ table; an interrupted export leaves no file, and is simply run again.`,
 				}
 				var skipped *backup.SkippedError
 				if err != nil && !errors.As(err, &skipped) {
-					return fmt.Errorf("export table %s: %w", tc.table, err)
+					return fmt.Errorf("export %s: %w", tc.desc(), err)
 				}
-				fmt.Fprintf(e.stderr, "exported %s from table %s\n", count(n, "record"), tc.table)
+				fmt.Fprintf(e.stderr, "exported %s from %s\n", count(n, "record"), tc.desc())
 				if skipped != nil {
-					return skippedRecords(e, "export table "+tc.table, skipped.Err)
+					return skippedRecords(e, "export "+tc.desc(), skipped.Err)
 				}
 				return nil
 			}
@@ -140,13 +140,15 @@ func exportFile(ctx context.Context, path string, force bool, write func(io.Writ
 func importCommand() *command {
 	return &command{
 		name:    "import",
-		args:    "[-i file] [-concurrency n] [-table name]",
+		args:    "[-i file] [-concurrency n] [-store URL]",
 		summary: "restore records exported by 'export' from a file or stdin (backup.Import)",
-		help: `Stores every record of the backup into the table, still sealed (no key is
+		help: `Stores every record of the backup into the store, still sealed (no key is
 needed; the app opens them with the keys that sealed them). Versions are
-assigned by the table.
+assigned by the store. Any store can restore any other's backup: export from
+dynamodb:, import into postgres://, sqlite: or redis://.
 
-Before it writes anything, import checks that the table exists, and reads the
+Before it writes anything, import checks that the store exists (a DynamoDB
+table, a PostgreSQL schema or a SQLite file made by create-table), and reads the
 whole input: an empty input, or any line that is not a record of the backup
 format (a truncated or edited file), fails the import with every bad line
 named, and nothing is written. Importing the same file again leaves the same
@@ -164,16 +166,21 @@ goes to stderr every -progress records.`,
 				if *conc < 1 {
 					return usagef("-concurrency must be at least 1")
 				}
-				client, err := tc.client(ctx)
-				if err != nil {
+				if err := tc.resolve(); err != nil {
 					return err
 				}
-				if err := requireTable(ctx, client, tc.table); err != nil {
-					return err
+				if tc.url.Kind == storeurl.DynamoDB {
+					client, err := tc.client(ctx)
+					if err != nil {
+						return err
+					}
+					if err := requireTable(ctx, client, tc.table); err != nil {
+						return err
+					}
 				}
-				raw, err := dynamo.New(client, tc.table)
+				raw, err := tc.rawStore(ctx) // a PostgreSQL schema or SQLite file must exist too
 				if err != nil {
-					return fmt.Errorf("open table %s: %w", tc.table, err)
+					return fmt.Errorf("%w; nothing was written", err)
 				}
 				r := e.stdin
 				if *in != "-" {
@@ -187,9 +194,9 @@ goes to stderr every -progress records.`,
 				opts := append(progressOption(e, "import", *every), backup.WithConcurrency(*conc))
 				n, err := backup.Import(ctx, raw, r, opts...)
 				if err != nil {
-					return fmt.Errorf("import into table %s: %w", tc.table, err)
+					return fmt.Errorf("import into %s: %w", tc.desc(), err)
 				}
-				fmt.Fprintf(e.stdout, "imported %s into table %s\n", count(n, "record"), tc.table)
+				fmt.Fprintf(e.stdout, "imported %s into %s\n", count(n, "record"), tc.desc())
 				return nil
 			}
 		},

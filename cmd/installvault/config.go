@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -16,12 +17,13 @@ import (
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/installvault/installvault/crypto"
-	"github.com/installvault/installvault/dynamo"
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/internal/storeurl"
 )
 
 // Environment variables.
 const (
+	envStore        = "INSTALLVAULT_STORE"
 	envTable        = "INSTALLVAULT_DYNAMODB_TABLE"
 	envEndpoint     = "INSTALLVAULT_DYNAMODB_ENDPOINT"
 	envKMSKey       = "INSTALLVAULT_KMS_KEY_ID"
@@ -31,35 +33,94 @@ const (
 	envTenantKeys   = "INSTALLVAULT_KMS_TENANT_KEYS"
 )
 
-// tableConfig is where the table is: flags, falling back to the environment.
+// tableConfig is where the store is: -store (a store URL, see package
+// internal/storeurl) or -table (a DynamoDB table), falling back to the
+// environment.
 type tableConfig struct {
 	e        *env
-	table    string
+	store    string // -store
+	table    string // -table, or the table of a dynamodb: URL once resolved
 	endpoint string
 	region   string
+	// create lets the store be created (postgres.Migrate, a new SQLite
+	// file): create-table only.
+	create bool
+	url    *storeurl.URL // set by resolve
 }
 
 func addTableFlags(fs *flag.FlagSet, e *env) *tableConfig {
 	c := &tableConfig{e: e}
-	fs.StringVar(&c.table, "table", "", "DynamoDB table `name` (default $"+envTable+")")
+	fs.StringVar(&c.store, "store", "", "store `URL`: dynamodb:TABLE, postgres://..., sqlite:PATH, redis://HOST:PORT[/DB][?prefix=P], redis-cluster://H1:P1,H2:P2[?prefix=P] (default $"+envStore+")")
+	fs.StringVar(&c.table, "table", "", "DynamoDB table `name`, the same as -store dynamodb:name (default $"+envTable+")")
 	fs.StringVar(&c.endpoint, "endpoint", "", "DynamoDB endpoint `URL`, e.g. DynamoDB Local (default $"+envEndpoint+")")
 	fs.StringVar(&c.region, "region", "", "AWS `region` (default: the SDK's chain, $AWS_REGION, the profile)")
 	return c
 }
 
-// resolve fills what the flags left empty from the environment and checks
-// that a table is named.
+// resolve picks the store: -store, else -table, else $INSTALLVAULT_STORE or
+// $INSTALLVAULT_DYNAMODB_TABLE (both set is refused unless they agree), and
+// parses it. Errors never quote a password of the URL.
 func (c *tableConfig) resolve() error {
-	if c.table == "" {
-		c.table = c.e.getenv(envTable)
+	if c.url != nil {
+		return nil
 	}
-	if c.endpoint == "" {
-		c.endpoint = c.e.getenv(envEndpoint)
+	var spec string
+	switch es, et := c.e.getenv(envStore), c.e.getenv(envTable); {
+	case c.store != "" && c.table != "":
+		return usagef("-store and -table both name a store: give one")
+	case c.store != "":
+		spec = c.store
+	case c.table != "":
+		spec = "dynamodb:" + c.table
+	case es != "" && et != "":
+		if u, err := storeurl.Parse(es); err != nil || u.Kind != storeurl.DynamoDB || u.Table != et {
+			return usagef("%s and %s are both set, to different stores: unset one", envStore, envTable)
+		}
+		spec = es
+	case es != "":
+		spec = es
+	case et != "":
+		spec = "dynamodb:" + et
+	default:
+		return usagef("no store: set -store or %s (e.g. sqlite:installs.db, postgres://..., dynamodb:TABLE), or -table or %s", envStore, envTable)
 	}
-	if c.table == "" {
-		return usagef("no table: set -table or %s", envTable)
+	u, err := storeurl.Parse(spec)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if u.Kind == storeurl.DynamoDB {
+		c.table = u.Table
+		if c.endpoint == "" {
+			c.endpoint = c.e.getenv(envEndpoint)
+		}
+	} else if c.endpoint != "" {
+		return usagef("-endpoint is for a dynamodb: store, not %s", u)
+	}
+	c.url = u
+	return nil
+}
+
+// dynamoOnly fails, as a usage error, unless the store is a DynamoDB table.
+func (c *tableConfig) dynamoOnly(cmd, others string) error {
+	if err := c.resolve(); err != nil {
+		return err
+	}
+	if c.url.Kind != storeurl.DynamoDB {
+		return usagef("%s needs a dynamodb: store, not %s (%s)", cmd, c.url, others)
 	}
 	return nil
+}
+
+// desc names the store in messages: "table NAME" for DynamoDB, else
+// "store URL" (password redacted).
+func (c *tableConfig) desc() string {
+	if c.url == nil {
+		return "store"
+	}
+	if c.url.Kind == storeurl.DynamoDB {
+		return "table " + c.table
+	}
+	return "store " + c.url.String()
 }
 
 // awsConfig loads the SDK's default configuration chain (environment,
@@ -126,7 +187,7 @@ func (h hintingCredentials) Retrieve(ctx context.Context) (aws.Credentials, erro
 
 // client returns a DynamoDB client for the table.
 func (c *tableConfig) client(ctx context.Context) (*dynamodb.Client, error) {
-	if err := c.resolve(); err != nil {
+	if err := c.dynamoOnly("this command", "a DynamoDB client"); err != nil {
 		return nil, err
 	}
 	cfg, err := c.awsConfig(ctx)
@@ -141,16 +202,24 @@ func (c *tableConfig) client(ctx context.Context) (*dynamodb.Client, error) {
 	}), nil
 }
 
-// rawStore returns the DynamoDB store itself: secrets stay sealed.
-func (c *tableConfig) rawStore(ctx context.Context) (*dynamo.Store, error) {
-	client, err := c.client(ctx)
-	if err != nil {
+// rawStore opens the store itself, below the encryption layer: secrets
+// stay sealed. It is released when the command ends. A PostgreSQL schema
+// or SQLite file that does not exist yet is an error (only create-table
+// makes them), so a mistyped URL never makes an empty store.
+func (c *tableConfig) rawStore(ctx context.Context) (installstore.FullStore, error) {
+	if err := c.resolve(); err != nil {
 		return nil, err
 	}
-	s, err := dynamo.New(client, c.table)
-	if err != nil {
+	s, closeFn, err := c.url.Open(ctx, storeurl.Options{Create: c.create, DynamoDB: c.client})
+	switch {
+	case errors.Is(err, storeurl.ErrNoSchema):
+		return nil, fmt.Errorf("%w (create it with 'installvault create-table')", err)
+	case err != nil && c.url.Kind == storeurl.DynamoDB:
 		return nil, fmt.Errorf("open table %s: %w", c.table, err)
+	case err != nil:
+		return nil, err
 	}
+	c.e.onExit(closeFn)
 	return s, nil
 }
 

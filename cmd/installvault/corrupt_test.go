@@ -47,7 +47,7 @@ func TestCorruptRecordsAreReportedNotFatal(t *testing.T) {
 	require.Equal(t, exitFailure, r.code, r.errOut)
 	require.Contains(t, r.out, "9 records, 4 tenants")
 	require.Contains(t, r.errOut, "1 record skipped")
-	require.Contains(t, r.errOut, ":T0BAD")
+	require.Contains(t, r.errOut, "tenant T0BAD")
 
 	r = h.run(env, "", "verify")
 	require.Equal(t, exitFailure, r.code, r.errOut)
@@ -59,7 +59,7 @@ func TestCorruptRecordsAreReportedNotFatal(t *testing.T) {
 	r = h.run(env, "", "export", "-o", file)
 	require.Equal(t, exitFailure, r.code, r.errOut)
 	require.Contains(t, r.errOut, "exported 9 records")
-	require.Contains(t, r.errOut, ":T0BAD")
+	require.Contains(t, r.errOut, "tenant T0BAD")
 	data, err := os.ReadFile(file)
 	require.NoError(t, err, "the backup of every other record is kept")
 	require.Equal(t, 9, strings.Count(string(data), "\n"))
@@ -70,7 +70,7 @@ func TestCorruptRecordsAreReportedNotFatal(t *testing.T) {
 	require.Equal(t, 9, s.seen)
 	require.Equal(t, 9, s.rewrapped+s.current)
 	require.Contains(t, r.out, "1 corrupt (not listed)")
-	require.Contains(t, r.errOut, ":T0BAD")
+	require.Contains(t, r.errOut, "tenant T0BAD")
 
 	r = h.run(env, "", "scope-drift", "-bot-scopes", "chat:write")
 	require.Equal(t, exitFailure, r.code, r.errOut)

@@ -1,4 +1,5 @@
-// Command installvault administers an installvault DynamoDB table: it lets
+// Command installvault administers an installvault store — a DynamoDB
+// table, a PostgreSQL schema, a SQLite file or a Redis keyspace: it lets
 // operators see and manage the installations of a Slack app without ever
 // seeing a token. No command prints, logs or writes a plaintext secret.
 //
@@ -13,7 +14,8 @@
 //
 // Flags win over the environment:
 //
-//	-table          INSTALLVAULT_DYNAMODB_TABLE     table name (required)
+//	-store          INSTALLVAULT_STORE              the store's URL (this or a table is required)
+//	-table          INSTALLVAULT_DYNAMODB_TABLE     DynamoDB table name: the same as -store dynamodb:NAME
 //	-endpoint       INSTALLVAULT_DYNAMODB_ENDPOINT  endpoint URL, for DynamoDB Local
 //	-region         AWS_REGION, the profile         AWS region
 //	-kms-key        INSTALLVAULT_KMS_KEY_ID         AWS KMS key (ID, ARN, alias) for new data keys
@@ -22,6 +24,25 @@
 //	                INSTALLVAULT_LOCAL_KEYS         development keyring: one bare key, or name=key,name2=key
 //	                                                (32 bytes, base64 or hex: openssl rand -base64 32)
 //	-local-primary  INSTALLVAULT_LOCAL_PRIMARY      keyring key that seals new data keys
+//
+// The store URL is the one examples/slackapp reads from INSTALLVAULT_STORE
+// too (one parser, internal/storeurl):
+//
+//	dynamodb:TABLE                                   package dynamo (-endpoint, -region, AWS credentials as below)
+//	postgres://USER:PASSWORD@HOST:5432/DB[?search_path=SCHEMA&sslmode=...]   package postgres (postgresql:// too)
+//	sqlite:PATH                                      package sqlite (sqlite:///abs/path too)
+//	redis://[:PASSWORD@]HOST:6379[/DB][?prefix=P]    package redisstore on one server (rediss:// for TLS)
+//	redis-cluster://[:PASSWORD@]H1:P1,H2:P2[?prefix=P]  package redisstore on Redis Cluster
+//
+// No output ever holds the URL's password: messages name the store with it
+// replaced by xxxxx. Prefer the environment to -store for a URL with a
+// password (a command line is visible to other users of the machine). -store
+// and -table together, or INSTALLVAULT_STORE and INSTALLVAULT_DYNAMODB_TABLE
+// naming different stores, are refused rather than guessed between. Only
+// create-table creates a PostgreSQL schema or a SQLite file: every other
+// command fails on a store that does not exist yet, so a mistyped URL never
+// makes an empty store. Each command closes its store (pool, file, client)
+// when it ends.
 //
 // AWS credentials come from the SDK's default chain (environment, shared
 // files, SSO, instance and container roles). For a local endpoint
@@ -35,8 +56,8 @@
 //
 // # Nothing lost, nothing hidden
 //
-// Every command that goes through the table (list, verify, rewrap, export,
-// scope-drift) processes every record it can read. A record the table
+// Every command that goes through the store (list, verify, rewrap, export,
+// scope-drift) processes every record it can read. A record the store
 // holds but that does not decode (corrupt) or, for verify and rewrap, does
 // not open is never shown or exported: it is named (tenant and user, never
 // a value) and counted, the command goes on, and it exits 1 at the end.
@@ -49,13 +70,20 @@
 //
 // # Commands
 //
-// create-table creates the table with the schema package dynamo documents
-// (dynamo.CreateTable), due index included, and waits until it is active.
+// create-table creates the store. For dynamodb: it creates the table with
+// the schema package dynamo documents (dynamo.CreateTable), due index
+// included, waits until it is active, and fails if the table exists. For
+// postgres:// it runs postgres.Migrate (creates or upgrades the schema in the
+// URL's search_path; idempotent, safe beside running replicas); for sqlite:
+// it creates the file (mode 0600) or upgrades its schema. A Redis store needs
+// nothing: create-table checks that the server answers.
 //
 // add-due-index adds the due index (the global secondary index the
 // background refresh reads, see package dynamo) to a table made before it,
 // online, waits until it is built, and fills it in from unsealed attributes
-// (dynamo.AddDueIndex). It is idempotent.
+// (dynamo.AddDueIndex). It is idempotent. It needs a dynamodb: store: the
+// other stores have their due index from the start (create-table upgrades an
+// older PostgreSQL schema).
 //
 // list prints every record — each tenant's latest installation and each
 // user's installation — with its tenant, user, installer, version, install
@@ -64,12 +92,12 @@
 // anything; UNSEALED and MALFORMED flag bad values without printing them).
 // -json prints JSON lines instead of a table.
 //
-// verify streams the table's listing into -concurrency fetches through the
+// verify streams the store's listing into -concurrency fetches through the
 // encryption layer with the configured keys and prints every record that
 // cannot be opened (FAIL), could not be checked because KMS or DynamoDB did
 // not answer (UNAVAILABLE), or does not decode (CORRUPT): tenant, user, and
 // an error naming the field, never a value. It exits 1 if any record is
-// one of those. Memory does not grow with the table.
+// one of those. Memory does not grow with the store.
 //
 // rewrap runs crypto.Rewrap: it re-seals every record under the current key
 // (a new KMS key, or a new keyring primary with the old key still in the
@@ -84,14 +112,16 @@
 // export writes every record, still sealed, as JSON lines (package backup) to
 // a file (-o, mode 0600, renamed into place when complete) or stdout; it needs
 // no key, and streams. import restores such a file (-i) or stdin into an
-// existing table, idempotently (an interrupted import is run again), with
+// existing store, of any kind (export from dynamodb:, import into
+// postgres://, to move), idempotently (an interrupted import is run again), with
 // -concurrency writes in flight; it validates the whole input before the
 // first write, and refuses an empty one. Restored records open with the keys
 // that sealed them.
 //
 // purge deletes one tenant — -team T [-enterprise E], or -enterprise E -org
 // for an org-wide install — and prints what it deleted. It asks nothing, and
-// never touches another tenant.
+// never touches another tenant. On DynamoDB it finds the tenant's items with
+// one query of its partition; on the other stores, by listing the store.
 //
 // scope-drift lists the installations whose granted scopes differ from the
 // ones given with -bot-scopes and -user-scopes (metrics.ScopeDrift).

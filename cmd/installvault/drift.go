@@ -16,7 +16,7 @@ import (
 func scopeDriftCommand() *command {
 	return &command{
 		name:    "scope-drift",
-		args:    "-bot-scopes a,b [-user-scopes c] [-json] [-table name]",
+		args:    "-bot-scopes a,b [-user-scopes c] [-json] [-store URL]",
 		summary: "list installations whose granted scopes differ from the requested ones (metrics.ScopeDrift)",
 		help: `Compares each installation's granted scopes with the scopes the app requests
 now: such installations need a re-install to get new scopes (MISSING), or still
@@ -38,22 +38,22 @@ needed. Corrupt records are named on stderr and counted (exit 1).`,
 				}
 				drifts, listErr := metrics.ScopeDrift(ctx, raw, want)
 				if _, complete := countSkipped(listErr); !complete {
-					return fmt.Errorf("scope drift of table %s: %w", tc.table, listErr)
+					return fmt.Errorf("scope drift of %s: %w", tc.desc(), listErr)
 				}
 				slices.SortFunc(drifts, func(a, b metrics.Drift) int {
-					return cmp.Or(cmp.Compare(a.Query.Tenant().String(), b.Query.Tenant().String()), cmp.Compare(a.Query.UserID, b.Query.UserID))
+					return cmp.Or(cmp.Compare(a.Query.Tenant().Key(), b.Query.Tenant().Key()), cmp.Compare(a.Query.UserID, b.Query.UserID))
 				})
 				if *asJSON {
 					enc := json.NewEncoder(e.stdout)
 					for _, d := range drifts {
 						if err := enc.Encode(driftRow{
-							Tenant: d.Query.Tenant().String(), User: d.Query.UserID,
+							Tenant: d.Query.Tenant().Key(), User: d.Query.UserID,
 							MissingBot: d.MissingBot, ExtraBot: d.ExtraBot, MissingUser: d.MissingUser, ExtraUser: d.ExtraUser,
 						}); err != nil {
 							return err
 						}
 					}
-					return skippedRecords(e, "scope drift of table "+tc.table, listErr)
+					return skippedRecords(e, "scope drift of "+tc.desc(), listErr)
 				}
 				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "TENANT\tUSER\tMISSING_BOT\tEXTRA_BOT\tMISSING_USER\tEXTRA_USER")
@@ -70,12 +70,14 @@ needed. Corrupt records are named on stderr and counted (exit 1).`,
 					verb = "drifts"
 				}
 				fmt.Fprintf(e.stdout, "%s %s\n", count(len(drifts), "installation"), verb)
-				return skippedRecords(e, "scope drift of table "+tc.table, listErr)
+				return skippedRecords(e, "scope drift of "+tc.desc(), listErr)
 			}
 		},
 	}
 }
 
+// driftRow is one line of scope-drift -json. Tenant is the tenant's key
+// ([installstore.Tenant.Key]), as in list -json.
 type driftRow struct {
 	Tenant      string   `json:"tenant"`
 	User        string   `json:"user,omitempty"`

@@ -94,7 +94,13 @@ func (h *harness) runCtx(ctx context.Context, env map[string]string, stdin strin
 	}
 	code := run(ctx, args, strings.NewReader(stdin), &out, ew, func(k string) string { return env[k] })
 	r := result{code: code, out: out.String(), errOut: errOut.String()}
-	h.t.Logf("installvault %s → exit %d\n%s%s", strings.Join(args, " "), code, r.out, r.errOut)
+	shown := strings.Join(args, " ") // a -store URL may hold a password: never logged
+	for _, sec := range h.secrets {
+		if sec != "" {
+			shown = strings.ReplaceAll(shown, sec, "xxxxx")
+		}
+	}
+	h.t.Logf("installvault %s → exit %d\n%s%s", shown, code, r.out, r.errOut)
 	h.noSecret(r.out, args)
 	h.noSecret(r.errOut, args)
 	return r
@@ -139,8 +145,9 @@ func (h *harness) remember(inst *installstore.Installation) {
 	})
 }
 
-// fixtures are 9 records of 4 tenants: :T1 (latest, U1, U2), E1:T2 (latest,
-// U3), the org-wide E1: (latest, U4), :T3 (latest, U5).
+// fixtures are 9 records of 4 tenants: T1 (latest, U1, U2), E1/T2 (latest,
+// U3), the org-wide E1 (org-wide) (latest, U4), T3 (latest, U5); by key
+// :T1, E1:T2, E1:, :T3.
 func fixtures() []*installstore.Installation {
 	return []*installstore.Installation{
 		storetest.Fixture("", "T1", "U1", "a"),

@@ -18,16 +18,16 @@ import (
 func listCommand() *command {
 	return &command{
 		name:    "list",
-		args:    "[-json] [-table name] [-endpoint URL]",
+		args:    "[-json] [-store URL]",
 		summary: "list tenants, installers, scopes, expiry, versions and key IDs — never a secret",
-		help: `Lists every record of the table: each tenant's latest installation (USER "-")
+		help: `Lists every record of the store: each tenant's latest installation (USER "-")
 and each user's installation. KEYS names the provider and master key that seal
 the record's secrets, read from the sealed values without opening them (no key
 access needed): after a rotation every record should name the new key.
 UNSEALED marks a secret stored in clear and MALFORMED one that does not parse;
 neither is ever printed. With -json, one JSON object per line.
 
-A record the table holds but that does not decode (corrupt) is not listed: it
+A record the store holds but that does not decode (corrupt) is not listed: it
 is named (tenant and user) on stderr after the others, and list exits 1 with
 their count.`,
 		setup: func(fs *flag.FlagSet, e *env) func(context.Context) error {
@@ -44,7 +44,7 @@ their count.`,
 					return nil
 				})
 				if _, complete := countSkipped(listErr); !complete { // the listing stopped: print nothing partial
-					return fmt.Errorf("list table %s: %w", tc.table, listErr)
+					return fmt.Errorf("list %s: %w", tc.desc(), listErr)
 				}
 				slices.SortFunc(rows, func(a, b listRow) int {
 					return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.User, b.User))
@@ -59,7 +59,7 @@ their count.`,
 				} else if err := printListTable(e, rows); err != nil {
 					return err
 				}
-				return skippedRecords(e, "list table "+tc.table, listErr)
+				return skippedRecords(e, "list "+tc.desc(), listErr)
 			}
 		},
 	}
@@ -67,31 +67,38 @@ their count.`,
 
 // listRow is what list shows of one record: identities, scopes, dates and
 // key IDs only. It has no field that could hold a secret.
+//
+// Tenant is the tenant's key ([installstore.Tenant.Key]: ":T1", "E1:T2",
+// "E1:" for an org-wide install), the form of the -kms-tenant-keys file:
+// JSON is read by programs. The table prints the tenant as people read it
+// ([installstore.Tenant.String]: "T1", "E1/T2", "E1 (org-wide)").
 type listRow struct {
-	Tenant         string     `json:"tenant"`
-	EnterpriseID   string     `json:"enterprise_id,omitempty"`
-	TeamID         string     `json:"team_id,omitempty"`
-	OrgInstall     bool       `json:"org_install,omitempty"`
-	User           string     `json:"user,omitempty"`
-	AppID          string     `json:"app_id,omitempty"`
-	TeamName       string     `json:"team_name,omitempty"`
-	EnterpriseName string     `json:"enterprise_name,omitempty"`
-	Version        int64      `json:"version"`
-	InstalledAt    time.Time  `json:"installed_at"`
-	BotID          string     `json:"bot_id,omitempty"`
-	BotScopes      []string   `json:"bot_scopes,omitempty"`
-	BotExpiresAt   *time.Time `json:"bot_expires_at,omitempty"`
-	InstallerID    string     `json:"installer,omitempty"` // the user who installed last (latest records)
-	UserScopes     []string   `json:"user_scopes,omitempty"`
-	UserExpiresAt  *time.Time `json:"user_expires_at,omitempty"`
-	Webhook        bool       `json:"incoming_webhook,omitempty"`
-	Fields         []string   `json:"secret_fields,omitempty"`
-	Keys           []string   `json:"keys,omitempty"` // "provider:keyID", "UNSEALED", "MALFORMED"
+	tenant         installstore.Tenant // not exported: not in the JSON
+	Tenant         string              `json:"tenant"`
+	EnterpriseID   string              `json:"enterprise_id,omitempty"`
+	TeamID         string              `json:"team_id,omitempty"`
+	OrgInstall     bool                `json:"org_install,omitempty"`
+	User           string              `json:"user,omitempty"`
+	AppID          string              `json:"app_id,omitempty"`
+	TeamName       string              `json:"team_name,omitempty"`
+	EnterpriseName string              `json:"enterprise_name,omitempty"`
+	Version        int64               `json:"version"`
+	InstalledAt    time.Time           `json:"installed_at"`
+	BotID          string              `json:"bot_id,omitempty"`
+	BotScopes      []string            `json:"bot_scopes,omitempty"`
+	BotExpiresAt   *time.Time          `json:"bot_expires_at,omitempty"`
+	InstallerID    string              `json:"installer,omitempty"` // the user who installed last (latest records)
+	UserScopes     []string            `json:"user_scopes,omitempty"`
+	UserExpiresAt  *time.Time          `json:"user_expires_at,omitempty"`
+	Webhook        bool                `json:"incoming_webhook,omitempty"`
+	Fields         []string            `json:"secret_fields,omitempty"`
+	Keys           []string            `json:"keys,omitempty"` // "provider:keyID", "UNSEALED", "MALFORMED"
 }
 
 func newListRow(q installstore.Query, inst *installstore.Installation) listRow {
 	r := listRow{
-		Tenant:         q.Tenant().String(),
+		tenant:         q.Tenant(),
+		Tenant:         q.Tenant().Key(),
 		EnterpriseID:   inst.EnterpriseID,
 		TeamID:         inst.TeamID,
 		OrgInstall:     inst.IsEnterpriseInstall,
@@ -157,12 +164,8 @@ func printListTable(e *env, rows []listRow) error {
 	tenants := make(map[string]bool)
 	for _, r := range rows {
 		tenants[r.Tenant] = true
-		tenant := r.Tenant
-		if r.OrgInstall {
-			tenant += " (org)"
-		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			tenant, dash(r.User), r.Version, r.InstalledAt.Format(time.RFC3339),
+			r.tenant, dash(r.User), r.Version, r.InstalledAt.Format(time.RFC3339),
 			dash(strings.Join(r.BotScopes, ",")), fmtTime(r.BotExpiresAt),
 			dash(r.InstallerID), dash(strings.Join(r.UserScopes, ",")), fmtTime(r.UserExpiresAt),
 			dash(strings.Join(r.Keys, " ")))

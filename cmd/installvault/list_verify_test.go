@@ -33,15 +33,14 @@ func TestCreateTable(t *testing.T) {
 	r = h.run(h.with(envTable, table), "", "list")
 	require.Equal(t, exitOK, r.code, r.errOut)
 	require.Contains(t, r.out, "0 records, 0 tenants")
-	_, keyB64 := h.localKey()
+	keyRaw, keyB64 := h.localKey()
 	r = h.run(h.with(envTable, table, envLocalKeys, "k="+keyB64), "", "verify")
 	require.Equal(t, exitOK, r.code, r.errOut)
 	require.Equal(t, "verified 0 records: 0 ok, 0 failed, 0 gone\n", r.out)
 
 	// The table works as the store's table.
 	h.table = table
-	k, _ := h.localKey()
-	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k": k}, "k")
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k": keyRaw}, "k")
 	require.NoError(t, err)
 	h.seed(keys, storetest.Fixture("", "T1", "U1", "ct"))
 	require.Len(t, rawRecords(t, h.client, table), 2)
@@ -75,10 +74,16 @@ func TestListAndVerify(t *testing.T) {
 	require.Len(t, lines, 1+9+1, r.out)
 	require.Contains(t, lines[0], "KEYS")
 	require.Equal(t, "9 records, 4 tenants", lines[len(lines)-1])
-	for _, want := range []string{":T1", "E1:T2", "E1: (org)", ":T3", "U1", "U2", "U3", "U4", "U5",
+	for _, want := range []string{"U1", "U2", "U3", "U4", "U5",
 		"chat:write,commands", "search:read", "2030-01-02T03:04:05Z", "aws-kms:" + key.ARN} {
 		require.Contains(t, r.out, want)
 	}
+	// Each record's line starts with its tenant as people read it, then its user.
+	for _, want := range []string{`T1\s+-`, `T1\s+U1`, `T1\s+U2`, `E1/T2\s+-`, `E1/T2\s+U3`,
+		`E1 \(org-wide\)\s+-`, `E1 \(org-wide\)\s+U4`, `T3\s+-`, `T3\s+U5`} {
+		require.Regexp(t, `(?m)^`+want+`\s`, r.out)
+	}
+	require.NotContains(t, r.out, "(org)", "the org-wide install is marked once")
 	for _, l := range lines[1 : len(lines)-1] {
 		require.Contains(t, l, "aws-kms:"+key.ARN, "every record names its key")
 	}
@@ -97,7 +102,7 @@ func TestListAndVerify(t *testing.T) {
 		users[row.Tenant+"/"+row.User] = true
 	}
 	require.Len(t, users, 9)
-	require.True(t, users["E1:/U4"] && users[":T1/"] && users[":T1/U2"])
+	require.True(t, users["E1:/U4"] && users[":T1/"] && users[":T1/U2"], "JSON names the tenant by its key")
 
 	// verify: everything opens.
 	r = h.run(env, "", "verify")
@@ -116,7 +121,7 @@ func TestListAndVerify(t *testing.T) {
 	if tok[i] == 'A' {
 		c = 'B'
 	}
-	inst.User.Token = installstore.NewSecret(tok[:i] + string(c) + tok[i+1:])
+	inst.User.Token = installstore.Secret(tok[:i] + string(c) + tok[i+1:])
 	require.NoError(t, raw.UpdateInstallation(ctx, inst)) // U5 installed last: the latest record too
 
 	// And a plaintext token written around the encryption layer.
@@ -129,13 +134,13 @@ func TestListAndVerify(t *testing.T) {
 
 	r = h.run(env, "", "verify", "-concurrency", "3")
 	require.Equal(t, exitFailure, r.code, r.out)
-	require.Contains(t, r.out, "FAIL tenant=:T3 user=-: ")
-	require.Contains(t, r.out, "FAIL tenant=:T3 user=U5: ")
-	require.Contains(t, r.out, "FAIL tenant=:T4 user=-: ")
-	require.Contains(t, r.out, "FAIL tenant=:T4 user=U6: ")
+	require.Contains(t, r.out, "FAIL tenant=T3 user=-: ")
+	require.Contains(t, r.out, "FAIL tenant=T3 user=U5: ")
+	require.Contains(t, r.out, "FAIL tenant=T4 user=-: ")
+	require.Contains(t, r.out, "FAIL tenant=T4 user=U6: ")
 	require.Contains(t, r.out, installstore.FieldUserToken)
 	require.Contains(t, r.out, "cannot decrypt")
-	require.NotContains(t, r.out, "tenant=:T1")
+	require.NotContains(t, r.out, "tenant=T1 ")
 	require.NotContains(t, r.out, "tenant=E1")
 	require.Contains(t, r.out, "verified 11 records: 7 ok, 4 failed, 0 gone\n")
 	require.Contains(t, r.errOut, "4 of 11 records cannot be decrypted")

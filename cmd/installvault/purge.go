@@ -13,12 +13,13 @@ import (
 
 	"github.com/installvault/installvault/dynamo"
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/internal/storeurl"
 )
 
 func purgeCommand() *command {
 	return &command{
 		name:    "purge",
-		args:    "-team T [-enterprise E] | -enterprise E -org",
+		args:    "-team T [-enterprise E] | -enterprise E -org [-store URL]",
 		summary: "delete one tenant: its latest installation, bot and every user installation",
 		help: `Deletes everything of one tenant, as an app_uninstalled event would, without
 asking: a workspace (-team, with -enterprise when it belongs to an Enterprise
@@ -45,6 +46,16 @@ with no records is an error (exit 1), so a mistyped ID does not pass silently.`,
 				if err := q.Validate(); err != nil {
 					return usagef("%v", err)
 				}
+				if err := tc.resolve(); err != nil {
+					return err
+				}
+				if tc.url.Kind != storeurl.DynamoDB {
+					raw, err := tc.rawStore(ctx)
+					if err != nil {
+						return err
+					}
+					return purgeListed(ctx, e, raw, q)
+				}
 				client, err := tc.client(ctx)
 				if err != nil {
 					return err
@@ -65,8 +76,37 @@ func purge(ctx context.Context, e *env, client *dynamodb.Client, raw *dynamo.Sto
 	if err != nil {
 		return fmt.Errorf("purge tenant %s: list its items: %w", t, err)
 	}
+	return deleteTenant(ctx, e, raw, q, latest, users)
+}
+
+// purgeListed is purge for the stores other than DynamoDB: the tenant's
+// records are found by listing the store (which names, not shows, the
+// records it skips: DeleteInstallation deletes them too).
+func purgeListed(ctx context.Context, e *env, raw installstore.FullStore, q installstore.Query) error {
+	t := q.Tenant()
+	var latest bool
+	var users []string
+	err := raw.ListInstallations(ctx, func(rq installstore.Query, _ *installstore.Installation) error {
+		switch {
+		case rq.Tenant() != t:
+		case rq.UserID == "":
+			latest = true
+		default:
+			users = append(users, rq.UserID)
+		}
+		return nil
+	})
+	if _, complete := countSkipped(err); !complete {
+		return fmt.Errorf("purge tenant %s: list its records: %w", t, err)
+	}
+	slices.Sort(users)
+	return deleteTenant(ctx, e, raw, q, latest, users)
+}
+
+func deleteTenant(ctx context.Context, e *env, raw installstore.Store, q installstore.Query, latest bool, users []string) error {
+	t := q.Tenant()
 	if !latest && len(users) == 0 {
-		return fmt.Errorf("purge tenant %s: %w: the table holds no record of it", t, installstore.ErrNotFound)
+		return fmt.Errorf("purge tenant %s: %w: the store holds no record of it", t, installstore.ErrNotFound)
 	}
 	if err := raw.DeleteInstallation(ctx, q); err != nil {
 		return fmt.Errorf("purge tenant %s: %w", t, err)
@@ -91,7 +131,7 @@ func tenantItems(ctx context.Context, client *dynamodb.Client, table string, t i
 		ProjectionExpression:     aws.String("#sk"),
 		ExpressionAttributeNames: map[string]string{"#pk": "PK", "#sk": "SK"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: "T#" + t.String()},
+			":pk": &types.AttributeValueMemberS{Value: "T#" + t.Key()},
 		},
 		ConsistentRead: aws.Bool(true),
 	})

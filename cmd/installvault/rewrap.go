@@ -13,7 +13,7 @@ import (
 func rewrapCommand() *command {
 	return &command{
 		name:    "rewrap",
-		args:    "[-progress n] [-table name] [key flags]",
+		args:    "[-progress n] [-store URL] [key flags]",
 		summary: "key rotation: re-seal every record under the current key, online (crypto.Rewrap)",
 		help: `Rotate keys by making a new primary (a new KMS key or alias target in
 -kms-key / INSTALLVAULT_KMS_KEY_ID, or a new INSTALLVAULT_LOCAL_PRIMARY with the

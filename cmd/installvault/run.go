@@ -21,6 +21,20 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	closers        []func() error // run when the command ends
+}
+
+// onExit registers fn (closing a store) to run when the command ends.
+func (e *env) onExit(fn func() error) { e.closers = append(e.closers, fn) }
+
+// close runs the registered functions, last first.
+func (e *env) close() error {
+	var errs []error
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		errs = append(errs, e.closers[i]())
+	}
+	e.closers = nil
+	return errors.Join(errs...)
 }
 
 // command is one subcommand.
@@ -112,6 +126,9 @@ func runCommand(ctx context.Context, c *command, args []string, e *env) int {
 		return exitUsage
 	}
 	err = do(ctx)
+	if cerr := e.close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close: %w", cerr)
+	}
 	var ue *usageError
 	switch {
 	case err == nil:
@@ -127,7 +144,8 @@ func runCommand(ctx context.Context, c *command, args []string, e *env) int {
 }
 
 func printUsage(w io.Writer, cmds []*command) {
-	fmt.Fprint(w, `installvault administers an installvault DynamoDB table without ever showing a token.
+	fmt.Fprint(w, `installvault administers an installvault store (DynamoDB, PostgreSQL, SQLite or Redis)
+without ever showing a token.
 
 Usage:
   installvault <command> [flags]
@@ -159,7 +177,15 @@ func printCommandUsage(w io.Writer, c *command, fs *flag.FlagSet) {
 // envHelp lists the environment variables every command reads.
 const envHelp = `
 Environment:
-  INSTALLVAULT_DYNAMODB_TABLE     table name (or -table)
+  INSTALLVAULT_STORE              the store's URL (or -store), one of:
+                                    dynamodb:TABLE
+                                    postgres://USER:PASSWORD@HOST:5432/DB[?search_path=SCHEMA]
+                                    sqlite:PATH
+                                    redis://[:PASSWORD@]HOST:6379[/DB][?prefix=P]
+                                    redis-cluster://[:PASSWORD@]H1:P1,H2:P2[?prefix=P]
+                                  (a password is never printed; the URL's, as its other settings,
+                                  belongs in the environment rather than on a command line)
+  INSTALLVAULT_DYNAMODB_TABLE     DynamoDB table name (or -table), the same as dynamodb:TABLE
   INSTALLVAULT_DYNAMODB_ENDPOINT  endpoint URL, for DynamoDB Local (or -endpoint)
   INSTALLVAULT_KMS_KEY_ID         AWS KMS key ID, ARN or alias sealing new data keys (or -kms-key)
   INSTALLVAULT_KMS_ENDPOINT       KMS endpoint URL, for a local KMS (or -kms-endpoint)

@@ -15,7 +15,7 @@ const maxTenantKeysFile = 256 << 20
 
 // parseTenantKeys parses the per-tenant KMS keys of apps that use
 // crypto.WithTenantKey: a JSON object from tenant ("ENTERPRISE:TEAM" as
-// installstore.Tenant.String prints it: ":T1", "E1:T2", "E1:" for an org-wide
+// installstore.Tenant.Key prints it: ":T1", "E1:T2", "E1:" for an org-wide
 // install) to a KMS key ID, ARN or alias.
 func parseTenantKeys(data []byte) (map[installstore.Tenant]string, error) {
 	if len(data) > maxTenantKeysFile {
@@ -39,7 +39,7 @@ func parseTenantKeys(data []byte) (map[installstore.Tenant]string, error) {
 			return nil, err
 		}
 		if strings.TrimSpace(key) == "" {
-			return nil, fmt.Errorf("tenant %s: empty key", t)
+			return nil, fmt.Errorf("tenant %q: empty key", s)
 		}
 		keys[t] = key
 	}
@@ -56,7 +56,7 @@ func parseTenant(s string) (installstore.Tenant, error) {
 	if err := q.Validate(); err != nil {
 		return installstore.Tenant{}, fmt.Errorf("tenant %q: %w", s, err)
 	}
-	if q.Tenant().String() != s {
+	if q.Tenant().Key() != s {
 		return installstore.Tenant{}, fmt.Errorf("tenant %q is not in canonical form", s)
 	}
 	return q.Tenant(), nil

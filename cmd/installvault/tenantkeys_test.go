@@ -42,7 +42,7 @@ func FuzzParseTenantKeys(f *testing.F) {
 			if key == "" {
 				t.Fatal("empty key accepted")
 			}
-			back, err := parseTenant(tenant.String())
+			back, err := parseTenant(tenant.Key())
 			if err != nil || back != tenant {
 				t.Fatalf("tenant %v does not round-trip: %v", tenant, err)
 			}
@@ -70,7 +70,7 @@ func TestRewrapTenantKeys(t *testing.T) {
 	s := parseStats(t, r.out)
 	require.Equal(t, 9, s.seen)
 	require.Zero(t, s.failed)
-	require.GreaterOrEqual(t, s.current, 4, "E1:T2 and :T3 stay under the default key")
+	require.GreaterOrEqual(t, s.current, 4, "E1/T2 and T3 stay under the default key")
 
 	r = h.run(env, "", "list", "-json")
 	require.Equal(t, exitOK, r.code, r.errOut)
@@ -92,7 +92,7 @@ func TestRewrapTenantKeys(t *testing.T) {
 	r = h.run(env, "", "verify")
 	require.Equal(t, exitFailure, r.code)
 	require.Contains(t, r.out, "6 ok, 3 failed")
-	require.Equal(t, 3, strings.Count(r.out, "FAIL tenant=:T1 "))
+	require.Equal(t, 3, strings.Count(r.out, "FAIL tenant=T1 "))
 
 	// Configuration errors are usage errors.
 	for _, bad := range []map[string]string{

@@ -19,6 +19,8 @@ func TestHelp(t *testing.T) {
 				require.Contains(t, r.out, "Usage: installvault "+c.name)
 				require.Contains(t, r.out, "-table")
 				require.Contains(t, r.out, "INSTALLVAULT_DYNAMODB_TABLE")
+				require.Contains(t, r.out, "-store")
+				require.Contains(t, r.out, "INSTALLVAULT_STORE")
 				require.Empty(t, r.errOut)
 			}
 			r := h.run(h.env, "", "help", c.name)
@@ -54,8 +56,14 @@ func TestUsageErrors(t *testing.T) {
 		{"bad flag", withTable, []string{"list", "-bogus"}, "flag provided but not defined: -bogus"},
 		{"bad flag value", withTable, []string{"verify", "-concurrency", "many"}, "invalid value"},
 		{"extra argument", withTable, []string{"list", "extra"}, `unexpected argument "extra"`},
-		{"no table", map[string]string{}, []string{"list"}, "no table: set -table or INSTALLVAULT_DYNAMODB_TABLE"},
-		{"no table create", map[string]string{}, []string{"create-table"}, "no table"},
+		{"no table", map[string]string{}, []string{"list"}, "no store: set -store or INSTALLVAULT_STORE"},
+		{"no table create", map[string]string{}, []string{"create-table"}, "or -table or INSTALLVAULT_DYNAMODB_TABLE"},
+		{"store and table", withTable, []string{"list", "-store", "sqlite:x.db", "-table", "t"}, "give one"},
+		{"two stores in env", merge(withTable, envStore, "sqlite:x.db"), []string{"list"}, "different stores"},
+		{"bad store", map[string]string{envStore: "mysql://db"}, []string{"list"}, `unknown scheme "mysql"`},
+		{"bad store flag", map[string]string{}, []string{"export", "-store", "sqlite:"}, "no file"},
+		{"endpoint not dynamo", map[string]string{}, []string{"list", "-store", "sqlite:x.db", "-endpoint", "http://127.0.0.1:1"}, "-endpoint is for a dynamodb: store"},
+		{"due index not dynamo", map[string]string{envStore: "sqlite:x.db"}, []string{"add-due-index"}, "add-due-index needs a dynamodb: store, not sqlite:x.db"},
 		{"no keys", withTable, []string{"verify"}, "no keys"},
 		{"no keys rewrap", withTable, []string{"rewrap"}, "no keys"},
 		{"both keys", merge(withTable, envKMSKey, "alias/x", envLocalKeys, "k="+k32), []string{"verify"}, "choose one"},

@@ -19,9 +19,9 @@ import (
 func verifyCommand() *command {
 	return &command{
 		name:    "verify",
-		args:    "[-concurrency n] [-table name] [key flags]",
+		args:    "[-concurrency n] [-store URL] [key flags]",
 		summary: "open every record; report each that cannot be decrypted; exit 1 if any",
-		help: `Lists the table's records (still sealed), then fetches each one through the
+		help: `Lists the store's records (still sealed), then fetches each one through the
 encryption layer with the configured keys, as the app would. Every record that
 does not open — tampered, truncated, sealed under a key that is unknown,
 disabled or revoked, for the wrong tenant, or not sealed at all — is printed as
@@ -109,14 +109,14 @@ func verify(ctx context.Context, e *env, tc *tableConfig, kc *keyConfig, conc, e
 		return nil
 	})
 	if err := g.Wait(); err != nil {
-		return fmt.Errorf("verify table %s: %w", tc.table, err)
+		return fmt.Errorf("verify %s: %w", tc.desc(), err)
 	}
 	skipped, complete := countSkipped(listErr)
 	if !complete {
-		return fmt.Errorf("verify table %s: list (after %s): %w", tc.table, count(seen, "record"), listErr)
+		return fmt.Errorf("verify %s: list (after %s): %w", tc.desc(), count(seen, "record"), listErr)
 	}
 	slices.SortFunc(failures, func(a, b verifyFailure) int {
-		return cmp.Or(cmp.Compare(a.q.Tenant().String(), b.q.Tenant().String()), cmp.Compare(a.q.UserID, b.q.UserID))
+		return cmp.Or(cmp.Compare(a.q.Tenant().Key(), b.q.Tenant().Key()), cmp.Compare(a.q.UserID, b.q.UserID))
 	})
 	for _, f := range failures {
 		label := "FAIL"

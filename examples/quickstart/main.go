@@ -62,9 +62,9 @@ func run(ctx context.Context, out io.Writer) error {
 		if err := store.StoreInstallation(ctx, inst); err != nil {
 			return err
 		}
-		say("   stored %-11s version %d, bot token %v", inst.Tenant(), inst.Version, inst.Bot.Token)
+		say("   stored %-20s version %d, bot token %v", inst.Tenant(), inst.Version, inst.Bot.Token)
 	}
-	say("   (a tenant prints as ENTERPRISE:TEAM; each keeps 2 records: its latest installation and its installer's)")
+	say("   (a tenant prints as TEAM, ENTERPRISE/TEAM, or ENTERPRISE (org-wide); each keeps 2 records: its latest installation and its installer's)")
 
 	say("2. At rest, the backend holds sealed values only")
 	raw, err := backend.FetchInstallation(ctx, installstore.Query{TeamID: "T0ACME"})

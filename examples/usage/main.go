@@ -10,6 +10,8 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -26,7 +28,8 @@ import (
 )
 
 func main() {
-	ctx := context.Background()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	if err := run(ctx); err != nil {
 		log.Fatal(err)
 	}
@@ -71,7 +74,9 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	http.Handle("/slack/", slackApp)
+	mux := http.NewServeMux()
+	mux.Handle("/slack/", slackApp)
+	server := &http.Server{Addr: ":3000", Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
 	// Refresh tokens nearing expiry, even with no traffic.
 	go func() {
@@ -79,7 +84,19 @@ func run(ctx context.Context) error {
 			log.Printf("refresher stopped: %v", err)
 		}
 	}()
-	return http.ListenAndServe(":3000", nil)
+	stopped := make(chan error, 1)
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		// Finish the requests in flight, then store any token Slack rotated
+		// meanwhile before the process exits.
+		stopped <- errors.Join(server.Shutdown(shutdown), refresher.Wait(shutdown))
+	}()
+	if err := server.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return <-stopped
 }
 
 // onEvent answers app mentions. The tenant comes from the verified request;

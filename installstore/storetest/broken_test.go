@@ -111,3 +111,23 @@ func TestSuiteCatchesBrokenBackends(t *testing.T) {
 		})
 	}
 }
+
+// TestBehavesAsMemoryCatchesBrokenBackends proves the differential suite can
+// fail: it is run, in a child process, over a backend whose conditional
+// delete ignores the Version.
+func TestBehavesAsMemoryCatchesBrokenBackends(t *testing.T) {
+	if os.Getenv(brokenEnv) == "differential" {
+		storetest.BehavesAsMemory(t, 4, 80, func(_ *testing.T, now func() time.Time) installstore.FullStore { return blindDelete{memory.New(memory.WithClock(now))} })
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBehavesAsMemoryCatchesBrokenBackends$", "-test.v")
+	cmd.Env = append(os.Environ(), brokenEnv+"=differential")
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "the differential suite passed a backend whose conditional delete is blind:\n%s", out)
+	require.Contains(t, string(out), "delete if", string(out))
+
+	// And it passes memory against itself.
+	storetest.BehavesAsMemory(t, 1, 40, func(_ *testing.T, now func() time.Time) installstore.FullStore {
+		return memory.New(memory.WithClock(now))
+	})
+}
