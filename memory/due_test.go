@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/installvault/installvault/installstore"
-	"github.com/installvault/installvault/installstore/storetest"
 )
 
 // TestDueIndexStaysBounded: rewriting the same tenants with moving expiries
@@ -19,8 +18,9 @@ func TestDueIndexStaysBounded(t *testing.T) {
 	s := New()
 	base := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 10_000 {
-		inst := storetest.Fixture("", []string{"T1", "T2", "T3"}[i%3], "U1", "a")
-		inst.Bot.ExpiresAt = base.Add(time.Duration(i) * time.Minute)
+		inst := &installstore.Installation{TeamID: []string{"T1", "T2", "T3"}[i%3],
+			Bot:  &installstore.Bot{ID: "B1", Token: "xoxb-test-due", RefreshToken: "xoxe-test-due", ExpiresAt: base.Add(time.Duration(i) * time.Minute)},
+			User: installstore.User{ID: "U1", Token: "xoxp-test-due", RefreshToken: "xoxe-test-due-user", ExpiresAt: base.AddDate(3, 0, 0)}}
 		require.NoError(t, s.StoreInstallation(ctx, inst))
 	}
 	require.Equal(t, 3, s.due.indexed)
