@@ -19,8 +19,8 @@ func TestDueIndexStaysBounded(t *testing.T) {
 	base := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 10_000 {
 		inst := &installstore.Installation{TeamID: []string{"T1", "T2", "T3"}[i%3],
-			Bot:  &installstore.Bot{ID: "B1", Token: "xoxb-test-due", RefreshToken: "xoxe-test-due", ExpiresAt: base.Add(time.Duration(i) * time.Minute)},
-			User: installstore.User{ID: "U1", Token: "xoxp-test-due", RefreshToken: "xoxe-test-due-user", ExpiresAt: base.AddDate(3, 0, 0)}}
+			Bot:  &installstore.Bot{ID: "B1", Token: installstore.NewSecret("xoxb-test-due"), RefreshToken: installstore.NewSecret("xoxe-test-due"), ExpiresAt: base.Add(time.Duration(i) * time.Minute)},
+			User: installstore.User{ID: "U1", Token: installstore.NewSecret("xoxp-test-due"), RefreshToken: installstore.NewSecret("xoxe-test-due-user"), ExpiresAt: base.AddDate(3, 0, 0)}}
 		require.NoError(t, s.StoreInstallation(ctx, inst))
 	}
 	require.Equal(t, 3, s.due.indexed)

@@ -44,7 +44,7 @@ func BenchmarkStorm1000(b *testing.B) {
 					exp = time.Now().Add(-time.Minute)
 				}
 				inst := &installstore.Installation{TeamID: team, Bot: &installstore.Bot{
-					ID: "B1", Token: "xoxb-test-old", RefreshToken: installstore.Secret(refresh), ExpiresAt: exp,
+					ID: "B1", Token: installstore.NewSecret("xoxb-test-old"), RefreshToken: installstore.NewSecret(refresh), ExpiresAt: exp,
 				}}
 				if err := store.StoreInstallation(context.Background(), inst); err != nil {
 					b.Fatal(err)
@@ -58,7 +58,7 @@ func BenchmarkStorm1000(b *testing.B) {
 				} else {
 					fake.set(func(f *fakeSlack) { f.reuse = false })
 				}
-				r, err := New(store, WithClientCredentials(testClientID, testClientSecret), WithSlackAPIURL(fake.url()), WithHTTPClient(hc))
+				r, err := New(store, WithClientCredentials(testClientID, installstore.NewSecret(testClientSecret)), WithSlackAPIURL(fake.url()), WithHTTPClient(hc))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -133,7 +133,7 @@ func BenchmarkAuthorizeHot(b *testing.B) {
 	fixture := map[string]func(team string) *installstore.Installation{
 		"bot": func(team string) *installstore.Installation {
 			return &installstore.Installation{TeamID: team, TokenType: "bot", User: installstore.User{ID: "U1"},
-				Bot: &installstore.Bot{ID: "B" + team, UserID: "UB" + team, Token: installstore.Secret("xoxb-test-" + team), Scopes: []string{"chat:write", "commands"}}}
+				Bot: &installstore.Bot{ID: "B" + team, UserID: "UB" + team, Token: installstore.NewSecret("xoxb-test-" + team), Scopes: []string{"chat:write", "commands"}}}
 		},
 		"full": func(team string) *installstore.Installation {
 			inst := storetest.Fixture("", team, "U1", "hot")
@@ -158,7 +158,7 @@ func BenchmarkAuthorizeHot(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			ref, err := New(store, WithClientCredentials(testClientID, testClientSecret), WithSlackAPIURL("http://127.0.0.1:1/api/"))
+			ref, err := New(store, WithClientCredentials(testClientID, installstore.NewSecret(testClientSecret)), WithSlackAPIURL("http://127.0.0.1:1/api/"))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -121,7 +121,7 @@ func TestListAndVerify(t *testing.T) {
 	if tok[i] == 'A' {
 		c = 'B'
 	}
-	inst.User.Token = installstore.Secret(tok[:i] + string(c) + tok[i+1:])
+	inst.User.Token = installstore.NewSecret(tok[:i] + string(c) + tok[i+1:])
 	require.NoError(t, raw.UpdateInstallation(ctx, inst)) // U5 installed last: the latest record too
 
 	// And a plaintext token written around the encryption layer.

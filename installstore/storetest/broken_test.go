@@ -117,7 +117,9 @@ func TestSuiteCatchesBrokenBackends(t *testing.T) {
 // delete ignores the Version.
 func TestBehavesAsMemoryCatchesBrokenBackends(t *testing.T) {
 	if os.Getenv(brokenEnv) == "differential" {
-		storetest.BehavesAsMemory(t, 4, 80, func(_ *testing.T, now func() time.Time) installstore.FullStore { return blindDelete{memory.New(memory.WithClock(now))} })
+		storetest.BehavesAsMemory(t, 4, 80, func(_ *testing.T, now func() time.Time) installstore.FullStore {
+			return blindDelete{memory.New(memory.WithClock(now))}
+		})
 		return
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestBehavesAsMemoryCatchesBrokenBackends$", "-test.v")

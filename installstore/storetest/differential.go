@@ -64,12 +64,12 @@ func BehavesAsMemory(t *testing.T, seeds, steps int, newStore func(t *testing.T,
 					case 0:
 						inst.Bot = nil // user scopes only
 					case 1:
-						inst.User.Token, inst.User.RefreshToken = "", ""
+						inst.User.Token, inst.User.RefreshToken = installstore.Secret{}, installstore.Secret{}
 					case 2:
 						inst.InstalledAt = time.Time{}
 						inst.Bot.InstalledAt = time.Time{}
 					case 3:
-						inst.Bot.RefreshToken = "" // a bot that does not rotate
+						inst.Bot.RefreshToken = installstore.Secret{} // a bot that does not rotate
 					}
 					op = fmt.Sprintf("store %+v", inst.Query())
 					errRef, errS = ref.StoreInstallation(ctx, inst.Clone()), s.StoreInstallation(ctx, inst.Clone())
@@ -113,10 +113,10 @@ func BehavesAsMemory(t *testing.T, seeds, steps int, newStore func(t *testing.T,
 							return err
 						}
 						if cur.Bot != nil {
-							cur.Bot.Token = installstore.Secret(fmt.Sprintf("xoxb-test-updated-%d", step))
+							cur.Bot.Token = installstore.NewSecret(fmt.Sprintf("xoxb-test-updated-%d", step))
 							cur.Bot.ExpiresAt = now.Add(time.Hour)
 						}
-						cur.User.Token = installstore.Secret(fmt.Sprintf("xoxp-test-updated-%d", step))
+						cur.User.Token = installstore.NewSecret(fmt.Sprintf("xoxp-test-updated-%d", step))
 						return st.UpdateInstallation(ctx, cur)
 					}
 					errRef, errS = update(ref), update(s)
