@@ -41,6 +41,8 @@ run env NODE_PATH="$PWD/.cache/bolt/node_modules" node scripts/bolt-authorize.js
 run go test -run 'TestCrossProcessStormMakesOneRefresh' -count 1 -v ./rotation/
 run go test -run '^$' -bench . -benchtime 2s -count 1 ./dynamo/
 run go test -run 'TestConsumedCapacity' -count 1 -v ./dynamo/
+run go test -run 'TestTickCostFollowsDue' -count 1 -v ./internal/scaletest/
+run env INSTALLVAULT_OPS_TENANTS=2000 go test -run 'TestOperationsAtScale' -count 1 -v ./cmd/installvault/
 run go test -run '^$' -bench . -benchtime 2s -count 1 ./postgres/
 run go test -run '^$' -bench . -benchtime 2s -count 1 ./sqlite/
 run go test -run '^$' -bench 'Fetch|Store|Update|DueTick|Ping' -benchtime 3000x -count 1 ./redisstore/

@@ -52,7 +52,7 @@ func addTableFlags(fs *flag.FlagSet, e *env) *tableConfig {
 	c := &tableConfig{e: e}
 	fs.StringVar(&c.store, "store", "", "store `URL`: dynamodb:TABLE, postgres://..., sqlite:PATH, redis://HOST:PORT[/DB][?prefix=P], redis-cluster://H1:P1,H2:P2[?prefix=P] (default $"+envStore+")")
 	fs.StringVar(&c.table, "table", "", "DynamoDB table `name`, the same as -store dynamodb:name (default $"+envTable+")")
-	fs.StringVar(&c.endpoint, "endpoint", "", "DynamoDB endpoint `URL`, e.g. DynamoDB Local (default $"+envEndpoint+")")
+	fs.StringVar(&c.endpoint, "endpoint", "", "DynamoDB endpoint `URL`, e.g. DynamoDB Local, for a dynamodb: store (default $"+envEndpoint+")")
 	fs.StringVar(&c.region, "region", "", "AWS `region` (default: the SDK's chain, $AWS_REGION, the profile)")
 	return c
 }

@@ -183,8 +183,8 @@ Environment:
                                     sqlite:PATH
                                     redis://[:PASSWORD@]HOST:6379[/DB][?prefix=P]
                                     redis-cluster://[:PASSWORD@]H1:P1,H2:P2[?prefix=P]
-                                  (a password is never printed; the URL's, as its other settings,
-                                  belongs in the environment rather than on a command line)
+                                  No output shows its password (xxxxx). Give a URL with a password
+                                  here, not with -store, which other users see in the process list.
   INSTALLVAULT_DYNAMODB_TABLE     DynamoDB table name (or -table), the same as dynamodb:TABLE
   INSTALLVAULT_DYNAMODB_ENDPOINT  endpoint URL, for DynamoDB Local (or -endpoint)
   INSTALLVAULT_KMS_KEY_ID         AWS KMS key ID, ARN or alias sealing new data keys (or -kms-key)

@@ -183,6 +183,23 @@ func TestStoresRoundTrip(t *testing.T) {
 				require.Equal(t, exitOK, r.code, r.errOut)
 			}
 
+			// rewrap re-seals every record under a new key, online.
+			_, newB64 := h.localKey()
+			r = h.run(h.with(envLocalKeys, "k="+keyB64+",new="+newB64, envLocalPrimary, "new"), "", "rewrap")
+			require.Equal(t, exitOK, r.code, r.errOut)
+			m := statsRE.FindStringSubmatch(r.out)
+			require.NotNil(t, m, r.out)
+			require.Equal(t, []string{"9", "0", "0"}, []string{m[1], m[4], m[5]}, "seen, gone, failed")
+			require.NotEqual(t, "0", m[2], "rewrapped")
+			r = h.run(h.with(envLocalKeys, "new="+newB64), "", "verify")
+			require.Equal(t, exitOK, r.code, "only the new key is needed now: %s", r.errOut)
+			for _, row := range h.listJSON(h.env) {
+				require.Equal(t, []string{"local:new"}, row.Keys, "%+v", row)
+			}
+			r = h.run(h.env, "", "scope-drift", "-bot-scopes", "chat:write")
+			require.Equal(t, exitOK, r.code, r.errOut)
+			require.Contains(t, r.out, "drift")
+
 			// purge deletes one tenant, and only it.
 			r = h.run(h.env, "", "purge", "-team", "T1")
 			require.Equal(t, exitOK, r.code, r.errOut)

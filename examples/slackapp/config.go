@@ -9,6 +9,7 @@ import (
 
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/internal/storeurl"
 	"github.com/installvault/installvault/oauth"
 )
 
@@ -28,6 +29,7 @@ const (
 	// envLocalKeyOld is the variable of earlier versions, refused with a
 	// hint (INSTALLVAULT_LOCAL_KEYS is the one format, shared with the CLI).
 	envLocalKeyOld    = "INSTALLVAULT_LOCAL_KEY"
+	envStore          = "INSTALLVAULT_STORE"
 	envDynamoTable    = "INSTALLVAULT_DYNAMODB_TABLE"
 	envDynamoEndpoint = "INSTALLVAULT_DYNAMODB_ENDPOINT"
 )
@@ -56,7 +58,12 @@ type config struct {
 	KMSKeyID     string
 	LocalKeys    installstore.Secret
 	LocalPrimary string
-	// DynamoTable is empty for the memory backend.
+	// Store is the backend INSTALLVAULT_STORE names other than DynamoDB
+	// (postgres://, sqlite:, redis://, redis-cluster://); nil for DynamoDB
+	// or memory. Its String form has the password redacted.
+	Store *storeurl.URL
+	// DynamoTable is the DynamoDB table (INSTALLVAULT_DYNAMODB_TABLE, or
+	// INSTALLVAULT_STORE=dynamodb:TABLE); empty for another store or memory.
 	DynamoTable    string
 	DynamoEndpoint string
 	// DynamoLocalCredentials: an endpoint is set and no AWS credentials
@@ -119,13 +126,39 @@ func loadConfig(getenv func(string) string) (*config, error) {
 			errs = append(errs, err)
 		}
 	}
-	if c.DynamoEndpoint != "" && c.DynamoTable == "" {
+	if err := c.setStore(getenv(envStore)); err != nil {
+		errs = append(errs, err)
+	}
+	if c.DynamoEndpoint != "" && c.DynamoTable == "" && c.Store == nil {
 		errs = append(errs, fmt.Errorf("%s is set but %s is not", envDynamoEndpoint, envDynamoTable))
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("configuration: %w", errors.Join(errs...))
 	}
 	return c, nil
+}
+
+// setStore applies INSTALLVAULT_STORE, parsed by the CLI's parser: a
+// dynamodb: URL sets DynamoTable, any other sets Store. With
+// INSTALLVAULT_DYNAMODB_TABLE too, both must name the same table. Errors
+// never quote a password of the URL.
+func (c *config) setStore(spec string) error {
+	if strings.TrimSpace(spec) == "" {
+		return nil
+	}
+	u, err := storeurl.Parse(spec)
+	if err != nil {
+		return fmt.Errorf("%s: %w", envStore, err)
+	}
+	switch {
+	case u.Kind == storeurl.DynamoDB && (c.DynamoTable == "" || c.DynamoTable == u.Table):
+		c.DynamoTable = u.Table
+	case c.DynamoTable != "":
+		return fmt.Errorf("%s and %s name different stores: set one", envStore, envDynamoTable)
+	default:
+		c.Store = u
+	}
+	return nil
 }
 
 // checkBaseURL accepts https URLs, and http on a loopback host (local

@@ -27,6 +27,10 @@ type demoOptions struct {
 	Logger        *slog.Logger
 	// Now is the app's clock; default time.Now.
 	Now func() time.Time
+	// Store, when set, is a store URL (INSTALLVAULT_STORE: sqlite:PATH,
+	// postgres://..., redis://..., dynamodb:TABLE) holding the
+	// installations instead of memory.
+	Store string
 	// DynamoTable, when set, stores the installations in this DynamoDB
 	// table (at DynamoEndpoint, e.g. DynamoDB Local) instead of memory;
 	// CreateTable creates it first.
@@ -47,7 +51,8 @@ type demo struct {
 	URL string
 	// Slack is the stand-in.
 	Slack *standin.Server
-	// Stores are the app's sealed store and its memory backend.
+	// Stores are the app's sealed store and its backend (memory unless
+	// demoOptions chose one).
 	Stores *storeStack
 	// Secrets are the made-up client, signing and state secrets and the
 	// local key, for tests asserting they never leak.
@@ -75,6 +80,10 @@ func startDemo(ctx context.Context, o demoOptions) (*demo, error) {
 		DynamoEndpoint:         o.DynamoEndpoint,
 		DynamoLocalCredentials: o.LocalCredentials,
 	}
+	if err := cfg.setStore(o.Store); err != nil {
+		_ = o.Listener.Close()
+		return nil, fmt.Errorf("demo: %w", err)
+	}
 	slack, err := standin.Start(standin.Config{
 		ClientID:      cfg.ClientID,
 		ClientSecret:  cfg.ClientSecret,
@@ -98,16 +107,16 @@ func startDemo(ctx context.Context, o demoOptions) (*demo, error) {
 		RefreshBefore: refreshBeforeFor(o.TokenLifetime)})
 	if err != nil {
 		_ = o.Listener.Close()
-		return nil, errors.Join(fmt.Errorf("demo: %w", err), slack.Close())
+		return nil, errors.Join(fmt.Errorf("demo: %w", err), slack.Close(), stores.Close())
 	}
 	o.Logger.Info("slackapp demo: " + stores.Describe)
 	return &demo{URL: base, Slack: slack, Stores: stores, app: a, server: startServer(o.Listener, a),
 		Secrets: []installstore.Secret{cfg.ClientSecret, cfg.SigningSecret, cfg.StateSecret, cfg.LocalKeys}}, nil
 }
 
-// Close stops the app, then the stand-in.
+// Close stops the app, then the stand-in, and closes the backend.
 func (d *demo) Close() error {
-	return errors.Join(d.server.Close(), d.Slack.Close())
+	return errors.Join(d.server.Close(), d.Slack.Close(), d.Stores.Close())
 }
 
 // refreshBeforeFor is the refresh margin for the stand-in's token lifetime:

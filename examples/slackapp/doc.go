@@ -7,7 +7,8 @@
 //	oauth.Handler            /slack/install, /slack/oauth_redirect, /slack/events
 //	  └─ rotation.Refresher  one refresh per installation, fail closed
 //	       └─ crypto store   every token sealed (AWS KMS or a local key)
-//	            └─ dynamo    DynamoDB table (or memory, for experiments)
+//	            └─ backend   INSTALLVAULT_STORE: PostgreSQL, SQLite, Redis, DynamoDB
+//	                         (or memory, for experiments)
 //
 // and has one real feature: when someone mentions the app (app_mention),
 // it replies in the thread with chat.postMessage, using the bot token of the
@@ -37,15 +38,26 @@
 //	INSTALLVAULT_LOCAL_KEYS  development only: one key (openssl rand -base64 32), or
 //	                         name=KEY,name2=KEY2 as the installvault CLI reads it
 //	INSTALLVAULT_LOCAL_PRIMARY  with several local keys, the one sealing new data keys
-//	INSTALLVAULT_DYNAMODB_TABLE     DynamoDB table (default: memory, lost at exit)
+//	INSTALLVAULT_STORE       the store URL, as the installvault CLI reads it (default: memory, lost at exit):
+//	                           postgres://USER:PASSWORD@HOST:5432/DB[?search_path=SCHEMA]  schema migrated at start
+//	                           sqlite:PATH                          file created or upgraded at start
+//	                           redis://[:PASSWORD@]HOST:6379[/DB][?prefix=P]
+//	                           redis-cluster://[:PASSWORD@]H1:P1,H2:P2[?prefix=P]
+//	                           dynamodb:TABLE                       as INSTALLVAULT_DYNAMODB_TABLE
+//	INSTALLVAULT_DYNAMODB_TABLE     DynamoDB table (or INSTALLVAULT_STORE=dynamodb:TABLE; not both, unless equal)
 //	INSTALLVAULT_DYNAMODB_ENDPOINT  e.g. DynamoDB Local's http://127.0.0.1:8000
+//
+// The store is opened once at start (PostgreSQL's schema is migrated with
+// postgres.Migrate, which every replica may run at once; a SQLite file is
+// created) and closed after the last refresh has written back. Its password
+// never appears in a log or error.
 //
 // AWS credentials and region come from the usual AWS SDK chain.
 //
 // # Flags
 //
 //	-addr 127.0.0.1:3000   where to listen (loopback only: put a TLS proxy or tunnel in front)
-//	-create-table          create the DynamoDB table first
+//	-create-table          create the DynamoDB table first (other stores need no flag)
 //	-demo                  run with no credentials at all, against an in-process
 //	                       stand-in for slack.com (package standin)
 //	-demo-token-lifetime   how long the stand-in's tokens live (default 12h, as at Slack)

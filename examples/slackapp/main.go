@@ -34,7 +34,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	addr := fs.String("addr", "127.0.0.1:3000", "listen address (127.0.0.1 only; put a TLS proxy or tunnel in front)")
 	demoMode := fs.Bool("demo", false, "run against an in-process stand-in for slack.com; no credentials needed")
 	lifetime := fs.Duration("demo-token-lifetime", standin.DefaultTokenLifetime, "-demo: how long the stand-in's access tokens live")
-	createTable := fs.Bool("create-table", false, "create the DynamoDB table "+envDynamoTable+" names, then serve")
+	createTable := fs.Bool("create-table", false, "create the DynamoDB table "+envDynamoTable+" names, then serve (a PostgreSQL schema or SQLite file of "+envStore+" is always created or upgraded at start)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -45,10 +45,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if *demoMode {
 		// The demo makes up everything but the backend: with
-		// INSTALLVAULT_DYNAMODB_TABLE it uses that table (e.g. on DynamoDB
+		// INSTALLVAULT_STORE it uses that store (e.g. sqlite:demo.db),
+		// with INSTALLVAULT_DYNAMODB_TABLE that table (e.g. on DynamoDB
 		// Local), else memory.
 		endpoint := getenv(envDynamoEndpoint)
 		d, err := startDemo(ctx, demoOptions{Listener: ln, TokenLifetime: *lifetime, Logger: logger,
+			Store:       getenv(envStore),
 			DynamoTable: getenv(envDynamoTable), DynamoEndpoint: endpoint, CreateTable: *createTable,
 			AdminOnlyScopes:  splitList(getenv(envAdminScopes)),
 			LocalCredentials: endpoint != "" && getenv("AWS_ACCESS_KEY_ID") == "" && getenv("AWS_PROFILE") == ""})
@@ -73,13 +75,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	a, err := newApp(appOptions{Config: cfg, Store: stores.Sealed, Logger: logger})
 	if err != nil {
 		_ = ln.Close()
-		return err
+		return errors.Join(err, stores.Close())
 	}
 	logger.Info("slackapp: " + stores.Describe)
 	srv := startServer(ln, a)
 	fmt.Fprintf(stdout, "slackapp: listening on http://%s for %s\n", ln.Addr(), cfg.BaseURL)
 	<-ctx.Done()
-	return srv.Close()
+	// The backend closes after the last refresh has written back.
+	return errors.Join(srv.Close(), stores.Close())
 }
 
 // listenLoopback listens on addr, which must be on 127.0.0.1.

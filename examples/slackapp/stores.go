@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/dynamo"
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/internal/storeurl"
 	"github.com/installvault/installvault/memory"
 )
 
@@ -31,11 +33,17 @@ type storeStack struct {
 	Sealed *crypto.Store
 	// Backend holds sealed values only.
 	Backend installstore.FullStore
-	// Describe says what was chosen, for the startup log.
+	// Describe says what was chosen, for the startup log (no password).
 	Describe string
+	// Close releases the backend (pool, file, client) once the app has
+	// stopped using it.
+	Close func() error
 }
 
-// openStores builds crypto over DynamoDB (or memory) as configured.
+// openStores builds crypto over the configured backend: INSTALLVAULT_STORE
+// (PostgreSQL, SQLite, Redis; their schema is created or upgraded here, at
+// start: postgres.Migrate, which replicas may run at once, or a new SQLite
+// file), a DynamoDB table (created first with createTable), or memory.
 func openStores(ctx context.Context, c *config, createTable bool) (*storeStack, error) {
 	var awsCfg *aws.Config
 	loadAWS := func() (aws.Config, error) {
@@ -72,7 +80,14 @@ func openStores(ctx context.Context, c *config, createTable bool) (*storeStack, 
 
 	var backend installstore.FullStore
 	var backDesc string
-	if c.DynamoTable == "" {
+	closeBackend := func() error { return nil }
+	if c.Store != nil {
+		s, closeFn, err := c.Store.Open(ctx, storeurl.Options{Create: true})
+		if err != nil {
+			return nil, err
+		}
+		backend, backDesc, closeBackend = s, c.Store.String(), closeFn
+	} else if c.DynamoTable == "" {
 		backend, backDesc = memory.New(), "memory (installations are lost when the process exits)"
 	} else {
 		cfg, err := loadAWS()
@@ -105,8 +120,8 @@ func openStores(ctx context.Context, c *config, createTable bool) (*storeStack, 
 
 	sealed, err := crypto.NewStore(backend, keys, crypto.WithDataKeyCache(dataKeyMaxAge, dataKeyMaxUses))
 	if err != nil {
-		return nil, fmt.Errorf("encryption layer: %w", err)
+		return nil, errors.Join(fmt.Errorf("encryption layer: %w", err), closeBackend())
 	}
-	return &storeStack{Sealed: sealed, Backend: backend,
+	return &storeStack{Sealed: sealed, Backend: backend, Close: closeBackend,
 		Describe: "tokens sealed with " + keyDesc + ", stored in " + backDesc}, nil
 }

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/redisstore"
 )
@@ -86,8 +88,8 @@ func Parse(s string) (*URL, error) {
 
 func parseDynamo(table string) (*URL, error) {
 	u := &URL{Kind: DynamoDB, Table: table, raw: table, redacted: "dynamodb:" + table}
-	if len(table) < 3 || len(table) > 255 || !tableName(table) {
-		return nil, invalid("dynamodb:", "a DynamoDB table name is 3 to 255 letters, digits, '_', '-' or '.'")
+	if table == "" || len(table) > 255 || !tableName(table) {
+		return nil, invalid("dynamodb:", "a DynamoDB table name is letters, digits, '_', '-' or '.' (at most 255)")
 	}
 	return u, nil
 }
@@ -123,16 +125,15 @@ func parseServer(kind Kind, scheme, s string) (*URL, error) {
 			}
 		}
 	}
+	redacted := *pu
+	redacted.RawQuery = q.Encode()
+	u.redacted = redacted.String()
 	if kind == Redis {
 		u.Prefix = redisstore.DefaultKeyPrefix
 		if q.Has("prefix") {
 			u.Prefix = q.Get("prefix")
-			q.Del("prefix")
 		}
 	}
-	redacted := *pu
-	redacted.RawQuery = q.Encode()
-	u.redacted = redacted.String()
 	if u.raw = s; kind == Redis { // go-redis refuses parameters it does not know
 		orig, _ := url.Parse(s)
 		oq := orig.Query()
@@ -147,8 +148,26 @@ func parseServer(kind Kind, scheme, s string) (*URL, error) {
 		if _, err := redisOptions(u); err != nil {
 			return nil, err
 		}
+		if err := checkPrefix(u); err != nil {
+			return nil, err
+		}
 	}
 	return u, nil
+}
+
+// checkPrefix checks the key prefix with redisstore's own rules (New makes
+// no call to Redis), so that a bad one fails before any I/O.
+func checkPrefix(u *URL) error {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:0"})
+	defer c.Close()
+	if _, err := redisstore.New(c, redisstore.WithKeyPrefix(u.Prefix)); err != nil {
+		msg := err.Error()
+		if i := strings.LastIndex(msg, ": key prefix"); i >= 0 {
+			msg = msg[i+2:]
+		}
+		return u.scrub(invalid(u.redacted, "%s", msg))
+	}
+	return nil
 }
 
 // parseCluster parses redis-cluster://[user:pass@]h1:p1,h2:p2[/?params]
@@ -233,6 +252,9 @@ func parseCluster(scheme, rest string) (*URL, error) {
 	ru := url.URL{Scheme: base, User: user, Host: hosts[0], RawQuery: q.Encode()}
 	u.raw = ru.String()
 	if _, err := clusterOptions(u); err != nil {
+		return nil, err
+	}
+	if err := checkPrefix(u); err != nil {
 		return nil, err
 	}
 	return u, nil
