@@ -140,11 +140,21 @@ func startServer(ln net.Listener, a *app) *server {
 // background refresh, then waits for refreshes still writing back: a token
 // Slack rotated is stored before the process exits.
 func (s *server) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := s.http.Shutdown(ctx)
 	<-s.served
 	s.stopRun()
 	<-s.runStopped
-	return errors.Join(err, s.refresher.Wait(ctx))
+	// Write-backs get their own bound: a slow shutdown of the HTTP side must
+	// not cut short the storing of a token Slack already rotated.
+	wait, cancelWait := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelWait()
+	if werr := s.refresher.Wait(wait); werr != nil {
+		err = errors.Join(err, fmt.Errorf("waiting for token write-backs: %w", werr))
+	}
+	if err != nil {
+		return fmt.Errorf("slackapp: close: %w", err)
+	}
+	return nil
 }
