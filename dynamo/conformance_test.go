@@ -6,9 +6,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/installvault/installvault/dynamo"
-	"github.com/installvault/installvault/dynamo/dynamotest"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/internal/dynamotest"
 )
 
 // newPlain returns a store over a fresh table that accepts the suite's

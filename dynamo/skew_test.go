@@ -8,9 +8,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/installvault/installvault/dynamo"
-	"github.com/installvault/installvault/dynamo/dynamotest"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/internal/dynamotest"
 )
 
 // A replica whose clock is behind another's still writes growing Versions:

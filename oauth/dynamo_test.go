@@ -17,9 +17,9 @@ import (
 
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/dynamo"
-	"github.com/installvault/installvault/dynamo/dynamotest"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/internal/dynamotest"
 	"github.com/installvault/installvault/oauth"
 )
 

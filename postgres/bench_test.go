@@ -11,8 +11,8 @@ import (
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/internal/pgtest"
 	"github.com/installvault/installvault/postgres"
-	"github.com/installvault/installvault/postgres/pgtest"
 )
 
 // Run with the server of scripts/postgres.sh:

@@ -13,7 +13,7 @@ import (
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
-	"github.com/installvault/installvault/postgres/pgtest"
+	"github.com/installvault/installvault/internal/pgtest"
 )
 
 // newSealed returns crypto.NewStore over a default (sealed-only) store on a

@@ -6,8 +6,8 @@ import (
 
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/internal/pgtest"
 	"github.com/installvault/installvault/postgres"
-	"github.com/installvault/installvault/postgres/pgtest"
 )
 
 // TestBehavesAsMemory: random sequences of every write agree with package

@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/installvault/installvault/postgres/pgtest"
+	"github.com/installvault/installvault/internal/pgtest"
 )
 
 func TestMain(m *testing.M) {

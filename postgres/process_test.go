@@ -19,8 +19,8 @@ import (
 
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/internal/pgtest"
 	"github.com/installvault/installvault/postgres"
-	"github.com/installvault/installvault/postgres/pgtest"
 )
 
 // Several OS processes share one database: the parent re-executes this test

@@ -12,8 +12,8 @@ import (
 
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/internal/pgtest"
 	"github.com/installvault/installvault/postgres"
-	"github.com/installvault/installvault/postgres/pgtest"
 )
 
 // TestStatementsPerOperation pins the round trips each operation costs, as

@@ -13,8 +13,8 @@ import (
 
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/internal/pgtest"
 	"github.com/installvault/installvault/postgres"
-	"github.com/installvault/installvault/postgres/pgtest"
 )
 
 func q(ent, team, user string) installstore.Query {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/internal/redistest"
 	"github.com/installvault/installvault/memory"
-	"github.com/installvault/installvault/redisstore/redistest"
 )
 
 const benchTenants = 100

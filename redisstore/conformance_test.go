@@ -8,8 +8,8 @@ import (
 
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/internal/redistest"
 	"github.com/installvault/installvault/redisstore"
-	"github.com/installvault/installvault/redisstore/redistest"
 )
 
 // deployments are the two Redis deployments every test runs on.

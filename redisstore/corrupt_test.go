@@ -11,7 +11,7 @@ import (
 
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
-	"github.com/installvault/installvault/redisstore/redistest"
+	"github.com/installvault/installvault/internal/redistest"
 )
 
 // findKey returns the one key of prefix ending in suffix, and the client of

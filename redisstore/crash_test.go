@@ -16,8 +16,8 @@ import (
 
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/internal/redistest"
 	"github.com/installvault/installvault/redisstore"
-	"github.com/installvault/installvault/redisstore/redistest"
 )
 
 // quietLogger drops go-redis's log lines (one per refused dial while the

@@ -12,8 +12,8 @@ import (
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/internal/redistest"
 	"github.com/installvault/installvault/redisstore"
-	"github.com/installvault/installvault/redisstore/redistest"
 )
 
 // newSealed returns crypto.NewStore over a default (sealed-only) store

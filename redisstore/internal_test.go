@@ -14,7 +14,7 @@ import (
 
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
-	"github.com/installvault/installvault/redisstore/redistest"
+	"github.com/installvault/installvault/internal/redistest"
 )
 
 // replyError is a Redis error reply, as go-redis returns it.

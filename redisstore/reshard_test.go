@@ -16,7 +16,7 @@ import (
 
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
-	"github.com/installvault/installvault/redisstore/redistest"
+	"github.com/installvault/installvault/internal/redistest"
 )
 
 // ownCluster starts two cluster-enabled servers of the test's own, gives

@@ -13,8 +13,8 @@ import (
 
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/internal/redistest"
 	"github.com/installvault/installvault/redisstore"
-	"github.com/installvault/installvault/redisstore/redistest"
 )
 
 func TestNewRefusesBadArguments(t *testing.T) {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/dynamo"
-	"github.com/installvault/installvault/dynamo/dynamotest"
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/internal/dynamotest"
 )
 
 // The production stack shared by the replicas: crypto.NewStore over one

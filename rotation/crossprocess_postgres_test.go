@@ -8,8 +8,8 @@ import (
 
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/internal/pgtest"
 	"github.com/installvault/installvault/postgres"
-	"github.com/installvault/installvault/postgres/pgtest"
 )
 
 // The production stack on PostgreSQL: crypto.NewStore over one schema of the

@@ -9,8 +9,8 @@ import (
 
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/internal/redistest"
 	"github.com/installvault/installvault/redisstore"
-	"github.com/installvault/installvault/redisstore/redistest"
 )
 
 // The production stack shared by the replicas, on Redis: crypto.NewStore

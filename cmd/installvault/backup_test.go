@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/installvault/installvault/crypto"
-	"github.com/installvault/installvault/dynamo/dynamotest"
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/internal/dynamotest"
 )
 
 // sameRecords checks that two tables hold the same records, sealed values

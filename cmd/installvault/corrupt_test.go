@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/installvault/installvault/crypto"
-	"github.com/installvault/installvault/dynamo/dynamotest"
+	"github.com/installvault/installvault/internal/dynamotest"
 )
 
 // putCorrupt writes a tenant's LATEST item whose Version is a string: an

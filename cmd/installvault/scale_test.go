@@ -17,8 +17,8 @@ import (
 
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/dynamo"
-	"github.com/installvault/installvault/dynamo/dynamotest"
 	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/internal/dynamotest"
 )
 
 // TestOperationsAtScale measures export, import, verify and rewrap on

@@ -13,9 +13,9 @@ import (
 
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/internal/pgtest"
+	"github.com/installvault/installvault/internal/redistest"
 	"github.com/installvault/installvault/internal/storeurl"
-	"github.com/installvault/installvault/postgres/pgtest"
-	"github.com/installvault/installvault/redisstore/redistest"
 )
 
 // backend makes fresh, empty stores of one kind and returns their URLs.

@@ -9,13 +9,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 )
 
-// ClientMaxBackoff is the retry backoff cap of [Server.Client]'s retryer.
-const ClientMaxBackoff = 20 * time.Millisecond
+// clientMaxBackoff is the retry backoff cap of [Server.Client]'s retryer.
+const clientMaxBackoff = 20 * time.Millisecond
 
 // Client returns an aws-sdk-go-v2 KMS client for the server: region
 // us-east-1, fake static credentials, BaseEndpoint set to [Server.URL], and
 // the SDK's standard retryer (3 attempts, retrying ThrottlingException) with
-// its backoff capped at [ClientMaxBackoff] so tests stay fast. optFns
+// its backoff capped at [clientMaxBackoff] so tests stay fast. optFns
 // override any of it.
 func (s *Server) Client(optFns ...func(*kms.Options)) *kms.Client {
 	return kms.New(kms.Options{
@@ -24,7 +24,7 @@ func (s *Server) Client(optFns ...func(*kms.Options)) *kms.Client {
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIAKMSTESTFAKE", "kmstest-fake-secret", ""),
 		HTTPClient:   s.srv.Client(),
 		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxBackoff = ClientMaxBackoff
+			o.MaxBackoff = clientMaxBackoff
 		}),
 	}, optFns...)
 }

@@ -9,7 +9,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/installvault/installvault/examples/slackapp/standin"
+	"github.com/installvault/installvault/examples/slackapp/internal/standin"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/oauth"
 	"github.com/installvault/installvault/rotation"

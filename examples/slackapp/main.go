@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/installvault/installvault/examples/slackapp/standin"
+	"github.com/installvault/installvault/examples/slackapp/internal/standin"
 	"github.com/installvault/installvault/rotation"
 )
 

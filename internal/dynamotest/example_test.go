@@ -7,7 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/installvault/installvault/dynamo/dynamotest"
+	"github.com/installvault/installvault/internal/dynamotest"
 )
 
 // A Counter counts a client's calls by operation, once per call whatever the

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/installvault/installvault/examples/slackapp/standin"
+	"github.com/installvault/installvault/examples/slackapp/internal/standin"
 )
 
 // Sign computes Slack's request signature: the value of the
