@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"testing"
 	"text/template"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 
@@ -39,4 +40,16 @@ func TestSecretOpaqueToEncoders(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, template.Must(template.New("t").Parse("{{.Bot.Token}} {{.User.Token}} {{.IncomingWebhook.URL}}")).Execute(&buf, inst))
 	require.Equal(t, "[REDACTED] [REDACTED] [REDACTED]", buf.String())
+}
+
+// TestSecretIsOneWord: a Secret is one pointer (a trailing zero-size field
+// would pad it to two), and testify's Equal compares whole values.
+func TestSecretIsOneWord(t *testing.T) {
+	require.Equal(t, unsafe.Sizeof(uintptr(0)), unsafe.Sizeof(installstore.Secret{}))
+	require.NotEqual(t, installstore.NewSecret("xoxb-test-a"), installstore.NewSecret("xoxb-test-b"), "same first byte and length, other values")
+	require.Equal(t, installstore.NewSecret("xoxb-test-a"), installstore.NewSecret("xoxb-test-a"))
+	s := installstore.NewSecret("xoxb-test-two-words")
+	require.Equal(t, "xoxb-test-two-words", s.Reveal())
+	require.True(t, installstore.Secret{}.IsZero())
+	require.True(t, installstore.NewSecret("").IsZero())
 }

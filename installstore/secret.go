@@ -38,8 +38,11 @@ const Redacted = "[REDACTED]"
 // be read from a config file (as a JSON string, through
 // [Secret.UnmarshalText]), but never written back out.
 type Secret struct {
-	v *string
+	// First: a trailing zero-size field would pad the struct to two words.
 	_ [0]func() // not comparable: use Equal
+	// A pointer to the value (not to its bytes: reflect.DeepEqual, which
+	// testify's Equal uses, then compares whole values).
+	v *string
 }
 
 // NewSecret returns a Secret holding s. NewSecret("") is the zero
