@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -72,30 +71,8 @@ func scanStrings(t *testing.T, client *dynamodb.Client, table string) []string {
 }
 
 func TestRawScanHoldsNoPlaintextThroughCrypto(t *testing.T) {
-	ctx := context.Background()
 	s, client, table := newSealed(t)
-	insts := []*installstore.Installation{
-		storetest.Fixture("", "T1", "U1", "a"),
-		storetest.Fixture("", "T1", "U2", "b"),
-		storetest.Fixture("E1", "T2", "U3", "c"),
-		storetest.OrgFixture("E2", "U4", "d"),
-	}
-	var plain []string
-	for _, inst := range insts {
-		require.NoError(t, inst.Clone().Secrets(func(_ string, sec *installstore.Secret) error {
-			plain = append(plain, sec.Reveal())
-			return nil
-		}))
-		require.NoError(t, s.StoreInstallation(ctx, inst.Clone()))
-	}
-	u := s.(installstore.Updater)
-	cur, err := s.FetchInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U1"})
-	require.NoError(t, err)
-	cur.User.Token = installstore.NewSecret("xoxp-test-refreshed-secret")
-	plain = append(plain, "xoxp-test-refreshed-secret")
-	require.NoError(t, u.UpdateInstallation(ctx, cur))
-	require.NoError(t, s.(installstore.NonceStore).PutNonce(ctx, "state-test-secret-nonce", time.Now().Add(time.Hour)))
-	plain = append(plain, "state-test-secret-nonce")
+	plain := storetest.WriteSecrets(t, s)
 
 	strs := scanStrings(t, client, table)
 	require.NotEmpty(t, strs)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -63,30 +62,8 @@ WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position`)
 }
 
 func TestNoPlaintextInAnyColumnThroughCrypto(t *testing.T) {
-	ctx := context.Background()
 	s, pool := newSealed(t)
-	insts := []*installstore.Installation{
-		storetest.Fixture("", "T1", "U1", "a"),
-		storetest.Fixture("", "T1", "U2", "b"),
-		storetest.Fixture("E1", "T2", "U3", "c"),
-		storetest.OrgFixture("E2", "U4", "d"),
-	}
-	var plain []string
-	for _, inst := range insts {
-		require.NoError(t, inst.Clone().Secrets(func(_ string, sec *installstore.Secret) error {
-			plain = append(plain, sec.Reveal())
-			return nil
-		}))
-		require.NoError(t, s.StoreInstallation(ctx, inst.Clone()))
-	}
-	cur, err := s.FetchInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U1"})
-	require.NoError(t, err)
-	cur.User.Token = installstore.NewSecret("xoxp-test-refreshed-secret")
-	plain = append(plain, "xoxp-test-refreshed-secret")
-	require.NoError(t, s.UpdateInstallation(ctx, cur))
-	require.NoError(t, s.PutNonce(ctx, "state-test-secret-nonce", time.Now().Add(time.Hour)))
-	plain = append(plain, "state-test-secret-nonce")
-	require.NoError(t, s.AcquireLease(ctx, "refresh:T1", "replica-1", time.Minute))
+	plain := storetest.WriteSecrets(t, s)
 
 	vals := dumpText(t, pool)
 	sealed := 0

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -74,32 +73,9 @@ func rawValues(t *testing.T, client redis.UniversalClient, prefix string) (keys,
 func TestRawKeysHoldNoPlaintextThroughCrypto(t *testing.T) {
 	for _, d := range deployments {
 		t.Run(d.name, func(t *testing.T) {
-			ctx := context.Background()
 			client := d.client(t)
 			s, prefix := newSealed(t, client)
-			insts := []*installstore.Installation{
-				storetest.Fixture("", "T1", "U1", "a"),
-				storetest.Fixture("", "T1", "U2", "b"),
-				storetest.Fixture("E1", "T2", "U3", "c"),
-				storetest.OrgFixture("E2", "U4", "d"),
-			}
-			var plain []string
-			for _, inst := range insts {
-				require.NoError(t, inst.Clone().Secrets(func(_ string, sec *installstore.Secret) error {
-					plain = append(plain, sec.Reveal())
-					return nil
-				}))
-				require.NoError(t, s.StoreInstallation(ctx, inst.Clone()))
-			}
-			cur, err := s.FetchInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U1"})
-			require.NoError(t, err)
-			cur.User.Token = installstore.NewSecret("xoxp-test-refreshed-secret")
-			plain = append(plain, "xoxp-test-refreshed-secret")
-			require.NoError(t, s.UpdateInstallation(ctx, cur))
-			require.NoError(t, s.PutNonce(ctx, "state-test-secret-nonce", time.Now().Add(time.Hour)))
-			require.NoError(t, s.PutNonce(ctx, "state-test-consumed-nonce", time.Now().Add(time.Hour)))
-			require.NoError(t, s.ConsumeNonce(ctx, "state-test-consumed-nonce"))
-			plain = append(plain, "state-test-secret-nonce", "state-test-consumed-nonce")
+			plain := storetest.WriteSecrets(t, s)
 
 			keys, values := rawValues(t, client, prefix)
 			require.NotEmpty(t, keys)
