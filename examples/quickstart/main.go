@@ -107,8 +107,9 @@ func run(ctx context.Context, out io.Writer) error {
 	if failures > 0 {
 		return fmt.Errorf("%d requests failed", failures)
 	}
-	// The token was still valid beyond the safety margin, so it was served
-	// while one refresh ran in the background: wait for it before counting.
+	// The token expires inside the safety margin, so every caller waited
+	// for the one refresh; Wait is what a shutting-down app calls, so that a
+	// rotated token is stored before it exits.
 	if err := refresher.Wait(ctx); err != nil {
 		return err
 	}

@@ -45,7 +45,7 @@ func installation(ent, team, user string, org bool) *installstore.Installation {
 			UserID:       "UB" + id,
 			Token:        installstore.NewSecret("xoxb-test-" + id),
 			RefreshToken: installstore.NewSecret("xoxe-1-test-" + id),
-			ExpiresAt:    time.Now().Add(10 * time.Minute),
+			ExpiresAt:    time.Now().Add(30 * time.Second), // inside the refresher's 1-minute safety margin: callers wait for the one refresh
 			Scopes:       []string{"chat:write", "commands"},
 		},
 		User:      installstore.User{ID: user, Token: installstore.NewSecret("xoxp-test-" + id + "-" + user), Scopes: []string{"search:read"}},

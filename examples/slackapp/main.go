@@ -143,6 +143,11 @@ func (s *server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := s.http.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// Connections still open after the grace period (a browser's
+		// keep-alive): close them, as any server's shutdown does in the end.
+		err = s.http.Close()
+	}
 	<-s.served
 	s.stopRun()
 	<-s.runStopped

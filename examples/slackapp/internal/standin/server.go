@@ -231,6 +231,11 @@ func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// A browser still holding a connection open: a stand-in needs no
+		// more grace than that, so close what is left.
+		err = s.srv.Close()
+	}
 	<-s.done
 	return err
 }
