@@ -84,3 +84,13 @@ func (p Passthrough) AcquireLease(ctx context.Context, name, owner string, ttl t
 func (p Passthrough) ReleaseLease(ctx context.Context, name, owner string) error {
 	return p.Inner.ReleaseLease(ctx, name, owner)
 }
+
+// ListHistory calls Inner.
+func (p Passthrough) ListHistory(ctx context.Context, q Query, fn func(*Installation) error) error {
+	return p.Inner.ListHistory(ctx, q, fn)
+}
+
+// PutHistory calls Inner.
+func (p Passthrough) PutHistory(ctx context.Context, inst *Installation) error {
+	return p.Inner.PutHistory(ctx, inst)
+}

@@ -3,6 +3,7 @@ package installstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -36,6 +37,10 @@ var (
 	// listings go past it and report it; deleting its tenant works.
 	// Retrying does not help.
 	ErrCorrupt = errors.New("corrupt record")
+	// ErrHistoryOff: ListHistory or PutHistory on a store built without
+	// installation history (each backend's WithHistory option turns it on).
+	// It matches [ErrInvalid].
+	ErrHistoryOff = fmt.Errorf("%w: installation history is off for this store (build it with its WithHistory option)", ErrInvalid)
 )
 
 // Store keeps installations, Bolt-style. It is what an app's code reads
@@ -179,6 +184,68 @@ type Leaser interface {
 	ReleaseLease(ctx context.Context, name, owner string) error
 }
 
+// History keeps every installation a tenant has had (Bolt's
+// historical_data_enabled). It is opt-in per store: a backend built without
+// its WithHistory option gives [ErrHistoryOff] from both methods and writes
+// no history.
+//
+// With history on, every successful StoreInstallation also writes inst, as
+// stored (Version, InstalledAt and Bot.InstalledAt set, with the bot it
+// carried or none), as a history entry keyed by (inst.Tenant(), inst.User.ID,
+// inst.InstalledAt): storing the same installation again replaces its entry,
+// a re-install at a new time adds one. Updates (token refreshes, rewraps) and
+// DeleteBot add or change no entry. Entries hold exactly what the record
+// held: under an encryption layer, the same sealed values. Deleting a whole
+// tenant deletes its history (for a workspace of an enterprise (E, T), also
+// that of the standalone (no enterprise, T), as DeleteInstallation does); a
+// user delete deletes that user's entries. History is addressed exactly:
+// no Grid fallback; the Grid migration of StoreInstallation removes the
+// standalone record but keeps its history (listed under the standalone
+// tenant until the workspace is deleted under either form).
+type History interface {
+	// ListHistory calls fn with each history entry of q.Tenant() (with
+	// q.UserID, that user's entries only), newest InstalledAt first. fn may
+	// keep inst. An entry that cannot be decoded is skipped, and the
+	// returned error wraps [ErrCorrupt] naming it, as
+	// [Lister.ListInstallations] does. The first error fn returns stops the
+	// listing and is returned.
+	ListHistory(ctx context.Context, q Query, fn func(inst *Installation) error) error
+	// PutHistory writes inst as a history entry, replacing the entry of the
+	// same key, without touching the tenant's records (backup restore, key
+	// rotation). inst must be valid and have a non-zero InstalledAt
+	// ([ErrInvalid]).
+	PutHistory(ctx context.Context, inst *Installation) error
+}
+
+// AppScoped is implemented by a backend built for one Slack app among
+// several sharing its table, keyspace or database (each backend's
+// WithClientID option; Bolt keys its stores by client ID). Everything such a
+// store keeps (records, history, nonces, leases, its due index) lives under
+// the client ID: no call of the store reads, lists, deletes or overwrites
+// another app's items or an unscoped store's, and an unscoped store of the
+// same table sees no app's items. The encryption layer binds the client ID
+// into what it seals, so a sealed value moved to another app's record does
+// not open.
+type AppScoped interface {
+	// ClientID returns the Slack app's client ID the store is scoped to.
+	ClientID() string
+}
+
+// CheckClientID reports whether id can scope a store: 1 to 64 characters of
+// ASCII letters, digits, '.', '-' and '_' (Slack's client IDs look like
+// "1234567890.0987654321"). A bad id gives [ErrInvalid].
+func CheckClientID(id string) error {
+	if id == "" || len(id) > 64 {
+		return fmt.Errorf("%w: client ID %q: want 1 to 64 characters (Slack's look like 1234567890.0987654321)", ErrInvalid, id)
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return fmt.Errorf("%w: client ID %q: only ASCII letters, digits, '.', '-' and '_' may scope a store", ErrInvalid, id)
+		}
+	}
+	return nil
+}
+
 // FullStore is the one backend contract: what every backend ([memory.Store],
 // the DynamoDB, PostgreSQL, SQLite and Redis stores) and every layer
 // (encryption, audit, metrics, residency) implements, checked by
@@ -193,4 +260,5 @@ type FullStore interface {
 	DueLister
 	NonceStore
 	Leaser
+	History
 }

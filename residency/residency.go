@@ -246,8 +246,32 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 		return err
 	}
 	if sr != nil {
-		if err := sr.DeleteInstallation(ctx, installstore.Query{TeamID: inst.TeamID}); err != nil {
+		if err := supersede(ctx, sr, inst.TeamID); err != nil {
 			return fmt.Errorf("residency: store tenant %s: remove the standalone record of team %s it supersedes: %w", inst.Tenant(), inst.TeamID, err)
+		}
+	}
+	return nil
+}
+
+// supersede removes the standalone record of team from region r but keeps
+// its history, as a backend's own Grid migration does: the history is read
+// first and written back after the delete.
+func supersede(ctx context.Context, r installstore.FullStore, team string) error {
+	q := installstore.Query{TeamID: team}
+	var kept []*installstore.Installation
+	err := r.ListHistory(ctx, q, func(h *installstore.Installation) error {
+		kept = append(kept, h)
+		return nil
+	})
+	if err != nil && !errors.Is(err, installstore.ErrHistoryOff) {
+		return err
+	}
+	if err := r.DeleteInstallation(ctx, q); err != nil {
+		return err
+	}
+	for _, h := range kept {
+		if err := r.PutHistory(ctx, h); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -394,4 +418,22 @@ func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.D
 // ReleaseLease releases in the home region.
 func (s *Store) ReleaseLease(ctx context.Context, name, owner string) error {
 	return s.regions[s.home].ReleaseLease(ctx, name, owner)
+}
+
+// ListHistory lists the history of the tenant's region.
+func (s *Store) ListHistory(ctx context.Context, q installstore.Query, fn func(*installstore.Installation) error) error {
+	r, err := s.forQuery(q)
+	if err != nil {
+		return err
+	}
+	return r.ListHistory(ctx, q, fn)
+}
+
+// PutHistory writes to the tenant's region.
+func (s *Store) PutHistory(ctx context.Context, inst *installstore.Installation) error {
+	r, err := s.forInstallation(inst)
+	if err != nil {
+		return err
+	}
+	return r.PutHistory(ctx, inst)
 }
