@@ -274,3 +274,11 @@ func TestFetchAcceptsOnlyTheGridFallbackRecords(t *testing.T) {
 	_, err := s.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
 	requirePermanent(t, err)
 }
+
+func (r router) ListHistory(ctx context.Context, q installstore.Query, fn func(*installstore.Installation) error) error {
+	return r.region(q.Tenant()).ListHistory(ctx, q, fn)
+}
+
+func (r router) PutHistory(ctx context.Context, inst *installstore.Installation) error {
+	return r.region(inst.Tenant()).PutHistory(ctx, inst)
+}

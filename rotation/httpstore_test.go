@@ -249,3 +249,11 @@ func (h *httpStore) ListInstallations(context.Context, func(installstore.Query, 
 func (h *httpStore) ListDue(context.Context, time.Time, func(installstore.Query, time.Time) error) error {
 	return errHTTPStoreUnsupported
 }
+
+func (h *httpStore) ListHistory(context.Context, installstore.Query, func(*installstore.Installation) error) error {
+	return errHTTPStoreUnsupported
+}
+
+func (h *httpStore) PutHistory(context.Context, *installstore.Installation) error {
+	return errHTTPStoreUnsupported
+}
