@@ -227,7 +227,8 @@ type History interface {
 // into what it seals, so a sealed value moved to another app's record does
 // not open.
 type AppScoped interface {
-	// ClientID returns the Slack app's client ID the store is scoped to.
+	// ClientID returns the Slack app's client ID the store is scoped to,
+	// or "" for an unscoped store (the default: one app per table).
 	ClientID() string
 }
 
