@@ -19,7 +19,9 @@ import (
 
 // Store is the in-memory backend. The zero value is not usable; call [New].
 type Store struct {
-	now func() time.Time
+	now      func() time.Time
+	clientID string
+	keeps    bool // history on
 
 	mu      sync.RWMutex
 	seq     int64 // store-wide version counter: versions are never reused
@@ -28,7 +30,13 @@ type Store struct {
 	puts    int
 	leases  map[string]lease
 	due     dueIndex
+	history map[installstore.Tenant][]*installstore.Installation // newest first; nil when history is off
+	scopes  map[string][]string                                  // interned scope lists, shared by records
 }
+
+// maxInterned bounds the interned scope lists: an app grants few distinct
+// sets of scopes; beyond the bound, records keep their own copies.
+const maxInterned = 4096
 
 // tenant holds immutable records: a write replaces pointers, never mutates
 // what a reader may hold.
@@ -83,6 +91,24 @@ func WithClock(now func() time.Time) Option {
 	return func(s *Store) { s.now = now }
 }
 
+// WithHistory keeps every installation stored, for
+// [Store.ListHistory] ([installstore.History]). Off by default.
+func WithHistory() Option {
+	return func(s *Store) { s.keeps = true }
+}
+
+// WithClientID marks the store as one Slack app's ([installstore.AppScoped]):
+// [Store.ClientID] reports id, and the encryption layer binds it into what
+// it seals. A memory store is never shared, so it holds one app's records
+// either way. New panics when id fails [installstore.CheckClientID]: a
+// programming error, as regexp.MustCompile's.
+func WithClientID(id string) Option {
+	if err := installstore.CheckClientID(id); err != nil {
+		panic(fmt.Sprintf("memory: WithClientID: %v", err))
+	}
+	return func(s *Store) { s.clientID = id }
+}
+
 // New returns an empty store.
 func New(opts ...Option) *Store {
 	s := &Store{
@@ -90,21 +116,67 @@ func New(opts ...Option) *Store {
 		tenants: make(map[installstore.Tenant]*tenant),
 		nonces:  make(map[string]time.Time),
 		leases:  make(map[string]lease),
+		scopes:  make(map[string][]string),
 	}
 	for _, o := range opts {
 		o(s)
 	}
+	if s.keeps {
+		s.history = make(map[installstore.Tenant][]*installstore.Installation)
+	}
 	return s
 }
 
-var _ installstore.FullStore = (*Store)(nil)
+var (
+	_ installstore.FullStore = (*Store)(nil)
+	_ installstore.AppScoped = (*Store)(nil)
+)
 
-// record returns a copy of inst without bot and version, as kept.
-func record(inst *installstore.Installation) *installstore.Installation {
-	r := inst.Clone()
+// ClientID implements [installstore.AppScoped]: the client ID set by
+// [WithClientID], or "".
+func (s *Store) ClientID() string { return s.clientID }
+
+// record returns a copy of inst without bot and version, as kept, sharing
+// interned scope lists (kept records are never mutated; fetches copy). The
+// caller holds s.mu for writing.
+func (s *Store) record(inst *installstore.Installation) *installstore.Installation {
+	r := *inst
 	r.Bot = nil
 	r.Version = 0
-	return r
+	r.User.Scopes = s.intern(inst.User.Scopes)
+	if inst.IncomingWebhook != nil {
+		w := *inst.IncomingWebhook
+		r.IncomingWebhook = &w
+	}
+	return &r
+}
+
+// keepBot returns a copy of b as kept, or nil. The caller holds s.mu for
+// writing.
+func (s *Store) keepBot(b *installstore.Bot) *installstore.Bot {
+	if b == nil {
+		return nil
+	}
+	c := *b
+	c.Scopes = s.intern(b.Scopes)
+	return &c
+}
+
+// intern returns a shared copy of scopes. The caller holds s.mu for
+// writing.
+func (s *Store) intern(scopes []string) []string {
+	if len(scopes) == 0 {
+		return nil
+	}
+	key := strings.Join(scopes, " ")
+	if shared, ok := s.scopes[key]; ok && slices.Equal(shared, scopes) {
+		return shared
+	}
+	c := slices.Clone(scopes)
+	if len(s.scopes) < maxInterned {
+		s.scopes[key] = c
+	}
+	return c
 }
 
 // StoreInstallation implements [installstore.Store].
@@ -122,11 +194,11 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 		inst.Bot.InstalledAt = inst.InstalledAt
 	}
 	key := inst.Tenant()
-	rec := record(inst)
-	bot := inst.Bot.Clone()
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	rec := s.record(inst)
+	bot := s.keepBot(inst.Bot)
 	if standalone, ok := migrated(key); ok {
 		s.dropTenant(standalone)
 	}
@@ -144,6 +216,9 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 	}
 	s.bump(t)
 	inst.Version = t.version
+	if s.keeps {
+		s.putHistory(inst)
+	}
 	return nil
 }
 
@@ -250,6 +325,7 @@ func (s *Store) delete(q installstore.Query) {
 // deleteTenant deletes the tenant, or one user's installation of it. The
 // caller holds s.mu for writing.
 func (s *Store) deleteTenant(key installstore.Tenant, user string) {
+	s.purgeHistory(key, user)
 	t := s.tenants[key]
 	if t == nil {
 		return
@@ -270,6 +346,7 @@ func (s *Store) deleteTenant(key installstore.Tenant, user string) {
 	}
 	if t.bot == nil && !t.holdsUserToken() {
 		s.dropTenant(key) // nothing left to serve: it reads as not installed
+		s.purgeHistory(key, "")
 		return
 	}
 	s.bump(t)
@@ -348,11 +425,11 @@ func (s *Store) UpdateInstallation(ctx context.Context, inst *installstore.Insta
 		return err
 	}
 	q := inst.Query()
-	rec := record(inst)
-	bot := inst.Bot.Clone()
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	rec := s.record(inst)
+	bot := s.keepBot(inst.Bot)
 	t := s.tenants[q.Tenant()]
 	if t == nil {
 		return notFound("update", q)

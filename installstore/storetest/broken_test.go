@@ -68,6 +68,31 @@ func (s dueEverything) ListDue(ctx context.Context, _ time.Time, fn func(install
 	return s.Store.ListDue(ctx, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), fn)
 }
 
+// unpurgedHistory keeps history in a shadow store that deletes never reach.
+type unpurgedHistory struct {
+	*memory.Store
+	shadow *memory.Store
+}
+
+func (s unpurgedHistory) StoreInstallation(ctx context.Context, inst *installstore.Installation) error {
+	if err := s.Store.StoreInstallation(ctx, inst); err != nil {
+		return err
+	}
+	return s.shadow.StoreInstallation(ctx, inst.Clone())
+}
+
+func (s unpurgedHistory) ListHistory(ctx context.Context, q installstore.Query, fn func(*installstore.Installation) error) error {
+	return s.shadow.ListHistory(ctx, q, fn)
+}
+
+// sharedTable serves every app from one unscoped store.
+type sharedTable struct {
+	*memory.Store
+	id string
+}
+
+func (s sharedTable) ClientID() string { return s.id }
+
 var broken = map[string]func() installstore.FullStore{
 	"cross-tenant":   func() installstore.FullStore { return crossTenant{memory.New()} },
 	"blind-update":   func() installstore.FullStore { return blindUpdate{memory.New()} },
@@ -86,19 +111,36 @@ func TestBrokenBackend(t *testing.T) {
 	if name == "" {
 		t.Skip("run by TestSuiteCatchesBrokenBackends")
 	}
-	storetest.Run(t, func(*testing.T) installstore.FullStore { return broken[name]() })
+	switch name {
+	case "unpurged-history":
+		storetest.RunHistory(t, func(*testing.T) installstore.FullStore {
+			return unpurgedHistory{memory.New(memory.WithHistory()), memory.New(memory.WithHistory())}
+		})
+	case "shared-table":
+		tables := map[*testing.T]*memory.Store{}
+		storetest.RunApps(t, func(t *testing.T, id string) installstore.FullStore {
+			if tables[t] == nil {
+				tables[t] = memory.New(memory.WithHistory())
+			}
+			return sharedTable{tables[t], id}
+		})
+	default:
+		storetest.Run(t, func(*testing.T) installstore.FullStore { return broken[name]() })
+	}
 }
 
 // TestSuiteCatchesBrokenBackends proves the suite can fail: each broken
 // backend makes it fail, in the subtest that covers the broken rule.
 func TestSuiteCatchesBrokenBackends(t *testing.T) {
 	wantFailing := map[string]string{
-		"cross-tenant":   "TestBrokenBackend/FetchMissing",
-		"blind-update":   "TestBrokenBackend/UpdateInstallation",
-		"reusable-nonce": "TestBrokenBackend/Nonces",
-		"leaky-lease":    "TestBrokenBackend/Leases",
-		"blind-delete":   "TestBrokenBackend/ConditionalDelete",
-		"due-everything": "TestBrokenBackend/DueIndex",
+		"cross-tenant":     "TestBrokenBackend/FetchMissing",
+		"blind-update":     "TestBrokenBackend/UpdateInstallation",
+		"reusable-nonce":   "TestBrokenBackend/Nonces",
+		"leaky-lease":      "TestBrokenBackend/Leases",
+		"blind-delete":     "TestBrokenBackend/ConditionalDelete",
+		"due-everything":   "TestBrokenBackend/DueIndex",
+		"unpurged-history": "TestBrokenBackend/UninstallPurges",
+		"shared-table":     "TestBrokenBackend/RecordsStayWithTheirApp",
 	}
 	for name, subtest := range wantFailing {
 		t.Run(name, func(t *testing.T) {
