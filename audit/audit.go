@@ -126,6 +126,22 @@ func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Quer
 	return err
 }
 
+// ListHistory implements [installstore.History] and records every entry
+// handed to fn (op "history"), and the listing's error if it ends with one:
+// history entries hold tokens too.
+func (s *Store) ListHistory(ctx context.Context, q installstore.Query, fn func(*installstore.Installation) error) error {
+	var fnErr error
+	err := s.Inner.ListHistory(ctx, q, func(inst *installstore.Installation) error {
+		s.record(ctx, "history", inst.Query(), inst, nil)
+		fnErr = fn(inst)
+		return fnErr
+	})
+	if err != nil && fnErr == nil {
+		s.record(ctx, "history", q, nil, err)
+	}
+	return err
+}
+
 func (s *Store) record(ctx context.Context, op string, q installstore.Query, inst *installstore.Installation, err error) {
 	caller := installstore.CallerFrom(ctx)
 	if caller == "" {

@@ -136,6 +136,37 @@ func TestListIsAudited(t *testing.T) {
 	}
 }
 
+func TestHistoryConformance(t *testing.T) {
+	storetest.RunHistory(t, func(*testing.T) installstore.FullStore {
+		s, err := audit.NewStore(memory.New(memory.WithHistory()), slog.New(slog.DiscardHandler))
+		require.NoError(t, err)
+		return s
+	})
+}
+
+func TestHistoryIsAudited(t *testing.T) {
+	ctx := context.Background()
+	s, buf := newAudited(t, memory.New(memory.WithHistory()))
+	require.NoError(t, s.StoreInstallation(ctx, storetest.Fixture("", "T1", "U1", "secret-tag")))
+	n := 0
+	require.NoError(t, s.ListHistory(installstore.WithCaller(ctx, "support"), installstore.Query{TeamID: "T1"}, func(*installstore.Installation) error {
+		n++
+		return nil
+	}))
+	recs := records(t, buf)
+	require.Equal(t, 1, n)
+	require.Len(t, recs, 1)
+	require.Equal(t, "history", recs[0]["op"])
+	require.Equal(t, "support", recs[0]["caller"])
+	require.Equal(t, "T1", recs[0]["team_id"])
+	require.NotContains(t, buf.String(), "secret-tag", "no token in the audit log")
+
+	buf.Reset()
+	err := s.ListHistory(ctx, installstore.Query{}, func(*installstore.Installation) error { return nil })
+	require.ErrorIs(t, err, installstore.ErrInvalid)
+	require.Equal(t, "error", records(t, buf)[0]["outcome"], "a failed listing is audited")
+}
+
 func TestUnwrapGivesTheStoreBelow(t *testing.T) {
 	inner := memory.New()
 	s, _ := newAudited(t, inner)
