@@ -44,6 +44,18 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// RunHistory's Grid migration moves team T5 from "us" (standalone) to "eu"
+// (under E1): the superseded record's history must survive in "us".
+func TestHistoryConformance(t *testing.T) {
+	storetest.RunHistory(t, func(t *testing.T) installstore.FullStore {
+		s, err := residency.NewStore(byKey, map[string]installstore.FullStore{
+			"eu": memory.New(memory.WithHistory()), "us": memory.New(memory.WithHistory()),
+		}, residency.WithHomeRegion("eu"))
+		require.NoError(t, err)
+		return s
+	})
+}
+
 // watched records every tenant its store is asked about.
 type watched struct {
 	installstore.FullStore
