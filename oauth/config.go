@@ -166,11 +166,14 @@ type Config struct {
 	// showing f.Message.
 	RenderFailure func(w http.ResponseWriter, r *http.Request, f *Failure)
 
-	// Next, when set, receives every verified Events API request this
-	// package does not handle itself (every event but url_verification,
-	// app_uninstalled and tokens_revoked), with its body intact and the
-	// parsed [Event] in its context ([EventFrom]). Each event_id reaches
-	// it once (see [Handler.ServeEvents]). Default: acknowledge with 200.
+	// Next, when set, receives every verified Events API request but
+	// url_verification, with its body intact and the parsed [Event] in its
+	// context ([EventFrom]). app_uninstalled and tokens_revoked reach it
+	// after their purge succeeded, with the tokens they name already
+	// deleted (except [Event.Kept]), so the app can drop its own data of
+	// that workspace or user; a failed purge calls no Next and answers 500,
+	// so Slack retries. Each event_id reaches it once (see
+	// [Handler.ServeEvents]). Default: acknowledge with 200.
 	Next http.Handler
 
 	// Logger receives one line per failure and per purge, never a secret.

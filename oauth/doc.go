@@ -56,8 +56,10 @@
 // operation on the Version the check saw. A record that can never be
 // opened (crypto.ErrDecrypt, [installstore.ErrCorrupt]) is purged without
 // the check; a store or KMS that does not answer ([installstore.ErrUnavailable])
-// deletes nothing and gets Slack to retry. Each other event reaches
-// Config.Next once per event_id across replicas (see [Handler.ServeEvents]).
+// deletes nothing and gets Slack to retry. Every event but
+// url_verification then reaches Config.Next once per event_id across
+// replicas (see [Handler.ServeEvents]), app_uninstalled and tokens_revoked
+// after their purge, with [Event.Kept] naming what a newer install kept.
 //
 // Nothing secret (tokens, refresh tokens, the code, the client, signing or
 // state secret) is ever logged, rendered or put in an error. Pages speak to

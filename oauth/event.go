@@ -38,7 +38,38 @@ type Event struct {
 	// reaches Next only when the earlier deliveries failed.
 	RetryNum    int
 	RetryReason string
+	// Kept is set for app_uninstalled and tokens_revoked, which reach Next
+	// after the handler purged what they name: the parts it kept because
+	// they were installed after the event (see [Kept]). Zero for every
+	// other event, and when everything the event names is gone.
+	Kept Kept
 }
+
+// Kept is what an app_uninstalled or tokens_revoked event named that the
+// handler did not delete, because the stored installation is newer than
+// the event (its event_time is not after the install time): a re-install
+// after the uninstall, a retry arriving late, or a revocation of tokens an
+// earlier install had. A late event never deletes a newer install, and
+// the app should not drop its data for what Kept lists either: that
+// workspace (or user) installed the app again.
+//
+// Everything else the event named is gone from the store when Next runs:
+// already purged, never stored, or purged now (a record that can never be
+// opened is purged whatever the event's time).
+type Kept struct {
+	// Tenant: app_uninstalled named a tenant installed again after the event.
+	Tenant bool
+	// Bot: tokens_revoked listed bot tokens, and the stored bot was
+	// installed after the event.
+	Bot bool
+	// Users are the users tokens_revoked listed whose installations were
+	// made after the event, in the order of the event (sorted, no
+	// duplicates).
+	Users []string
+}
+
+// Any reports whether anything was kept.
+func (k Kept) Any() bool { return k.Tenant || k.Bot || len(k.Users) > 0 }
 
 type eventKey struct{}
 

@@ -25,8 +25,9 @@ const maxPurgeAttempts = 4
 // (5-minute timestamp window, constant-time compare; 401 when it fails),
 // parses the body (400 when malformed, or an event_callback naming no valid
 // tenant), answers url_verification, and purges on app_uninstalled and
-// tokens_revoked. Other verified requests go to Config.Next with the
-// parsed [Event] in their context, or get 200.
+// tokens_revoked. Every other verified request, and app_uninstalled and
+// tokens_revoked once their purge is done, goes to Config.Next with the
+// parsed [Event] in its context, or gets 200 when Next is nil.
 //
 // # Purges
 //
@@ -51,6 +52,18 @@ const maxPurgeAttempts = 4
 // nobody and is purged without the check. Any other error, among them
 // [installstore.ErrUnavailable] (KMS throttling, a backend outage), deletes
 // nothing and answers 500, so Slack retries.
+//
+// # What the app sees of an uninstall
+//
+// Next gets app_uninstalled and tokens_revoked after the purge, so that the
+// app can drop its own data of that workspace (or user): when it runs, the
+// tokens the event names are already deleted from the store (Slack revoked
+// them anyway), except what [Event.Kept] lists, which was installed after
+// the event and is kept; the app should keep its data of those too. A
+// purge that failed calls no Next: the delivery gets 500, and Slack's
+// retry purges again (idempotent) and then reaches Next. Next answering
+// other than 2xx gets its retry delivered again, like any event; the purge
+// then finds nothing left to delete.
 //
 // # De-duplication
 //
@@ -99,12 +112,10 @@ func (h *Handler) ServeEvents(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		_, _ = io.WriteString(w, ev.challenge)
-	case ev.inner == eventAppUninstalled:
-		h.finish(w, r, ev, h.uninstall(r.Context(), ev))
-	case ev.inner == eventTokensRevoked:
-		h.finish(w, r, ev, h.revoke(r.Context(), ev))
+	case ev.inner == eventAppUninstalled || ev.inner == eventTokensRevoked:
+		h.lifecycle(w, r, ev, body)
 	case h.cfg.Next != nil:
-		h.deliver(w, r, ev, body)
+		h.deliver(w, r, ev, body, Kept{})
 	default:
 		w.WriteHeader(http.StatusOK)
 	}
@@ -139,35 +150,49 @@ func (h *Handler) eventRejected(r *http.Request, status int, reason string, err 
 	h.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "oauth: events: request rejected", attrs...)
 }
 
-// finish acknowledges a handled event, or answers 500 so Slack retries.
-func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ev *event, err error) {
-	if err != nil {
+// lifecycle purges for an app_uninstalled or tokens_revoked event, then
+// hands it to Next (de-duplicated like any event), or acknowledges it. A
+// failed purge answers 500, so Slack retries, and Next is not called.
+func (h *Handler) lifecycle(w http.ResponseWriter, r *http.Request, ev *event, body []byte) {
+	var kept Kept
+	var err error
+	if ev.inner == eventAppUninstalled {
+		kept.Tenant, err = h.purge(r.Context(), ev, ev.tenant, purgeTenant)
+	} else {
+		kept, err = h.revoke(r.Context(), ev)
+	}
+	switch {
+	case err != nil:
 		h.cfg.Logger.ErrorContext(r.Context(), "oauth: events: purge failed, nothing deleted; Slack will retry",
 			slog.String("event", ev.inner), slog.String("tenant", ev.tenant.Tenant().String()), slog.String("error", h.scrub(err)))
 		http.Error(w, "purge failed", http.StatusInternalServerError)
-		return
+	case h.cfg.Next != nil:
+		h.deliver(w, r, ev, body, kept)
+	default:
+		w.WriteHeader(http.StatusOK)
 	}
-	w.WriteHeader(http.StatusOK)
 }
 
-// uninstall deletes everything of the event's tenant, unless a newer install.
-func (h *Handler) uninstall(ctx context.Context, ev *event) error {
-	return h.purge(ctx, ev, ev.tenant, purgeTenant)
-}
-
-// revoke deletes the listed users' installations and, if listed, the bot.
-func (h *Handler) revoke(ctx context.Context, ev *event) error {
+// revoke deletes the listed users' installations and, if listed, the bot;
+// kept is what it left because it was installed after the event.
+func (h *Handler) revoke(ctx context.Context, ev *event) (kept Kept, err error) {
 	for _, uid := range ev.users {
 		q := ev.tenant
 		q.UserID = uid
-		if err := h.purge(ctx, ev, q, purgeUser); err != nil {
-			return err
+		newer, err := h.purge(ctx, ev, q, purgeUser)
+		if err != nil {
+			return Kept{}, err
+		}
+		if newer {
+			kept.Users = append(kept.Users, uid)
 		}
 	}
-	if !ev.bot {
-		return nil
+	if ev.bot {
+		if kept.Bot, err = h.purge(ctx, ev, ev.tenant, purgeBot); err != nil {
+			return Kept{}, err
+		}
 	}
-	return h.purge(ctx, ev, ev.tenant, purgeBot)
+	return kept, nil
 }
 
 // purgeKind is what a purge deletes.
@@ -184,8 +209,9 @@ func (k purgeKind) String() string {
 }
 
 // purge checks that the record q selects predates the event and deletes it,
-// in one conditional step; see [Handler.ServeEvents].
-func (h *Handler) purge(ctx context.Context, ev *event, q installstore.Query, kind purgeKind) error {
+// in one conditional step; see [Handler.ServeEvents]. newer reports that
+// the record was installed after the event and kept.
+func (h *Handler) purge(ctx context.Context, ev *event, q installstore.Query, kind purgeKind) (newer bool, err error) {
 	attrs := []any{slog.String("event", ev.inner), slog.String("tenant", q.Tenant().String())}
 	if q.UserID != "" {
 		attrs = append(attrs, slog.String("user", q.UserID))
@@ -194,21 +220,21 @@ func (h *Handler) purge(ctx context.Context, ev *event, q installstore.Query, ki
 		inst, err := h.cfg.Store.FetchInstallation(ctx, q)
 		switch {
 		case errors.Is(err, installstore.ErrNotFound):
-			return nil // nothing stored: already purged, or never installed
+			return false, nil // nothing stored: already purged, or never installed
 		case permanent(err):
 			h.cfg.Logger.WarnContext(ctx, "oauth: events: the stored installation can never be opened; purging it without the late-event check",
 				append(attrs, slog.String("error", h.scrub(err)))...)
 			if err := h.deleteAlways(ctx, q, kind); err != nil {
-				return fmt.Errorf("oauth: %s: delete unreadable records of tenant %s: %w", ev.inner, q.Tenant(), err)
+				return false, fmt.Errorf("oauth: %s: delete unreadable records of tenant %s: %w", ev.inner, q.Tenant(), err)
 			}
 			h.cfg.Logger.InfoContext(ctx, "oauth: events: "+kind.String(), attrs...)
-			return nil
+			return false, nil
 		case err != nil:
-			return fmt.Errorf("oauth: %s: fetch tenant %s: %w", ev.inner, q.Tenant(), err)
+			return false, fmt.Errorf("oauth: %s: fetch tenant %s: %w", ev.inner, q.Tenant(), err)
 		}
 		target, own := ownRecord(q, inst)
 		if !own || (kind == purgeUser && inst.User.ID != q.UserID) || (kind == purgeBot && inst.Bot == nil) {
-			return nil // another tenant's record (an org-wide fallback), or nothing of this kind
+			return false, nil // another tenant's record (an org-wide fallback), or nothing of this kind
 		}
 		installed := inst.InstalledAt
 		if kind == purgeBot && !inst.Bot.InstalledAt.IsZero() {
@@ -217,7 +243,7 @@ func (h *Handler) purge(ctx context.Context, ev *event, q installstore.Query, ki
 		if !ev.at.After(installed.Add(h.cfg.EventClockSkew)) {
 			h.cfg.Logger.InfoContext(ctx, "oauth: events: ignoring an event older than the stored installation",
 				append(attrs, slog.Time("event_time", ev.at), slog.Time("installed_at", installed))...)
-			return nil
+			return true, nil
 		}
 		if kind == purgeBot {
 			err = h.cfg.Store.DeleteBotIf(ctx, target, inst.Version)
@@ -227,14 +253,14 @@ func (h *Handler) purge(ctx context.Context, ev *event, q installstore.Query, ki
 		switch {
 		case err == nil:
 			h.cfg.Logger.InfoContext(ctx, "oauth: events: "+kind.String(), attrs...)
-			return nil
+			return false, nil
 		case errors.Is(err, installstore.ErrConflict):
 			continue // written meanwhile: check again what is stored now
 		default:
-			return fmt.Errorf("oauth: %s: delete tenant %s: %w", ev.inner, target.Tenant(), err)
+			return false, fmt.Errorf("oauth: %s: delete tenant %s: %w", ev.inner, target.Tenant(), err)
 		}
 	}
-	return fmt.Errorf("oauth: %s: tenant %s changed during %d attempts to purge it: %w", ev.inner, q.Tenant(), maxPurgeAttempts, installstore.ErrUnavailable)
+	return false, fmt.Errorf("oauth: %s: tenant %s changed during %d attempts to purge it: %w", ev.inner, q.Tenant(), maxPurgeAttempts, installstore.ErrUnavailable)
 }
 
 // permanent reports whether err says a record can never be read: it does
@@ -268,9 +294,10 @@ func ownRecord(q installstore.Query, inst *installstore.Installation) (installst
 	}
 }
 
-// deliver hands a verified event to Config.Next, once per event_id.
-func (h *Handler) deliver(w http.ResponseWriter, r *http.Request, ev *event, body []byte) {
-	pub := &Event{Tenant: ev.tenant, ID: ev.id, Time: ev.at, Type: ev.inner, API: ev.api,
+// deliver hands a verified event to Config.Next, once per event_id; kept is
+// what its purge left (app_uninstalled, tokens_revoked).
+func (h *Handler) deliver(w http.ResponseWriter, r *http.Request, ev *event, body []byte, kept Kept) {
+	pub := &Event{Tenant: ev.tenant, ID: ev.id, Time: ev.at, Type: ev.inner, API: ev.api, Kept: kept,
 		RetryReason: truncate(r.Header.Get("X-Slack-Retry-Reason"), 64)}
 	if pub.Type == "" {
 		pub.Type = ev.outer
