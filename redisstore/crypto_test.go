@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -16,11 +17,11 @@ import (
 )
 
 // newSealed returns crypto.NewStore over a default (sealed-only) store
-// with a fresh key prefix, and the prefix.
-func newSealed(t testing.TB, client redis.UniversalClient) (*crypto.Store, string) {
+// with a fresh key prefix and opts, and the prefix.
+func newSealed(t testing.TB, client redis.UniversalClient, opts ...redisstore.Option) (*crypto.Store, string) {
 	t.Helper()
 	prefix := redistest.Prefix(t, client)
-	backend, err := redisstore.New(client, redisstore.WithKeyPrefix(prefix))
+	backend, err := redisstore.New(client, append([]redisstore.Option{redisstore.WithKeyPrefix(prefix)}, opts...)...)
 	require.NoError(t, err)
 	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": []byte("0123456789abcdef0123456789abcdef")}, "k1")
 	require.NoError(t, err)
@@ -42,8 +43,8 @@ func TestConformanceThroughCrypto(t *testing.T) {
 }
 
 // rawValues returns every value Redis holds under prefix, read by type
-// (GET, HGETALL, ZRANGE), and each key's DUMP, and the key names.
-func rawValues(t *testing.T, client redis.UniversalClient, prefix string) (keys, values []string) {
+// (GET, HGETALL, ZRANGE), the key names, and each key's DUMP.
+func rawValues(t *testing.T, client redis.UniversalClient, prefix string) (keys, values, dumps []string) {
 	t.Helper()
 	ctx := context.Background()
 	require.NoError(t, redistest.EachKey(ctx, client, prefix, func(c redis.Cmdable, key string) error {
@@ -52,7 +53,7 @@ func rawValues(t *testing.T, client redis.UniversalClient, prefix string) (keys,
 		if err != nil {
 			return err
 		}
-		values = append(values, dump)
+		dumps = append(dumps, dump)
 		switch typ := c.Type(ctx, key).Val(); typ {
 		case "string":
 			values = append(values, c.Get(ctx, key).Val())
@@ -67,28 +68,55 @@ func rawValues(t *testing.T, client redis.UniversalClient, prefix string) (keys,
 		}
 		return nil
 	}))
-	return keys, values
+	return keys, values, dumps
 }
 
+// sealedValue matches a sealed secret, whose random characters may spell
+// anything (even "xox").
+var sealedValue = regexp.MustCompile(regexp.QuoteMeta(installstore.SealedPrefix) + `[A-Za-z0-9._~:-]*`)
+
+// TestRawKeysHoldNoPlaintextThroughCrypto: no key or value Redis holds,
+// history entries included, holds a plaintext secret, for an unscoped store
+// and a store scoped to a client ID.
 func TestRawKeysHoldNoPlaintextThroughCrypto(t *testing.T) {
 	for _, d := range deployments {
-		t.Run(d.name, func(t *testing.T) {
-			client := d.client(t)
-			s, prefix := newSealed(t, client)
-			plain := storetest.WriteSecrets(t, s)
+		for name, opts := range map[string][]redisstore.Option{
+			"history":            {redisstore.WithHistory()},
+			"history, scoped":    {redisstore.WithHistory(), redisstore.WithClientID("1234567890.0987654321")},
+			"no history, scoped": {redisstore.WithClientID("1234567890.0987654321")},
+		} {
+			t.Run(d.name+"/"+name, func(t *testing.T) {
+				client := d.client(t)
+				s, prefix := newSealed(t, client, opts...)
+				plain := storetest.WriteSecrets(t, s)
 
-			keys, values := rawValues(t, client, prefix)
-			require.NotEmpty(t, keys)
-			sealed := 0
-			for _, v := range append(keys, values...) {
-				for _, p := range plain {
-					require.NotContains(t, v, p, "a raw key or value holds a plaintext secret")
+				keys, values, dumps := rawValues(t, client, prefix)
+				require.NotEmpty(t, keys)
+				history := 0
+				for _, k := range keys {
+					if strings.Contains(k, "}:h:") {
+						history++
+					}
 				}
-				require.NotContains(t, v, "xox", "a raw key or value holds something token-like")
-				require.NotContains(t, v, "hooks.slack", "a raw key or value holds a webhook URL")
-				sealed += strings.Count(v, installstore.SealedPrefix)
-			}
-			require.GreaterOrEqual(t, sealed, 10, "the secrets are there, sealed")
-		})
+				if strings.Contains(name, "no history") {
+					require.Zero(t, history, "history off writes no history key")
+				} else {
+					require.Equal(t, 3, history, "a history hash per tenant stored (T1, E1/T2, E2)")
+				}
+				sealed := 0
+				for _, v := range append(append(keys, values...), dumps...) {
+					for _, p := range plain {
+						require.NotContains(t, v, p, "a raw key or value holds a plaintext secret")
+					}
+				}
+				for _, v := range append(keys, values...) {
+					sealed += strings.Count(v, installstore.SealedPrefix)
+					v = sealedValue.ReplaceAllString(v, installstore.SealedPrefix)
+					require.NotContains(t, v, "xox", "a raw key or value holds something token-like")
+					require.NotContains(t, v, "hooks.slack", "a raw key or value holds a webhook URL")
+				}
+				require.GreaterOrEqual(t, sealed, 10, "the secrets are there, sealed")
+			})
+		}
 	}
 }

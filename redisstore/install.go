@@ -28,8 +28,9 @@ func flag(b bool) string {
 
 // StoreInstallation implements [installstore.Store]: one script on the
 // tenant's group that writes the latest installation, the user's and the
-// bot, updates the due index, and removes the standalone twin of a
-// workspace of an enterprise (a Grid migration), all at once.
+// bot, updates the due index, removes the standalone twin's record of a
+// workspace of an enterprise (a Grid migration; the twin's history stays)
+// and, with [WithHistory], writes the history entry, all at once.
 func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Installation) error {
 	if err := inst.Validate(); err != nil {
 		return err
@@ -52,10 +53,15 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 	if inst.Bot != nil {
 		bot, bdue = encodeBot(inst.Bot), botDue(inst.Bot)
 	}
+	var hfield, hbefore, hafter string
+	if s.history {
+		hfield = entryField(inst.InstalledAt, inst.User.ID)
+		hbefore, hafter = entryParts(inst)
+	}
 	ks, tw := s.tenantKeys(t)
 	res, err := storeScript.Run(ctx, s.client, ks,
 		t.Key(), tw, writeToken(), encodeRecord(inst), encodeUser(inst.User), inst.User.ID,
-		userDue(inst.User), flag(!inst.User.Token.IsZero()), bot, bdue).Text()
+		userDue(inst.User), flag(!inst.User.Token.IsZero()), bot, bdue, hfield, hbefore, hafter).Text()
 	if err != nil {
 		return wrap(ctx, "store", t, err)
 	}

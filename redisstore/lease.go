@@ -27,12 +27,12 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 `)
 
-// leaseKey is "{prefix:l:<first 16 bytes of the name's SHA-256, hex>}": a
+// leaseKey is "{base:l:<first 16 bytes of the name's SHA-256, hex>}": a
 // fixed shape, so that no lease name of one prefix can be a key of another
 // prefix that extends it, and leases spread over the cluster's slots.
 func (s *Store) leaseKey(name string) string {
 	sum := sha256.Sum256([]byte(name))
-	return "{" + s.prefix + ":l:" + hex.EncodeToString(sum[:16]) + "}"
+	return "{" + s.base + ":l:" + hex.EncodeToString(sum[:16]) + "}"
 }
 
 // AcquireLease implements [installstore.Leaser]: one script (SET PX when the

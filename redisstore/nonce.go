@@ -35,11 +35,12 @@ if redis.call('EXISTS', KEYS[2]) == 1 then return 1 end
 return 0
 `)
 
-// nonceKey is "{prefix:n:<sha256 hex>}": Redis never holds a usable nonce
-// (an OAuth state), and nonces spread over the cluster's slots.
+// nonceKey is "{base:n:<sha256 hex>}" (base: the prefix, or
+// prefix@clientID): Redis never holds a usable nonce (an OAuth state), and
+// nonces spread over the cluster's slots.
 func (s *Store) nonceKey(nonce string) string {
 	sum := sha256.Sum256([]byte(nonce))
-	return "{" + s.prefix + ":n:" + hex.EncodeToString(sum[:]) + "}"
+	return "{" + s.base + ":n:" + hex.EncodeToString(sum[:]) + "}"
 }
 
 // PutNonce implements [installstore.NonceStore]: one SET NX PX of the

@@ -11,7 +11,13 @@ import "github.com/redis/go-redis/v9"
 //	KEYS[2] {p:g}:due      the group's due index (sorted set)
 //	KEYS[3] {p:g}:tenants  the group's tenants (sorted set, score 0)
 //	KEYS[4] {p:g}:t:<t>    the tenant (hash)
-//	KEYS[5] {p:g}:t::<T>   its standalone twin, for a workspace of an enterprise
+//	KEYS[5] {p:g}:h:<t>    the tenant's history entries (hash)
+//	KEYS[6] {p:g}:hi:<t>   the tenant's history index (sorted set, score 0)
+//	KEYS[7] {p:g}:t::<T>   its standalone twin, for a workspace of an enterprise,
+//	KEYS[8] {p:g}:h::<T>   with the twin's history
+//	KEYS[9] {p:g}:hi::<T>  and history index
+//
+// (the update script gets KEYS[1] to KEYS[4] only).
 //
 // A tenant hash holds:
 //
@@ -30,6 +36,13 @@ import "github.com/redis/go-redis/v9"
 // The latest installer's installation is stored once: when another user
 // installs, the scripts copy lrec and luser to r:<uid> and p:<uid> as they
 // are.
+//
+// A history entry is field "<when>:<uid>" of the history hash (the entry,
+// JSON) and member "<when>:<uid>" of the history index, where <when> is the
+// install time as 24 hex digits (16 of Unix seconds + 2^63, 8 of
+// nanoseconds), so that the index's lexicographic order is install time
+// order. The store script writes the entry with the record; deletes remove
+// a tenant's history whole, or a user's entries; nothing else touches it.
 //
 // The scripts never parse JSON, so what a record holds never stops a write
 // or a delete. Before writing, they check the types of the keys they write,
@@ -97,6 +110,37 @@ local function droptenant(key, tenant)
   redis.call('DEL', key)
 end
 
+-- historyok reports whether history keys h and hi hold what the store writes.
+local function historyok(h, hi)
+  local a, b = typ(h), typ(hi)
+  return (a == 'none' or a == 'hash') and (b == 'none' or b == 'zset')
+end
+
+-- dropuserhistory deletes user uid's entries of the history h, hi. A key
+-- holding another type (no entry of it can be read) is deleted.
+local function dropuserhistory(h, hi, uid)
+  local pattern = string.rep('?', 24) .. ':' .. uid
+  local function each(key, scan, fn)
+    local cursor = '0'
+    repeat
+      local r = redis.call(scan, key, cursor, 'MATCH', pattern, 'COUNT', 1000)
+      cursor = r[1]
+      for i = 1, #r[2], 2 do fn(r[2][i]) end
+    until cursor == '0'
+  end
+  local ti, th = typ(hi), typ(h)
+  if ti == 'zset' then
+    each(hi, 'ZSCAN', function(m) redis.call('ZREM', hi, m) end)
+  elseif ti ~= 'none' then
+    redis.call('DEL', hi)
+  end
+  if th == 'hash' then
+    each(h, 'HSCAN', function(f) redis.call('HDEL', h, f) end)
+  elseif th ~= 'none' then
+    redis.call('DEL', h)
+  end
+end
+
 -- setflag sets a "1" field, or removes it.
 local function setflag(key, field, on)
   if on then redis.call('HSET', key, field, '1') else redis.call('HDEL', key, field) end
@@ -124,11 +168,18 @@ end
 // storeScript writes a tenant's latest installation (and user's, and bot):
 // StoreInstallation. ARGV: tenant, twin tenant ("" for none), write token,
 // lrec, luser, user ID, user due, user holds a token ("1"/""), bot (""
-// keeps the stored one), bot due. The previous latest installer, when
-// another user, keeps their installation as r:/p:/k: fields. It replaces a
-// key of another type and removes the twin. It returns the new Version.
+// keeps the stored one), bot due, history entry's field ("" with history
+// off), and the entry's JSON before and after its Version. The previous
+// latest installer, when another user, keeps their installation as
+// r:/p:/k: fields. It replaces a tenant key of another type, refuses
+// history keys of another type (WRONGTYPE, before writing anything), and
+// removes the twin's record (not its history). It returns the new Version.
 var storeScript = redis.NewScript(luaCommon + `
 if not indexok() then return redis.error_reply('WRONGTYPE index keys of group') end
+local hfield = ARGV[11] or ''
+if hfield ~= '' and not historyok(KEYS[5], KEYS[6]) then
+  return redis.error_reply('WRONGTYPE history keys of tenant')
+end
 local key, tenant, uid = KEYS[4], ARGV[1], ARGV[6]
 if typ(key) ~= 'hash' then droptenant(key, tenant) end
 local f = redis.call('HMGET', key, 'lu', 'lrec', 'luser', 'lk')
@@ -145,8 +196,21 @@ if ARGV[9] ~= '' then redis.call('HSET', key, 'bot', ARGV[9], 'bd', ARGV[10]) en
 if uid ~= '' then setdue(tenant .. '#' .. uid, num(ARGV[7])) end
 latestdue(key, tenant)
 redis.call('ZADD', TENANTS, '0', tenant)
-if ARGV[2] ~= '' then droptenant(KEYS[5], ARGV[2]) end
+if hfield ~= '' then
+  redis.call('HSET', KEYS[5], hfield, ARGV[12] .. v .. ARGV[13])
+  redis.call('ZADD', KEYS[6], '0', hfield)
+end
+if ARGV[2] ~= '' then droptenant(KEYS[7], ARGV[2]) end
 return v
+`)
+
+// putHistoryScript is PutHistory: KEYS[1] the history hash, KEYS[2] its
+// index; ARGV: the entry's field, the entry. It returns 1.
+var putHistoryScript = redis.NewScript(luaCommon + `
+if not historyok(KEYS[1], KEYS[2]) then return redis.error_reply('WRONGTYPE history keys of tenant') end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], '0', ARGV[1])
+return 1
 `)
 
 // updateScript is UpdateInstallation: ARGV: tenant, write token, expected
@@ -191,17 +255,22 @@ return {'ok', v}
 // Version condition on the tenant itself (no fallback; a tenant that does
 // not exist is not an error). ARGV: tenant, twin tenant ("" for none),
 // write token, what ("tenant", "user" or "bot"), user ID, expected Version
-// ("" for none). A tenant or user delete of a workspace of an enterprise
-// also deletes the same of its standalone twin; a bot delete does not. It
-// returns {code, Version}: "ok" or "conflict" (Version is the stored one).
+// ("" for none). A tenant delete deletes the tenant's history, a user
+// delete the user's entries, or the whole history when it leaves the
+// tenant with no token and so drops it (with history on or off); a bot
+// delete none. A
+// tenant or user delete of a workspace of an enterprise also deletes the
+// same of its standalone twin; a bot delete does not. It returns {code,
+// Version}: "ok" or "conflict" (Version is the stored one).
 var deleteScript = redis.NewScript(luaCommon + `
 if not indexok() then return redis.error_reply('WRONGTYPE index keys of group') end
 local what, uid, expected, token = ARGV[4], ARGV[5], ARGV[6], ARGV[3]
 
+-- deluser returns true when it dropped the whole tenant.
 local function deluser(key, tenant)
   local ty = typ(key)
-  if ty == 'none' then return end
-  if ty ~= 'hash' then droptenant(key, tenant) return end
+  if ty == 'none' then return false end
+  if ty ~= 'hash' then droptenant(key, tenant) return true end
   local had = redis.call('HEXISTS', key, 'r:' .. uid)
   redis.call('HDEL', key, 'r:' .. uid, 'p:' .. uid, 'k:' .. uid)
   if redis.call('HGET', key, 'lu') == uid then
@@ -210,10 +279,11 @@ local function deluser(key, tenant)
     had = 1
   end
   redis.call('ZREM', DUE, tenant .. '#' .. uid)
-  if had == 0 then return end
-  if not hastoken(key) then droptenant(key, tenant) return end
+  if had == 0 then return false end
+  if not hastoken(key) then droptenant(key, tenant) return true end
   latestdue(key, tenant)
   redis.call('HSET', key, 'v', newversion(key), 'w', token)
+  return false
 end
 
 local function delbot(key, tenant)
@@ -226,13 +296,16 @@ local function delbot(key, tenant)
   redis.call('HSET', key, 'v', newversion(key), 'w', token)
 end
 
-local function del(key, tenant)
-  if what == 'tenant' then droptenant(key, tenant)
-  elseif what == 'user' then deluser(key, tenant)
+local function del(key, tenant, h, hi)
+  if what == 'tenant' then
+    droptenant(key, tenant)
+    redis.call('DEL', h, hi)
+  elseif what == 'user' then
+    if deluser(key, tenant) then redis.call('DEL', h, hi) else dropuserhistory(h, hi, uid) end
   else delbot(key, tenant) end
 end
 
-local main, twin = KEYS[4], KEYS[5]
+local main, twin = KEYS[4], KEYS[7]
 if expected ~= '' then
   local v = versionof(main)
   if not v then return {'ok', ''} end
@@ -241,7 +314,7 @@ if expected ~= '' then
     return {'conflict', v}
   end
 end
-del(main, ARGV[1])
-if twin and what ~= 'bot' then del(twin, ARGV[2]) end
+del(main, ARGV[1], KEYS[5], KEYS[6])
+if twin and what ~= 'bot' then del(twin, ARGV[2], KEYS[8], KEYS[9]) end
 return {'ok', ''}
 `)

@@ -19,7 +19,11 @@ type Store struct {
 	prefix    string
 	now       func() time.Time
 	plaintext bool
-	tags      []string // the hash tag of each group, "{prefix:3ff}"
+	history   bool
+	clientID  string
+	scoped    bool     // WithClientID was given (even with a bad, empty id)
+	base      string   // what every hash tag starts with: "prefix", or "prefix@clientID"
+	tags      []string // the hash tag of each group, "{base:3ff}"
 }
 
 // Option configures a [Store].
@@ -47,6 +51,33 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 // non-empty secret lacking [installstore.SealedPrefix].
 func WithPlaintextSecrets() Option { return func(s *Store) { s.plaintext = true } }
 
+// WithHistory turns installation history on ([installstore.History]):
+// every StoreInstallation also writes the installation, as stored, as a
+// history entry of its tenant, in the same script as the records, and
+// ListHistory and PutHistory work. Off (the default), they give an error
+// wrapping [installstore.ErrHistoryOff] and a store writes nothing more
+// than it always did. Deletes remove history whether it is on or off, so
+// an uninstall never leaves tokens behind in a history once kept.
+func WithHistory() Option { return func(s *Store) { s.history = true } }
+
+// WithClientID scopes the store to one Slack app among several sharing the
+// Redis keyspace (and key prefix): everything it keeps (records, history,
+// nonces, leases, due index, version counters) is under keys whose hash tag
+// names the client ID, "{prefix@clientID:...}". No call of the store reads,
+// lists, deletes or overwrites another app's keys or an unscoped store's,
+// and an unscoped store sees none of an app's. id must pass
+// [installstore.CheckClientID]; New refuses a bad one with an error
+// wrapping [installstore.ErrInvalid], the empty id included (an unset
+// setting must not silently give an unscoped store: leave the option out
+// for that).
+func WithClientID(id string) Option {
+	return func(s *Store) { s.clientID, s.scoped = id, true }
+}
+
+// ClientID implements [installstore.AppScoped]: the client ID of
+// [WithClientID], or "" for an unscoped store.
+func (s *Store) ClientID() string { return s.clientID }
+
 // New returns a store over client: a *redis.Client (a standalone server or
 // a Sentinel-managed failover client) or a *redis.ClusterClient. It refuses
 // (with an error wrapping [installstore.ErrInvalid]) a nil client, a
@@ -54,7 +85,7 @@ func WithPlaintextSecrets() Option { return func(s *Store) { s.plaintext = true 
 // keys, which would lose or resurrect tokens), a ClusterClient that reads
 // from replicas (ReadOnly, RouteByLatency, RouteRandomly: a replica can
 // hand out a token or Version that a master already replaced), and a bad
-// key prefix. New makes no call to Redis.
+// key prefix or client ID. New makes no call to Redis.
 func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, fmt.Errorf("redisstore: new store: %w: nil client", installstore.ErrInvalid)
@@ -77,14 +108,26 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	if err := validPrefix(s.prefix); err != nil {
 		return nil, err
 	}
+	s.base = s.prefix
+	if s.scoped {
+		if err := installstore.CheckClientID(s.clientID); err != nil {
+			return nil, fmt.Errorf("redisstore: new store: %w", err)
+		}
+		// A prefix cannot hold '@' and a client ID cannot hold ':', so
+		// "{prefix@id:" names one (prefix, app) pair and no unscoped key.
+		s.base = s.prefix + "@" + s.clientID
+	}
 	s.tags = make([]string, groups)
 	for g := range s.tags {
-		s.tags[g] = fmt.Sprintf("{%s:%03x}", s.prefix, g)
+		s.tags[g] = fmt.Sprintf("{%s:%03x}", s.base, g)
 	}
 	return s, nil
 }
 
-var _ installstore.FullStore = (*Store)(nil)
+var (
+	_ installstore.FullStore = (*Store)(nil)
+	_ installstore.AppScoped = (*Store)(nil)
+)
 
 func validPrefix(p string) error {
 	if len(p) == 0 || len(p) > 64 {
@@ -120,7 +163,7 @@ func groupOf(t installstore.Tenant) int {
 
 // keys names the Redis keys of one group.
 type keys struct {
-	tag string // "{prefix:3ff}", the group's hash tag
+	tag string // "{base:3ff}", the group's hash tag
 }
 
 func (s *Store) group(g int) keys { return keys{tag: s.tags[g]} }
@@ -134,6 +177,11 @@ func (k keys) tenant(t installstore.Tenant) string {
 	return k.tag + ":t:" + t.Key()
 }
 
+// history is the tenant's history entries (hash), historyIndex their order
+// (sorted set, score 0, members ordered by install time).
+func (k keys) history(t installstore.Tenant) string      { return k.tag + ":h:" + t.Key() }
+func (k keys) historyIndex(t installstore.Tenant) string { return k.tag + ":hi:" + t.Key() }
+
 // twin returns the standalone tenant (no enterprise, same team) that a
 // workspace of an enterprise supersedes, and whether t has one.
 func twin(t installstore.Tenant) (installstore.Tenant, bool) {
@@ -144,13 +192,14 @@ func twin(t installstore.Tenant) (installstore.Tenant, bool) {
 }
 
 // tenantKeys returns the KEYS of a tenant script: the group's counter, due
-// index, tenant index, the tenant's hash and, when it has one, its twin's.
-// The second result is the twin's tenant string, "" when none.
+// index, tenant index, the tenant's hash, history and history index and,
+// when it has one, its twin's three. The second result is the twin's
+// tenant string, "" when none.
 func (s *Store) tenantKeys(t installstore.Tenant) ([]string, string) {
 	k := s.groupOf(t)
-	ks := []string{k.seq(), k.due(), k.tenants(), k.tenant(t)}
+	ks := []string{k.seq(), k.due(), k.tenants(), k.tenant(t), k.history(t), k.historyIndex(t)}
 	if tw, ok := twin(t); ok {
-		return append(ks, k.tenant(tw)), tw.Key()
+		return append(ks, k.tenant(tw), k.history(tw), k.historyIndex(tw)), tw.Key()
 	}
 	return ks, ""
 }

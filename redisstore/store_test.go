@@ -65,7 +65,7 @@ func TestPlaintextSecretsAreRefused(t *testing.T) {
 			require.Contains(t, err.Error(), "bot.token")
 			require.NotContains(t, err.Error(), "xoxb-test")
 			require.ErrorIs(t, s.UpdateInstallation(ctx, inst), installstore.ErrInvalid)
-			keys, _ := rawValues(t, client, prefix)
+			keys, _, _ := rawValues(t, client, prefix)
 			require.Empty(t, keys, "a refused write writes nothing")
 		})
 	}

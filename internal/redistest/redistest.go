@@ -119,12 +119,13 @@ func Prefix(t testing.TB, client redis.UniversalClient) string {
 }
 
 // EachKey calls fn with every key of prefix (the store's keys start with
-// prefix or "{"+prefix), on every master of a Cluster, found with SCAN. fn
-// gets the client of the node holding the key; calls to fn never overlap.
+// prefix, "{"+prefix+":" or, for a store scoped to a client ID,
+// "{"+prefix+"@"), on every master of a Cluster, found with SCAN. fn gets
+// the client of the node holding the key; calls to fn never overlap.
 func EachKey(ctx context.Context, client redis.UniversalClient, prefix string, fn func(c redis.Cmdable, key string) error) error {
 	var mu sync.Mutex
 	scan := func(ctx context.Context, c *redis.Client) error {
-		for _, match := range []string{"{" + prefix + ":*", prefix + ":*"} {
+		for _, match := range []string{"{" + prefix + ":*", "{" + prefix + "@*", prefix + ":*"} {
 			iter := c.Scan(ctx, 0, match, 500).Iterator()
 			for iter.Next(ctx) {
 				mu.Lock()
