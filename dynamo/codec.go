@@ -31,11 +31,14 @@ const (
 	attrDue     = "due"      // N, Unix ms: when the item's earliest rotating token expires
 	attrShard   = "dueShard" // S, "DUE#nn": the due index's partition
 	attrTomb    = "tomb"     // BOOL: a deleted tenant's LATEST item while its items are swept
+	attrKeep    = "keepHist" // BOOL: on a tombstone, its sweep keeps the history (a Grid migration)
+	attrHistVer = "hv"       // N: a history entry's Version, when not its v
 
 	skLatest = "LATEST"
 	skUser   = "USER#"
 	skNonce  = "NONCE"
 	skLease  = "LEASE"
+	skHist   = "H#" // H#<install time>#<user ID>: a history entry
 
 	pkTenant = "T#"
 	pkNonce  = "NONCE#"
@@ -50,11 +53,17 @@ const (
 // dueShard returns the due index partition of the items of partition pk:
 // "DUE#00" to "DUE#15", by an FNV-1a hash of pk, so that no index partition
 // is hot however many tenants expire at once.
+//
+// The items of a store scoped to an app have that app's shards:
+// "A#<client ID>#DUE#00" and so on.
 func dueShard(pk string) string {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(pk))
-	return fmt.Sprintf("DUE#%02d", h.Sum32()%dueShards)
+	return scopeOf(pk).shard(h.Sum32() % dueShards)
 }
+
+// shardName is the unscoped name of due index shard i.
+func shardName(i uint32) string { return fmt.Sprintf("DUE#%02d", i) }
 
 // putDue sets the due index attributes of an item written whole (a Put)
 // with key pk, when at is not zero.
@@ -352,6 +361,9 @@ type latestItem struct {
 	// tomb marks a deleted tenant whose other items are being swept: it
 	// reads as absent, and keeps the tenant's version floor.
 	tomb bool
+	// keep marks a tombstone whose sweep keeps the tenant's history: the
+	// standalone record a Grid migration superseded.
+	keep bool
 }
 
 // install returns what a fetch returns: rec (or the latest record) with the
@@ -375,17 +387,17 @@ func (l *latestItem) refreshAt() time.Time {
 	return l.install(nil).RefreshAt()
 }
 
-// decodeLatest decodes the LATEST item of tenant t.
-func decodeLatest(t installstore.Tenant, item map[string]av) (*latestItem, error) {
+// decodeLatest decodes the LATEST item of tenant t of scope sc.
+func (sc scope) decodeLatest(t installstore.Tenant, item map[string]av) (*latestItem, error) {
 	var err error
 	d := dec{m: item, err: &err}
-	if pk := d.requireS(attrPK); err == nil && pk != tenantPK(t) {
+	if pk := d.requireS(attrPK); err == nil && pk != sc.pk(t) {
 		d.fail(attrPK, "not the tenant's key")
 	}
 	if sk := d.requireS(attrSK); err == nil && sk != skLatest {
 		d.fail(attrSK, "not %s", skLatest)
 	}
-	l := &latestItem{version: d.requireN(attrVersion), tomb: d.b(attrTomb)}
+	l := &latestItem{version: d.requireN(attrVersion), tomb: d.b(attrTomb), keep: d.b(attrKeep)}
 	if _, ok := item[attrTomb]; ok && !l.tomb {
 		d.fail(attrTomb, "not true")
 	}
@@ -419,11 +431,11 @@ func decodeLatest(t installstore.Tenant, item map[string]av) (*latestItem, error
 	return l, nil
 }
 
-// decodeUser decodes the USER# item of user uid of tenant t.
-func decodeUser(t installstore.Tenant, uid string, item map[string]av) (*installstore.Installation, error) {
+// decodeUser decodes the USER# item of user uid of tenant t of scope sc.
+func (sc scope) decodeUser(t installstore.Tenant, uid string, item map[string]av) (*installstore.Installation, error) {
 	var err error
 	d := dec{m: item, err: &err}
-	if pk := d.requireS(attrPK); err == nil && pk != tenantPK(t) {
+	if pk := d.requireS(attrPK); err == nil && pk != sc.pk(t) {
 		d.fail(attrPK, "not the tenant's key")
 	}
 	if sk := d.requireS(attrSK); err == nil && sk != userSK(uid) {
@@ -446,9 +458,4 @@ func decodeUser(t installstore.Tenant, uid string, item map[string]av) (*install
 	return rec, nil
 }
 
-func tenantPK(t installstore.Tenant) string { return pkTenant + t.Key() }
-func userSK(uid string) string              { return skUser + uid }
-
-func tenantKey(t installstore.Tenant, sk string) map[string]av {
-	return map[string]av{attrPK: sAV(tenantPK(t)), attrSK: sAV(sk)}
-}
+func userSK(uid string) string { return skUser + uid }

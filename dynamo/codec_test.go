@@ -12,6 +12,9 @@ import (
 	"github.com/installvault/installvault/installstore"
 )
 
+// unscoped is the scope of a store without WithClientID.
+const unscoped scope = ""
+
 var codecTenant = installstore.Tenant{EnterpriseID: "E1", TeamID: "T1"}
 
 func codecInst() *installstore.Installation {
@@ -29,7 +32,7 @@ func codecInst() *installstore.Installation {
 }
 
 func latestRaw(inst *installstore.Installation, v int64) map[string]av {
-	item := tenantKey(inst.Tenant(), skLatest)
+	item := unscoped.key(inst.Tenant(), skLatest)
 	item[attrVersion] = nAV(v)
 	item[attrRecord] = encodeRecord(inst)
 	if inst.Bot != nil {
@@ -40,14 +43,14 @@ func latestRaw(inst *installstore.Installation, v int64) map[string]av {
 
 func TestCodecRoundTrip(t *testing.T) {
 	inst := codecInst()
-	l, err := decodeLatest(codecTenant, latestRaw(inst, 42))
+	l, err := unscoped.decodeLatest(codecTenant, latestRaw(inst, 42))
 	require.NoError(t, err)
 	got := l.install(nil)
 	require.Equal(t, int64(42), got.Version)
 	inst.Version = 42
 	require.Equal(t, inst, got)
 
-	u, err := decodeUser(codecTenant, "U1", userItem(codecTenant, "U1", encodeRecord(inst), 7))
+	u, err := unscoped.decodeUser(codecTenant, "U1", unscoped.userItem(codecTenant, "U1", encodeRecord(inst), 7))
 	require.NoError(t, err)
 	require.Equal(t, "U1", u.User.ID)
 	require.Nil(t, u.Bot)
@@ -108,25 +111,25 @@ func TestDecodeMalformed(t *testing.T) {
 	}{func() map[string]av { m := with(good, sAV(""), attrBot); m[attrBot] = nil; return m }(), "attribute bot: want M, got nil"}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := decodeLatest(codecTenant, c.item)
+			_, err := unscoped.decodeLatest(codecTenant, c.item)
 			require.ErrorIs(t, err, ErrMalformedItem)
 			require.ErrorContains(t, err, c.want)
 			require.NotContains(t, err.Error(), "leak", "errors never carry values")
 		})
 	}
 
-	user := userItem(codecTenant, "U1", encodeRecord(codecInst()), 7)
-	_, err := decodeUser(codecTenant, "U2", user)
+	user := unscoped.userItem(codecTenant, "U1", encodeRecord(codecInst()), 7)
+	_, err := unscoped.decodeUser(codecTenant, "U2", user)
 	require.ErrorIs(t, err, ErrMalformedItem, "the USER# key of another user")
-	_, err = decodeUser(codecTenant, "U1", with(user, sAV("U2"), attrRecord, "user", "id"))
+	_, err = unscoped.decodeUser(codecTenant, "U1", with(user, sAV("U2"), attrRecord, "user", "id"))
 	require.ErrorIs(t, err, ErrMalformedItem, "a record of another user")
-	_, err = decodeUser(codecTenant, "U1", with(user, nil, attrRecord))
+	_, err = unscoped.decodeUser(codecTenant, "U1", with(user, nil, attrRecord))
 	require.ErrorIs(t, err, ErrMalformedItem)
 }
 
 func TestParseTenantPK(t *testing.T) {
 	for _, tn := range []installstore.Tenant{{TeamID: "T1"}, {EnterpriseID: "E1"}, {EnterpriseID: "E1", TeamID: "T1"}} {
-		got, ok := parseTenantPK(tenantPK(tn))
+		got, ok := parseTenantPK(unscoped.pk(tn))
 		require.True(t, ok)
 		require.Equal(t, tn, got)
 	}
@@ -186,7 +189,7 @@ func FuzzDecodeItem(f *testing.F) {
 	f.Add([]byte{3, 4, 0, 5, 1, 2, 'T', '9'})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		item := fuzzItem(data)
-		l, err := decodeLatest(codecTenant, item)
+		l, err := unscoped.decodeLatest(codecTenant, item)
 		if err != nil {
 			if !errors.Is(err, ErrMalformedItem) {
 				t.Fatalf("error does not wrap ErrMalformedItem: %v", err)
@@ -198,10 +201,10 @@ func FuzzDecodeItem(f *testing.F) {
 		}
 		// What decodes re-encodes to an item that decodes to the same.
 		got := l.install(nil)
-		again, err := decodeLatest(codecTenant, latestRaw(got, l.version))
+		again, err := unscoped.decodeLatest(codecTenant, latestRaw(got, l.version))
 		require.NoError(t, err)
 		require.Equal(t, got, again.install(nil))
-		_, _ = decodeUser(codecTenant, "U1", item)
+		_, _ = unscoped.decodeUser(codecTenant, "U1", item)
 	})
 }
 
@@ -213,7 +216,7 @@ func FuzzRecordRoundTrip(f *testing.F) {
 		inst.AppID, inst.TeamName, inst.User.ID, inst.User.Scopes = app, name, uid, []string{scope}
 		inst.User.Token = installstore.NewSecret(tok)
 		inst.InstalledAt = time.Unix(0, nanos).UTC()
-		l, err := decodeLatest(codecTenant, latestRaw(inst, 5))
+		l, err := unscoped.decodeLatest(codecTenant, latestRaw(inst, 5))
 		require.NoError(t, err)
 		got := l.install(nil)
 		inst.Version = 5
@@ -227,7 +230,7 @@ func FuzzRecordRoundTrip(f *testing.F) {
 func TestLegacyBotInstalledAt(t *testing.T) {
 	inst := codecInst()
 	inst.Bot.InstalledAt = time.Time{}
-	l, err := decodeLatest(codecTenant, latestRaw(inst, 3))
+	l, err := unscoped.decodeLatest(codecTenant, latestRaw(inst, 3))
 	require.NoError(t, err)
 	require.True(t, l.bot.InstalledAt.Equal(inst.InstalledAt))
 }
@@ -235,7 +238,7 @@ func TestLegacyBotInstalledAt(t *testing.T) {
 func TestDueShard(t *testing.T) {
 	seen := map[string]bool{}
 	for i := range 200 {
-		pk := tenantPK(installstore.Tenant{TeamID: "T" + strconv.Itoa(i)})
+		pk := unscoped.pk(installstore.Tenant{TeamID: "T" + strconv.Itoa(i)})
 		sh := dueShard(pk)
 		require.Equal(t, sh, dueShard(pk), "stable")
 		require.Regexp(t, `^DUE#(0[0-9]|1[0-5])$`, sh)

@@ -18,12 +18,12 @@ import (
 )
 
 // newSealed returns crypto.NewStore over a default (sealed-only) dynamo
-// store on a fresh table, and the table's name and client.
-func newSealed(t *testing.T) (installstore.FullStore, *dynamodb.Client, string) {
+// store (with opts) on a fresh table, and the table's name and client.
+func newSealed(t *testing.T, opts ...dynamo.Option) (installstore.FullStore, *dynamodb.Client, string) {
 	t.Helper()
 	client := dynamotest.Client(t)
 	table := dynamotest.NewTable(t, client)
-	backend, err := dynamo.New(client, table)
+	backend, err := dynamo.New(client, table, opts...)
 	require.NoError(t, err)
 	key := []byte("0123456789abcdef0123456789abcdef")
 	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": key}, "k1")
@@ -71,8 +71,23 @@ func scanStrings(t *testing.T, client *dynamodb.Client, table string) []string {
 }
 
 func TestRawScanHoldsNoPlaintextThroughCrypto(t *testing.T) {
-	s, client, table := newSealed(t)
+	t.Run("Default", func(t *testing.T) { testRawScanHoldsNoPlaintext(t, 0) })
+	// History items hold what the records hold: sealed values only.
+	t.Run("HistoryAndClientID", func(t *testing.T) {
+		testRawScanHoldsNoPlaintext(t, 4, dynamo.WithHistory(), dynamo.WithClientID("1234567890.0987654321"))
+	})
+}
+
+func testRawScanHoldsNoPlaintext(t *testing.T, wantHistory int, opts ...dynamo.Option) {
+	s, client, table := newSealed(t, opts...)
 	plain := storetest.WriteSecrets(t, s)
+	history := 0
+	for _, k := range scanKeys(t, client, table) {
+		if strings.HasPrefix(k[1], "H#") {
+			history++
+		}
+	}
+	require.Equal(t, wantHistory, history, "history items in the scan")
 
 	strs := scanStrings(t, client, table)
 	require.NotEmpty(t, strs)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -99,7 +100,7 @@ func (s *Store) deleteTenant(ctx context.Context, t installstore.Tenant, cond *i
 		default:
 			c = "attribute_exists(#pk) AND attribute_not_exists(#tomb) AND #v < :v"
 		}
-		u := s.tombstone(t, tv, c, vals)
+		u := s.tombstone(t, tv, c, vals, false)
 		_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName: u.TableName, Key: u.Key,
 			UpdateExpression:                    u.UpdateExpression,
@@ -115,11 +116,17 @@ func (s *Store) deleteTenant(ctx context.Context, t installstore.Tenant, cond *i
 				}
 				return false, s.sweepOrphans(ctx, t)
 			}
-			l, derr := decodeLatest(t, old)
+			l, derr := s.sc.decodeLatest(t, old)
 			switch {
+			case derr == nil && l.tomb && l.keep && cond == nil:
+				// The standalone record a Grid migration superseded: its
+				// tombstone keeps its history, which this delete purges.
+				// Tombstone it again, without keep.
+				seen, floor = old, l.version
+				continue
 			case derr == nil && l.tomb:
 				// A delete in progress, or one that failed part-way: finish it.
-				return false, s.finishTomb(ctx, t, l.version)
+				return false, s.finishTomb(ctx, t, l.version, l.keep)
 			case cond != nil && derr != nil:
 				return true, fmt.Errorf("dynamo: conditional delete tenant %s: %w (DeleteInstallation purges it)", t, derr)
 			case cond != nil:
@@ -139,7 +146,7 @@ func (s *Store) deleteTenant(ctx context.Context, t installstore.Tenant, cond *i
 		if err != nil {
 			return true, wrap(ctx, "delete", t, err)
 		}
-		if err := s.finishTomb(ctx, t, tv); err != nil {
+		if err := s.finishTomb(ctx, t, tv, false); err != nil {
 			return true, fmt.Errorf("%w (the tenant reads as deleted; retry to remove its remaining items)", err)
 		}
 		return true, nil
@@ -157,25 +164,31 @@ func rawVersionCond(old map[string]av) (string, map[string]av) {
 }
 
 // tombstone returns the update that turns tenant t's LATEST item into a
-// tombstone of version tv under condition cond.
-func (s *Store) tombstone(t installstore.Tenant, tv int64, cond string, vals map[string]av) *types.Update {
-	return newUpd(tenantKey(t, skLatest)).
+// tombstone of version tv under condition cond; with keep, one whose sweep
+// keeps the tenant's history (a Grid migration's).
+func (s *Store) tombstone(t installstore.Tenant, tv int64, cond string, vals map[string]av, keep bool) *types.Update {
+	u := newUpd(s.sc.key(t, skLatest)).
 		Set("#v", ":v", nAV(tv)).
-		Set("#tomb", ":true", &types.AttributeValueMemberBOOL{Value: true}).
-		Remove("#rec", "#bot", "#due", "#shard").
-		If(cond, vals).
-		build(s.table)
+		Set("#tomb", ":true", &types.AttributeValueMemberBOOL{Value: true})
+	u.Remove("#rec", "#bot", "#due", "#shard")
+	if keep {
+		u.Set("#keep", ":true", &types.AttributeValueMemberBOOL{Value: true})
+	} else {
+		u.Remove("#keep")
+	}
+	return u.If(cond, vals).build(s.table)
 }
 
 // finishTomb sweeps the items of tenant t written before its tombstone of
-// version tv, then deletes the tombstone if it is still that one.
-func (s *Store) finishTomb(ctx context.Context, t installstore.Tenant, tv int64) error {
-	if err := s.sweep(ctx, t, tv); err != nil {
+// version tv (but its history when keep), then deletes the tombstone if it
+// is still that one.
+func (s *Store) finishTomb(ctx context.Context, t installstore.Tenant, tv int64, keep bool) error {
+	if err := s.sweep(ctx, t, tv, keep); err != nil {
 		return err
 	}
 	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(s.table),
-		Key:                       tenantKey(t, skLatest),
+		Key:                       s.sc.key(t, skLatest),
 		ConditionExpression:       aws.String("#tomb = :true AND #v = :v"),
 		ExpressionAttributeNames:  names("#tomb #v"),
 		ExpressionAttributeValues: map[string]av{":true": &types.AttributeValueMemberBOOL{Value: true}, ":v": nAV(tv)},
@@ -189,46 +202,58 @@ func (s *Store) finishTomb(ctx context.Context, t installstore.Tenant, tv int64)
 	return nil
 }
 
-// sweep deletes every item of tenant t but LATEST that was written before
-// version tv (or carries no version, or one that does not decode).
-func (s *Store) sweep(ctx context.Context, t installstore.Tenant, tv int64) error {
-	keys, err := s.partitionKeys(ctx, t)
-	if err != nil {
-		return err
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(sweepConcurrency)
-	for _, k := range keys {
-		g.Go(func() error {
-			_, err := s.client.DeleteItem(gctx, &dynamodb.DeleteItemInput{
-				TableName:                 aws.String(s.table),
-				Key:                       k,
-				ConditionExpression:       aws.String("attribute_not_exists(#v) OR NOT attribute_type(#v, :n) OR #v < :tv"),
-				ExpressionAttributeNames:  names("#v"),
-				ExpressionAttributeValues: map[string]av{":n": sAV("N"), ":tv": nAV(tv)},
-			}, retryConflicts)
-			if _, failed := conditionFailed(err); failed {
-				return nil // written by a later install
+// sweep deletes every item of tenant t but LATEST (and but its history
+// entries, when keep) that was written before version tv (or carries no
+// version, or one that does not decode). It pages through the partition, so
+// memory stays bounded however many items (history entries) it holds.
+func (s *Store) sweep(ctx context.Context, t installstore.Tenant, tv int64, keep bool) error {
+	return s.partitionKeys(ctx, t, func(keys []map[string]av) error {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(sweepConcurrency)
+		for _, k := range keys {
+			if sk, _ := k[attrSK].(*types.AttributeValueMemberS); keep && sk != nil && strings.HasPrefix(sk.Value, skHist) {
+				continue
 			}
-			if err != nil {
-				return wrap(ctx, "delete (sweep)", t, err)
-			}
-			return nil
-		})
-	}
-	return g.Wait()
+			g.Go(func() error { return s.sweepItem(gctx, "delete (sweep)", t, k, tv) })
+		}
+		return g.Wait()
+	})
 }
 
-// sweepOrphans removes the items of a tenant that has no LATEST item (which
-// only a table writer other than this store leaves behind). It puts a
-// tombstone first, so that an install landing meanwhile keeps its items.
+// sweepItem deletes the item of tenant t with key k if it was written
+// before version tv.
+func (s *Store) sweepItem(ctx context.Context, op string, t installstore.Tenant, k map[string]av, tv int64) error {
+	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       k,
+		ConditionExpression:       aws.String("attribute_not_exists(#v) OR NOT attribute_type(#v, :n) OR #v < :tv"),
+		ExpressionAttributeNames:  names("#v"),
+		ExpressionAttributeValues: map[string]av{":n": sAV("N"), ":tv": nAV(tv)},
+	}, retryConflicts)
+	if _, failed := conditionFailed(err); failed {
+		return nil // written by a later install
+	}
+	if err != nil {
+		return wrap(ctx, op, t, err)
+	}
+	return nil
+}
+
+// sweepOrphans removes the items of a tenant that has no LATEST item: the
+// history of a standalone record a Grid migration superseded, or what a
+// table writer other than this store left behind. It puts a tombstone
+// first, so that an install landing meanwhile keeps its items.
 func (s *Store) sweepOrphans(ctx context.Context, t installstore.Tenant) error {
-	keys, err := s.partitionKeys(ctx, t)
-	if err != nil || len(keys) == 0 {
+	any := false
+	err := s.partitionKeys(ctx, t, func(keys []map[string]av) error {
+		any = true
+		return errStop
+	})
+	if err != nil && !errors.Is(err, errStop) || !any {
 		return err
 	}
 	tv := s.newVersion(0)
-	item := tenantKey(t, skLatest)
+	item := s.sc.key(t, skLatest)
 	item[attrVersion] = nAV(tv)
 	item[attrTomb] = &types.AttributeValueMemberBOOL{Value: true}
 	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
@@ -243,34 +268,39 @@ func (s *Store) sweepOrphans(ctx context.Context, t installstore.Tenant) error {
 	if err != nil {
 		return wrap(ctx, "delete (orphans)", t, err)
 	}
-	return s.finishTomb(ctx, t, tv)
+	return s.finishTomb(ctx, t, tv, false)
 }
 
-// partitionKeys returns the keys of every item of tenant t but LATEST, with
-// one consistent Query.
-func (s *Store) partitionKeys(ctx context.Context, t installstore.Tenant) ([]map[string]av, error) {
+// partitionKeys calls fn with the keys of the items of tenant t but
+// LATEST, one consistent Query page at a time.
+func (s *Store) partitionKeys(ctx context.Context, t installstore.Tenant, fn func([]map[string]av) error) error {
 	p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String("#pk = :pk"),
 		ProjectionExpression:      aws.String("#pk, #sk"),
 		ExpressionAttributeNames:  names("#pk #sk"),
-		ExpressionAttributeValues: map[string]av{":pk": sAV(tenantPK(t))},
+		ExpressionAttributeValues: map[string]av{":pk": sAV(s.sc.pk(t))},
 		ConsistentRead:            aws.Bool(true),
 	})
-	var keys []map[string]av
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, wrap(ctx, "delete (query)", t, err)
+			return wrap(ctx, "delete (query)", t, err)
 		}
+		keys := make([]map[string]av, 0, len(page.Items))
 		for _, item := range page.Items {
 			if sk, ok := item[attrSK].(*types.AttributeValueMemberS); ok && sk.Value == skLatest {
 				continue
 			}
 			keys = append(keys, map[string]av{attrPK: item[attrPK], attrSK: item[attrSK]})
 		}
+		if len(keys) > 0 {
+			if err := fn(keys); err != nil {
+				return err
+			}
+		}
 	}
-	return keys, nil
+	return nil
 }
 
 // deleteUser deletes user uid of tenant t (see DeleteInstallation), under
@@ -285,10 +315,20 @@ func (s *Store) deleteUser(ctx context.Context, t installstore.Tenant, uid strin
 			return s.deleteTenant(ctx, t, nil)
 		case err != nil:
 			return true, err
-		case l == nil:
+		case l == nil && (cond != nil || !s.history):
 			return false, nil
-		case l.tomb:
-			return false, s.finishTomb(ctx, t, l.version)
+		case l == nil || l.tomb:
+			if l != nil {
+				if err := s.finishTomb(ctx, t, l.version, l.keep); err != nil || !l.keep || cond != nil || !s.history {
+					return false, err
+				}
+			}
+			// No record, but maybe history kept from before a Grid migration.
+			purged, err := s.purgeOrphanUserHistory(ctx, op, t, uid)
+			if err != nil || purged {
+				return false, err
+			}
+			continue // installed meanwhile: decide again
 		case cond != nil && l.version != *cond:
 			return true, fmt.Errorf("dynamo: %s tenant %s: %w (stored %d, expected %d)", op, t, installstore.ErrConflict, l.version, *cond)
 		}
@@ -298,7 +338,7 @@ func (s *Store) deleteUser(ctx context.Context, t installstore.Tenant, uid strin
 				return true, err
 			}
 			if !exists {
-				return true, nil
+				return true, s.userHistoryAfter(ctx, op, t, uid, l.version+1)
 			}
 			if !others && (l.rec.User.ID != "" || l.rec.User.Token.IsZero()) {
 				// Nothing would be left holding a token: delete the tenant,
@@ -311,19 +351,19 @@ func (s *Store) deleteUser(ctx context.Context, t installstore.Tenant, uid strin
 			}
 		}
 		v := s.newVersion(l.version)
-		u := newUpd(tenantKey(t, skLatest)).Set("#v", ":v", nAV(v)).
+		u := newUpd(s.sc.key(t, skLatest)).Set("#v", ":v", nAV(v)).
 			If("attribute_not_exists(#tomb) AND #v = :cur", map[string]av{":cur": nAV(l.version)})
 		if l.rec.User.ID == uid {
 			after := l.install(nil)
 			after.User = installstore.User{}
-			u.Remove("#rec.#user").Due(tenantPK(t), after.RefreshAt())
+			u.Remove("#rec.#user").Due(s.sc.pk(t), after.RefreshAt())
 		}
 		_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 			TransactItems: []types.TransactWriteItem{
 				{Update: u.build(s.table)},
 				{Delete: &types.Delete{
 					TableName:                aws.String(s.table),
-					Key:                      tenantKey(t, userSK(uid)),
+					Key:                      s.sc.key(t, userSK(uid)),
 					ConditionExpression:      aws.String("attribute_exists(#pk)"),
 					ExpressionAttributeNames: names("#pk"),
 				}},
@@ -334,16 +374,28 @@ func (s *Store) deleteUser(ctx context.Context, t installstore.Tenant, uid strin
 		case reasons == nil && err != nil:
 			return true, wrap(ctx, op, t, err)
 		case reasons == nil:
-			return true, nil
+			return true, s.userHistoryAfter(ctx, op, t, uid, v)
 		case failedReason(reasons[0]):
 			continue // written meanwhile: decide again
 		case len(reasons) > 1 && failedReason(reasons[1]):
-			return true, nil // no such user
+			return true, s.userHistoryAfter(ctx, op, t, uid, l.version+1) // no such user
 		default:
 			return true, wrap(ctx, op, t, err)
 		}
 	}
 	return true, s.tooManyConflicts(op, t)
+}
+
+// userHistoryAfter purges, with history on, user uid's history entries of
+// tenant t written below version bound, once the user's records are gone.
+func (s *Store) userHistoryAfter(ctx context.Context, op string, t installstore.Tenant, uid string, bound int64) error {
+	if !s.history {
+		return nil
+	}
+	if err := s.purgeUserHistory(ctx, op, t, uid, bound); err != nil {
+		return fmt.Errorf("%w (the user's records are deleted; retry to remove the user's history)", err)
+	}
+	return nil
 }
 
 // tokenHolders reports whether user uid has an item in tenant t, and
@@ -355,7 +407,7 @@ func (s *Store) tokenHolders(ctx context.Context, t installstore.Tenant, uid str
 		KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :u)"),
 		ProjectionExpression:      aws.String("#sk, #rec.#user.#tok"),
 		ExpressionAttributeNames:  names("#pk #sk #rec #user #tok"),
-		ExpressionAttributeValues: map[string]av{":pk": sAV(tenantPK(t)), ":u": sAV(skUser)},
+		ExpressionAttributeValues: map[string]av{":pk": sAV(s.sc.pk(t)), ":u": sAV(skUser)},
 		ConsistentRead:            aws.Bool(true),
 	})
 	for p.HasMorePages() {
@@ -420,8 +472,8 @@ func (s *Store) deleteBot(ctx context.Context, q installstore.Query, cond *int64
 		}
 		after := l.install(nil)
 		after.Bot = nil
-		u := newUpd(tenantKey(t, skLatest)).Set("#v", ":v", nAV(s.newVersion(l.version))).Remove("#bot").
-			Due(tenantPK(t), after.RefreshAt()).
+		u := newUpd(s.sc.key(t, skLatest)).Set("#v", ":v", nAV(s.newVersion(l.version))).Remove("#bot").
+			Due(s.sc.pk(t), after.RefreshAt()).
 			If("attribute_not_exists(#tomb) AND #v = :cur", map[string]av{":cur": nAV(l.version)}).build(s.table)
 		_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName: u.TableName, Key: u.Key,
@@ -446,7 +498,7 @@ func (s *Store) deleteBot(ctx context.Context, q installstore.Query, cond *int64
 // raw holds.
 func (s *Store) deleteCorruptBot(ctx context.Context, t installstore.Tenant, raw map[string]av) error {
 	cond, vals := rawVersionCond(raw)
-	u := newUpd(tenantKey(t, skLatest)).Remove("#bot", "#due", "#shard").If(cond, vals).build(s.table)
+	u := newUpd(s.sc.key(t, skLatest)).Remove("#bot", "#due", "#shard").If(cond, vals).build(s.table)
 	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: u.TableName, Key: u.Key,
 		UpdateExpression:          u.UpdateExpression,

@@ -48,7 +48,7 @@ func (s *Store) ListDue(ctx context.Context, before time.Time, fn func(installst
 				IndexName:                 aws.String(dueIndex),
 				KeyConditionExpression:    aws.String("#shard = :s AND #due <= :before"),
 				ExpressionAttributeNames:  names("#shard #due"),
-				ExpressionAttributeValues: map[string]av{":s": sAV(fmt.Sprintf("DUE#%02d", shard)), ":before": nAV(before.UnixMilli())},
+				ExpressionAttributeValues: map[string]av{":s": sAV(s.sc.shard(uint32(shard))), ":before": nAV(before.UnixMilli())},
 			})
 			for p.HasMorePages() {
 				page, err := p.NextPage(gctx)
@@ -56,7 +56,7 @@ func (s *Store) ListDue(ctx context.Context, before time.Time, fn func(installst
 					return wrapKey(gctx, "list due (query)", err)
 				}
 				for _, item := range page.Items {
-					q, due, ok := dueEntry(item)
+					q, due, ok := s.sc.dueEntry(item)
 					mu.Lock()
 					if fnErr != nil {
 						mu.Unlock()
@@ -87,15 +87,16 @@ func (s *Store) ListDue(ctx context.Context, before time.Time, fn func(installst
 	return bad.err("list due")
 }
 
-// dueEntry maps an index entry back to the record's query and due time.
-func dueEntry(item map[string]av) (installstore.Query, time.Time, bool) {
+// dueEntry maps an index entry of scope sc back to the record's query and
+// due time.
+func (sc scope) dueEntry(item map[string]av) (installstore.Query, time.Time, bool) {
 	pk, _ := item[attrPK].(*types.AttributeValueMemberS)
 	sk, _ := item[attrSK].(*types.AttributeValueMemberS)
 	n, _ := item[attrDue].(*types.AttributeValueMemberN)
 	if pk == nil || sk == nil || n == nil {
 		return installstore.Query{}, time.Time{}, false
 	}
-	t, ok := parseTenantPK(pk.Value)
+	t, ok := sc.parse(pk.Value)
 	if !ok {
 		return installstore.Query{}, time.Time{}, false
 	}
@@ -241,9 +242,9 @@ func backfillDue(ctx context.Context, client *dynamodb.Client, table string) err
 				TableName:                 aws.String(table),
 				Segment:                   aws.Int32(int32(seg)),
 				TotalSegments:             aws.Int32(backfillSegments),
-				FilterExpression:          aws.String("begins_with(#pk, :t)"),
+				FilterExpression:          aws.String("begins_with(#pk, :t) OR begins_with(#pk, :a)"),
 				ExpressionAttributeNames:  names("#pk"),
-				ExpressionAttributeValues: map[string]av{":t": sAV(pkTenant)},
+				ExpressionAttributeValues: map[string]av{":t": sAV(pkTenant), ":a": sAV(pkApp)},
 				ConsistentRead:            aws.Bool(true),
 			})
 			for p.HasMorePages() {
@@ -280,14 +281,18 @@ func backfillItem(ctx context.Context, client *dynamodb.Client, table string, it
 	if pk == nil || sk == nil {
 		return "item with key " + keyName(item), nil
 	}
-	t, ok := parseTenantPK(pk.Value)
+	sc := scopeOf(pk.Value)
+	if sc != "" && !strings.HasPrefix(pk.Value, sc.tenants()) {
+		return "", nil // an app's nonce or lease
+	}
+	t, ok := sc.parse(pk.Value)
 	if !ok {
 		return "item with key " + keyName(item) + " (names no tenant)", nil
 	}
 	var due time.Time
 	switch {
 	case sk.Value == skLatest:
-		l, err := decodeLatest(t, item)
+		l, err := sc.decodeLatest(t, item)
 		if err != nil {
 			return fmt.Sprintf("tenant %s (%v)", t, err), nil
 		}
@@ -297,7 +302,7 @@ func backfillItem(ctx context.Context, client *dynamodb.Client, table string, it
 		if q := (installstore.Query{TeamID: "T", UserID: uid}); uid == "" || q.Validate() != nil {
 			return "item with key " + keyName(item) + " (names no user)", nil
 		}
-		rec, err := decodeUser(t, uid, item)
+		rec, err := sc.decodeUser(t, uid, item)
 		if err != nil {
 			return fmt.Sprintf("tenant %s user %s (%v)", t, uid, err), nil
 		}

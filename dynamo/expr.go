@@ -13,7 +13,7 @@ import (
 // uses to its attribute.
 var placeholders = map[string]string{
 	"#pk": attrPK, "#sk": attrSK, "#v": attrVersion, "#rec": attrRecord, "#bot": attrBot,
-	"#tomb": attrTomb, "#due": attrDue, "#shard": attrShard, "#exp": attrExpMs, "#owner": attrOwner,
+	"#tomb": attrTomb, "#keep": attrKeep, "#due": attrDue, "#shard": attrShard, "#exp": attrExpMs, "#owner": attrOwner,
 	"#user": "user", "#id": "id", "#tok": "tok", "#rtok": "rtok", "#uexp": "exp", "#at": "at",
 }
 

@@ -120,8 +120,9 @@ func (fp *faultProxy) seen() int {
 
 // faultyStores returns a store whose client goes through a fault proxy
 // (3 attempts, 1ms backoff, a 300ms HTTP timeout), a store on the same
-// table that does not, the direct client and the table.
-func faultyStores(t *testing.T) (*faultProxy, *dynamo.Store, *dynamo.Store, *dynamodb.Client, string) {
+// table that does not, the direct client and the table. Both stores get
+// opts.
+func faultyStores(t *testing.T, opts ...dynamo.Option) (*faultProxy, *dynamo.Store, *dynamo.Store, *dynamodb.Client, string) {
 	t.Helper()
 	direct := dynamotest.Client(t)
 	table := dynamotest.NewTable(t, direct)
@@ -134,9 +135,10 @@ func faultyStores(t *testing.T) (*faultProxy, *dynamo.Store, *dynamo.Store, *dyn
 			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
 		})
 	})
-	s, err := dynamo.New(client, table, dynamo.WithPlaintextSecrets())
+	opts = append([]dynamo.Option{dynamo.WithPlaintextSecrets()}, opts...)
+	s, err := dynamo.New(client, table, opts...)
 	require.NoError(t, err)
-	check, err := dynamo.New(direct, table, dynamo.WithPlaintextSecrets())
+	check, err := dynamo.New(direct, table, opts...)
 	require.NoError(t, err)
 	return fp, s, check, direct, table
 }

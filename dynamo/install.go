@@ -47,6 +47,13 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 	if inst.Bot != nil && inst.Bot.InstalledAt.IsZero() {
 		inst.Bot.InstalledAt = inst.InstalledAt
 	}
+	var hsk string
+	if s.history {
+		var err error
+		if hsk, err = historySK("store", inst); err != nil {
+			return err
+		}
+	}
 	var old *standalone
 	if t.EnterpriseID != "" && t.TeamID != "" {
 		var err error
@@ -69,7 +76,7 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 	for range s.attempts {
 		if known && cur != nil && cur.tomb {
 			floor = max(floor, cur.version)
-			if err := s.finishTomb(ctx, t, cur.version); err != nil {
+			if err := s.finishTomb(ctx, t, cur.version, cur.keep); err != nil {
 				return fmt.Errorf("dynamo: store tenant %s: finishing its earlier delete: %w", t, err)
 			}
 			cur = nil // gone, unless installed meanwhile (the condition then says so)
@@ -83,11 +90,11 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 			floor = max(floor, cur.version)
 		}
 		v := s.newVersion(floor)
-		u := newUpd(tenantKey(t, skLatest)).Set("#rec", ":rec", rec).Set("#v", ":v", nAV(v))
+		u := newUpd(s.sc.key(t, skLatest)).Set("#rec", ":rec", rec).Set("#v", ":v", nAV(v))
 		if bot != nil {
 			u.Set("#bot", ":bot", bot)
 		}
-		u.Due(tenantPK(t), due.RefreshAt()).Remove("#tomb")
+		u.Due(s.sc.pk(t), due.RefreshAt()).Remove("#tomb")
 		switch {
 		case !known:
 			cond := "attribute_not_exists(#tomb) AND (attribute_not_exists(#v) OR #v < :v)"
@@ -103,15 +110,20 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 		upd := u.build(s.table)
 		items := []types.TransactWriteItem{{Update: upd}}
 		if inst.User.ID != "" {
-			item := userItem(t, inst.User.ID, rec, v)
-			putDue(item, tenantPK(t), userOnly.RefreshAt())
+			item := s.sc.userItem(t, inst.User.ID, rec, v)
+			putDue(item, s.sc.pk(t), userOnly.RefreshAt())
 			items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: item}})
+		}
+		if s.history {
+			stored := inst.Clone()
+			stored.Version = v
+			items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: s.sc.historyItem(stored, hsk, rec, v)}})
 		}
 		var tombV int64
 		if old != nil && !old.tomb {
 			tombV = s.newVersion(old.version)
 			cond, vals := old.cond()
-			items = append(items, types.TransactWriteItem{Update: s.tombstone(old.tenant, tombV, cond, vals)})
+			items = append(items, types.TransactWriteItem{Update: s.tombstone(old.tenant, tombV, cond, vals, s.history)})
 		}
 		oldItem, failed, failedStandalone, err := s.writeAll(ctx, items, tombV != 0)
 		switch {
@@ -123,7 +135,7 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 		case failed:
 			known, cur = true, nil
 			if len(oldItem) > 0 {
-				if cur, err = decodeLatest(t, oldItem); err != nil {
+				if cur, err = s.sc.decodeLatest(t, oldItem); err != nil {
 					return fmt.Errorf("dynamo: store tenant %s: %w (delete the tenant to install it again)", t, err)
 				}
 			}
@@ -133,12 +145,12 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 		}
 		inst.Version = v
 		if old != nil {
-			at := old.version
+			at, keep := old.version, old.keep
 			if !old.tomb {
-				at = tombV
+				at, keep = tombV, s.history
 			}
 			// Best effort: the standalone record already reads as gone.
-			_ = s.finishTomb(ctx, old.tenant, at)
+			_ = s.finishTomb(ctx, old.tenant, at, keep)
 		}
 		return nil
 	}
@@ -177,8 +189,8 @@ func (s *Store) writeAll(ctx context.Context, items []types.TransactWriteItem, s
 	return nil, false, false, err
 }
 
-func userItem(t installstore.Tenant, uid string, rec av, v int64) map[string]av {
-	item := tenantKey(t, userSK(uid))
+func (sc scope) userItem(t installstore.Tenant, uid string, rec av, v int64) map[string]av {
+	item := sc.key(t, userSK(uid))
 	item[attrRecord] = rec
 	item[attrVersion] = nAV(v)
 	return item
@@ -190,6 +202,7 @@ type standalone struct {
 	version int64
 	raw     av // the stored v, whatever its type (nil: none)
 	tomb    bool
+	keep    bool // a tombstone that keeps the standalone history
 }
 
 // cond is the condition that the standalone LATEST item is still the one
@@ -207,10 +220,10 @@ func (s *Store) peekStandalone(ctx context.Context, team string) (*standalone, e
 	t := installstore.Tenant{TeamID: team}
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:                aws.String(s.table),
-		Key:                      tenantKey(t, skLatest),
+		Key:                      s.sc.key(t, skLatest),
 		ConsistentRead:           aws.Bool(true),
-		ProjectionExpression:     aws.String("#v, #tomb"),
-		ExpressionAttributeNames: map[string]string{"#v": attrVersion, "#tomb": attrTomb},
+		ProjectionExpression:     aws.String("#v, #tomb, #keep"),
+		ExpressionAttributeNames: map[string]string{"#v": attrVersion, "#tomb": attrTomb, "#keep": attrKeep},
 	})
 	if err != nil {
 		return nil, wrap(ctx, "store (read standalone)", t, err)
@@ -223,8 +236,9 @@ func (s *Store) peekStandalone(ctx context.Context, team string) (*standalone, e
 	d := dec{m: out.Item, err: &derr}
 	o.version, _ = d.n(attrVersion)
 	o.tomb = d.b(attrTomb)
+	o.keep = d.b(attrKeep)
 	if derr != nil {
-		o.version, o.tomb = 0, false // corrupt: tombstone it whatever it holds
+		o.version, o.tomb, o.keep = 0, false, false // corrupt: tombstone it whatever it holds
 	}
 	return o, nil
 }
@@ -298,7 +312,7 @@ func (s *Store) fetch(ctx context.Context, t installstore.Tenant, uid string) (*
 	if len(latestRaw) == 0 {
 		return nil, false, nil
 	}
-	latest, err := decodeLatest(t, latestRaw)
+	latest, err := s.sc.decodeLatest(t, latestRaw)
 	if err != nil {
 		return nil, true, fmt.Errorf("dynamo: fetch tenant %s: %w", t, err)
 	}
@@ -311,7 +325,7 @@ func (s *Store) fetch(ctx context.Context, t installstore.Tenant, uid string) (*
 	if len(userRaw) == 0 {
 		return nil, true, nil
 	}
-	rec, err := decodeUser(t, uid, userRaw)
+	rec, err := s.sc.decodeUser(t, uid, userRaw)
 	if err != nil {
 		return nil, true, fmt.Errorf("dynamo: fetch tenant %s user %s: %w", t, uid, err)
 	}
@@ -324,7 +338,7 @@ func (s *Store) read(ctx context.Context, t installstore.Tenant, uid string) (la
 	if uid == "" {
 		out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 			TableName:      aws.String(s.table),
-			Key:            tenantKey(t, skLatest),
+			Key:            s.sc.key(t, skLatest),
 			ConsistentRead: aws.Bool(true),
 		})
 		if err != nil {
@@ -334,8 +348,8 @@ func (s *Store) read(ctx context.Context, t installstore.Tenant, uid string) (la
 	}
 	out, err := s.client.TransactGetItems(ctx, &dynamodb.TransactGetItemsInput{
 		TransactItems: []types.TransactGetItem{
-			{Get: &types.Get{TableName: aws.String(s.table), Key: tenantKey(t, skLatest)}},
-			{Get: &types.Get{TableName: aws.String(s.table), Key: tenantKey(t, userSK(uid))}},
+			{Get: &types.Get{TableName: aws.String(s.table), Key: s.sc.key(t, skLatest)}},
+			{Get: &types.Get{TableName: aws.String(s.table), Key: s.sc.key(t, userSK(uid))}},
 		},
 	}, retryConflicts)
 	if err != nil {
@@ -359,7 +373,7 @@ func (s *Store) readLatest(ctx context.Context, op string, t installstore.Tenant
 func (s *Store) readLatestRaw(ctx context.Context, op string, t installstore.Tenant) (*latestItem, map[string]av, error) {
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
-		Key:            tenantKey(t, skLatest),
+		Key:            s.sc.key(t, skLatest),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -368,7 +382,7 @@ func (s *Store) readLatestRaw(ctx context.Context, op string, t installstore.Ten
 	if len(out.Item) == 0 {
 		return nil, nil, nil
 	}
-	l, err := decodeLatest(t, out.Item)
+	l, err := s.sc.decodeLatest(t, out.Item)
 	if err != nil {
 		return nil, out.Item, fmt.Errorf("dynamo: %s tenant %s: %w", op, t, err)
 	}

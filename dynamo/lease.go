@@ -15,8 +15,8 @@ import (
 // maxLeaseNameLen bounds lease names and owners.
 const maxLeaseNameLen = 1024
 
-func leaseKey(name string) map[string]av {
-	return map[string]av{attrPK: sAV(pkLease + name), attrSK: sAV(skLease)}
+func (sc scope) leaseKey(name string) map[string]av {
+	return map[string]av{attrPK: sAV(string(sc) + pkLease + name), attrSK: sAV(skLease)}
 }
 
 // AcquireLease implements [installstore.Leaser]: a PutItem whose condition
@@ -31,7 +31,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.D
 		return fmt.Errorf("dynamo: acquire lease %q: %w", name, err)
 	}
 	now := s.now()
-	item := leaseKey(name)
+	item := s.sc.leaseKey(name)
 	item[attrOwner] = sAV(owner)
 	expiryAttrs(item, now.Add(ttl))
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
@@ -61,7 +61,7 @@ func (s *Store) ReleaseLease(ctx context.Context, name, owner string) error {
 	}
 	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(s.table),
-		Key:                       leaseKey(name),
+		Key:                       s.sc.leaseKey(name),
 		ConditionExpression:       aws.String("#owner = :owner"),
 		ExpressionAttributeNames:  map[string]string{"#owner": attrOwner},
 		ExpressionAttributeValues: map[string]av{":owner": sAV(owner)},

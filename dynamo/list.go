@@ -47,15 +47,14 @@ func records(n int) string {
 	return fmt.Sprintf("%d records", n)
 }
 
-// Listing parallelism: Scan segments, and tenants read at once.
-const (
-	listSegments = 2
-	listWorkers  = 4
-)
+// workersPerSegment is how many tenants a listing reads at once per Scan
+// segment.
+const workersPerSegment = 2
 
 // ListInstallations implements [installstore.Lister]. A consistent Scan
-// (2 segments in parallel) finds the tenants' LATEST items; per tenant (4
-// at once), a Query lists its USER# keys and TransactGetItems reads them
+// ([WithScanSegments] segments in parallel, [DefaultScanSegments] unless
+// set) finds the tenants' LATEST items of the store's scope; per tenant
+// (two per segment at once), a Query lists its USER# keys and TransactGetItems reads them
 // with the LATEST item (99 users a request), so that every listed user
 // record carries the Version it was current under: an
 // [installstore.Updater] write based on a listed record never overwrites a
@@ -91,9 +90,10 @@ func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Quer
 		bad.add(format, args...)
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	tenants := make(chan installstore.Tenant, listWorkers)
+	workers := workersPerSegment * s.segments
+	tenants := make(chan installstore.Tenant, workers)
 	var scans sync.WaitGroup
-	for seg := range listSegments {
+	for seg := range s.segments {
 		scans.Add(1)
 		g.Go(func() error {
 			defer scans.Done()
@@ -101,7 +101,7 @@ func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Quer
 		})
 	}
 	go func() { scans.Wait(); close(tenants) }()
-	for range listWorkers {
+	for range workers {
 		g.Go(func() error {
 			for t := range tenants {
 				if err := s.listTenant(gctx, t, serial, report); err != nil {
@@ -129,11 +129,11 @@ func (s *Store) scanTenants(ctx context.Context, seg int, out chan<- installstor
 	p := dynamodb.NewScanPaginator(s.client, &dynamodb.ScanInput{
 		TableName:                 aws.String(s.table),
 		Segment:                   aws.Int32(int32(seg)),
-		TotalSegments:             aws.Int32(listSegments),
+		TotalSegments:             aws.Int32(int32(s.segments)),
 		FilterExpression:          aws.String("#sk = :latest AND begins_with(#pk, :t)"),
 		ProjectionExpression:      aws.String("#pk, #sk, #tomb"),
 		ExpressionAttributeNames:  names("#pk #sk #tomb"),
-		ExpressionAttributeValues: map[string]av{":latest": sAV(skLatest), ":t": sAV(pkTenant)},
+		ExpressionAttributeValues: map[string]av{":latest": sAV(skLatest), ":t": sAV(s.sc.tenants())},
 		ConsistentRead:            aws.Bool(true),
 	})
 	for p.HasMorePages() {
@@ -145,7 +145,7 @@ func (s *Store) scanTenants(ctx context.Context, seg int, out chan<- installstor
 			pk, _ := item[attrPK].(*types.AttributeValueMemberS)
 			t, ok := installstore.Tenant{}, false
 			if pk != nil {
-				t, ok = parseTenantPK(pk.Value)
+				t, ok = s.sc.parse(pk.Value)
 			}
 			if !ok {
 				report("item with key %s (names no tenant)", keyName(item))
@@ -180,7 +180,7 @@ func keyName(item map[string]av) string {
 		sum := sha256.Sum256([]byte(v.Value))
 		return fmt.Sprintf("%s sha256:%x (%d bytes)", name, sum[:4], len(v.Value))
 	}
-	pkKnown := func(pk string) bool { _, ok := parseTenantPK(pk); return ok }
+	pkKnown := func(pk string) bool { _, ok := scopeOf(pk).parse(pk); return ok }
 	skKnown := func(sk string) bool {
 		uid, ok := strings.CutPrefix(sk, skUser)
 		return sk == skLatest || (ok && uid != "" && (installstore.Query{TeamID: "T", UserID: uid}).Validate() == nil)
@@ -188,8 +188,8 @@ func keyName(item map[string]av) string {
 	return part(attrPK, pkKnown) + ", " + part(attrSK, skKnown)
 }
 
-// parseTenantPK is the inverse of tenantPK. It refuses IDs that a valid
-// Query could not name.
+// parseTenantPK is the inverse of scope("").pk: the tenant of an unscoped
+// partition key. It refuses IDs that a valid Query could not name.
 func parseTenantPK(pk string) (installstore.Tenant, bool) {
 	rest, ok := strings.CutPrefix(pk, pkTenant)
 	if !ok {
@@ -220,9 +220,9 @@ func (s *Store) listTenant(ctx context.Context, t installstore.Tenant, fn func(i
 	first := true
 	for start := 0; first || start < len(users); start += transactGetLimit - 1 {
 		chunk := users[start:min(start+transactGetLimit-1, len(users))]
-		gets := []types.TransactGetItem{{Get: &types.Get{TableName: aws.String(s.table), Key: tenantKey(t, skLatest)}}}
+		gets := []types.TransactGetItem{{Get: &types.Get{TableName: aws.String(s.table), Key: s.sc.key(t, skLatest)}}}
 		for _, uid := range chunk {
-			gets = append(gets, types.TransactGetItem{Get: &types.Get{TableName: aws.String(s.table), Key: tenantKey(t, userSK(uid))}})
+			gets = append(gets, types.TransactGetItem{Get: &types.Get{TableName: aws.String(s.table), Key: s.sc.key(t, userSK(uid))}})
 		}
 		out, err := s.client.TransactGetItems(ctx, &dynamodb.TransactGetItemsInput{TransactItems: gets}, retryConflicts)
 		if err != nil {
@@ -234,7 +234,7 @@ func (s *Store) listTenant(ctx context.Context, t installstore.Tenant, fn func(i
 		if len(out.Responses[0].Item) == 0 {
 			return nil // deleted meanwhile
 		}
-		latest, err := decodeLatest(t, out.Responses[0].Item)
+		latest, err := s.sc.decodeLatest(t, out.Responses[0].Item)
 		if err != nil {
 			report("tenant %s (%v)", t, err)
 			for _, uid := range users {
@@ -256,7 +256,7 @@ func (s *Store) listTenant(ctx context.Context, t installstore.Tenant, fn func(i
 			if len(item) == 0 {
 				continue // deleted meanwhile
 			}
-			rec, err := decodeUser(t, uid, item)
+			rec, err := s.sc.decodeUser(t, uid, item)
 			if err != nil {
 				report("tenant %s user %s (%v)", t, uid, err)
 				continue
@@ -279,7 +279,7 @@ func (s *Store) userIDs(ctx context.Context, t installstore.Tenant, report func(
 		KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :u)"),
 		ProjectionExpression:      aws.String("#pk, #sk"),
 		ExpressionAttributeNames:  names("#pk #sk"),
-		ExpressionAttributeValues: map[string]av{":pk": sAV(tenantPK(t)), ":u": sAV(skUser)},
+		ExpressionAttributeValues: map[string]av{":pk": sAV(s.sc.pk(t)), ":u": sAV(skUser)},
 		ConsistentRead:            aws.Bool(true),
 	})
 	var ids []string

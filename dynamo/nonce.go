@@ -19,9 +19,9 @@ const maxNonceLen = 4096
 
 // nonceKey keys a nonce by its SHA-256: the table never holds a usable
 // OAuth state, and any nonce fits in a key.
-func nonceKey(nonce string) map[string]av {
+func (sc scope) nonceKey(nonce string) map[string]av {
 	sum := sha256.Sum256([]byte(nonce))
-	return map[string]av{attrPK: sAV(pkNonce + hex.EncodeToString(sum[:])), attrSK: sAV(skNonce)}
+	return map[string]av{attrPK: sAV(string(sc) + pkNonce + hex.EncodeToString(sum[:])), attrSK: sAV(skNonce)}
 }
 
 // expiryAttrs sets the exact expiry (ms) checked by conditions, and the
@@ -46,7 +46,7 @@ func (s *Store) PutNonce(ctx context.Context, nonce string, expiresAt time.Time)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("dynamo: put nonce: %w", err)
 	}
-	item := nonceKey(nonce)
+	item := s.sc.nonceKey(nonce)
 	expiryAttrs(item, expiresAt)
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                 aws.String(s.table),
@@ -72,7 +72,7 @@ func (s *Store) ConsumeNonce(ctx context.Context, nonce string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("dynamo: consume nonce: %w", err)
 	}
-	key := nonceKey(nonce)
+	key := s.sc.nonceKey(nonce)
 	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                           aws.String(s.table),
 		Key:                                 key,

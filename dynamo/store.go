@@ -19,6 +19,11 @@ type Store struct {
 	now       func() time.Time
 	plaintext bool
 	attempts  int
+	clientID  string
+	sc        scope // key prefix of everything the store keeps
+	history   bool  // WithHistory
+	segments  int   // WithScanSegments
+	optErr    error // the first bad option
 }
 
 // Option configures a [Store].
@@ -48,6 +53,68 @@ func WithConflictAttempts(n int) Option {
 	}
 }
 
+// WithClientID scopes the store to one Slack app among several sharing the
+// table (Bolt keys its stores by client ID): everything the store keeps
+// (records, history, nonces, leases, tombstones, due index entries) lives
+// under partition keys starting "A#<id>#", its due index entries under
+// shards "A#<id>#DUE#nn", and no call of the store reads, lists, deletes or
+// overwrites another app's items or an unscoped store's (whose items keep
+// the layout they always had, so a table can gain apps later). See the
+// package documentation for what a shared table costs. id must pass
+// [installstore.CheckClientID]; else [New] fails with an error wrapping
+// [installstore.ErrInvalid].
+func WithClientID(id string) Option {
+	return func(s *Store) {
+		if err := installstore.CheckClientID(id); err != nil {
+			s.fail(fmt.Errorf("dynamo: new store: WithClientID: %w", err))
+			return
+		}
+		s.clientID, s.sc = id, appScope(id)
+	}
+}
+
+// WithHistory keeps installation history ([installstore.History]): every
+// successful StoreInstallation also writes the installation as stored, in
+// the same TransactWriteItems, as an item of the tenant's partition (see
+// the package documentation). Off by default: [Store.ListHistory] and
+// [Store.PutHistory] then give [installstore.ErrHistoryOff], and nothing
+// extra is written or read.
+func WithHistory() Option { return func(s *Store) { s.history = true } }
+
+// DefaultScanSegments is the number of parallel Scan segments
+// [Store.ListInstallations] uses unless [WithScanSegments] says otherwise.
+const DefaultScanSegments = 4
+
+// MaxScanSegments bounds [WithScanSegments].
+const MaxScanSegments = 64
+
+// WithScanSegments sets how many parallel Scan segments
+// [Store.ListInstallations] reads the table with (default
+// [DefaultScanSegments], at most [MaxScanSegments]); it reads up to two
+// tenants' records at once per segment. More segments list a large table
+// faster, at a higher momentary read rate (mind provisioned capacity).
+// n < 1 or above MaxScanSegments makes [New] fail with an error wrapping
+// [installstore.ErrInvalid].
+func WithScanSegments(n int) Option {
+	return func(s *Store) {
+		if n < 1 || n > MaxScanSegments {
+			s.fail(fmt.Errorf("dynamo: new store: WithScanSegments(%d): %w: want 1 to %d", n, installstore.ErrInvalid, MaxScanSegments))
+			return
+		}
+		s.segments = n
+	}
+}
+
+func (s *Store) fail(err error) {
+	if s.optErr == nil {
+		s.optErr = err
+	}
+}
+
+// ClientID implements [installstore.AppScoped]: the client ID set by
+// [WithClientID], or "" for an unscoped store.
+func (s *Store) ClientID() string { return s.clientID }
+
 // New returns a store over the table, which must have the schema described
 // in the package documentation (see [CreateTable]; a table made before the
 // due index existed needs [AddDueIndex] for [Store.ListDue]). Throttling and transient
@@ -60,14 +127,20 @@ func New(client *dynamodb.Client, table string, opts ...Option) (*Store, error) 
 	if table == "" {
 		return nil, fmt.Errorf("dynamo: new store: %w: empty table name", installstore.ErrInvalid)
 	}
-	s := &Store{client: client, table: table, now: time.Now, attempts: 25}
+	s := &Store{client: client, table: table, now: time.Now, attempts: 25, segments: DefaultScanSegments}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.optErr != nil {
+		return nil, s.optErr
 	}
 	return s, nil
 }
 
-var _ installstore.FullStore = (*Store)(nil)
+var (
+	_ installstore.FullStore = (*Store)(nil)
+	_ installstore.AppScoped = (*Store)(nil)
+)
 
 // newVersion returns a version larger than floor: the current time in
 // microseconds, or floor+1 when the clock is behind. Seeding from the clock

@@ -57,14 +57,14 @@ func (s *Store) UpdateInstallation(ctx context.Context, inst *installstore.Insta
 		if inst.Bot == nil && old != nil {
 			due.Bot = old.bot
 		}
-		u := newUpd(tenantKey(t, skLatest)).Set("#v", ":v", nAV(v))
+		u := newUpd(s.sc.key(t, skLatest)).Set("#v", ":v", nAV(v))
 		if mine {
 			u.Set("#rec", ":rec", rec)
 		}
 		if bot != nil {
 			u.Set("#bot", ":bot", bot)
 		}
-		u.Due(tenantPK(t), due.RefreshAt())
+		u.Due(s.sc.pk(t), due.RefreshAt())
 		cond := "attribute_not_exists(#tomb) AND #v = :exp"
 		vals := map[string]av{":exp": nAV(expected), ":uid": sAV(q.UserID)}
 		if old == nil {
@@ -79,8 +79,8 @@ func (s *Store) UpdateInstallation(ctx context.Context, inst *installstore.Insta
 		}
 		items := []types.TransactWriteItem{{Update: u.If(cond, vals).build(s.table)}}
 		if q.UserID != "" {
-			item := userItem(t, q.UserID, rec, v)
-			putDue(item, tenantPK(t), userOnly.RefreshAt())
+			item := s.sc.userItem(t, q.UserID, rec, v)
+			putDue(item, s.sc.pk(t), userOnly.RefreshAt())
 			items = append(items, types.TransactWriteItem{Put: &types.Put{
 				TableName:                aws.String(s.table),
 				Item:                     item,
@@ -141,7 +141,7 @@ func (s *Store) explain(q installstore.Query, expected int64, old map[string]av)
 	if len(old) == 0 {
 		return nil, notFound("update", q)
 	}
-	l, err := decodeLatest(t, old)
+	l, err := s.sc.decodeLatest(t, old)
 	if err != nil {
 		return nil, fmt.Errorf("dynamo: update tenant %s: %w", t, err)
 	}
