@@ -201,8 +201,14 @@ func TestCorruptIndexEntriesAreSkipped(t *testing.T) {
 	err := s.ListDue(ctx, due, func(installstore.Query, time.Time) error { n++; return nil })
 	require.ErrorIs(t, err, installstore.ErrCorrupt)
 	require.Equal(t, 2, n, "the real records are listed")
+	skippedN, complete := installstore.CountSkipped(err)
+	require.Equal(t, 2, skippedN, "each skipped entry is its own ErrCorrupt: %v", err)
+	require.True(t, complete)
 	n = 0
 	err = s.ListInstallations(ctx, func(installstore.Query, *installstore.Installation) error { n++; return nil })
 	require.ErrorIs(t, err, installstore.ErrCorrupt)
 	require.Equal(t, 2, n)
+	skippedN, complete = installstore.CountSkipped(err)
+	require.Equal(t, 1, skippedN, "%v", err)
+	require.True(t, complete)
 }

@@ -43,16 +43,18 @@ func tagOf(t *testing.T, s installstore.Secret) int {
 // Every call during the outage fails with ErrUnavailable; no fetch ever
 // returns a value older than the last acknowledged write, nor a tenant
 // whose latest record and user record disagree; after the restart every
-// acknowledged write is there.
+// acknowledged write is there, and every tenant's history entry (history
+// is on) is that of a store at least as new as the last acknowledged one,
+// and no newer than the record.
 func TestKillDuringStormLosesNoAcknowledgedWrite(t *testing.T) {
 	srv := redistest.StartServer(t, "--appendfsync", "always")
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), DialerRetries: 1, DialTimeout: 200 * time.Millisecond, MaxRetries: 1, PoolSize: 32})
 	defer client.Close()
-	s, err := redisstore.New(client, redisstore.WithPlaintextSecrets(), redisstore.WithKeyPrefix("crash"))
+	s, err := redisstore.New(client, redisstore.WithPlaintextSecrets(), redisstore.WithKeyPrefix("crash"), redisstore.WithHistory())
 	require.NoError(t, err)
 
 	const workers, tenantsPer = 8, 4
-	type tenantState struct{ acked, attempted int }
+	type tenantState struct{ acked, attempted, stored int }
 	var (
 		acked, unavailable atomic.Int64
 		stop               atomic.Bool
@@ -107,6 +109,9 @@ func TestKillDuringStormLosesNoAcknowledgedWrite(t *testing.T) {
 				case err == nil:
 					mu.Lock()
 					state[tm].acked = n
+					if n%3 != 0 {
+						state[tm].stored = n
+					}
 					mu.Unlock()
 					acked.Add(1)
 				case errors.Is(err, installstore.ErrUnavailable):
@@ -171,6 +176,15 @@ func TestKillDuringStormLosesNoAcknowledgedWrite(t *testing.T) {
 		user, err := s.FetchInstallation(ctx, installstore.Query{TeamID: tm, UserID: "U1"})
 		require.NoError(t, err, "tenant %s", tm)
 		check(t, tm, latest, user)
+		hs := storetest.History(t, s, installstore.Query{TeamID: tm})
+		require.Len(t, hs, 1, "tenant %s: every store of the same install replaces its one entry", tm)
+		n := tagOf(t, hs[0].Bot.Token)
+		require.GreaterOrEqual(t, n, state[tm].stored, "tenant %s: the history entry is older than the last acknowledged store", tm)
+		require.LessOrEqual(t, n, tagOf(t, latest.Bot.Token), "tenant %s: the history entry is newer than the record", tm)
+		require.LessOrEqual(t, hs[0].Version, latest.Version)
+		if n == tagOf(t, latest.Bot.Token) {
+			require.Equal(t, latest.Version, hs[0].Version, "tenant %s: the record and its entry come from one write", tm)
+		}
 	}
 	t.Logf("acknowledged writes %d, calls refused as unavailable %d", acked.Load(), unavailable.Load())
 }

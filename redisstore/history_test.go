@@ -211,6 +211,9 @@ func TestCorruptHistoryEntriesAreSkipped(t *testing.T) {
 		storetest.Equal(t, good, hs[0])
 		msg := err.Error()
 		require.Contains(t, msg, "skipped 6 records")
+		skippedN, complete := installstore.CountSkipped(err)
+		require.Equal(t, 6, skippedN)
+		require.True(t, complete)
 		for _, u := range []string{"U2", "U3", "U4", "U5", "U6"} {
 			require.Contains(t, msg, "user "+u+" at ", "the error names %s's entry", u)
 		}

@@ -173,13 +173,20 @@ func TestListingsPageThroughOneGroup(t *testing.T) {
 	}
 }
 
+// TestSkippedCountsInWords: a listing's error says how many records it
+// skipped and names each as its own ErrCorrupt, so that
+// installstore.CountSkipped counts them.
 func TestSkippedCountsInWords(t *testing.T) {
 	var sk skipped
 	require.NoError(t, sk.err("list"))
 	sk.add("tenant %s", installstore.Tenant{TeamID: "T1"})
 	err := sk.err("list")
 	require.ErrorIs(t, err, installstore.ErrCorrupt)
-	require.EqualError(t, err, "redisstore: list: corrupt record: skipped 1 record: tenant T1")
+	require.EqualError(t, err, "redisstore: list: skipped 1 record: tenant T1: corrupt record")
 	sk.add("tenant %s", installstore.Tenant{EnterpriseID: "E1"})
-	require.EqualError(t, sk.err("list"), "redisstore: list: corrupt record: skipped 2 records: tenant T1; tenant E1 (org-wide)")
+	err = sk.err("list")
+	require.EqualError(t, err, "redisstore: list: skipped 2 records: tenant T1: corrupt record\ntenant E1 (org-wide): corrupt record")
+	n, complete := installstore.CountSkipped(err)
+	require.Equal(t, 2, n)
+	require.True(t, complete)
 }

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -20,36 +21,30 @@ const (
 	// for (a listing costs groups/groupsPerPipeline round trips when
 	// little is stored).
 	groupsPerPipeline = 128
-	// maxNamed bounds the skipped records an error names one by one.
-	maxNamed = 100
 )
 
-// skipped collects the records a listing went past.
+// skipped collects the records a listing went past: each as its own error
+// wrapping [installstore.ErrCorrupt] once, naming the record and what is
+// wrong with it (never its content), so that installstore.CountSkipped
+// counts them.
 type skipped struct {
-	n     int
-	names []string
+	errs []error
 }
 
 func (sk *skipped) add(format string, args ...any) {
-	sk.n++
-	if len(sk.names) < maxNamed {
-		sk.names = append(sk.names, fmt.Sprintf(format, args...))
-	}
+	sk.errs = append(sk.errs, fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), installstore.ErrCorrupt))
 }
 
+// err returns nil, or an error naming every skipped record.
 func (sk *skipped) err(op string) error {
-	if sk.n == 0 {
+	if len(sk.errs) == 0 {
 		return nil
 	}
-	more := ""
-	if sk.n > len(sk.names) {
-		more = fmt.Sprintf(" and %d more", sk.n-len(sk.names))
-	}
 	noun := "records"
-	if sk.n == 1 {
+	if len(sk.errs) == 1 {
 		noun = "record"
 	}
-	return fmt.Errorf("redisstore: %s: %w: skipped %d %s: %s%s", op, installstore.ErrCorrupt, sk.n, noun, strings.Join(sk.names, "; "), more)
+	return fmt.Errorf("redisstore: %s: skipped %d %s: %w", op, len(sk.errs), noun, errors.Join(sk.errs...))
 }
 
 // parseTenant is the inverse of installstore.Tenant.Key for an index

@@ -81,7 +81,8 @@ func migrateSlot(ctx context.Context, t *testing.T, slot int, src, dst *redis.Cl
 // enterprise among them, whose scripts name its standalone twin's key).
 // Calls fail only with ErrUnavailable (TRYAGAIN while a group's keys are
 // split), nothing acknowledged is lost, no fetch is older than the last
-// acknowledged write, and the indexes end exact.
+// acknowledged write, and the indexes end exact, with each tenant's
+// history (history is on: its keys move with the group's slot).
 func TestReshardingDuringStormLosesNothing(t *testing.T) {
 	ctx := context.Background()
 	nodes, clients := ownCluster(t)
@@ -89,7 +90,7 @@ func TestReshardingDuringStormLosesNothing(t *testing.T) {
 	defer cc.Close()
 	redirects := &redirectCounter{}
 	cc.OnNewNode(func(c *redis.Client) { c.AddHook(redirects) })
-	s, err := New(cc, WithPlaintextSecrets(), WithKeyPrefix("reshard"))
+	s, err := New(cc, WithPlaintextSecrets(), WithKeyPrefix("reshard"), WithHistory())
 	require.NoError(t, err)
 
 	teams := teamsInGroup(6)
@@ -202,6 +203,10 @@ func TestReshardingDuringStormLosesNothing(t *testing.T) {
 			require.True(t, listed[q], "listed %+v", q)
 			require.True(t, dueListed[q], "due %+v", q)
 		}
+		hs := storetest.History(t, s, installstore.Query{EnterpriseID: tn.EnterpriseID, TeamID: tn.TeamID})
+		require.Len(t, hs, 1, "tenant %s: its stores of one install replace one history entry", tn)
+		require.Positive(t, tag(hs[0].Bot.Token))
+		require.LessOrEqual(t, tag(hs[0].Bot.Token), n, "tenant %s: the history entry is newer than the record", tn)
 	}
 	require.Len(t, listed, 2*len(tenants))
 	require.Len(t, dueListed, 2*len(tenants))
