@@ -105,6 +105,27 @@ func TestConsumedCapacity(t *testing.T) {
 	measure("delete user", func() { require.NoError(t, s.DeleteInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U2"})) })
 	measure("delete (tenant with 1 user)", func() { require.NoError(t, s.DeleteInstallation(ctx, installstore.Query{TeamID: "T1"})) })
 
+	// The same with history on (a table of its own, so that the ticks below
+	// count what they always counted).
+	h, err := dynamo.New(client, dynamotest.NewTable(t, client), dynamo.WithHistory())
+	require.NoError(t, err)
+	hstore := func(inst *installstore.Installation) { require.NoError(t, h.StoreInstallation(ctx, inst)) }
+	measure("history on: store (new tenant, with user)", func() { hstore(realisticSealed("T1", "U1", "a", later)) })
+	measure("history on: store (re-install, same install time)", func() { hstore(realisticSealed("T1", "U1", "b", later)) })
+	measure("history on: store (re-install, new install time)", func() {
+		inst := realisticSealed("T1", "U1", "c", later)
+		inst.InstalledAt = inst.InstalledAt.Add(time.Hour)
+		hstore(inst)
+	})
+	measure("history on: store (no user)", func() { hstore(realisticSealed("T2", "", "a", later)) })
+	measure("history on: list history (2 entries)", func() {
+		n := 0
+		require.NoError(t, h.ListHistory(ctx, installstore.Query{TeamID: "T1"}, func(*installstore.Installation) error { n++; return nil }))
+		require.Equal(t, 2, n)
+	})
+	measure("history on: delete user (1 entry)", func() { require.NoError(t, h.DeleteInstallation(ctx, installstore.Query{TeamID: "T2", UserID: "U9"})) })
+	measure("history on: delete (tenant with 1 user, 2 entries)", func() { require.NoError(t, h.DeleteInstallation(ctx, installstore.Query{TeamID: "T1"})) })
+
 	// Due ticks: N tenants, D of them due.
 	tick := func(before time.Time) int {
 		n := 0

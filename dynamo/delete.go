@@ -36,6 +36,10 @@ const sweepConcurrency = 8
 // user holding a token (read with one Query, under the same version), the
 // whole tenant is deleted instead.
 //
+// With [WithHistory], a user delete then deletes the user's history entries
+// (one conditional DeleteItem each, written before the delete); a tenant
+// delete's sweep removes the tenant's history with its other items.
+//
 // Deleting a workspace of an enterprise (E, T) then deletes the standalone
 // (no enterprise, T) record the same way. A tenant whose LATEST item does not
 // decode is deleted whole, whatever its items hold, even by a user delete

@@ -33,9 +33,14 @@
 //	                                  bot (M) the tenant's bot, absent when none
 //	                                  due (N), dueShard (S): see the due index
 //	                                  tomb (BOOL) only on a tombstone (below)
+//	                                  keepHist (BOOL) only on a Grid migration's tombstone
 //	T#<tenant>          USER#<uid>    v (N)   the tenant's version when the item was written
 //	                                  rec (M) user uid's installation
 //	                                  due (N), dueShard (S)
+//	T#<tenant>          H#<at>#<uid>  with WithHistory: one installation as stored (below)
+//	                                  v (N)   the Version the store gave it
+//	                                  hv (N)  its Version, only when not v (PutHistory)
+//	                                  rec (M), bot (M): as on LATEST, bot absent when none
 //	NONCE#<sha256 hex>  NONCE         exp (N) expiry, Unix ms; ttl (N) expiry, Unix s
 //	LEASE#<name>        LEASE         owner (S); exp (N) Unix ms; ttl (N) Unix s
 //
@@ -51,6 +56,12 @@
 // keeps the tenant's version floor (a re-install writes above it), and is
 // removed when the sweep ends; a sweep cut short by a failure is finished by
 // the next delete or install of the tenant.
+//
+// Every format change so far is additive: attributes and items a release
+// does not know are ignored by the releases before it (an older release
+// lists LATEST items only, and its tenant deletes remove history items with
+// the rest of the partition), and a table written by an older release needs
+// no migration for this one.
 //
 // DynamoDB's TTL sweeper removes expired nonces and leases eventually (DynamoDB
 // Local never does); the store enforces the exact expiry "exp" in its
@@ -68,6 +79,64 @@
 // (it is sparse). [Store.ListDue] queries the 16 shards in parallel; a tick
 // with nothing due reads no item of the table. The index is eventually consistent, as
 // every global secondary index: it lags writes by a moment.
+//
+// # Installation history
+//
+// [WithHistory] keeps every installation a store stores
+// ([installstore.History]): one item per (tenant, User.ID, InstalledAt),
+// in the tenant's own partition, sort key "H#" + the install time (UTC,
+// nanoseconds, fixed width, so the sort key orders entries by time) + "#" +
+// the user ID (empty for a bot-only install). It holds the record and bot
+// exactly as the LATEST item does (sealed values under package crypto), no
+// due index attribute, and v = the Version the store gave it. The entry is
+// written in the same TransactWriteItems as the records (a store with
+// history is always a transaction: one more write of the item's size), so
+// a failed store leaves neither and a stored install always has its entry;
+// the same key again replaces it. Updates, DeleteBot and DeleteBotIf never
+// touch history.
+//
+// [Store.ListHistory] is one consistent Query of the partition's sort keys
+// "H#" to "LATEST", newest first, paged by DynamoDB (bounded memory): the
+// LATEST item comes first, so a tenant whose delete is under way (a
+// tombstone) already reads as having no history. With a UserID the same
+// Query is filtered by the user in each sort key (it reads the whole
+// tenant's history). A tenant delete removes the history with the rest of
+// the partition: the tombstone first (from then on records and history read
+// as deleted), then one conditional DeleteItem per item, page by page,
+// whatever the history's length (no transaction, so no 100-item limit; a
+// delete cut short is finished by the next delete or install). A user
+// delete removes the user's entries after its transaction, each conditioned
+// on having been written before it (a re-install landing meanwhile keeps
+// its entry); with no record left for the tenant (the standalone history a
+// Grid migration kept) in TransactWriteItems of 99 deletes under a
+// ConditionCheck that the tenant still has no record. The Grid migration of
+// StoreInstallation marks the standalone tombstone keepHist: its sweep
+// removes the records and keeps the history, until a delete of the team
+// under either form. Replicas sharing a table should agree on WithHistory:
+// a store without it writes no entries, and its Grid migrations do not keep
+// the standalone history.
+//
+// # Several apps in one table
+//
+// [WithClientID] scopes a store to one Slack app: every key it writes is
+// prefixed "A#<client ID>#" (records, history, tombstones, nonces, leases:
+// "A#<id>#T#<tenant>", "A#<id>#NONCE#...", "A#<id>#LEASE#..."), and its due
+// index entries live in the app's own shards "A#<id>#DUE#00" to "...#15".
+// An unscoped store's items keep exactly the layout above, so a table used
+// by one app gains others without a migration. No key of one scope is a key
+// of another (a client ID holds no '#'), every read addresses its own keys,
+// and every scan filters on its scope's prefix: no call of one app's store
+// reads, lists, lists as due, deletes, consumes or leases another app's
+// items, nor an unscoped store's, nor the other way round; corrupt items
+// are reported by their own scope's listings only.
+//
+// What a shared table costs: fetches, writes and ListDue cost what they
+// cost alone (the due index is per app through its shard keys: a tick reads
+// only its own app's 16 shards). Scans read every item of the table and
+// filter after reading, so [Store.ListInstallations] and [AddDueIndex] of
+// one app pay (in read units and time) for every app's items, and for
+// history items; tables that are listed often are cheaper one per app.
+// Provisioned capacity and throttling are shared by all apps of the table.
 //
 // # Requests per operation, and why the transactions
 //
@@ -110,7 +179,18 @@
 //     the minimum of an eventually consistent read, half a unit, so a tick
 //     with nothing due costs 8 RCU on DynamoDB, at 200 tenants as at
 //     100 000.
-//   - ListInstallations: a Scan for LATEST items, then per tenant a Query
+//   - StoreInstallation with [WithHistory]: always one TransactWriteItems,
+//     with the history entry as one more Put. DynamoDB Local reports the
+//     same units as without history (10 WCU for a new tenant with a user, 6
+//     for a re-install); DynamoDB bills the entry as one more transactional
+//     write, 2 WCU per KB (about 2 WCU for an entry with sealed tokens), and
+//     a store without a user becomes a transaction (twice its UpdateItem).
+//     ListHistory: one Query (1 RCU for 2 entries; more pages for long
+//     histories). A user delete with history on adds one Query and one
+//     conditional DeleteItem per entry of the user; a tenant delete, one
+//     DeleteItem per entry.
+//   - ListInstallations: a Scan for LATEST items ([WithScanSegments]
+//     parallel segments, [DefaultScanSegments] by default), then per tenant a Query
 //     and TransactGetItems (the same snapshot as a fetch with a user).
 //
 // # Errors

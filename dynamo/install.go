@@ -30,6 +30,11 @@ import (
 // turns it into a tombstone (it reads as gone from then on), and its items
 // are swept after the store. A failure of that sweep is not the store's: the
 // tombstone stays until the next write or delete of the team finishes it.
+// With [WithHistory] that tombstone keeps the standalone history.
+//
+// With [WithHistory] the write is always a TransactWriteItems, which also
+// puts the history entry of inst as stored (its key needs an InstalledAt
+// in the years 1 to 9999, else [installstore.ErrInvalid]).
 func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Installation) error {
 	if err := inst.Validate(); err != nil {
 		return err
