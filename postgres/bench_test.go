@@ -144,17 +144,27 @@ func BenchmarkUpdate(b *testing.B) {
 // would dominate the run): what a due tick looks at with nothing due.
 func seedRotating(b testing.TB, pool *pgxpool.Pool, n int) {
 	b.Helper()
-	due := time.Now().Add(12 * time.Hour).UnixNano()
+	seedRotatingApp(b, pool, n, "", time.Now().Add(12*time.Hour))
+}
+
+// seedRotatingApp stores n tenants of app ("" unscoped) with a bot and a
+// user whose rotating tokens are due at due, as the store would.
+func seedRotatingApp(b testing.TB, pool *pgxpool.Pool, n int, app string, due time.Time) {
+	b.Helper()
+	prefix := ""
+	if app != "" {
+		prefix = app + "/"
+	}
 	_, err := pool.Exec(context.Background(), `
 WITH t AS (
-	INSERT INTO installvault_tenants (tenant, version, user_id, record, user_token, user_refresh_token, user_due, bot, bot_token, bot_refresh_token, bot_due)
-	SELECT ':T' || i, nextval('installvault_version_seq'), 'U1', jsonb_build_object('team', 'T' || i, 'user', jsonb_build_object('id', 'U1')),
+	INSERT INTO installvault_tenants (tenant, app, version, user_id, record, user_token, user_refresh_token, user_due, bot, bot_token, bot_refresh_token, bot_due)
+	SELECT $3 || ':T' || i, $4, nextval('installvault_version_seq'), 'U1', jsonb_build_object('team', 'T' || i, 'user', jsonb_build_object('id', 'U1')),
 		'ivsealed:x', 'ivsealed:x', $2, '{"id": "B1"}', 'ivsealed:x', 'ivsealed:x', $2
 	FROM generate_series(1, $1) AS i
-	RETURNING tenant
+	RETURNING tenant, record
 )
-INSERT INTO installvault_users (tenant, user_id, record, user_token, user_refresh_token, due)
-SELECT tenant, 'U1', jsonb_build_object('team', substr(tenant, 2), 'user', jsonb_build_object('id', 'U1')), 'ivsealed:x', 'ivsealed:x', $2 FROM t`, n, due)
+INSERT INTO installvault_users (tenant, app, user_id, record, user_token, user_refresh_token, due)
+SELECT tenant, $4, 'U1', record, 'ivsealed:x', 'ivsealed:x', $2 FROM t`, n, due.UnixNano(), prefix, app)
 	if err != nil {
 		b.Fatal(err)
 	}

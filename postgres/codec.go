@@ -279,10 +279,8 @@ func decodeBot(subj string, row botRow) (*installstore.Bot, error) {
 	return b, nil
 }
 
-// tenantKey is the tenant column's value: "ENTERPRISE:TEAM".
-func tenantKey(t installstore.Tenant) string { return t.Key() }
-
-// parseTenant is the inverse of tenantKey.
+// parseTenant is the inverse of [installstore.Tenant.Key] (a key without
+// its client ID prefix: see Store.parseKey).
 func parseTenant(key string) (installstore.Tenant, bool) {
 	ent, team, ok := strings.Cut(key, ":")
 	if !ok || (ent == "" && team == "") || strings.Contains(team, ":") {

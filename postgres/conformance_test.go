@@ -2,6 +2,8 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -40,5 +42,47 @@ func TestConformanceWithoutPreparedStatements(t *testing.T) {
 				return s
 			})
 		})
+	}
+}
+
+func TestConformanceHistory(t *testing.T) {
+	storetest.RunHistory(t, func(t *testing.T) installstore.FullStore {
+		s, _ := pgtest.Store(t, postgres.WithPlaintextSecrets(), postgres.WithHistory(), postgres.WithListPageSize(2))
+		return s
+	})
+}
+
+// TestConformanceApps: stores of two apps and an unscoped one share one
+// schema (one per subtest), with and without history.
+func TestConformanceApps(t *testing.T) {
+	for _, history := range []bool{false, true} {
+		t.Run(fmt.Sprintf("history=%v", history), func(t *testing.T) {
+			storetest.RunApps(t, appStores(history))
+		})
+	}
+}
+
+// appStores returns a RunApps factory: for one t, stores over one schema.
+func appStores(history bool) func(t *testing.T, clientID string) installstore.FullStore {
+	var mu sync.Mutex
+	pools := map[*testing.T]*pgxpool.Pool{}
+	return func(t *testing.T, clientID string) installstore.FullStore {
+		mu.Lock()
+		pool, ok := pools[t]
+		if !ok {
+			pool = pgtest.Pool(t, pgtest.NewSchema(t))
+			pools[t] = pool
+		}
+		mu.Unlock()
+		opts := []postgres.Option{postgres.WithPlaintextSecrets(), postgres.WithListPageSize(2)}
+		if history {
+			opts = append(opts, postgres.WithHistory())
+		}
+		if clientID != "" {
+			opts = append(opts, postgres.WithClientID(clientID))
+		}
+		s, err := postgres.New(pool, opts...)
+		require.NoError(t, err)
+		return s
 	}
 }

@@ -22,7 +22,7 @@ func (s *Store) DeleteInstallation(ctx context.Context, q installstore.Query) er
 		return err
 	}
 	return s.tx(ctx, subject("delete", q), func(ctx context.Context, tx pgx.Tx) error {
-		return deleteIn(ctx, tx, q)
+		return s.deleteIn(ctx, tx, q)
 	})
 }
 
@@ -36,7 +36,7 @@ func (s *Store) DeleteInstallationIf(ctx context.Context, q installstore.Query, 
 	subj := subject("delete", q)
 	return s.tx(ctx, subj, func(ctx context.Context, tx pgx.Tx) error {
 		var stored int64
-		err := tx.QueryRow(ctx, `SELECT version FROM installvault_tenants WHERE tenant = $1 FOR UPDATE`, tenantKey(q.Tenant())).Scan(&stored)
+		err := tx.QueryRow(ctx, `SELECT version FROM installvault_tenants WHERE tenant = $1 FOR UPDATE`, s.key(q.Tenant())).Scan(&stored)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // gone already
 		}
@@ -46,13 +46,17 @@ func (s *Store) DeleteInstallationIf(ctx context.Context, q installstore.Query, 
 		if stored != version {
 			return fail(subj, installstore.ErrConflict, "stored version %d, expected %d", stored, version)
 		}
-		return deleteIn(ctx, tx, q)
+		return s.deleteIn(ctx, tx, q)
 	})
 }
 
 // deleteIn deletes what q names, and the same of the standalone record a
-// workspace of an enterprise superseded.
-func deleteIn(ctx context.Context, tx pgx.Tx, q installstore.Query) error {
+// workspace of an enterprise superseded, with their history. The history
+// is deleted by a statement after the one that deleted or locked the
+// tenant's row: a StoreInstallation that committed while this transaction
+// waited for the row has its entry seen and deleted too (under READ
+// COMMITTED each statement reads what committed before it started).
+func (s *Store) deleteIn(ctx context.Context, tx pgx.Tx, q installstore.Query) error {
 	t := q.Tenant()
 	keys := []installstore.Tenant{t}
 	if std, ok := migrated(t); ok {
@@ -61,9 +65,11 @@ func deleteIn(ctx context.Context, tx pgx.Tx, q installstore.Query) error {
 	for _, k := range keys {
 		var err error
 		if q.UserID == "" {
-			_, err = tx.Exec(ctx, `DELETE FROM installvault_tenants WHERE tenant = $1`, tenantKey(k))
+			if _, err = tx.Exec(ctx, `DELETE FROM installvault_tenants WHERE tenant = $1`, s.key(k)); err == nil {
+				_, err = tx.Exec(ctx, `DELETE FROM installvault_history WHERE tenant = $1`, s.key(k))
+			}
 		} else {
-			err = deleteUser(ctx, tx, k, q.UserID)
+			err = deleteUser(ctx, tx, s.key(k), q.UserID)
 		}
 		if err != nil {
 			return err
@@ -72,20 +78,25 @@ func deleteIn(ctx context.Context, tx pgx.Tx, q installstore.Query) error {
 	return nil
 }
 
-// deleteUser removes user uid's installation of tenant t. The tenant's row
-// is locked first, as every writer of the tenant does, so that concurrent
-// writers queue instead of deadlocking.
-func deleteUser(ctx context.Context, tx pgx.Tx, t installstore.Tenant, uid string) error {
-	key := tenantKey(t)
+// deleteUser removes user uid's installation of the tenant of key, and the
+// user's history entries. The tenant's row is locked first, as every writer
+// of the tenant does, so that concurrent writers queue instead of
+// deadlocking.
+func deleteUser(ctx context.Context, tx pgx.Tx, key, uid string) error {
 	var latest string
 	err := tx.QueryRow(ctx, `SELECT user_id FROM installvault_tenants WHERE tenant = $1 FOR UPDATE`, key).Scan(&latest)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
+		// No record (never stored, deleted, or superseded by a Grid
+		// migration); its history may remain.
+		_, err = tx.Exec(ctx, `DELETE FROM installvault_history WHERE tenant = $1 AND user_id = $2`, key, uid)
+		return err
 	}
 	if err != nil {
 		return err
 	}
-	tag, err := tx.Exec(ctx, `DELETE FROM installvault_users WHERE tenant = $1 AND user_id = $2`, key, uid)
+	tag, err := tx.Exec(ctx, `
+WITH h AS (DELETE FROM installvault_history WHERE tenant = $1 AND user_id = $2)
+DELETE FROM installvault_users WHERE tenant = $1 AND user_id = $2`, key, uid)
 	if err != nil {
 		return err
 	}
@@ -110,8 +121,11 @@ RETURNING t.bot IS NOT NULL OR t.user_token IS NOT NULL
 		return err
 	}
 	if !keep {
-		// Nothing left to serve: the tenant reads as not installed.
-		_, err = tx.Exec(ctx, `DELETE FROM installvault_tenants WHERE tenant = $1`, key)
+		// Nothing left to serve: the tenant reads as not installed, and
+		// is gone with its history as an uninstall would be.
+		if _, err = tx.Exec(ctx, `DELETE FROM installvault_tenants WHERE tenant = $1`, key); err == nil {
+			_, err = tx.Exec(ctx, `DELETE FROM installvault_history WHERE tenant = $1`, key)
+		}
 	}
 	return err
 }
@@ -124,7 +138,7 @@ func (s *Store) DeleteBot(ctx context.Context, q installstore.Query) error {
 		return err
 	}
 	return s.run(ctx, subject("delete bot of", q), func(ctx context.Context) error {
-		_, err := s.pool.Exec(ctx, deleteBotSQL+` WHERE tenant = $1 AND bot IS NOT NULL`, tenantKey(q.Tenant()))
+		_, err := s.pool.Exec(ctx, deleteBotSQL+` WHERE tenant = $1 AND bot IS NOT NULL`, s.key(q.Tenant()))
 		return err
 	})
 }
@@ -140,7 +154,7 @@ func (s *Store) DeleteBotIf(ctx context.Context, q installstore.Query, version i
 		return err
 	}
 	subj := subject("delete bot of", q)
-	key := tenantKey(q.Tenant())
+	key := s.key(q.Tenant())
 	var deleted, exists, hasBot bool
 	var stored int64
 	err := s.run(ctx, subj, func(ctx context.Context) error {

@@ -12,14 +12,15 @@ import (
 // storeSQL writes a tenant's latest record, its bot (kept when $12 is
 // false), a new version from the sequence, and the user's record when $2
 // names a user; and deletes the standalone tenant $13 superseded by a Grid
-// migration (NULL: none). One statement: all of it or nothing.
+// migration (NULL: none). $14 is the store's client ID (” unscoped). One
+// statement: all of it or nothing.
 const storeSQL = `
 WITH superseded AS (
 	DELETE FROM installvault_tenants WHERE tenant = $13::text
 ), t AS (
-	INSERT INTO installvault_tenants AS t (tenant, version, user_id, record, user_token, user_refresh_token, webhook_url, user_due,
+	INSERT INTO installvault_tenants AS t (tenant, app, version, user_id, record, user_token, user_refresh_token, webhook_url, user_due,
 		bot, bot_token, bot_refresh_token, bot_due)
-	VALUES ($1::text, nextval('installvault_version_seq'), $2::text, $3::jsonb, $4::text, $5::text, $6::text, $7::bigint, $8::jsonb, $9::text, $10::text, $11::bigint)
+	VALUES ($1::text, $14::text, nextval('installvault_version_seq'), $2::text, $3::jsonb, $4::text, $5::text, $6::text, $7::bigint, $8::jsonb, $9::text, $10::text, $11::bigint)
 	ON CONFLICT (tenant) DO UPDATE SET
 		version = EXCLUDED.version, user_id = EXCLUDED.user_id, record = EXCLUDED.record,
 		user_token = EXCLUDED.user_token, user_refresh_token = EXCLUDED.user_refresh_token,
@@ -31,18 +32,40 @@ WITH superseded AS (
 		updated_at = now()
 	RETURNING version
 ), u AS (
-	INSERT INTO installvault_users AS u (tenant, user_id, record, user_token, user_refresh_token, webhook_url, due)
-	SELECT $1::text, $2::text, $3::jsonb, $4::text, $5::text, $6::text, $7::bigint WHERE $2::text <> ''
+	INSERT INTO installvault_users AS u (tenant, app, user_id, record, user_token, user_refresh_token, webhook_url, due)
+	SELECT $1::text, $14::text, $2::text, $3::jsonb, $4::text, $5::text, $6::text, $7::bigint WHERE $2::text <> ''
 	ON CONFLICT (tenant, user_id) DO UPDATE SET
 		record = EXCLUDED.record, user_token = EXCLUDED.user_token, user_refresh_token = EXCLUDED.user_refresh_token,
 		webhook_url = EXCLUDED.webhook_url, due = EXCLUDED.due, updated_at = now()
-)
+)`
+
+// storeReturnSQL ends storeSQL.
+const storeReturnSQL = `
 SELECT version FROM t`
+
+// storeHistorySQL is storeSQL with the history entry of the installation
+// ($15, $16: InstalledAt in Unix seconds and nanoseconds), as stored: the
+// new version, the record's columns, and the bot it carried ($8..$10,
+// NULL when none). Same key again replaces the entry.
+const storeHistorySQL = storeSQL + `, h AS (
+	INSERT INTO installvault_history AS h (tenant, installed_s, installed_ns, user_id, version, record, user_token, user_refresh_token, webhook_url,
+		bot, bot_token, bot_refresh_token)
+	SELECT $1::text, $15::bigint, $16::integer, $2::text, t.version, $3::jsonb, $4::text, $5::text, $6::text, $8::jsonb, $9::text, $10::text FROM t
+	ON CONFLICT (tenant, installed_s, installed_ns, user_id) DO UPDATE SET` + historyUpdateSet + `
+)` + storeReturnSQL
+
+// historyUpdateSet replaces a history entry's content with EXCLUDED's.
+const historyUpdateSet = `
+		version = EXCLUDED.version, record = EXCLUDED.record, user_token = EXCLUDED.user_token,
+		user_refresh_token = EXCLUDED.user_refresh_token, webhook_url = EXCLUDED.webhook_url,
+		bot = EXCLUDED.bot, bot_token = EXCLUDED.bot_token, bot_refresh_token = EXCLUDED.bot_refresh_token,
+		written_at = now()`
 
 // StoreInstallation implements [installstore.Store]: one statement (one
 // round trip, one transaction) writes the tenant's row with a new version
-// from the sequence installvault_version_seq, the user's row, and removes
-// the standalone row of a workspace that joined an organization.
+// from the sequence installvault_version_seq, the user's row, the history
+// entry ([WithHistory]), and removes the standalone row of a workspace
+// that joined an organization (its history stays).
 func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Installation) error {
 	if err := inst.Validate(); err != nil {
 		return err
@@ -71,12 +94,18 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 	}
 	var superseded any
 	if std, ok := migrated(t); ok {
-		superseded = tenantKey(std)
+		superseded = s.key(std)
+	}
+	sql := storeSQL + storeReturnSQL
+	args := []any{s.key(t), rec.userID, rec.record, rec.token, rec.refreshToken, rec.hookURL, rec.due,
+		bot.bot, bot.token, bot.refreshToken, bot.due, bot.present, superseded, s.app}
+	if s.history {
+		sql = storeHistorySQL
+		args = append(args, inst.InstalledAt.Unix(), inst.InstalledAt.Nanosecond())
 	}
 	var version int64
 	err = s.run(ctx, subj, func(ctx context.Context) error {
-		return s.pool.QueryRow(ctx, storeSQL, tenantKey(t), rec.userID, rec.record, rec.token, rec.refreshToken, rec.hookURL, rec.due,
-			bot.bot, bot.token, bot.refreshToken, bot.due, bot.present, superseded).Scan(&version)
+		return s.pool.QueryRow(ctx, sql, args...).Scan(&version)
 	})
 	if err != nil {
 		return err
@@ -104,11 +133,11 @@ ORDER BY array_position($1::text[], t.tenant) LIMIT 1`
 // candidates returns the tenant keys a query reads, in order: the tenant;
 // for a workspace of an enterprise, its standalone record (a Grid
 // migration) and the org-wide install.
-func candidates(q installstore.Query) []string {
+func (s *Store) candidates(q installstore.Query) []string {
 	t := q.Tenant()
-	keys := []string{tenantKey(t)}
+	keys := []string{s.key(t)}
 	if std, ok := migrated(t); ok {
-		keys = append(keys, tenantKey(std), tenantKey(installstore.Tenant{EnterpriseID: t.EnterpriseID}))
+		keys = append(keys, s.key(std), s.key(installstore.Tenant{EnterpriseID: t.EnterpriseID}))
 	}
 	return keys
 }
@@ -135,9 +164,9 @@ func (s *Store) FetchInstallation(ctx context.Context, q installstore.Query) (*i
 	err := s.run(ctx, subj, func(ctx context.Context) error {
 		var row pgx.Row
 		if q.UserID == "" {
-			row = s.pool.QueryRow(ctx, fetchLatestSQL, candidates(q))
+			row = s.pool.QueryRow(ctx, fetchLatestSQL, s.candidates(q))
 		} else {
-			row = s.pool.QueryRow(ctx, fetchUserSQL, candidates(q), q.UserID)
+			row = s.pool.QueryRow(ctx, fetchUserSQL, s.candidates(q), q.UserID)
 		}
 		err := row.Scan(&key, &version, &uid, &rec.record, &rec.token, &rec.refreshToken, &rec.hookURL, &bot.bot, &bot.token, &bot.refreshToken)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -154,7 +183,7 @@ func (s *Store) FetchInstallation(ctx context.Context, q installstore.Query) (*i
 		return nil, notFound("fetch", q)
 	}
 	rec.userID = *uid
-	t, ok := parseTenant(key)
+	t, ok := s.parseKey(key)
 	if !ok {
 		return nil, corrupt(subj, "column tenant: not a tenant key")
 	}

@@ -20,6 +20,28 @@ func validLeaseText(s string) bool {
 	return s != "" && len(s) <= maxLeaseNameLen && utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
+// The lease statements of an unscoped store (installvault_leases) and of a
+// scoped one (installvault_app_leases, under its client ID, the last
+// argument).
+var (
+	acquireLeaseSQL = [2]string{`
+WITH now AS (SELECT COALESCE($4::timestamptz, clock_timestamp()) AS t)
+INSERT INTO installvault_leases AS l (name, owner, expires_at)
+SELECT $1::text, $2::text, now.t + $3::bigint * interval '1 microsecond' FROM now
+ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+WHERE l.owner = EXCLUDED.owner OR l.expires_at <= (SELECT t FROM now)
+RETURNING true`, `
+WITH now AS (SELECT COALESCE($4::timestamptz, clock_timestamp()) AS t)
+INSERT INTO installvault_app_leases AS l (app, name, owner, expires_at)
+SELECT $5::text, $1::text, $2::text, now.t + $3::bigint * interval '1 microsecond' FROM now
+ON CONFLICT (app, name) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+WHERE l.owner = EXCLUDED.owner OR l.expires_at <= (SELECT t FROM now)
+RETURNING true`}
+	releaseLeaseSQL = [2]string{
+		`DELETE FROM installvault_leases WHERE name = $1 AND owner = $2`,
+		`DELETE FROM installvault_app_leases WHERE app = $3 AND name = $1 AND owner = $2`}
+)
+
 // AcquireLease implements [installstore.Leaser]: one INSERT ... ON
 // CONFLICT DO UPDATE that takes the row only when it is free, expired or
 // owner's. Expiry is by the database's clock (clock_timestamp()), so
@@ -37,13 +59,8 @@ func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.D
 	}
 	var got bool
 	err := s.run(ctx, subj, func(ctx context.Context) error {
-		err := s.pool.QueryRow(ctx, `
-WITH now AS (SELECT COALESCE($4::timestamptz, clock_timestamp()) AS t)
-INSERT INTO installvault_leases AS l (name, owner, expires_at)
-SELECT $1::text, $2::text, now.t + $3::bigint * interval '1 microsecond' FROM now
-ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
-WHERE l.owner = EXCLUDED.owner OR l.expires_at <= (SELECT t FROM now)
-RETURNING true`, name, owner, max(ttl.Microseconds(), 1), now).Scan(&got)
+		sql, args := s.scopedSQL(acquireLeaseSQL, name, owner, max(ttl.Microseconds(), 1), now)
+		err := s.pool.QueryRow(ctx, sql, args...).Scan(&got)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -65,7 +82,8 @@ func (s *Store) ReleaseLease(ctx context.Context, name, owner string) error {
 		return nil // no such lease can exist, or be held by owner
 	}
 	return s.run(ctx, fmt.Sprintf("release lease %q", name), func(ctx context.Context) error {
-		_, err := s.pool.Exec(ctx, `DELETE FROM installvault_leases WHERE name = $1 AND owner = $2`, name, owner)
+		sql, args := s.scopedSQL(releaseLeaseSQL, name, owner)
+		_, err := s.pool.Exec(ctx, sql, args...)
 		return err
 	})
 }

@@ -15,11 +15,11 @@ import (
 const (
 	listTenantsSQL = `
 SELECT tenant, version, user_id, record, user_token, user_refresh_token, webhook_url, bot, bot_token, bot_refresh_token
-FROM installvault_tenants WHERE tenant > $1 ORDER BY tenant LIMIT $2`
+FROM installvault_tenants WHERE app = $3 AND tenant > $1 AND tenant < $4 ORDER BY tenant LIMIT $2`
 	listUsersSQL = `
 SELECT u.tenant, t.version, u.user_id, u.record, u.user_token, u.user_refresh_token, u.webhook_url, t.bot, t.bot_token, t.bot_refresh_token
 FROM installvault_users u JOIN installvault_tenants t ON t.tenant = u.tenant
-WHERE (u.tenant, u.user_id) > ($1, $2) ORDER BY u.tenant, u.user_id LIMIT $3`
+WHERE u.app = $4 AND (u.tenant, u.user_id) > ($1, $2) AND u.tenant < $5 ORDER BY u.tenant, u.user_id LIMIT $3`
 )
 
 // listedRow is one record as a listing reads it.
@@ -35,6 +35,8 @@ type listedRow struct {
 // records (each joined with its tenant's row in the same statement, so it
 // carries the Version it is current under), one page of rows per query.
 // It holds at most one page in memory and no connection while fn runs.
+// A scoped store reads its own key range; an unscoped one goes past the
+// apps' rows by their app column.
 // Records that do not decode are skipped and reported at the end in one
 // error wrapping [installstore.ErrCorrupt].
 func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Query, *installstore.Installation) error) error {
@@ -44,7 +46,7 @@ func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Quer
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("postgres: list: %w", err)
 			}
-			t, ok := parseTenant(r.key)
+			t, ok := s.parseKey(r.key)
 			q := baseQuery(t)
 			if user {
 				q.UserID = r.rec.userID
@@ -65,7 +67,7 @@ func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Quer
 		return nil
 	}
 
-	after := ""
+	after, _ := s.keyRange()
 	for {
 		rows, err := s.listPage(ctx, listTenantsSQL, after, "")
 		if err != nil {
@@ -79,7 +81,8 @@ func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Quer
 		}
 		after = rows[len(rows)-1].key
 	}
-	afterTenant, afterUser := "", ""
+	afterTenant, afterUser := s.keyRange()
+	afterUser = ""
 	for {
 		rows, err := s.listPage(ctx, listUsersSQL, afterTenant, afterUser)
 		if err != nil {
@@ -122,11 +125,12 @@ func describe(key, uid string) string {
 func (s *Store) listPage(ctx context.Context, sql, afterTenant, afterUser string) ([]listedRow, error) {
 	var rows []listedRow
 	err := s.run(ctx, "list", func(ctx context.Context) error {
+		_, hi := s.keyRange()
 		var args []any
 		if sql == listTenantsSQL {
-			args = []any{afterTenant, s.pageSize}
+			args = []any{afterTenant, s.pageSize, s.app, hi}
 		} else {
-			args = []any{afterTenant, afterUser, s.pageSize}
+			args = []any{afterTenant, afterUser, s.pageSize, s.app, hi}
 		}
 		res, err := s.pool.Query(ctx, sql, args...)
 		if err != nil {
@@ -148,18 +152,19 @@ func (s *Store) listPage(ctx context.Context, sql, afterTenant, afterUser string
 const (
 	dueTenantsSQL = `
 SELECT tenant, '', due FROM installvault_tenants
-WHERE due IS NOT NULL AND due <= $1 AND (due, tenant) > ($2, $3)
-ORDER BY due, tenant LIMIT $4`
+WHERE app = $5 AND due IS NOT NULL AND due <= $1 AND (due, tenant) > ($2, $3)
+ORDER BY app, due, tenant LIMIT $4`
 	dueUsersSQL = `
 SELECT tenant, user_id, due FROM installvault_users
-WHERE due IS NOT NULL AND due <= $1 AND (due, tenant, user_id) > ($2, $3, $4)
-ORDER BY due, tenant, user_id LIMIT $5`
+WHERE app = $6 AND due IS NOT NULL AND due <= $1 AND (due, tenant, user_id) > ($2, $3, $4)
+ORDER BY app, due, tenant, user_id LIMIT $5`
 )
 
 // ListDue implements [installstore.DueLister] on the partial indexes
-// installvault_tenants_due and installvault_users_due (rows with a due
-// time only), in pages in due order: a tick with nothing due is two index
-// probes that return no row, whatever the number of tenants. It reads
+// installvault_tenants_app_due and installvault_users_app_due (rows with a
+// due time only, by app first), in pages in due order: a tick with nothing
+// due is two index probes that return no row, whatever the number of
+// tenants and of other apps' due records. It reads
 // committed rows, so it does not lag writes. It holds no connection while
 // fn runs.
 func (s *Store) ListDue(ctx context.Context, before time.Time, fn func(installstore.Query, time.Time) error) error {
@@ -176,7 +181,7 @@ func (s *Store) ListDue(ctx context.Context, before time.Time, fn func(installst
 				if err := ctx.Err(); err != nil {
 					return fmt.Errorf("postgres: list due: %w", err)
 				}
-				t, ok := parseTenant(d.tenant)
+				t, ok := s.parseKey(d.tenant)
 				if !ok {
 					skipped = append(skipped, corrupt("list due "+describe(d.tenant, d.user), "column tenant: not a tenant key"))
 					continue
@@ -204,9 +209,9 @@ type dueCursor struct {
 func (s *Store) duePage(ctx context.Context, sql string, bound int64, after dueCursor) ([]dueCursor, error) {
 	var page []dueCursor
 	err := s.run(ctx, "list due", func(ctx context.Context) error {
-		args := []any{bound, after.due, after.tenant, after.user, s.pageSize}
+		args := []any{bound, after.due, after.tenant, after.user, s.pageSize, s.app}
 		if sql == dueTenantsSQL {
-			args = []any{bound, after.due, after.tenant, s.pageSize}
+			args = []any{bound, after.due, after.tenant, s.pageSize, s.app}
 		}
 		res, err := s.pool.Query(ctx, sql, args...)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -71,11 +72,73 @@ CREATE TABLE installvault_leases (
 	expires_at timestamptz NOT NULL
 );
 `,
+	// 2: installation history; several Slack apps in one schema (client
+	// ID scoping). Additive: the previous release keeps working against
+	// it (its statements name the same keys and columns; the new columns
+	// default to an unscoped store's values), so replicas can be upgraded
+	// one at a time. The constraints added to existing tables are NOT
+	// VALID (their rows satisfied the stricter checks of version 1), so
+	// the migration does not scan them; the indexes are built once.
+	`
+ALTER TABLE installvault_tenants DROP CONSTRAINT installvault_tenants_tenant_check;
+ALTER TABLE installvault_tenants ADD CONSTRAINT installvault_tenants_tenant_check
+	CHECK (tenant ~ '^([A-Za-z0-9_.-]{1,64}/)?([A-Za-z0-9_.-]{1,64}:[A-Za-z0-9_.-]{0,64}|:[A-Za-z0-9_.-]{1,64})$') NOT VALID;
+ALTER TABLE installvault_tenants ADD COLUMN app text COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE installvault_tenants ADD CONSTRAINT installvault_tenants_app_check
+	CHECK (CASE WHEN app = '' THEN strpos(tenant, '/') = 0 ELSE starts_with(tenant, app || '/') END) NOT VALID;
+CREATE INDEX installvault_tenants_app_due ON installvault_tenants (app, due, tenant) WHERE due IS NOT NULL;
+
+ALTER TABLE installvault_users ADD COLUMN app text COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE installvault_users ADD CONSTRAINT installvault_users_app_check
+	CHECK (CASE WHEN app = '' THEN strpos(tenant, '/') = 0 ELSE starts_with(tenant, app || '/') END) NOT VALID;
+CREATE INDEX installvault_users_app_due ON installvault_users (app, due, tenant, user_id) WHERE due IS NOT NULL;
+
+CREATE TABLE installvault_history (
+	tenant             text COLLATE "C" NOT NULL
+	                   CHECK (tenant ~ '^([A-Za-z0-9_.-]{1,64}/)?([A-Za-z0-9_.-]{1,64}:[A-Za-z0-9_.-]{0,64}|:[A-Za-z0-9_.-]{1,64})$'),
+	installed_s        bigint NOT NULL,
+	installed_ns       integer NOT NULL CHECK (installed_ns BETWEEN 0 AND 999999999),
+	user_id            text COLLATE "C" NOT NULL CHECK (user_id ~ '^[A-Za-z0-9_.-]{0,64}$'),
+	version            bigint NOT NULL,
+	record             jsonb NOT NULL,
+	user_token         text,
+	user_refresh_token text,
+	webhook_url        text,
+	bot                jsonb,
+	bot_token          text,
+	bot_refresh_token  text,
+	written_at         timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (tenant, installed_s, installed_ns, user_id)
+);
+
+CREATE TABLE installvault_app_nonces (
+	app        text COLLATE "C" NOT NULL CHECK (app ~ '^[A-Za-z0-9_.-]{1,64}$'),
+	hash       bytea NOT NULL CHECK (length(hash) = 32),
+	expires_at timestamptz NOT NULL,
+	PRIMARY KEY (app, hash)
+);
+CREATE INDEX installvault_app_nonces_expires ON installvault_app_nonces (app, expires_at);
+
+CREATE TABLE installvault_app_leases (
+	app        text COLLATE "C" NOT NULL CHECK (app ~ '^[A-Za-z0-9_.-]{1,64}$'),
+	name       text COLLATE "C" NOT NULL,
+	owner      text COLLATE "C" NOT NULL,
+	expires_at timestamptz NOT NULL,
+	PRIMARY KEY (app, name)
+);
+`,
+}
+
+// migrationNames say what each migration adds, for [CheckSchema]'s report
+// of what a database lacks.
+var migrationNames = []string{
+	"the store's tables (installvault_tenants, installvault_users, installvault_nonces, installvault_leases)",
+	"installation history (installvault_history) and client ID scoping (app columns and per-app due indexes, installvault_app_nonces, installvault_app_leases)",
 }
 
 // SchemaVersion is the schema version this package writes and reads: the
 // number of migrations [Migrate] knows.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Migrate creates or upgrades the store's schema in the first schema of the
 // pool's search_path (set search_path in the connection string or
@@ -155,7 +218,12 @@ func CheckSchema(ctx context.Context, pool *pgxpool.Pool) error {
 		return wrapErr(ctx, "check schema", err)
 	}
 	if current < SchemaVersion {
-		return fmt.Errorf("postgres: check schema: %w: version %d, need %d: %w", installstore.ErrInvalid, current, SchemaVersion, errOldSchema)
+		missing := make([]string, 0, SchemaVersion-current)
+		for v := current + 1; v <= SchemaVersion; v++ {
+			missing = append(missing, fmt.Sprintf("version %d: %s", v, migrationNames[v-1]))
+		}
+		return fmt.Errorf("postgres: check schema: %w: version %d, need %d; missing %s: %w",
+			installstore.ErrInvalid, current, SchemaVersion, strings.Join(missing, "; "), errOldSchema)
 	}
 	return nil
 }

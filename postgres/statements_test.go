@@ -54,8 +54,8 @@ func TestStatementsPerOperation(t *testing.T) {
 			counter.Reset()
 			return s.DeleteBotIf(ctx, q("", "T5", ""), v.Version)
 		}},
-		{"delete tenant (BEGIN, DELETE, COMMIT)", 3, func() error { return s.DeleteInstallation(ctx, q("", "T6", "")) }},
-		{"delete user (BEGIN, lock, DELETE, UPDATE, COMMIT)", 5, func() error { return s.DeleteInstallation(ctx, q("", "T7", "U1")) }},
+		{"delete tenant (BEGIN, DELETE, DELETE history, COMMIT)", 4, func() error { return s.DeleteInstallation(ctx, q("", "T6", "")) }},
+		{"delete user (BEGIN, lock, DELETE with its history, UPDATE, COMMIT)", 5, func() error { return s.DeleteInstallation(ctx, q("", "T7", "U1")) }},
 		{"delete a user that is not there", 4, func() error { return s.DeleteInstallation(ctx, q("", "T8", "U9")) }},
 		{"put nonce", 1, func() error { return s.PutNonce(ctx, "n2", time.Now().Add(time.Hour)) }},
 		{"consume nonce", 1, func() error { return s.ConsumeNonce(ctx, "n1") }},
@@ -72,31 +72,42 @@ func TestStatementsPerOperation(t *testing.T) {
 	}
 }
 
-// TestDueTickReadsWhatIsDue: with 20 000 tenants stored and none due, the
-// tick's two queries read a handful of index pages (PostgreSQL's own
-// buffer count), not the tables.
+// TestDueTickReadsWhatIsDue: with 20 000 tenants stored and none due, and
+// 20 000 of another app all due, the tick's two queries read a handful of
+// index pages (PostgreSQL's own buffer count), not the tables nor the other
+// app's due records; that app's own tick finds its page of due records.
 func TestDueTickReadsWhatIsDue(t *testing.T) {
 	ctx := context.Background()
 	_, pool := pgtest.Store(t)
 	seedRotating(t, pool, 20_000)
+	seedRotatingApp(t, pool, 20_000, "1111.2222", time.Now().Add(-time.Minute))
 	bound := time.Now().Add(time.Hour).UnixNano()
-	for _, sql := range []string{
-		`SELECT tenant, '', due FROM installvault_tenants WHERE due IS NOT NULL AND due <= $1 AND (due, tenant) > ($2, $3) ORDER BY due, tenant LIMIT 500`,
-		`SELECT tenant, user_id, due FROM installvault_users WHERE due IS NOT NULL AND due <= $1 AND (due, tenant, user_id) > ($2, $3, '') ORDER BY due, tenant, user_id LIMIT 500`,
-	} {
-		var plan []byte
-		require.NoError(t, pool.QueryRow(ctx, `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) `+sql, bound, int64(math.MinInt64), "").Scan(&plan))
-		var out []struct {
-			Plan struct {
-				ActualRows float64 `json:"Actual Rows"`
-				SharedHit  int     `json:"Shared Hit Blocks"`
-				SharedRead int     `json:"Shared Read Blocks"`
-			} `json:"Plan"`
+	for _, tc := range []struct {
+		app  string
+		rows float64
+	}{{"", 0}, {"3333.4444", 0}, {"1111.2222", 500}} {
+		for _, sql := range []string{postgres.DueTenantsSQL, postgres.DueUsersSQL} {
+			args := []any{bound, int64(math.MinInt64), "", "", 500, tc.app}
+			if sql == postgres.DueTenantsSQL {
+				args = []any{bound, int64(math.MinInt64), "", 500, tc.app}
+			}
+			var plan []byte
+			require.NoError(t, pool.QueryRow(ctx, `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) `+sql, args...).Scan(&plan))
+			var out []struct {
+				Plan struct {
+					ActualRows float64 `json:"Actual Rows"`
+					SharedHit  int     `json:"Shared Hit Blocks"`
+					SharedRead int     `json:"Shared Read Blocks"`
+				} `json:"Plan"`
+			}
+			require.NoError(t, json.Unmarshal(plan, &out))
+			require.Len(t, out, 1)
+			pages := out[0].Plan.SharedHit + out[0].Plan.SharedRead
+			t.Logf("app %q: rows %v, pages %d", tc.app, out[0].Plan.ActualRows, pages)
+			require.Equal(t, tc.rows, out[0].Plan.ActualRows)
+			if tc.rows == 0 {
+				require.LessOrEqual(t, pages, 8, "pages read by a tick with nothing due of its app:\n%s", plan)
+			}
 		}
-		require.NoError(t, json.Unmarshal(plan, &out))
-		require.Len(t, out, 1)
-		t.Logf("rows %v, pages %d", out[0].Plan.ActualRows, out[0].Plan.SharedHit+out[0].Plan.SharedRead)
-		require.Zero(t, out[0].Plan.ActualRows)
-		require.LessOrEqual(t, out[0].Plan.SharedHit+out[0].Plan.SharedRead, 8, "pages read by a tick with nothing due:\n%s", plan)
 	}
 }

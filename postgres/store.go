@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -22,6 +23,10 @@ type Store struct {
 	leaseNow  func() time.Time // nil: the database's clock
 	plaintext bool
 	pageSize  int
+	history   bool          // WithHistory: StoreInstallation also writes a history entry
+	app       string        // WithClientID: the client ID, "" when unscoped
+	prefix    string        // app + "/", the prefix of every tenant key of a scoped store
+	scoped    bool          // WithClientID was given (New checks the ID)
 	puts      atomic.Uint64 // nonce puts, for the periodic sweep
 }
 
@@ -57,6 +62,28 @@ func WithListPageSize(n int) Option {
 	}
 }
 
+// WithHistory turns on installation history ([installstore.History]):
+// every StoreInstallation also writes the installation as stored into
+// installvault_history, in the same statement, and ListHistory and
+// PutHistory work. Without it they give [installstore.ErrHistoryOff] and a
+// store writes no history (deletes still purge the history other replicas
+// wrote). Off by default.
+func WithHistory() Option { return func(s *Store) { s.history = true } }
+
+// WithClientID scopes the store to one Slack app among several sharing the
+// schema: its tenant keys are prefixed with the client ID, its rows carry
+// it in their app column, and its nonces and leases go to
+// installvault_app_nonces and installvault_app_leases under it. The store
+// reads, lists, deletes and leases only its own app's items; an unscoped
+// store (the default) sees no app's items. id must pass
+// [installstore.CheckClientID], or New fails with an error wrapping
+// [installstore.ErrInvalid].
+func WithClientID(id string) Option {
+	return func(s *Store) {
+		s.app, s.prefix, s.scoped = id, id+"/", true
+	}
+}
+
 // New returns a store over pool, whose database must hold the schema
 // [Migrate] creates. It does no I/O; see [CheckSchema] to fail fast at
 // start-up.
@@ -71,7 +98,44 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 	if s.now == nil {
 		return nil, fmt.Errorf("postgres: new store: %w: nil clock", installstore.ErrInvalid)
 	}
+	if s.scoped {
+		if err := installstore.CheckClientID(s.app); err != nil {
+			return nil, fmt.Errorf("postgres: new store: %w", err)
+		}
+	}
 	return s, nil
+}
+
+// ClientID implements [installstore.AppScoped]: the client ID of
+// [WithClientID], or "" for an unscoped store.
+func (s *Store) ClientID() string { return s.app }
+
+var _ installstore.AppScoped = (*Store)(nil)
+
+// key is the tenant column's value of t in this store: "ENTERPRISE:TEAM",
+// prefixed with "CLIENTID/" in a scoped store.
+func (s *Store) key(t installstore.Tenant) string { return s.prefix + t.Key() }
+
+// parseKey is the inverse of key; false for a key of another app or not a
+// tenant key.
+func (s *Store) parseKey(key string) (installstore.Tenant, bool) {
+	rest, ok := strings.CutPrefix(key, s.prefix)
+	if !ok || strings.Contains(rest, "/") {
+		return installstore.Tenant{}, false
+	}
+	return parseTenant(rest)
+}
+
+// keyRange returns bounds (lo, hi) around every tenant key of the store, for
+// range scans of the primary keys: a scoped store's keys all start with
+// "CLIENTID/" and sort between it and "CLIENTID0" ('0' follows '/'); an
+// unscoped store's keys interleave with the apps' and are told apart by the
+// app column.
+func (s *Store) keyRange() (lo, hi string) {
+	if s.app == "" {
+		return "", "~" // every key is ASCII below '~'
+	}
+	return s.prefix, s.app + "0"
 }
 
 var _ installstore.FullStore = (*Store)(nil)

@@ -90,7 +90,7 @@ func (s *Store) UpdateInstallation(ctx context.Context, inst *installstore.Insta
 	var version int64
 	var updated bool
 	err = s.run(ctx, subj, func(ctx context.Context) error {
-		err := s.pool.QueryRow(ctx, sql, tenantKey(t), q.UserID, rec.record, rec.token, rec.refreshToken, rec.hookURL, rec.due,
+		err := s.pool.QueryRow(ctx, sql, s.key(t), q.UserID, rec.record, rec.token, rec.refreshToken, rec.hookURL, rec.due,
 			bot.present, bot.bot, bot.token, bot.refreshToken, inst.Version, bot.due).Scan(&version)
 		updated = err == nil
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -119,7 +119,7 @@ func (s *Store) explainUpdate(ctx context.Context, q installstore.Query, expecte
 		notExist bool
 	)
 	err := s.run(ctx, subj, func(ctx context.Context) error {
-		err := s.pool.QueryRow(ctx, explainSQL, tenantKey(t), q.UserID).Scan(&stored, &latest, &hasUser)
+		err := s.pool.QueryRow(ctx, explainSQL, s.key(t), q.UserID).Scan(&stored, &latest, &hasUser)
 		notExist = errors.Is(err, pgx.ErrNoRows)
 		if notExist {
 			return nil

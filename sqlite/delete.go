@@ -8,23 +8,36 @@ import (
 )
 
 var (
-	sqlDropUsers  = writeSQL(`DELETE FROM users WHERE enterprise_id = ?1 AND team_id = ?2`)
-	sqlDropTenant = writeSQL(`DELETE FROM tenants WHERE enterprise_id = ?1 AND team_id = ?2`)
-	sqlDeleteUser = writeSQL(`DELETE FROM users WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3`)
+	sqlDropUsers  = writeSQL(`DELETE FROM users WHERE app = ?20 AND enterprise_id = ?1 AND team_id = ?2`)
+	sqlDropTenant = writeSQL(`DELETE FROM tenants WHERE app = ?20 AND enterprise_id = ?1 AND team_id = ?2`)
+	sqlDeleteUser = writeSQL(`DELETE FROM users WHERE app = ?20 AND enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3`)
 	// The latest installation is the user's when its key says so, or when
 	// its document does (a row written around the store): either way the
 	// user's tokens go.
 	sqlClearLatestUser = writeSQL(`UPDATE tenants SET user_id = '', user = NULL, user_token = 0, user_due = NULL
-WHERE enterprise_id = ?1 AND team_id = ?2
+WHERE app = ?20 AND enterprise_id = ?1 AND team_id = ?2
 AND (user_id = ?3 OR CASE WHEN json_valid(user) THEN json_extract(user, '$.id') END = ?3)`)
-	sqlDropEmptyTenant = writeSQL(`DELETE FROM tenants WHERE enterprise_id = ?1 AND team_id = ?2 AND bot IS NULL AND user_token = 0
-AND NOT EXISTS (SELECT 1 FROM users u WHERE u.enterprise_id = ?1 AND u.team_id = ?2 AND u.user_token != 0)`)
-	sqlSetVersion = writeSQL(`UPDATE tenants SET version = ?3 WHERE enterprise_id = ?1 AND team_id = ?2`)
-	sqlDeleteBot  = writeSQL(`UPDATE tenants SET bot = NULL, bot_due = NULL WHERE enterprise_id = ?1 AND team_id = ?2 AND bot IS NOT NULL`)
-	sqlVersion    = writeSQL(`SELECT version FROM tenants WHERE enterprise_id = ?1 AND team_id = ?2`)
+	sqlDropEmptyTenant = writeSQL(`DELETE FROM tenants WHERE app = ?20 AND enterprise_id = ?1 AND team_id = ?2 AND bot IS NULL AND user_token = 0
+AND NOT EXISTS (SELECT 1 FROM users u WHERE u.app = ?20 AND u.enterprise_id = ?1 AND u.team_id = ?2 AND u.user_token != 0)`)
+	sqlSetVersion = writeSQL(`UPDATE tenants SET version = ?3 WHERE app = ?20 AND enterprise_id = ?1 AND team_id = ?2`)
+	sqlDeleteBot  = writeSQL(`UPDATE tenants SET bot = NULL, bot_due = NULL WHERE app = ?20 AND enterprise_id = ?1 AND team_id = ?2 AND bot IS NOT NULL`)
+	sqlVersion    = writeSQL(`SELECT version FROM tenants WHERE app = ?20 AND enterprise_id = ?1 AND team_id = ?2`)
+
+	sqlDropHistory     = writeSQL(`DELETE FROM history WHERE app = ?20 AND enterprise_id = ?1 AND team_id = ?2`)
+	sqlDropUserHistory = writeSQL(`DELETE FROM history WHERE app = ?20 AND enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3`)
 )
 
-// dropTenant deletes a tenant's rows, whatever they hold.
+// purgeTenant deletes a tenant's rows and its history (an uninstall).
+func (w *wtx) purgeTenant(t installstore.Tenant) error {
+	if err := w.dropTenant(t); err != nil {
+		return err
+	}
+	_, err := w.exec(sqlDropHistory, t.EnterpriseID, t.TeamID)
+	return err
+}
+
+// dropTenant deletes a tenant's rows, whatever they hold; its history
+// stays (a Grid migration's supersede).
 func (w *wtx) dropTenant(t installstore.Tenant) error {
 	if _, err := w.exec(sqlDropUsers, t.EnterpriseID, t.TeamID); err != nil {
 		return err
@@ -33,11 +46,15 @@ func (w *wtx) dropTenant(t installstore.Tenant) error {
 	return err
 }
 
-// deleteUser deletes one user's installation of t, and that user's part of
-// the latest installation when they installed last. A tenant left with no
-// bot and no user token is deleted whole. Only key and flag columns are
-// read: it works whatever the documents hold.
+// deleteUser deletes one user's installation of t and history entries,
+// and that user's part of the latest installation when they installed
+// last. A tenant left with no bot and no user token is deleted whole, with
+// its history. Only key and flag columns are read: it works whatever the
+// documents hold.
 func (w *wtx) deleteUser(t installstore.Tenant, user string) error {
+	if _, err := w.exec(sqlDropUserHistory, t.EnterpriseID, t.TeamID, user); err != nil {
+		return err
+	}
 	had, err := w.exec(sqlDeleteUser, t.EnterpriseID, t.TeamID, user)
 	if err != nil {
 		return err
@@ -50,8 +67,14 @@ func (w *wtx) deleteUser(t installstore.Tenant, user string) error {
 		return nil
 	}
 	left, err := w.exec(sqlDropEmptyTenant, t.EnterpriseID, t.TeamID)
-	if err != nil || left > 0 {
-		return err // nothing left to serve: the tenant (and its token-less users, by cascade) is gone
+	if err != nil {
+		return err
+	}
+	if left > 0 {
+		// Nothing left to serve: the tenant (and its token-less users, by
+		// cascade) is gone, and its history with it.
+		_, err = w.exec(sqlDropHistory, t.EnterpriseID, t.TeamID)
+		return err
 	}
 	return w.setVersion(t)
 }
@@ -72,7 +95,7 @@ func (w *wtx) remove(q installstore.Query) error {
 	t := q.Tenant()
 	del := func(t installstore.Tenant) error {
 		if q.UserID == "" {
-			return w.dropTenant(t)
+			return w.purgeTenant(t)
 		}
 		return w.deleteUser(t, q.UserID)
 	}

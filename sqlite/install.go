@@ -20,23 +20,24 @@ func migrated(t installstore.Tenant) (installstore.Tenant, bool) {
 }
 
 var (
-	sqlUpsertTenant = writeSQL(`INSERT INTO tenants (enterprise_id, team_id, version, rec, user_id, user, user_token, user_due, bot, bot_due)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-ON CONFLICT (enterprise_id, team_id) DO UPDATE SET
+	sqlUpsertTenant = writeSQL(`INSERT INTO tenants (app, enterprise_id, team_id, version, rec, user_id, user, user_token, user_due, bot, bot_due)
+VALUES (?20, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+ON CONFLICT (app, enterprise_id, team_id) DO UPDATE SET
 	version = excluded.version, rec = excluded.rec, user_id = excluded.user_id, user = excluded.user,
 	user_token = excluded.user_token, user_due = excluded.user_due,
 	bot = CASE WHEN ?11 THEN excluded.bot ELSE tenants.bot END,
 	bot_due = CASE WHEN ?11 THEN excluded.bot_due ELSE tenants.bot_due END`)
-	sqlUpsertUser = writeSQL(`INSERT INTO users (enterprise_id, team_id, user_id, rec, user, user_token, due)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-ON CONFLICT (enterprise_id, team_id, user_id) DO UPDATE SET
+	sqlUpsertUser = writeSQL(`INSERT INTO users (app, enterprise_id, team_id, user_id, rec, user, user_token, due)
+VALUES (?20, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
+ON CONFLICT (app, enterprise_id, team_id, user_id) DO UPDATE SET
 	rec = excluded.rec, user = excluded.user, user_token = excluded.user_token, due = excluded.due`)
 )
 
 // StoreInstallation implements [installstore.Store]: one transaction
 // writes the tenant's row (latest installation, bot unless inst.Bot is nil,
-// version), the user's row, and removes the standalone record a workspace
-// of an enterprise supersedes.
+// version), the user's row, the history entry ([WithHistory]), and removes
+// the standalone record a workspace of an enterprise supersedes (its
+// history stays).
 func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Installation) error {
 	if err := inst.Validate(); err != nil {
 		return err
@@ -72,6 +73,11 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 				return err
 			}
 		}
+		if s.history {
+			if err := w.putHistory(inst, v, e); err != nil {
+				return err
+			}
+		}
 		version = v
 		return nil
 	})
@@ -88,14 +94,14 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 // snapshot). For a query without fallback the alternatives name the same
 // row or none.
 const fetchWhere = `
-WHERE (t.enterprise_id = ?1 AND t.team_id = ?2) OR (t.enterprise_id = '' AND t.team_id = ?3) OR (t.enterprise_id = ?4 AND t.team_id = '')
+WHERE t.app = ?20 AND ((t.enterprise_id = ?1 AND t.team_id = ?2) OR (t.enterprise_id = '' AND t.team_id = ?3) OR (t.enterprise_id = ?4 AND t.team_id = ''))
 ORDER BY CASE WHEN t.enterprise_id = ?1 AND t.team_id = ?2 THEN 0 WHEN t.enterprise_id = '' THEN 1 ELSE 2 END
 LIMIT 1`
 
 var (
 	sqlFetchLatest = readSQL(`SELECT t.enterprise_id, t.team_id, t.version, t.rec, t.user, t.user_id, t.bot FROM tenants t` + fetchWhere)
 	sqlFetchUser   = readSQL(`SELECT t.enterprise_id, t.team_id, t.version, u.rec, u.user, u.user_id, t.bot FROM tenants t
-LEFT JOIN users u ON u.enterprise_id = t.enterprise_id AND u.team_id = t.team_id AND u.user_id = ?5` + fetchWhere)
+LEFT JOIN users u ON u.app = t.app AND u.enterprise_id = t.enterprise_id AND u.team_id = t.team_id AND u.user_id = ?5` + fetchWhere)
 )
 
 // FetchInstallation implements [installstore.Store], in one statement.
@@ -119,7 +125,7 @@ func (s *Store) FetchInstallation(ctx context.Context, q installstore.Query) (*i
 		user, bot sql.NullString
 		userID    sql.NullString
 	)
-	err = st.QueryRowContext(ctx, args...).Scan(&ent, &team, &version, &rec, &user, &userID, &bot)
+	err = st.QueryRowContext(ctx, s.args(query, args)...).Scan(&ent, &team, &version, &rec, &user, &userID, &bot)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("fetch", q)
 	}
@@ -147,12 +153,12 @@ var sqlUpdateTenant = writeSQL(`UPDATE tenants SET version = ?3,
 	user_due = CASE WHEN ?4 THEN ?8 ELSE user_due END,
 	bot = CASE WHEN ?9 THEN ?10 ELSE bot END,
 	bot_due = CASE WHEN ?9 THEN ?11 ELSE bot_due END
-WHERE enterprise_id = ?1 AND team_id = ?2`)
+WHERE app = ?20 AND enterprise_id = ?1 AND team_id = ?2`)
 
 var (
-	sqlTenantHead = writeSQL(`SELECT version, user_id FROM tenants WHERE enterprise_id = ?1 AND team_id = ?2`)
+	sqlTenantHead = writeSQL(`SELECT version, user_id FROM tenants WHERE app = ?20 AND enterprise_id = ?1 AND team_id = ?2`)
 	sqlUpdateUser = writeSQL(`UPDATE users SET rec = ?4, user = ?5, user_token = ?6, due = ?7
-WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3`)
+WHERE app = ?20 AND enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3`)
 )
 
 // UpdateInstallation implements [installstore.Updater]: one transaction

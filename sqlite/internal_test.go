@@ -17,7 +17,7 @@ import (
 // plan returns SQLite's query plan of query, one line per step.
 func plan(t *testing.T, s *Store, query string) string {
 	t.Helper()
-	rows, err := s.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, make([]any, 11)...)
+	rows, err := s.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, make([]any, appParam)...)
 	require.NoError(t, err)
 	defer rows.Close()
 	var lines []string

@@ -9,10 +9,10 @@ import (
 )
 
 var (
-	sqlAcquireLease = writeSQL(`INSERT INTO leases (name, owner, expires_ns) VALUES (?1, ?2, ?3)
-ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_ns = excluded.expires_ns
+	sqlAcquireLease = writeSQL(`INSERT INTO leases (app, name, owner, expires_ns) VALUES (?20, ?1, ?2, ?3)
+ON CONFLICT (app, name) DO UPDATE SET owner = excluded.owner, expires_ns = excluded.expires_ns
 WHERE leases.owner = excluded.owner OR leases.expires_ns <= ?4`)
-	sqlReleaseLease = writeSQL(`DELETE FROM leases WHERE name = ?1 AND owner = ?2`)
+	sqlReleaseLease = writeSQL(`DELETE FROM leases WHERE app = ?20 AND name = ?1 AND owner = ?2`)
 )
 
 // AcquireLease implements [installstore.Leaser] with one statement: an
@@ -29,7 +29,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.D
 	if err != nil {
 		return wrapKey(fmt.Sprintf("acquire lease %q", name), err)
 	}
-	res, err := st.ExecContext(ctx, name, owner, now.Add(ttl).UnixNano(), now.UnixNano())
+	res, err := st.ExecContext(ctx, s.args(sqlAcquireLease, []any{name, owner, now.Add(ttl).UnixNano(), now.UnixNano()})...)
 	if err != nil {
 		return wrapKey(fmt.Sprintf("acquire lease %q", name), err)
 	}
@@ -49,7 +49,7 @@ func (s *Store) ReleaseLease(ctx context.Context, name, owner string) error {
 	if err != nil {
 		return wrapKey(fmt.Sprintf("release lease %q", name), err)
 	}
-	if _, err := st.ExecContext(ctx, name, owner); err != nil {
+	if _, err := st.ExecContext(ctx, s.args(sqlReleaseLease, []any{name, owner})...); err != nil {
 		return wrapKey(fmt.Sprintf("release lease %q", name), err)
 	}
 	return nil

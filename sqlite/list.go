@@ -60,15 +60,15 @@ type listRow struct {
 
 var (
 	sqlListLatestFirst = readSQL(`SELECT enterprise_id, team_id, '', version, rec, user, bot, user_id FROM tenants t
-ORDER BY enterprise_id, team_id LIMIT ?4`)
+WHERE app = ?20 ORDER BY app, enterprise_id, team_id LIMIT ?4`)
 	sqlListLatestNext = readSQL(`SELECT enterprise_id, team_id, '', version, rec, user, bot, user_id FROM tenants t
-WHERE (enterprise_id, team_id) > (?1, ?2) ORDER BY enterprise_id, team_id LIMIT ?4`)
+WHERE app = ?20 AND (enterprise_id, team_id) > (?1, ?2) ORDER BY app, enterprise_id, team_id LIMIT ?4`)
 	sqlListUsersFirst = readSQL(`SELECT u.enterprise_id, u.team_id, u.user_id, t.version, u.rec, u.user, t.bot, u.user_id FROM users u
-JOIN tenants t ON t.enterprise_id = u.enterprise_id AND t.team_id = u.team_id
-ORDER BY u.enterprise_id, u.team_id, u.user_id LIMIT ?4`)
+JOIN tenants t ON t.app = u.app AND t.enterprise_id = u.enterprise_id AND t.team_id = u.team_id
+WHERE u.app = ?20 ORDER BY u.app, u.enterprise_id, u.team_id, u.user_id LIMIT ?4`)
 	sqlListUsersNext = readSQL(`SELECT u.enterprise_id, u.team_id, u.user_id, t.version, u.rec, u.user, t.bot, u.user_id FROM users u
-JOIN tenants t ON t.enterprise_id = u.enterprise_id AND t.team_id = u.team_id
-WHERE (u.enterprise_id, u.team_id, u.user_id) > (?1, ?2, ?3) ORDER BY u.enterprise_id, u.team_id, u.user_id LIMIT ?4`)
+JOIN tenants t ON t.app = u.app AND t.enterprise_id = u.enterprise_id AND t.team_id = u.team_id
+WHERE u.app = ?20 AND (u.enterprise_id, u.team_id, u.user_id) > (?1, ?2, ?3) ORDER BY u.app, u.enterprise_id, u.team_id, u.user_id LIMIT ?4`)
 )
 
 // ListInstallations implements [installstore.Lister]: the tenants' latest
@@ -123,7 +123,7 @@ func (s *Store) listPage(ctx context.Context, query string, args []any) ([]listR
 	if err != nil {
 		return nil, wrapKey("list", err)
 	}
-	rows, err := st.QueryContext(ctx, args...)
+	rows, err := st.QueryContext(ctx, s.args(query, args)...)
 	if err != nil {
 		return nil, wrapKey("list", err)
 	}
@@ -144,11 +144,11 @@ func (s *Store) listPage(ctx context.Context, query string, args []any) ([]listR
 
 var (
 	sqlTenantsDue = readSQL(`SELECT due, enterprise_id, team_id, '' FROM tenants INDEXED BY tenants_due
-WHERE due IS NOT NULL AND due <= ?1 AND (due, enterprise_id, team_id) > (?2, ?3, ?4)
-ORDER BY due, enterprise_id, team_id LIMIT ?6`)
+WHERE app = ?20 AND due IS NOT NULL AND due <= ?1 AND (due, enterprise_id, team_id) > (?2, ?3, ?4)
+ORDER BY app, due, enterprise_id, team_id LIMIT ?6`)
 	sqlUsersDue = readSQL(`SELECT due, enterprise_id, team_id, user_id FROM users INDEXED BY users_due
-WHERE due IS NOT NULL AND due <= ?1 AND (due, enterprise_id, team_id, user_id) > (?2, ?3, ?4, ?5)
-ORDER BY due, enterprise_id, team_id, user_id LIMIT ?6`)
+WHERE app = ?20 AND due IS NOT NULL AND due <= ?1 AND (due, enterprise_id, team_id, user_id) > (?2, ?3, ?4, ?5)
+ORDER BY app, due, enterprise_id, team_id, user_id LIMIT ?6`)
 )
 
 // ListDue implements [installstore.DueLister] on the partial indexes
@@ -175,7 +175,7 @@ func (s *Store) ListDue(ctx context.Context, before time.Time, fn func(installst
 			}
 			page := make([]dueRow, 0, pageSize)
 			err = func() error {
-				rows, err := st.QueryContext(ctx, limit, due, ent, team, user, pageSize)
+				rows, err := st.QueryContext(ctx, s.args(query, []any{limit, due, ent, team, user, pageSize})...)
 				if err != nil {
 					return err
 				}

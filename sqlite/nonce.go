@@ -18,10 +18,10 @@ const (
 )
 
 var (
-	sqlPutNonce = writeSQL(`INSERT INTO nonces (hash, expires_ns) VALUES (?1, ?2)
-ON CONFLICT (hash) DO UPDATE SET expires_ns = excluded.expires_ns WHERE nonces.expires_ns <= ?3`)
-	sqlSweepNonces  = writeSQL(`DELETE FROM nonces WHERE hash IN (SELECT hash FROM nonces WHERE expires_ns <= ?1 LIMIT ?2)`)
-	sqlConsumeNonce = writeSQL(`DELETE FROM nonces WHERE hash = ?1 RETURNING expires_ns`)
+	sqlPutNonce = writeSQL(`INSERT INTO nonces (app, hash, expires_ns) VALUES (?20, ?1, ?2)
+ON CONFLICT (app, hash) DO UPDATE SET expires_ns = excluded.expires_ns WHERE nonces.expires_ns <= ?3`)
+	sqlSweepNonces  = writeSQL(`DELETE FROM nonces WHERE app = ?20 AND hash IN (SELECT hash FROM nonces WHERE app = ?20 AND expires_ns <= ?1 LIMIT ?2)`)
+	sqlConsumeNonce = writeSQL(`DELETE FROM nonces WHERE app = ?20 AND hash = ?1 RETURNING expires_ns`)
 )
 
 // nonceKey is what the table keeps of a nonce: its SHA-256, so the file
@@ -42,7 +42,7 @@ func (s *Store) PutNonce(ctx context.Context, nonce string, expiresAt time.Time)
 	if err != nil {
 		return wrapKey("put nonce", err)
 	}
-	res, err := st.ExecContext(ctx, nonceKey(nonce), expiresAt.UnixNano(), now)
+	res, err := st.ExecContext(ctx, s.args(sqlPutNonce, []any{nonceKey(nonce), expiresAt.UnixNano(), now})...)
 	if err != nil {
 		return wrapKey("put nonce", err)
 	}
@@ -62,7 +62,7 @@ func (s *Store) PutNonce(ctx context.Context, nonce string, expiresAt time.Time)
 func (s *Store) sweepNonces(ctx context.Context, now int64) {
 	st, err := s.stmt(s.w, sqlSweepNonces)
 	if err == nil {
-		_, _ = st.ExecContext(ctx, now, sweepLimit)
+		_, _ = st.ExecContext(ctx, s.args(sqlSweepNonces, []any{now, sweepLimit})...)
 	}
 }
 
@@ -74,7 +74,7 @@ func (s *Store) ConsumeNonce(ctx context.Context, nonce string) error {
 	if err != nil {
 		return wrapKey("consume nonce", err)
 	}
-	rows, err := st.QueryContext(ctx, nonceKey(nonce))
+	rows, err := st.QueryContext(ctx, s.args(sqlConsumeNonce, []any{nonceKey(nonce)})...)
 	if err != nil {
 		return wrapKey("consume nonce", err)
 	}

@@ -68,11 +68,98 @@ CREATE TABLE leases (
 	expires_ns INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 `,
+	// 2: the client ID (app, '' for an unscoped store) leads every key, so
+	// several Slack apps share the file; installation history. SQLite
+	// cannot change a primary key in place: each table is rebuilt under
+	// its name, its rows copied with app '' (what an unscoped store
+	// reads, as before). users is copied before tenants is dropped, so
+	// no foreign key cascade runs; renaming tenants_v2 retargets users'
+	// foreign key to it.
+	`
+CREATE TABLE tenants_v2 (
+	app           TEXT NOT NULL DEFAULT '',
+	enterprise_id TEXT NOT NULL,
+	team_id       TEXT NOT NULL,
+	version       INTEGER NOT NULL,
+	rec           TEXT NOT NULL,
+	user_id       TEXT NOT NULL DEFAULT '',
+	user          TEXT,
+	user_token    INTEGER NOT NULL DEFAULT 0,
+	user_due      INTEGER,
+	bot           TEXT,
+	bot_due       INTEGER,
+	due           INTEGER GENERATED ALWAYS AS (
+		CASE WHEN bot_due IS NULL THEN user_due
+		     WHEN user_due IS NULL THEN bot_due
+		     ELSE min(bot_due, user_due) END) STORED,
+	PRIMARY KEY (app, enterprise_id, team_id)
+) STRICT, WITHOUT ROWID;
+INSERT INTO tenants_v2 (app, enterprise_id, team_id, version, rec, user_id, user, user_token, user_due, bot, bot_due)
+	SELECT '', enterprise_id, team_id, version, rec, user_id, user, user_token, user_due, bot, bot_due FROM tenants;
+
+CREATE TABLE users_v2 (
+	app           TEXT NOT NULL DEFAULT '',
+	enterprise_id TEXT NOT NULL,
+	team_id       TEXT NOT NULL,
+	user_id       TEXT NOT NULL,
+	rec           TEXT NOT NULL,
+	user          TEXT NOT NULL,
+	user_token    INTEGER NOT NULL DEFAULT 0,
+	due           INTEGER,
+	PRIMARY KEY (app, enterprise_id, team_id, user_id),
+	FOREIGN KEY (app, enterprise_id, team_id) REFERENCES tenants_v2 (app, enterprise_id, team_id) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+INSERT INTO users_v2 (app, enterprise_id, team_id, user_id, rec, user, user_token, due)
+	SELECT '', enterprise_id, team_id, user_id, rec, user, user_token, due FROM users;
+
+DROP TABLE users;
+DROP TABLE tenants;
+ALTER TABLE tenants_v2 RENAME TO tenants;
+ALTER TABLE users_v2 RENAME TO users;
+CREATE INDEX tenants_due ON tenants (app, due, enterprise_id, team_id) WHERE due IS NOT NULL;
+CREATE INDEX users_due ON users (app, due, enterprise_id, team_id, user_id) WHERE due IS NOT NULL;
+
+CREATE TABLE nonces_v2 (
+	app        TEXT NOT NULL DEFAULT '',
+	hash       BLOB NOT NULL,
+	expires_ns INTEGER NOT NULL,
+	PRIMARY KEY (app, hash)
+) STRICT, WITHOUT ROWID;
+INSERT INTO nonces_v2 (app, hash, expires_ns) SELECT '', hash, expires_ns FROM nonces;
+DROP TABLE nonces;
+ALTER TABLE nonces_v2 RENAME TO nonces;
+CREATE INDEX nonces_expiry ON nonces (app, expires_ns);
+
+CREATE TABLE leases_v2 (
+	app        TEXT NOT NULL DEFAULT '',
+	name       TEXT NOT NULL,
+	owner      TEXT NOT NULL,
+	expires_ns INTEGER NOT NULL,
+	PRIMARY KEY (app, name)
+) STRICT, WITHOUT ROWID;
+INSERT INTO leases_v2 (app, name, owner, expires_ns) SELECT '', name, owner, expires_ns FROM leases;
+DROP TABLE leases;
+ALTER TABLE leases_v2 RENAME TO leases;
+
+CREATE TABLE history (
+	app           TEXT NOT NULL DEFAULT '',
+	enterprise_id TEXT NOT NULL,
+	team_id       TEXT NOT NULL,
+	installed_s   INTEGER NOT NULL,
+	installed_ns  INTEGER NOT NULL,
+	user_id       TEXT NOT NULL,
+	version       INTEGER NOT NULL,
+	rec           TEXT NOT NULL,
+	user          TEXT,
+	bot           TEXT,
+	PRIMARY KEY (app, enterprise_id, team_id, installed_s, installed_ns, user_id)
+) STRICT, WITHOUT ROWID;
+`,
 }
 
 // SchemaVersion is the schema version (PRAGMA user_version) this package
 // creates and reads.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrate brings the file's schema to SchemaVersion in one BEGIN IMMEDIATE
 // transaction: the first of several processes opening a new file at once

@@ -24,6 +24,9 @@ type Store struct {
 	plaintext bool
 	busy      time.Duration
 	readers   int
+	history   bool   // WithHistory
+	app       string // WithClientID: the client ID, "" unscoped
+	scoped    bool   // WithClientID was given (Open checks the ID)
 
 	w *sql.DB // one connection: this process's writes queue here, not in SQLite's busy loop
 	r *sql.DB // read-only connections: fetches and listings never wait for a writer (WAL)
@@ -53,6 +56,49 @@ func WithPlaintextSecrets() Option { return func(s *Store) { s.plaintext = true 
 // millisecond.
 func WithBusyTimeout(d time.Duration) Option { return func(s *Store) { s.busy = d } }
 
+// WithHistory turns on installation history ([installstore.History]):
+// every StoreInstallation also writes the installation as stored into the
+// history table, in the same transaction, and ListHistory and PutHistory
+// work. Without it they give [installstore.ErrHistoryOff] and no history is
+// written (deletes still purge what a process with history on wrote). Off
+// by default.
+func WithHistory() Option { return func(s *Store) { s.history = true } }
+
+// WithClientID scopes the store to one Slack app among several sharing the
+// file: every row it writes and reads (records, history, nonces, leases,
+// the due index) is keyed by the client ID first, so it never reads,
+// lists, deletes or leases another app's items, and an unscoped store (the
+// default, app ”) sees none of them. id must pass
+// [installstore.CheckClientID], or Open fails with an error wrapping
+// [installstore.ErrInvalid].
+func WithClientID(id string) Option { return func(s *Store) { s.app, s.scoped = id, true } }
+
+// ClientID implements [installstore.AppScoped]: the client ID of
+// [WithClientID], or "" for an unscoped store.
+func (s *Store) ClientID() string { return s.app }
+
+var _ installstore.AppScoped = (*Store)(nil)
+
+// appParam is the parameter that holds the store's client ID (” when
+// unscoped) in every statement on keyed tables. It is numbered above every
+// other parameter of the package's statements: a named parameter would
+// take the number after the largest one seen so far in the text, and could
+// alias a numbered one that comes later.
+const appParam = 20
+
+// args returns the arguments of query: args, and when query names the
+// client ID parameter (?20), NULL for the unused numbers up to it and the
+// store's client ID.
+func (s *Store) args(query string, args []any) []any {
+	if !strings.Contains(query, "?20") {
+		return args
+	}
+	out := make([]any, appParam)
+	copy(out, args)
+	out[appParam-1] = s.app
+	return out
+}
+
 // Open opens (creating it if needed) the SQLite database file at path,
 // creates or upgrades its schema, and returns a store over it. Several
 // processes may open the same file, also at the same time on a new file:
@@ -75,6 +121,11 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	if s.now == nil {
 		return nil, fmt.Errorf("sqlite: open %q: %w: nil clock", path, installstore.ErrInvalid)
+	}
+	if s.scoped {
+		if err := installstore.CheckClientID(s.app); err != nil {
+			return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+		}
 	}
 	if s.busy < time.Millisecond {
 		return nil, fmt.Errorf("sqlite: open %q: %w: busy timeout %v is under 1ms", path, installstore.ErrInvalid, s.busy)

@@ -63,7 +63,7 @@ func (w *wtx) exec(query string, args ...any) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	res, err := st.ExecContext(w.ctx, args...)
+	res, err := st.ExecContext(w.ctx, w.s.args(query, args)...)
 	if err != nil {
 		return 0, err
 	}
@@ -77,7 +77,7 @@ func (w *wtx) row(query string, args []any, dest ...any) (found bool, err error)
 	if err != nil {
 		return false, err
 	}
-	err = st.QueryRowContext(w.ctx, args...).Scan(dest...)
+	err = st.QueryRowContext(w.ctx, w.s.args(query, args)...).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

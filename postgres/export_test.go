@@ -1,0 +1,7 @@
+package postgres
+
+// The due statements, for tests that EXPLAIN them.
+const (
+	DueTenantsSQL = dueTenantsSQL
+	DueUsersSQL   = dueUsersSQL
+)
