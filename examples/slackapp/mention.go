@@ -53,8 +53,9 @@ type tokenClient interface {
 }
 
 // mentionHandler is the oauth handler's Next: it receives verified events
-// the oauth package does not handle (each event_id once: the handler
-// de-duplicates Slack's retries across replicas), and answers app_mention.
+// (each event_id once: the handler de-duplicates Slack's retries across
+// replicas), answers app_mention, and hears of uninstalls after the oauth
+// handler deleted the workspace's tokens.
 type mentionHandler struct {
 	tokens tokenClient
 	log    *slog.Logger
@@ -65,6 +66,11 @@ func (h *mentionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		// Only the oauth handler calls this, with a verified event.
 		http.Error(w, "not a verified event", http.StatusBadRequest)
+		return
+	}
+	if ev.Type == string(slackevents.AppUninstalled) {
+		h.uninstalled(ev)
+		w.WriteHeader(http.StatusOK)
 		return
 	}
 	m, err := mentionFrom(ev)
@@ -95,6 +101,19 @@ func (h *mentionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// refresh Slack refused.
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// uninstalled is where an app drops its own data of a workspace that
+// uninstalled it; this one keeps none beyond the tokens, which the oauth
+// handler has already deleted when this runs. An uninstall older than the
+// workspace's current install (it installed the app again) keeps it all.
+func (h *mentionHandler) uninstalled(ev *oauth.Event) {
+	tenant := ev.Tenant.Tenant().String()
+	if ev.Kept.Tenant {
+		h.log.Info("slackapp: an uninstall older than the workspace's current install; keeping its data", "tenant", tenant)
+		return
+	}
+	h.log.Info("slackapp: workspace uninstalled the app; its tokens are deleted, dropping its data", "tenant", tenant)
 }
 
 // reply posts in the mention's thread with the tenant's own bot token.
