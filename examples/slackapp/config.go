@@ -23,6 +23,7 @@ const (
 	envUserScopes    = "SLACK_USER_SCOPES"
 	envAdminScopes   = "SLACK_ADMIN_ONLY_SCOPES"
 	envBaseURL       = "APP_BASE_URL"
+	envSlackURL      = "SLACK_URL"
 	envKMSKeyID      = "INSTALLVAULT_KMS_KEY_ID"
 	envLocalKeys     = "INSTALLVAULT_LOCAL_KEYS"
 	envLocalPrimary  = "INSTALLVAULT_LOCAL_PRIMARY"
@@ -52,6 +53,11 @@ type config struct {
 	AdminOnlyScopes []string
 	// BaseURL is the app's public URL, without a trailing slash.
 	BaseURL string
+	// SlackURL is the Slack the app talks to (OAuth pages and Web API),
+	// without a trailing slash; empty for https://slack.com. One on
+	// 127.0.0.1 can only be a stand-in (the end-to-end test in e2e/ runs
+	// one): the pages then show its demo buttons.
+	SlackURL string
 	// KMSKeyID or LocalKeys choose the key provider; exactly one is set.
 	// LocalKeys is a keyring spec (crypto.ParseLocalKeys), LocalPrimary
 	// the name of its sealing key when it has several.
@@ -84,6 +90,7 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		UserScopes:      splitList(getenv(envUserScopes)),
 		AdminOnlyScopes: splitList(getenv(envAdminScopes)),
 		BaseURL:         strings.TrimRight(strings.TrimSpace(getenv(envBaseURL)), "/"),
+		SlackURL:        strings.TrimRight(strings.TrimSpace(getenv(envSlackURL)), "/"),
 		KMSKeyID:        strings.TrimSpace(getenv(envKMSKeyID)),
 		LocalKeys:       installstore.NewSecret(strings.TrimSpace(getenv(envLocalKeys))),
 		LocalPrimary:    strings.TrimSpace(getenv(envLocalPrimary)),
@@ -106,6 +113,11 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	}
 	if c.BaseURL != "" {
 		if err := checkBaseURL(c.BaseURL); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.SlackURL != "" {
+		if err := checkOrigin(envSlackURL, c.SlackURL, "https://slack.com"); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -163,15 +175,26 @@ func (c *config) setStore(spec string) error {
 
 // checkBaseURL accepts https URLs, and http on a loopback host (local
 // experiments, the demo).
-func checkBaseURL(s string) error {
+func checkBaseURL(s string) error { return checkOrigin(envBaseURL, s, "https://app.example.com") }
+
+// checkOrigin checks the URL s of variable name as checkBaseURL does;
+// example is a valid value for the message.
+func checkOrigin(name, s, example string) error {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-		return fmt.Errorf("%s must be an absolute URL without path or query, like https://app.example.com", envBaseURL)
+		return fmt.Errorf("%s must be an absolute URL without path or query, like %s", name, example)
 	}
 	if u.Scheme == "https" || (u.Scheme == "http" && isLoopback(u.Hostname())) {
 		return nil
 	}
-	return fmt.Errorf("%s must be https (http only on 127.0.0.1 or localhost)", envBaseURL)
+	return fmt.Errorf("%s must be https (http only on 127.0.0.1 or localhost)", name)
+}
+
+// slackStandIn reports whether the configured Slack is a stand-in on this
+// machine.
+func (c *config) slackStandIn() bool {
+	u, err := url.Parse(c.SlackURL)
+	return c.SlackURL != "" && err == nil && isLoopback(u.Hostname())
 }
 
 // legacyLocalKeyName is the key name earlier versions of the app sealed

@@ -72,7 +72,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		_ = ln.Close()
 		return err
 	}
-	a, err := newApp(appOptions{Config: cfg, Store: stores.Sealed, Logger: logger})
+	opts := appOptions{Config: cfg, Store: stores.Sealed, Logger: logger}
+	if cfg.SlackURL != "" {
+		// SLACK_URL: another Slack than slack.com (the end-to-end test's
+		// fake); on this machine it can only be a stand-in, whose demo
+		// buttons the pages show.
+		opts.SlackAPIURL, opts.AuthorizeURL = cfg.SlackURL+"/api/", cfg.SlackURL+"/oauth/v2/authorize"
+		if cfg.slackStandIn() {
+			opts.Demo = &demoLinks{SlackURL: cfg.SlackURL}
+		}
+	}
+	a, err := newApp(opts)
 	if err != nil {
 		_ = ln.Close()
 		return errors.Join(err, stores.Close())
