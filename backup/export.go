@@ -12,71 +12,163 @@ import (
 	"github.com/installvault/installvault/installstore"
 )
 
-// Export writes every record of src to w, one JSON line each, and returns
-// how many it wrote. When src is a stack with encryption layers, Export
-// reads the stores below them, so that records stay sealed. A record src
-// cannot decode does not stop it: see [SkippedError]. Memory does not grow
-// with the number of records.
-func Export(ctx context.Context, src installstore.Lister, w io.Writer, opts ...Option) (int, error) {
+// Export writes every record of src to w, one JSON line each, and the
+// history entries of every tenant when src keeps history (see History in
+// the package doc), and returns how many of each it wrote. When src is a
+// stack with encryption layers, Export reads the stores below them, so that
+// records stay sealed. A record or entry src cannot decode does not stop
+// it: see [SkippedError]. Memory does not grow with the number of records.
+func Export(ctx context.Context, src installstore.Lister, w io.Writer, opts ...Option) (Stats, error) {
 	var c config
 	for _, o := range opts {
 		o(&c)
 	}
 	if src == nil || w == nil {
-		return 0, fmt.Errorf("backup: export: %w: nil source or writer", installstore.ErrInvalid)
+		return Stats{}, fmt.Errorf("backup: export: %w: nil source or writer", installstore.ErrInvalid)
 	}
 	sources := []installstore.Lister{src}
 	if full, ok := src.(installstore.FullStore); ok {
 		sources = sealedSources(full)
 	}
-	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	n := 0
+	x := &exporter{c: &c, bw: bufio.NewWriter(w)}
+	x.enc = json.NewEncoder(x.bw)
 	var listErrs []error
 	for _, l := range sources {
+		hist, _ := l.(installstore.History)
 		var fnErr error
 		err := l.ListInstallations(ctx, func(q installstore.Query, inst *installstore.Installation) error {
-			fnErr = exportOne(enc, &c, q, inst)
+			fnErr = x.write(kindRecord, q, inst)
 			if fnErr == nil {
-				n++
-				if c.progress != nil {
-					c.progress(n)
+				x.st.Records++
+				x.progress()
+			}
+			if fnErr == nil && q.UserID == "" && hist != nil {
+				var skipped error
+				skipped, fnErr = x.history(ctx, l, hist, q)
+				if skipped != nil {
+					listErrs = append(listErrs, skipped)
+				}
+				if errors.Is(fnErr, installstore.ErrHistoryOff) {
+					hist, fnErr = nil, nil // off for the whole store: no entries
 				}
 			}
 			return fnErr
 		})
 		if fnErr != nil {
-			return n, fmt.Errorf("backup: export: %w", fnErr)
+			return x.st, fmt.Errorf("backup: export: %w", fnErr)
 		}
 		if err != nil {
 			listErrs = append(listErrs, err)
 		}
 	}
-	if err := bw.Flush(); err != nil {
-		return n, fmt.Errorf("backup: export: %w", err)
+	if err := x.bw.Flush(); err != nil {
+		return x.st, fmt.Errorf("backup: export: %w", err)
 	}
 	if len(listErrs) == 0 {
-		return n, nil
+		return x.st, nil
 	}
 	err := errors.Join(listErrs...)
-	if skipped, complete := installstore.CountSkipped(err, installstore.ErrCorrupt, crypto.ErrDecrypt); complete {
-		return n, &SkippedError{Records: skipped, Err: err}
+	if _, complete := installstore.CountSkipped(err, installstore.ErrCorrupt, crypto.ErrDecrypt); complete {
+		return x.st, &SkippedError{Records: x.skippedRecords(listErrs), History: x.skippedHistory, Err: err}
 	}
-	return n, fmt.Errorf("backup: export: the listing failed after %d %s: %w", n, plural(n, "record"), err)
+	return x.st, fmt.Errorf("backup: export: the listing failed after %d %s: %w", x.st.Records, plural(x.st.Records, "record"), err)
 }
 
-func exportOne(enc *json.Encoder, c *config, q installstore.Query, inst *installstore.Installation) error {
-	if !c.plaintext {
+// exporter writes the lines of one Export.
+type exporter struct {
+	c              *config
+	bw             *bufio.Writer
+	enc            *json.Encoder
+	st             Stats
+	skippedHistory int // history entries skipped as corrupt
+}
+
+func (x *exporter) progress() {
+	if x.c.progress != nil {
+		x.c.progress(x.st.Lines())
+	}
+}
+
+// skippedRecords counts the records (not history entries) that the
+// listings' errors report as skipped.
+func (x *exporter) skippedRecords(errs []error) int {
+	n, _ := installstore.CountSkipped(errors.Join(errs...), installstore.ErrCorrupt, crypto.ErrDecrypt)
+	return n - x.skippedHistory
+}
+
+// history writes the history entries of the tenant of q, the latest record
+// just listed from l: its own, and those a Grid migration kept under the
+// standalone workspace (no enterprise, the same team) when l holds no
+// record of that workspace. It returns the listing's report of entries it
+// skipped (corrupt), and any error that stops the export; an error that
+// matches [installstore.ErrHistoryOff] means l keeps no history.
+func (x *exporter) history(ctx context.Context, l installstore.Lister, h installstore.History, q installstore.Query) (skipped, err error) {
+	skipped, err = x.historyOf(ctx, h, q)
+	if err != nil || q.EnterpriseID == "" || q.TeamID == "" || q.IsEnterpriseInstall {
+		return skipped, err
+	}
+	standalone := installstore.Query{TeamID: q.TeamID}
+	if s, ok := l.(installstore.Store); ok {
+		inst, err := s.FetchInstallation(ctx, standalone)
+		switch {
+		case err == nil && inst.Tenant() == standalone.Tenant():
+			return skipped, nil // listed on its own, with its history
+		case err != nil && !errors.Is(err, installstore.ErrNotFound) && !errors.Is(err, installstore.ErrCorrupt):
+			return skipped, fmt.Errorf("history of tenant %s: look for the standalone workspace %s: %w", q.Tenant(), standalone.Tenant(), err)
+		}
+	}
+	more, err := x.historyOf(ctx, h, standalone)
+	return errors.Join(skipped, more), err
+}
+
+// historyOf writes the history entries of q's tenant.
+func (x *exporter) historyOf(ctx context.Context, h installstore.History, q installstore.Query) (skipped, err error) {
+	var fnErr error
+	q.UserID = ""
+	err = h.ListHistory(ctx, q,
+		func(inst *installstore.Installation) error {
+			hq := q // the tenant listed; Import checks that inst is of it
+			hq.UserID = inst.User.ID
+			if fnErr = x.write(kindHistory, hq, inst); fnErr != nil {
+				return fnErr
+			}
+			x.st.History++
+			x.progress()
+			return nil
+		})
+	switch {
+	case fnErr != nil:
+		return nil, fnErr
+	case err == nil:
+		return nil, nil
+	case errors.Is(err, installstore.ErrHistoryOff):
+		return nil, err
+	}
+	if n, complete := installstore.CountSkipped(err, installstore.ErrCorrupt, crypto.ErrDecrypt); complete {
+		x.skippedHistory += n
+		return fmt.Errorf("history of tenant %s: %w", q.Tenant(), err), nil
+	}
+	return nil, fmt.Errorf("history of tenant %s (after %d %s): %w", q.Tenant(), x.st.History, pluralEntry(x.st.History), err)
+}
+
+// write writes one line of kind for q and inst, refusing a plaintext
+// secret unless AllowPlaintext.
+func (x *exporter) write(kind string, q installstore.Query, inst *installstore.Installation) error {
+	if !x.c.plaintext {
+		what := "record"
+		if kind == kindHistory {
+			what = "history entry"
+		}
 		if err := inst.Secrets(func(field string, s *installstore.Secret) error {
 			if !s.IsSealed() {
-				return fmt.Errorf("%w: tenant %s user %q field %s (export the store below the encryption layer, or pass AllowPlaintext)", ErrPlaintext, inst.Tenant(), q.UserID, field)
+				return fmt.Errorf("%w: %s of tenant %s user %q field %s (export the store below the encryption layer, or pass AllowPlaintext)", ErrPlaintext, what, inst.Tenant(), q.UserID, field)
 			}
 			return nil
 		}); err != nil {
 			return err
 		}
 	}
-	return enc.Encode(record{V: FormatVersion, Query: q, Installation: toWire(inst)})
+	return x.enc.Encode(record{V: FormatVersion, Kind: kind, Query: q, Installation: toWire(inst)})
 }
 
 // sealedSources returns what Export lists of the stack s: the store below

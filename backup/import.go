@@ -3,6 +3,7 @@ package backup
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,95 +11,163 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/installvault/installvault/installstore"
 )
 
-// Import stores every record read from r into dst and returns how many it
+// Import stores every record read from r into dst, and every history
+// entry (see History in the package doc), and returns how many of each it
 // stored.
 //
 // It first validates the whole input (a reader that cannot seek, such as
 // stdin, is first copied to a temporary file, mode 0600, removed after):
 // an empty input or any bad line fails with [installstore.ErrInvalid] and
 // writes nothing. It refuses a dst holding an encryption layer
-// ([installstore.ErrInvalid]) and a dst that does not answer a read. Then
-// user installations are stored in the order of the file, and each
-// tenant's latest installation after all of them, so the restored tenant
-// serves the same latest installation as the exported one. Importing the
-// same file twice leaves the same contents. Memory grows with the number of
-// tenants (a file offset each), not with the size of the records.
-func Import(ctx context.Context, dst installstore.Store, r io.Reader, opts ...Option) (int, error) {
+// ([installstore.ErrInvalid]), a dst that does not answer a read, and, when
+// the backup holds history entries, a dst that keeps no history
+// ([installstore.ErrInvalid], unless [SkipHistory]). Then user
+// installations are stored in the order of the file, and each tenant's
+// latest installation after all of them, so the restored tenant serves the
+// same latest installation as the exported one (a user installation
+// identical to its tenant's latest one is stored by that write alone);
+// then the history entries (PutHistory), replacing the entries that the
+// records' writes made on a target with history. Importing the same file twice leaves the same contents.
+// Memory grows with the number of tenants (a file offset and a digest
+// each), not with the size of the records.
+func Import(ctx context.Context, dst installstore.Store, r io.Reader, opts ...Option) (Stats, error) {
 	var c config
 	for _, o := range opts {
 		o(&c)
 	}
 	if dst == nil || r == nil {
-		return 0, fmt.Errorf("backup: import: %w: nil target or reader", installstore.ErrInvalid)
+		return Stats{}, fmt.Errorf("backup: import: %w: nil target or reader", installstore.ErrInvalid)
 	}
 	if full, ok := dst.(installstore.FullStore); ok && hasEncryption(full) {
-		return 0, fmt.Errorf("backup: import: %w: the target has an encryption layer (a crypto.Store), which would seal the backup's sealed values again; "+
+		return Stats{}, fmt.Errorf("backup: import: %w: the target has an encryption layer (a crypto.Store), which would seal the backup's sealed values again; "+
 			"restore to the backend below the encryption layer (the store crypto.NewStore wraps, or a residency router over the regions' backends), "+
 			"and the app opens the records with the keys that sealed them", installstore.ErrInvalid)
 	}
 	rs, cleanup, err := seekable(r)
 	if err != nil {
-		return 0, fmt.Errorf("backup: import: %w", err)
+		return Stats{}, fmt.Errorf("backup: import: %w", err)
 	}
 	defer cleanup()
 
 	base, err := rs.Seek(0, io.SeekCurrent)
 	if err != nil {
-		return 0, fmt.Errorf("backup: import: %w", err)
+		return Stats{}, fmt.Errorf("backup: import: %w", err)
 	}
 	plan, err := validate(rs)
 	if err != nil {
-		return 0, err
+		return Stats{}, err
 	}
 	if _, err := dst.FetchInstallation(ctx, plan.probe); err != nil && !errors.Is(err, installstore.ErrNotFound) {
-		return 0, fmt.Errorf("backup: import: the target store does not answer a read, nothing was written: %w", err)
+		return Stats{}, fmt.Errorf("backup: import: the target store does not answer a read, nothing was written: %w", err)
 	}
-	im := newImporter(ctx, dst, &c, 0)
-	if _, err := rs.Seek(base, io.SeekStart); err != nil {
-		return 0, fmt.Errorf("backup: import: %w", err)
+	restoreHistory := plan.history > 0 && !c.skipHistory
+	if restoreHistory {
+		if err := keepsHistory(ctx, dst, plan); err != nil {
+			return Stats{}, err
+		}
 	}
-	if err := scanLines(rs, func(_ int, _ int64, inst *installstore.Installation, q installstore.Query) error {
-		if q.UserID == "" {
+	rewind := func() error {
+		_, err := rs.Seek(base, io.SeekStart)
+		return err
+	}
+	im := newImporter(ctx, dst, &c, Stats{})
+	if err := rewind(); err != nil {
+		return im.st, fmt.Errorf("backup: import: %w", err)
+	}
+	if err := scanLines(rs, func(l line) error {
+		if l.kind != kindRecord || l.q.UserID == "" {
 			return nil
 		}
-		return im.store(inst, fmt.Sprintf("tenant %s user %s", q.Tenant(), q.UserID))
+		if lt := plan.latest[l.q.Tenant()]; lt != nil && lt.user == l.q.UserID && lt.sum == l.sum {
+			lt.covers++ // the tenant's latest write stores this user's record as it is
+			return nil
+		}
+		return im.store(l.inst, fmt.Sprintf("tenant %s user %s", l.q.Tenant(), l.q.UserID), 1)
 	}); err != nil {
 		return im.wait(err)
 	}
 	// Every user record is in before any tenant's latest one.
 	if _, err := im.wait(nil); err != nil {
-		return im.n, err
+		return im.st, err
 	}
-	im = newImporter(ctx, dst, &c, im.n)
-	var line []byte
+	im = newImporter(ctx, dst, &c, im.st)
+	var data []byte
 	for _, t := range plan.order {
-		sp := plan.latest[t]
-		if _, err := rs.Seek(base+sp.off, io.SeekStart); err != nil {
-			return im.n, fmt.Errorf("backup: import: %w", err)
+		lt := plan.latest[t]
+		if _, err := rs.Seek(base+lt.off, io.SeekStart); err != nil {
+			return im.wait(fmt.Errorf("backup: import: %w", err))
 		}
-		if cap(line) < sp.n {
-			line = make([]byte, sp.n)
+		if cap(data) < lt.n {
+			data = make([]byte, lt.n)
 		}
-		line = line[:sp.n]
-		if _, err := io.ReadFull(rs, line); err != nil {
+		data = data[:lt.n]
+		if _, err := io.ReadFull(rs, data); err != nil {
 			return im.wait(fmt.Errorf("backup: import latest installation of tenant %s: %w", t, err))
 		}
-		inst, _, err := decode(line)
+		l, err := decode(data)
 		if err != nil { // validated above: the input changed under us
 			return im.wait(fmt.Errorf("backup: import latest installation of tenant %s: %w", t, err))
 		}
-		if err := im.store(inst, "latest installation of tenant "+t.String()); err != nil {
+		if err := im.store(l.inst, "latest installation of tenant "+t.String(), 1+lt.covers); err != nil {
 			return im.wait(err)
 		}
 	}
+	if _, err := im.wait(nil); err != nil || !restoreHistory {
+		return im.st, err
+	}
+	// Every record is in; the entries its writes made (with the tenant's
+	// current bot and tokens) are replaced by the backup's.
+	im = newImporter(ctx, dst, &c, im.st)
+	h := dst.(installstore.History) // checked by keepsHistory
+	if err := rewind(); err != nil {
+		return im.st, fmt.Errorf("backup: import: %w", err)
+	}
+	if err := scanLines(rs, func(l line) error {
+		if l.kind != kindHistory {
+			return nil
+		}
+		what := fmt.Sprintf("history entry of tenant %s user %s installed at %s", l.q.Tenant(), dash(l.q.UserID), l.inst.InstalledAt.Format(time.RFC3339Nano))
+		return im.do(what, false, func(ctx context.Context) error { return h.PutHistory(ctx, l.inst) })
+	}); err != nil {
+		return im.wait(err)
+	}
 	return im.wait(nil)
 }
+
+// keepsHistory fails, before anything is written, when dst keeps no
+// history for the backup's entries.
+func keepsHistory(ctx context.Context, dst installstore.Store, p *plan) error {
+	refuse := func(why string) error {
+		return fmt.Errorf("backup: import: %w: the backup holds %d history %s and %s; "+
+			"build the target with its WithHistory option, or drop the entries (SkipHistory; the CLI's import -skip-history); nothing was written",
+			installstore.ErrInvalid, p.history, pluralEntry(p.history), why)
+	}
+	h, ok := dst.(installstore.History)
+	if !ok {
+		return refuse(fmt.Sprintf("the target (%T) keeps no installation history", dst))
+	}
+	q := p.probe
+	q.UserID = ""
+	err := h.ListHistory(ctx, q, func(*installstore.Installation) error { return errProbed })
+	switch {
+	case err == nil, errors.Is(err, errProbed), errors.Is(err, installstore.ErrCorrupt):
+		return nil
+	case errors.Is(err, installstore.ErrHistoryOff):
+		return refuse("the target keeps no installation history")
+	default:
+		return fmt.Errorf("backup: import: the target store does not answer a history read, nothing was written: %w", err)
+	}
+}
+
+// errProbed stops the probe of keepsHistory at the first entry.
+var errProbed = errors.New("probed")
 
 // importer stores records with up to c.concurrency writes in flight.
 type importer struct {
@@ -107,85 +176,114 @@ type importer struct {
 	dst installstore.Store
 	c   *config
 	mu  sync.Mutex
-	n   int
+	st  Stats
 }
 
-func newImporter(ctx context.Context, dst installstore.Store, c *config, stored int) *importer {
+func newImporter(ctx context.Context, dst installstore.Store, c *config, st Stats) *importer {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(c.concurrency, 1))
-	return &importer{g: g, ctx: gctx, dst: dst, c: c, n: stored}
+	return &importer{g: g, ctx: gctx, dst: dst, c: c, st: st}
 }
 
-// store starts storing inst; it waits while the writes in flight are at the
-// limit, and returns the error of an earlier write, if any.
-func (im *importer) store(inst *installstore.Installation, what string) error {
+// store starts storing inst, which restores records (itself, and user
+// records identical to it).
+func (im *importer) store(inst *installstore.Installation, what string, records int) error {
+	return im.do(what, true, func(ctx context.Context) error {
+		if err := im.dst.StoreInstallation(ctx, inst); err != nil {
+			return err
+		}
+		im.mu.Lock()
+		im.st.Records += records - 1 // do counts one
+		im.mu.Unlock()
+		return nil
+	})
+}
+
+// do starts write, which stores one record (or else one history entry);
+// it waits while the writes in flight are at the limit, and returns the
+// error of an earlier write, if any.
+func (im *importer) do(what string, record bool, write func(context.Context) error) error {
 	if err := im.ctx.Err(); err != nil {
 		return err
 	}
 	im.g.Go(func() error {
-		if err := im.dst.StoreInstallation(im.ctx, inst); err != nil {
-			im.mu.Lock()
-			defer im.mu.Unlock()
-			return fmt.Errorf("backup: import %s (%d %s stored; importing the file again resumes): %w", what, im.n, plural(im.n, "record"), err)
-		}
+		err := write(im.ctx)
 		im.mu.Lock()
 		defer im.mu.Unlock()
-		im.n++
+		if err != nil {
+			return fmt.Errorf("backup: import %s (%s stored; importing the file again resumes): %w", what, im.st, err)
+		}
+		if record {
+			im.st.Records++
+		} else {
+			im.st.History++
+		}
 		if im.c.progress != nil {
-			im.c.progress(im.n)
+			im.c.progress(im.st.Lines())
 		}
 		return nil
 	})
 	return nil
 }
 
-// wait waits for the writes in flight and returns the count stored and
+// wait waits for the writes in flight and returns the counts stored and
 // the first error: a write's, or else err.
-func (im *importer) wait(err error) (int, error) {
+func (im *importer) wait(err error) (Stats, error) {
 	if werr := im.g.Wait(); werr != nil {
-		return im.n, werr
+		return im.st, werr
 	}
-	return im.n, err
+	return im.st, err
 }
 
 // plan is what validation learns: where each tenant's latest record is,
-// in the order tenants first appear, and a query to probe the target with.
+// in the order tenants first appear, how many history entries there are,
+// and a query to probe the target with.
 type plan struct {
-	order  []installstore.Tenant
-	latest map[installstore.Tenant]span
-	probe  installstore.Query
+	order   []installstore.Tenant
+	latest  map[installstore.Tenant]*latest
+	history int
+	probe   installstore.Query
 }
 
-// span is where a line is in the input.
-type span struct {
-	off int64
-	n   int
+// latest is a tenant's latest record in the input.
+type latest struct {
+	off    int64             // where its line is
+	n      int               // its line's length
+	user   string            // its installing user
+	sum    [sha256.Size]byte // digest of its installation
+	covers int               // user records identical to it, stored by its write
 }
 
 // validate reads the whole input once and fails, naming every bad line (up
-// to maxNamed), if any line is not a valid record, or if there is none.
+// to maxNamed), if any line is not a valid record or history entry, or if
+// there is no record.
 func validate(r io.Reader) (*plan, error) {
-	p := &plan{latest: make(map[installstore.Tenant]span)}
+	p := &plan{latest: make(map[installstore.Tenant]*latest)}
 	var bad []string
 	badCount, records := 0, 0
-	err := scanLinesRaw(r, func(line int, off int64, data []byte) {
-		_, q, err := decode(data)
+	err := scanLinesRaw(r, func(n int, off int64, data []byte) {
+		l, err := decode(data)
 		if err != nil {
 			badCount++
 			if len(bad) < maxNamed {
-				bad = append(bad, fmt.Sprintf("line %d: %v", line, err))
+				bad = append(bad, fmt.Sprintf("line %d: %v", n, err))
 			}
 			return
 		}
+		if l.kind == kindHistory {
+			p.history++
+			return
+		}
 		if records == 0 {
-			p.probe = q
+			p.probe = l.q
 		}
 		records++
-		if q.UserID == "" {
-			if _, seen := p.latest[q.Tenant()]; !seen {
-				p.order = append(p.order, q.Tenant())
+		if l.q.UserID == "" {
+			t := l.q.Tenant()
+			if _, seen := p.latest[t]; !seen {
+				p.order = append(p.order, t)
 			}
-			p.latest[q.Tenant()] = span{off: off, n: len(data)}
+			p.latest[t] = &latest{off: off, n: len(data), user: l.inst.User.ID, sum: l.sum}
 		}
 	})
 	if err != nil {
@@ -197,7 +295,7 @@ func validate(r io.Reader) (*plan, error) {
 			more = fmt.Sprintf("; and %d more", badCount-len(bad))
 		}
 		return nil, fmt.Errorf("backup: import: %w: %d bad %s of %d, nothing written: %s%s",
-			installstore.ErrInvalid, badCount, plural(badCount, "line"), badCount+records, strings.Join(bad, "; "), more)
+			installstore.ErrInvalid, badCount, plural(badCount, "line"), badCount+records+p.history, strings.Join(bad, "; "), more)
 	}
 	if records == 0 {
 		return nil, fmt.Errorf("backup: import: %w: no records in the input (an empty file or stdin?), nothing written", installstore.ErrInvalid)
@@ -227,18 +325,18 @@ func scanLinesRaw(r io.Reader, fn func(line int, off int64, data []byte)) error 
 }
 
 // scanLines decodes every non-empty line of a validated input.
-func scanLines(r io.Reader, fn func(line int, off int64, inst *installstore.Installation, q installstore.Query) error) error {
+func scanLines(r io.Reader, fn func(l line) error) error {
 	var ferr error
-	err := scanLinesRaw(r, func(line int, off int64, data []byte) {
+	err := scanLinesRaw(r, func(n int, _ int64, data []byte) {
 		if ferr != nil {
 			return
 		}
-		inst, q, err := decode(data)
+		l, err := decode(data)
 		if err != nil {
-			ferr = fmt.Errorf("backup: import line %d (the input changed since it was validated): %w", line, err)
+			ferr = fmt.Errorf("backup: import line %d (the input changed since it was validated): %w", n, err)
 			return
 		}
-		ferr = fn(line, off, inst, q)
+		ferr = fn(l)
 	})
 	if ferr != nil {
 		return ferr
@@ -299,27 +397,62 @@ func seekable(r io.Reader) (io.ReadSeeker, func(), error) {
 	return f, cleanup, nil
 }
 
-// decode parses one line and checks that the record is consistent: a known
-// format version, a valid query, and an installation of that query's tenant
-// and user.
-func decode(line []byte) (*installstore.Installation, installstore.Query, error) {
+// line is one decoded line of a backup.
+type line struct {
+	kind string // kindRecord or kindHistory
+	q    installstore.Query
+	inst *installstore.Installation
+	sum  [sha256.Size]byte // digest of the installation, as Export writes it
+}
+
+// decode parses one line and checks that it is consistent: a known format
+// version and kind, a valid query, and a valid installation of that
+// query's tenant and user (a history entry also needs its install time).
+func decode(data []byte) (line, error) {
 	var rec record
-	if err := json.Unmarshal(line, &rec); err != nil {
-		return nil, installstore.Query{}, fmt.Errorf("malformed record: %w", err)
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return line{}, fmt.Errorf("malformed record: %w", err)
 	}
-	if rec.V != FormatVersion {
-		return nil, installstore.Query{}, fmt.Errorf("record format version %d, want %d", rec.V, FormatVersion)
+	switch {
+	case rec.V == 1 && rec.Kind == "":
+		rec.Kind = kindRecord
+	case rec.V == 1:
+		return line{}, fmt.Errorf("format version 1 has no kind %q", rec.Kind)
+	case rec.V != FormatVersion:
+		return line{}, fmt.Errorf("record format version %d, want 1 or %d (written by a newer installvault?)", rec.V, FormatVersion)
+	case rec.Kind != kindRecord && rec.Kind != kindHistory:
+		return line{}, fmt.Errorf("unknown kind %q, want %q or %q (written by a newer installvault?)", rec.Kind, kindRecord, kindHistory)
 	}
 	if err := rec.Query.Validate(); err != nil {
-		return nil, installstore.Query{}, err
+		return line{}, err
 	}
 	inst := fromWire(rec.Installation)
 	if err := inst.Validate(); err != nil {
-		return nil, installstore.Query{}, err
+		return line{}, err
 	}
 	if inst.Tenant() != rec.Query.Tenant() || (rec.Query.UserID != "" && inst.User.ID != rec.Query.UserID) {
-		return nil, installstore.Query{}, fmt.Errorf("record for tenant %s user %q holds an installation of tenant %s user %q",
-			rec.Query.Tenant(), rec.Query.UserID, inst.Tenant(), inst.User.ID)
+		return line{}, fmt.Errorf("%s for tenant %s user %q holds an installation of tenant %s user %q",
+			rec.Kind, rec.Query.Tenant(), rec.Query.UserID, inst.Tenant(), inst.User.ID)
 	}
-	return inst, rec.Query, nil
+	if rec.Kind == kindHistory {
+		if rec.Query.UserID != inst.User.ID {
+			return line{}, fmt.Errorf("history entry for tenant %s user %q holds an installation of user %q", rec.Query.Tenant(), rec.Query.UserID, inst.User.ID)
+		}
+		if inst.InstalledAt.IsZero() {
+			return line{}, fmt.Errorf("%w: history entry of tenant %s user %q has no installed_at", installstore.ErrInvalid, rec.Query.Tenant(), rec.Query.UserID)
+		}
+	}
+	canon, err := json.Marshal(rec.Installation)
+	if err != nil {
+		return line{}, fmt.Errorf("malformed record: %w", err)
+	}
+	return line{kind: rec.Kind, q: rec.Query, inst: inst, sum: sha256.Sum256(canon)}, nil
+}
+
+// dash returns s, or "-" when it is empty.
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -6,8 +6,16 @@ import (
 	"github.com/installvault/installvault/installstore"
 )
 
+// Kinds of line (the "kind" field; a version 1 line has none and is a
+// record).
+const (
+	kindRecord  = "record"
+	kindHistory = "history"
+)
+
 type record struct {
 	V            int                `json:"v"`
+	Kind         string             `json:"kind,omitempty"`
 	Query        installstore.Query `json:"query"`
 	Installation wireInstallation   `json:"installation"`
 }
@@ -34,6 +42,7 @@ type wireBot struct {
 	RefreshToken string    `json:"refresh_token,omitempty"`
 	ExpiresAt    time.Time `json:"expires_at"`
 	Scopes       []string  `json:"scopes,omitempty"`
+	InstalledAt  time.Time `json:"installed_at,omitzero"`
 }
 
 type wireUser struct {
@@ -61,7 +70,7 @@ func toWire(i *installstore.Installation) wireInstallation {
 	}
 	if b := i.Bot; b != nil {
 		w.Bot = &wireBot{ID: b.ID, UserID: b.UserID, Token: b.Token.Reveal(), RefreshToken: b.RefreshToken.Reveal(),
-			ExpiresAt: b.ExpiresAt, Scopes: b.Scopes}
+			ExpiresAt: b.ExpiresAt, Scopes: b.Scopes, InstalledAt: b.InstalledAt}
 	}
 	if h := i.IncomingWebhook; h != nil {
 		w.IncomingWebhook = &wireWebhook{URL: h.URL.Reveal(), Channel: h.Channel, ChannelID: h.ChannelID, ConfigurationURL: h.ConfigurationURL}
@@ -79,7 +88,7 @@ func fromWire(w wireInstallation) *installstore.Installation {
 	}
 	if b := w.Bot; b != nil {
 		i.Bot = &installstore.Bot{ID: b.ID, UserID: b.UserID, Token: installstore.NewSecret(b.Token), RefreshToken: installstore.NewSecret(b.RefreshToken),
-			ExpiresAt: b.ExpiresAt, Scopes: b.Scopes}
+			ExpiresAt: b.ExpiresAt, Scopes: b.Scopes, InstalledAt: b.InstalledAt}
 	}
 	if h := w.IncomingWebhook; h != nil {
 		i.IncomingWebhook = &installstore.IncomingWebhook{URL: installstore.NewSecret(h.URL), Channel: h.Channel, ChannelID: h.ChannelID, ConfigurationURL: h.ConfigurationURL}

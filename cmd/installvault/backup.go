@@ -23,34 +23,40 @@ import (
 func exportCommand() *command {
 	return &command{
 		name:    "export",
-		args:    "[-o file] [-force] [-store URL]",
-		summary: "write every record, still sealed, as JSON lines to a file or stdout (backup.Export)",
+		args:    "[-o file] [-force] [-progress n] [-store URL]",
+		summary: "write every record and history entry, still sealed, as JSON lines to a file or stdout (backup.Export)",
 		help: `Reads the store below the encryption layer: the backup holds sealed values
 only, no key is needed to make it, and restoring it needs the same keys (keep
 the old keys until no backup sealed under them is needed). A record holding a
 plaintext secret makes export fail. With -o, the file is written beside its
 final name and renamed when complete (mode 0600); an existing file is kept
-unless -force. Counts and progress (every -progress records) go to stderr.
+unless -force. When the store keeps installation history, every tenant's
+history entries are in the backup too. Counts go to stderr, and progress
+(every -progress records and history entries, and every -progress-interval).
 
 A record the store holds but that does not decode (corrupt) cannot be backed
 up: export writes every other record, names the corrupt ones on stderr and
 exits 1 with their count. Export streams: memory does not grow with the
-table; an interrupted export leaves no file, and is simply run again.`,
+table; an interrupted export leaves no file (-o), and is simply run again.`,
 		setup: func(fs *flag.FlagSet, e *env) func(context.Context) error {
 			tc := addTableFlags(fs, e)
 			out := fs.String("o", "-", "output `file`; - for stdout")
 			force := fs.Bool("force", false, "replace an existing output file")
-			every := fs.Int("progress", 1000, "print progress to stderr every `n` records (0: never)")
+			pf := addProgressFlags(fs, 10000)
 			return func(ctx context.Context) error {
 				if *out == "" {
 					return usagef("-o must name a file or -")
+				}
+				if err := pf.check(); err != nil {
+					return err
 				}
 				raw, err := tc.rawStore(ctx)
 				if err != nil {
 					return err
 				}
-				opts := progressOption(e, "export", *every)
-				var n int
+				p := pf.reporter(e.stderr, "export", "written")
+				opts := p.option()
+				var n backup.Stats
 				if *out == "-" {
 					w := bufio.NewWriter(e.stdout)
 					n, err = backup.Export(ctx, raw, w, opts...)
@@ -58,15 +64,20 @@ table; an interrupted export leaves no file, and is simply run again.`,
 						err = cmp.Or(ferr, err)
 					}
 				} else {
-					n, err = exportFile(ctx, *out, *force, func(w io.Writer) (int, error) {
+					n, err = exportFile(ctx, *out, *force, func(w io.Writer) (backup.Stats, error) {
 						return backup.Export(ctx, raw, w, opts...)
 					})
 				}
 				var skipped *backup.SkippedError
 				if err != nil && !errors.As(err, &skipped) {
+					resume := "no file was written; run the same command again (an export starts over)"
+					if *out == "-" {
+						resume = "the output is incomplete: discard it and run the same command again (an export starts over)"
+					}
+					p.stopped(ctx, resume)
 					return fmt.Errorf("export %s: %w", tc.desc(), err)
 				}
-				fmt.Fprintf(e.stderr, "exported %s from %s\n", count(n, "record"), tc.desc())
+				fmt.Fprintf(e.stderr, "exported %s from %s\n", backupStats(n), tc.desc())
 				if skipped != nil {
 					return skippedRecords(e, "export "+tc.desc(), skipped.Err)
 				}
@@ -76,36 +87,30 @@ table; an interrupted export leaves no file, and is simply run again.`,
 	}
 }
 
-func progressOption(e *env, label string, every int) []backup.Option {
-	if every <= 0 {
-		return nil
+// backupStats gives "9 records and 3 history entries".
+func backupStats(st backup.Stats) string {
+	entries := "entries"
+	if st.History == 1 {
+		entries = "entry"
 	}
-	next := every
-	return []backup.Option{backup.WithProgress(func(n int) {
-		// Import reports records read, and may report the same count again
-		// while it stores the tenants' latest installations: print each
-		// multiple of every once.
-		if n >= next {
-			fmt.Fprintf(e.stderr, "%s: %d records\n", label, n)
-			next = (n/every + 1) * every
-		}
-	})}
+	return fmt.Sprintf("%s and %d history %s", count(st.Records, "record"), st.History, entries)
 }
 
 // exportFile writes through write to a temporary file beside path, and
 // renames it to path once complete: when write succeeds, or reports only
 // records it skipped (a *backup.SkippedError, returned too).
-func exportFile(ctx context.Context, path string, force bool, write func(io.Writer) (int, error)) (n int, err error) {
+func exportFile(ctx context.Context, path string, force bool, write func(io.Writer) (backup.Stats, error)) (n backup.Stats, err error) {
+	var none backup.Stats
 	if !force {
 		if _, err := os.Lstat(path); err == nil {
-			return 0, fmt.Errorf("%s exists (use -force to replace it)", path)
+			return none, fmt.Errorf("%s exists (use -force to replace it)", path)
 		} else if !errors.Is(err, fs.ErrNotExist) {
-			return 0, err
+			return none, err
 		}
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp") // mode 0600
 	if err != nil {
-		return 0, err
+		return none, err
 	}
 	defer func() {
 		if err != nil {
@@ -117,22 +122,22 @@ func exportFile(ctx context.Context, path string, force bool, write func(io.Writ
 	n, werr := write(w)
 	var skipped *backup.SkippedError
 	if werr != nil && !errors.As(werr, &skipped) {
-		return 0, werr
+		return n, werr
 	}
 	if err = w.Flush(); err != nil {
-		return 0, err
+		return n, err
 	}
 	if err = f.Sync(); err != nil {
-		return 0, err
+		return n, err
 	}
 	if err = f.Close(); err != nil {
-		return 0, err
+		return n, err
 	}
 	if err = ctx.Err(); err != nil {
-		return 0, err
+		return n, err
 	}
 	if err = os.Rename(f.Name(), path); err != nil {
-		return 0, err
+		return n, err
 	}
 	return n, werr
 }
@@ -140,8 +145,8 @@ func exportFile(ctx context.Context, path string, force bool, write func(io.Writ
 func importCommand() *command {
 	return &command{
 		name:    "import",
-		args:    "[-i file] [-concurrency n] [-store URL]",
-		summary: "restore records exported by 'export' from a file or stdin (backup.Import)",
+		args:    "[-i file] [-concurrency n] [-skip-history] [-progress n] [-store URL]",
+		summary: "restore records and history exported by 'export' from a file or stdin (backup.Import)",
 		help: `Stores every record of the backup into the store, still sealed (no key is
 needed; the app opens them with the keys that sealed them). Versions are
 assigned by the store. Any store can restore any other's backup: export from
@@ -151,20 +156,26 @@ Before it writes anything, import checks that the store exists (a DynamoDB
 table, a PostgreSQL schema or a SQLite file made by create-table), and reads the
 whole input: an empty input, or any line that is not a record of the backup
 format (a truncated or edited file), fails the import with every bad line
-named, and nothing is written. Importing the same file again leaves the same
-contents, so an interrupted import is resumed by running it again. Progress
-goes to stderr every -progress records.`,
+named, and nothing is written. A backup holding history entries needs a store
+that keeps history, or -skip-history to restore the records without them.
+Importing the same file again leaves the same contents, so an interrupted
+import is resumed by running it again. Progress goes to stderr every -progress
+records and history entries, and every -progress-interval.`,
 		setup: func(fs *flag.FlagSet, e *env) func(context.Context) error {
 			tc := addTableFlags(fs, e)
 			in := fs.String("i", "-", "input `file`; - for stdin")
-			every := fs.Int("progress", 1000, "print progress to stderr every `n` records (0: never)")
-			conc := fs.Int("concurrency", 8, "records written in parallel")
+			pf := addProgressFlags(fs, 10000)
+			conc := fs.Int("concurrency", 16, "records written in parallel")
+			skipHistory := fs.Bool("skip-history", false, "drop the backup's history entries (for a store without history)")
 			return func(ctx context.Context) error {
 				if *in == "" {
 					return usagef("-i must name a file or -")
 				}
 				if *conc < 1 {
 					return usagef("-concurrency must be at least 1")
+				}
+				if err := pf.check(); err != nil {
+					return err
 				}
 				if err := tc.resolve(); err != nil {
 					return err
@@ -191,12 +202,19 @@ goes to stderr every -progress records.`,
 					defer f.Close()
 					r = f // seekable: validated in place, not copied
 				}
-				opts := append(progressOption(e, "import", *every), backup.WithConcurrency(*conc))
+				p := pf.reporter(e.stderr, "import", "restored")
+				opts := append(p.option(), backup.WithConcurrency(*conc))
+				if *skipHistory {
+					opts = append(opts, backup.SkipHistory())
+				}
 				n, err := backup.Import(ctx, raw, r, opts...)
 				if err != nil {
+					if n.Lines() > 0 {
+						p.stopped(ctx, "run the same import again to resume: it stores every line again and leaves the same contents")
+					}
 					return fmt.Errorf("import into %s: %w", tc.desc(), err)
 				}
-				fmt.Fprintf(e.stdout, "imported %s into %s\n", count(n, "record"), tc.desc())
+				fmt.Fprintf(e.stdout, "imported %s into %s\n", backupStats(n), tc.desc())
 				return nil
 			}
 		},

@@ -49,7 +49,7 @@ func TestExportImport(t *testing.T) {
 	r := h.run(h.env, "", "export", "-o", file)
 	require.Equal(t, exitOK, r.code, r.errOut)
 	require.Empty(t, r.out)
-	require.Contains(t, r.errOut, "exported 9 records from table "+h.table)
+	require.Contains(t, r.errOut, "exported 9 records and 0 history entries from table "+h.table)
 	st, err := os.Stat(file)
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
@@ -73,7 +73,7 @@ func TestExportImport(t *testing.T) {
 	dstEnv := h.with(envTable, dst)
 	r = h.run(dstEnv, "", "import", "-i", file, "-progress", "4")
 	require.Equal(t, exitOK, r.code, r.errOut)
-	require.Equal(t, "imported 9 records into table "+dst+"\n", r.out)
+	require.Equal(t, "imported 9 records and 0 history entries into table "+dst+"\n", r.out)
 	require.Contains(t, r.errOut, "import: ")
 	require.LessOrEqual(t, strings.Count(r.errOut, "import: "), 2, "each multiple of -progress once")
 	sameRecords(t, src, rawRecords(t, h.client, dst))
@@ -94,7 +94,7 @@ func TestExportImport(t *testing.T) {
 	third := dynamotest.NewTable(t, h.client)
 	r2 := h.run(h.with(envTable, third), r.out, "import")
 	require.Equal(t, exitOK, r2.code, r2.errOut)
-	require.Contains(t, r2.out, "imported 9 records")
+	require.Contains(t, r2.out, "imported 9 records and 0 history entries")
 	sameRecords(t, src, rawRecords(t, h.client, third))
 
 	// A bad backup fails with exit 1 and a message.

@@ -51,14 +51,14 @@ func TestCorruptRecordsAreReportedNotFatal(t *testing.T) {
 
 	r = h.run(env, "", "verify")
 	require.Equal(t, exitFailure, r.code, r.errOut)
-	require.Contains(t, r.out, "verified 10 records: 9 ok, 0 failed, 0 gone, 1 corrupt")
+	require.Contains(t, r.out, "verified 10 records: 9 ok, 0 failed, 0 gone, 1 corrupt; history off")
 	require.Contains(t, r.out, "CORRUPT")
 	require.Contains(t, r.errOut, "1 record corrupt")
 
 	file := filepath.Join(t.TempDir(), "backup.jsonl")
 	r = h.run(env, "", "export", "-o", file)
 	require.Equal(t, exitFailure, r.code, r.errOut)
-	require.Contains(t, r.errOut, "exported 9 records")
+	require.Contains(t, r.errOut, "exported 9 records and 0 history entries")
 	require.Contains(t, r.errOut, "tenant T0BAD")
 	data, err := os.ReadFile(file)
 	require.NoError(t, err, "the backup of every other record is kept")
@@ -123,11 +123,11 @@ func TestImportRefusesBeforeWriting(t *testing.T) {
 	// The good file goes in; one record reads "1 record".
 	r = h.run(dstEnv, backupFile, "import")
 	require.Equal(t, exitOK, r.code, r.errOut)
-	require.Equal(t, "imported 9 records into table "+dst+"\n", r.out)
+	require.Equal(t, "imported 9 records and 0 history entries into table "+dst+"\n", r.out)
 	one := strings.SplitAfter(backupFile, "\n")[0]
 	r = h.run(h.with(envTable, dynamotest.NewTable(t, h.client)), one, "import")
 	require.Equal(t, exitOK, r.code, r.errOut)
-	require.Contains(t, r.out, "imported 1 record into table")
+	require.Contains(t, r.out, "imported 1 record and 0 history entries into table")
 }
 
 func TestLocalEndpointWithoutCredentialsHints(t *testing.T) {

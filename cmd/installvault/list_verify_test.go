@@ -36,7 +36,7 @@ func TestCreateTable(t *testing.T) {
 	keyRaw, keyB64 := h.localKey()
 	r = h.run(h.with(envTable, table, envLocalKeys, "k="+keyB64), "", "verify")
 	require.Equal(t, exitOK, r.code, r.errOut)
-	require.Equal(t, "verified 0 records: 0 ok, 0 failed, 0 gone\n", r.out)
+	require.Equal(t, "verified 0 records: 0 ok, 0 failed, 0 gone; 0 history entries: 0 ok, 0 failed\n", r.out)
 
 	// The table works as the store's table.
 	h.table = table
@@ -107,7 +107,7 @@ func TestListAndVerify(t *testing.T) {
 	// verify: everything opens.
 	r = h.run(env, "", "verify")
 	require.Equal(t, exitOK, r.code, r.errOut)
-	require.Equal(t, "verified 9 records: 9 ok, 0 failed, 0 gone\n", r.out)
+	require.Equal(t, "verified 9 records: 9 ok, 0 failed, 0 gone; history off\n", r.out)
 
 	// Tamper with U5's user token in the table: one character of its ciphertext.
 	raw, err := dynamo.New(h.client, h.table)
@@ -142,7 +142,7 @@ func TestListAndVerify(t *testing.T) {
 	require.Contains(t, r.out, "cannot decrypt")
 	require.NotContains(t, r.out, "tenant=T1 ")
 	require.NotContains(t, r.out, "tenant=E1")
-	require.Contains(t, r.out, "verified 11 records: 7 ok, 4 failed, 0 gone\n")
+	require.Contains(t, r.out, "verified 11 records: 7 ok, 4 failed, 0 gone; history off\n")
 	require.Contains(t, r.errOut, "4 of 11 records cannot be decrypted")
 
 	// list shows the plaintext as UNSEALED, without printing it.

@@ -22,7 +22,8 @@ serving. Apps with per-tenant keys (crypto.WithTenantKey) must give the same
 mapping with -kms-tenant-keys, or every tenant moves to the default key. Each record is opened with its old key and re-sealed under the current
 one with a conditional update, so a concurrent write is never overwritten.
 
-Progress goes to stderr every -progress records; the counts (seen, rewrapped,
+Progress goes to stderr every -progress records and every -progress-interval;
+the counts (seen, rewrapped,
 already current, gone, failed, corrupt) to stdout. A record counts as already
 current only after it opened under the current key. Exit status 1 if any
 record failed or the table holds corrupt records (named on stderr): the old
@@ -35,17 +36,18 @@ INSTALLVAULT_LOCAL_KEYS), and check with 'installvault verify'.`,
 		setup: func(fs *flag.FlagSet, e *env) func(context.Context) error {
 			tc := addTableFlags(fs, e)
 			kc := addKeyFlags(fs, e)
-			every := fs.Int("progress", 100, "print progress every `n` records (0: never)")
+			pf := addProgressFlags(fs, 10000)
 			return func(ctx context.Context) error {
-				if *every < 0 {
-					return usagef("-progress must not be negative")
+				if err := pf.check(); err != nil {
+					return err
 				}
 				ctx = installstore.WithCaller(ctx, "cli:rewrap")
 				raw, err := tc.rawStore(ctx)
 				if err != nil {
 					return err
 				}
-				s, err := sealedStore(ctx, tc, kc, newProgressStore(raw, e.stderr, "rewrap", *every))
+				p := pf.reporter(e.stderr, "rewrap", "records done")
+				s, err := sealedStore(ctx, tc, kc, newProgressStore(raw, p))
 				if err != nil {
 					return err
 				}
@@ -58,6 +60,9 @@ INSTALLVAULT_LOCAL_KEYS), and check with 'installvault verify'.`,
 				}
 				fmt.Fprintln(e.stdout)
 				if err != nil {
+					if ctx.Err() != nil {
+						p.stopped(ctx, "run it again to resume: records already under the current key are skipped")
+					}
 					fmt.Fprintln(e.stdout, "rewrap: run it again to retry what failed; keep the old key until it reports 0 failed and exits 0")
 					var what []string
 					if st.Failed > 0 {

@@ -99,7 +99,7 @@ func TestRewrapKMSRotation(t *testing.T) {
 	decrypts := srv.Calls("Decrypt")
 	r = h.run(env, "", "verify")
 	require.Equal(t, exitOK, r.code, r.out)
-	require.Equal(t, "verified 9 records: 9 ok, 0 failed, 0 gone\n", r.out)
+	require.Equal(t, "verified 9 records: 9 ok, 0 failed, 0 gone; history off\n", r.out)
 	require.GreaterOrEqual(t, srv.Calls("Decrypt")-decrypts, 9, "verify opened every record through KMS")
 
 	// Disabling the new key instead makes verify fail for every record.

@@ -146,12 +146,12 @@ func TestStoresRoundTrip(t *testing.T) {
 			withKeys := h.with(envLocalKeys, "k="+keyB64)
 			r = h.run(withKeys, "", "verify")
 			require.Equal(t, exitOK, r.code, r.errOut)
-			require.Equal(t, "verified 9 records: 9 ok, 0 failed, 0 gone\n", r.out)
+			require.Equal(t, "verified 9 records: 9 ok, 0 failed, 0 gone; history off\n", r.out)
 
 			file := filepath.Join(t.TempDir(), "backup.jsonl")
 			r = h.run(h.env, "", "export", "-o", file)
 			require.Equal(t, exitOK, r.code, r.errOut)
-			require.Contains(t, r.errOut, "exported 9 records from store ")
+			require.Contains(t, r.errOut, "exported 9 records and 0 history entries from store ")
 			data, err := os.ReadFile(file)
 			require.NoError(t, err)
 			h.noSecret(string(data), "backup file")
@@ -177,7 +177,7 @@ func TestStoresRoundTrip(t *testing.T) {
 				}
 				r = h.run(dstEnv, "", "import", "-i", file)
 				require.Equal(t, exitOK, r.code, r.errOut)
-				require.Contains(t, r.out, "imported 9 records into store ")
+				require.Contains(t, r.out, "imported 9 records and 0 history entries into store ")
 				sameRecords(t, want, rawRecordsURL(t, dst.u))
 				r = h.run(h.with(envStore, dst.u, envLocalKeys, "k="+keyB64), "", "verify")
 				require.Equal(t, exitOK, r.code, r.errOut)
