@@ -2,7 +2,6 @@ package installstore
 
 import (
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -224,29 +223,149 @@ func invalidf(format string, args ...any) error {
 	return fmt.Errorf("installstore: %w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
 
-// Clone returns a deep copy of the installation (nil for nil).
+// Clone returns a deep copy of the installation (nil for nil). The copy,
+// its Bot, its IncomingWebhook and both scope lists share one allocation
+// (for up to 64 scopes in all): Clone is on every read's path. The scope
+// slices are capacity-capped, so appending to one never writes into the
+// other.
 func (i *Installation) Clone() *Installation {
 	if i == nil {
 		return nil
 	}
-	c := *i
-	c.Bot = i.Bot.Clone()
-	c.User.Scopes = slices.Clone(i.User.Scopes)
-	if i.IncomingWebhook != nil {
-		w := *i.IncomingWebhook
-		c.IncomingWebhook = &w
+	n := len(i.User.Scopes)
+	if i.Bot != nil {
+		n += len(i.Bot.Scopes)
 	}
-	return &c
+	switch {
+	case n == 0:
+		return cloneInstallation(i, n, func(a *[0]string) []string { return a[:] })
+	case n <= 2:
+		return cloneInstallation(i, n, func(a *[2]string) []string { return a[:] })
+	case n <= 4:
+		return cloneInstallation(i, n, func(a *[4]string) []string { return a[:] })
+	case n <= 6:
+		return cloneInstallation(i, n, func(a *[6]string) []string { return a[:] })
+	case n <= 8:
+		return cloneInstallation(i, n, func(a *[8]string) []string { return a[:] })
+	case n <= 12:
+		return cloneInstallation(i, n, func(a *[12]string) []string { return a[:] })
+	case n <= 16:
+		return cloneInstallation(i, n, func(a *[16]string) []string { return a[:] })
+	case n <= 24:
+		return cloneInstallation(i, n, func(a *[24]string) []string { return a[:] })
+	case n <= 32:
+		return cloneInstallation(i, n, func(a *[32]string) []string { return a[:] })
+	case n <= 48:
+		return cloneInstallation(i, n, func(a *[48]string) []string { return a[:] })
+	case n <= 64:
+		return cloneInstallation(i, n, func(a *[64]string) []string { return a[:] })
+	default: // the scopes get an allocation of their own
+		return cloneInstallation(i, n, func(a *[0]string) []string { return a[:] })
+	}
 }
 
-// Clone returns a deep copy of the bot (nil for nil).
+// cloneInstallation is Clone with room for n scopes in an array A, which
+// slots slices (a shorter one gets an allocation of its own). The box holds
+// a Bot and an IncomingWebhook only when i has them.
+func cloneInstallation[A any](i *Installation, n int, slots func(*A) []string) *Installation {
+	var c *Installation
+	var scopes []string
+	switch {
+	case i.Bot != nil && i.IncomingWebhook == nil:
+		box := new(struct {
+			inst   Installation
+			bot    Bot
+			scopes A
+		})
+		box.inst, box.bot = *i, *i.Bot
+		c, scopes = &box.inst, slots(&box.scopes)
+		c.Bot = &box.bot
+	case i.Bot != nil:
+		box := new(struct {
+			inst   Installation
+			bot    Bot
+			hook   IncomingWebhook
+			scopes A
+		})
+		box.inst, box.bot, box.hook = *i, *i.Bot, *i.IncomingWebhook
+		c, scopes = &box.inst, slots(&box.scopes)
+		c.Bot, c.IncomingWebhook = &box.bot, &box.hook
+	case i.IncomingWebhook == nil:
+		box := new(struct {
+			inst   Installation
+			scopes A
+		})
+		box.inst = *i
+		c, scopes = &box.inst, slots(&box.scopes)
+	default:
+		box := new(struct {
+			inst   Installation
+			hook   IncomingWebhook
+			scopes A
+		})
+		box.inst, box.hook = *i, *i.IncomingWebhook
+		c, scopes = &box.inst, slots(&box.scopes)
+		c.IncomingWebhook = &box.hook
+	}
+	if len(scopes) < n {
+		scopes = make([]string, n)
+	}
+	if c.Bot != nil {
+		c.Bot.Scopes, scopes = copyScopes(scopes, i.Bot.Scopes)
+	}
+	c.User.Scopes, _ = copyScopes(scopes, i.User.Scopes)
+	return c
+}
+
+// Clone returns a deep copy of the bot (nil for nil), in one allocation
+// with its scopes (up to 64).
 func (b *Bot) Clone() *Bot {
 	if b == nil {
 		return nil
 	}
-	c := *b
-	c.Scopes = slices.Clone(b.Scopes)
-	return &c
+	switch n := len(b.Scopes); {
+	case n == 0:
+		return cloneBot(b, func(a *[0]string) []string { return a[:] })
+	case n <= 2:
+		return cloneBot(b, func(a *[2]string) []string { return a[:] })
+	case n <= 4:
+		return cloneBot(b, func(a *[4]string) []string { return a[:] })
+	case n <= 8:
+		return cloneBot(b, func(a *[8]string) []string { return a[:] })
+	case n <= 16:
+		return cloneBot(b, func(a *[16]string) []string { return a[:] })
+	case n <= 32:
+		return cloneBot(b, func(a *[32]string) []string { return a[:] })
+	case n <= 64:
+		return cloneBot(b, func(a *[64]string) []string { return a[:] })
+	default:
+		return cloneBot(b, func(a *[0]string) []string { return a[:] })
+	}
+}
+
+// cloneBot is Bot.Clone with room for the scopes in an array A.
+func cloneBot[A any](b *Bot, slots func(*A) []string) *Bot {
+	box := new(struct {
+		bot    Bot
+		scopes A
+	})
+	box.bot = *b
+	scopes := slots(&box.scopes)
+	if len(scopes) < len(b.Scopes) {
+		scopes = make([]string, len(b.Scopes))
+	}
+	box.bot.Scopes, _ = copyScopes(scopes, b.Scopes)
+	return &box.bot
+}
+
+// copyScopes copies src to the front of buf, and returns the copy
+// (capacity-capped; nil for nil, as slices.Clone) and the rest of buf.
+func copyScopes(buf, src []string) (dst, rest []string) {
+	if src == nil {
+		return nil, buf
+	}
+	n := copy(buf, src)
+	return buf[:n:n], buf[n:]
 }
 
 // Secrets calls fn with a pointer to each non-nil secret field of the
