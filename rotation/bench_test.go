@@ -185,3 +185,50 @@ func BenchmarkAuthorizeHot(b *testing.B) {
 		}
 	}
 }
+
+// TestAuthorizeHotReturnsCopies guards what BenchmarkAuthorizeHot measures:
+// over the record cache, each Authorize hands out its own copy, so a caller
+// writing into the installation it got (tokens, scopes, webhook) changes
+// nothing for the next caller.
+func TestAuthorizeHotReturnsCopies(t *testing.T) {
+	ctx := context.Background()
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": bytes.Repeat([]byte{7}, 32)}, "k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := crypto.NewStore(memory.New(), keys, crypto.WithDataKeyCache(time.Hour, 100), crypto.WithRecordCache(time.Minute, 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := storetest.Fixture("", "T1", "U1", "hot")
+	inst.Bot.ExpiresAt = time.Now().Add(365 * 24 * time.Hour)
+	inst.User.ExpiresAt = inst.Bot.ExpiresAt
+	if err := store.StoreInstallation(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := New(store, WithClientCredentials(testClientID, installstore.NewSecret(testClientSecret)), WithSlackAPIURL("http://127.0.0.1:1/api/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := installstore.Query{TeamID: "T1"}
+	want, err := ref.Authorize(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		got, err := ref.Authorize(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		storetest.Equal(t, want, got, "every caller gets the same installation")
+		got.Bot.Token, got.User.Token = installstore.NewSecret("xoxb-test-mutated"), installstore.NewSecret("xoxp-test-mutated")
+		got.Bot.ExpiresAt = time.Time{}
+		got.Bot.Scopes[0], got.User.Scopes[0] = "mutated", "mutated"
+		got.Bot.Scopes = append(got.Bot.Scopes, "appended")
+		got.IncomingWebhook.URL = installstore.NewSecret("https://hooks.slack.invalid/mutated")
+		got.Bot = nil
+	}
+	if s := ref.Stats(); s != (Stats{}) {
+		t.Fatalf("the hot path refreshed: %+v", s)
+	}
+}
