@@ -3,6 +3,7 @@ package crypto
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,16 +66,19 @@ func freshRead(ctx context.Context) bool {
 
 // recordCache is the cache of WithRecordCache.
 type recordCache struct {
-	now    func() time.Time
-	maxAge time.Duration
+	now       func() time.Time
+	realClock bool // now is time.Now: fresh reads the monotonic clock only
+	maxAge    time.Duration
 
 	mu      sync.Mutex    // held by writers: put, invalidate; guards the indexes
 	gen     atomic.Uint64 // bumped by every invalidation
-	entries *clockCache[installstore.Query, *recordEntry]
+	entries *clockCache[installstore.Query, recordEntry]
 	byTeam  map[string]map[installstore.Query]struct{}
 	byEnt   map[string]map[installstore.Query]struct{}
 }
 
+// recordEntry is a cached record, held by value in the cache's slots: a
+// hit follows no pointer before the installation it copies.
 type recordEntry struct {
 	q       installstore.Query
 	inst    *installstore.Installation // opened; cloned on the way out
@@ -84,21 +88,31 @@ type recordEntry struct {
 func newRecordCache(c *config) *recordCache {
 	rc := &recordCache{
 		now: c.now, maxAge: c.recordMaxAge,
-		entries: newClockCache[installstore.Query, *recordEntry](c.recordEntries),
-		byTeam:  make(map[string]map[installstore.Query]struct{}),
-		byEnt:   make(map[string]map[installstore.Query]struct{}),
+		realClock: reflect.ValueOf(c.now).Pointer() == reflect.ValueOf(time.Now).Pointer(),
+		entries:   newClockCache[installstore.Query, recordEntry](c.recordEntries),
+		byTeam:    make(map[string]map[installstore.Query]struct{}),
+		byEnt:     make(map[string]map[installstore.Query]struct{}),
 	}
-	rc.entries.onEvict = func(e *recordEntry) { rc.unindex(e.q) } // under rc.mu: evictions happen in put
+	rc.entries.onEvict = func(e recordEntry) { rc.unindex(e.q) } // under rc.mu: evictions happen in put
 	return rc
 }
 
 // get returns a copy of q's fresh entry, or nil.
 func (rc *recordCache) get(q installstore.Query) *installstore.Installation {
 	e, ok := rc.entries.get(q)
-	if !ok || !rc.now().Before(e.expires) {
+	if !ok || !rc.fresh(e.expires) {
 		return nil
 	}
 	return e.inst.Clone()
+}
+
+// fresh reports whether expires is still ahead. With the real clock it
+// reads only the monotonic clock (time.Until), half the cost of time.Now.
+func (rc *recordCache) fresh(expires time.Time) bool {
+	if rc.realClock {
+		return time.Until(expires) > 0
+	}
+	return rc.now().Before(expires)
 }
 
 // put caches a copy of inst, opened from a read that began at generation
@@ -120,7 +134,7 @@ func (rc *recordCache) put(q installstore.Query, inst *installstore.Installation
 	if rc.gen.Load() != gen {
 		return // a write went by during the read: what it read may be stale
 	}
-	rc.entries.put(q, &recordEntry{q: q, inst: inst.Clone(), expires: expires}, func(old *recordEntry) bool { return !now.Before(old.expires) })
+	rc.entries.put(q, recordEntry{q: q, inst: inst.Clone(), expires: expires}, func(old recordEntry) bool { return !now.Before(old.expires) })
 	rc.index(q)
 }
 

@@ -2,9 +2,12 @@ package crypto_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -282,4 +285,110 @@ func TestRecordCacheBoundedInEntries(t *testing.T) {
 		}
 	}
 	require.Greater(t, inner.n.Load(), int64(5), "five tenants never fit in three entries")
+}
+
+// TestRecordCacheCopiesShareNothing: every shape of installation (with and
+// without bot, user scopes and webhook; scope lists from empty to past the
+// one-allocation copy's room) is served as a copy that shares nothing with
+// the cache or with another copy: a caller that writes into every field,
+// overwrites scopes or appends to them changes neither the next caller's
+// copy nor the other scope list of its own.
+func TestRecordCacheCopiesShareNothing(t *testing.T) {
+	scopes := func(prefix string, n int) []string {
+		if n < 0 {
+			return nil
+		}
+		s := make([]string, n)
+		for i := range s {
+			s[i] = fmt.Sprintf("%s:%d", prefix, i)
+		}
+		return s
+	}
+	c := newClock()
+	s := newCached(t, memory.New(), keyring(t, "k1", "k1"), c, time.Minute)
+	n := 0
+	for _, bot := range []bool{true, false} {
+		for _, hook := range []bool{true, false} {
+			for _, counts := range [][2]int{{-1, -1}, {0, 0}, {1, -1}, {2, 1}, {3, 3}, {7, 0}, {12, 20}, {40, 24}, {70, 3}} {
+				n++
+				team := fmt.Sprintf("T%d", n)
+				inst := storetest.Fixture("", team, "U1", "a")
+				inst.User.Scopes = scopes("user", counts[1])
+				if bot {
+					inst.Bot.Scopes = scopes("bot", counts[0])
+				} else {
+					inst.Bot = nil
+				}
+				if !hook {
+					inst.IncomingWebhook = nil
+				}
+				name := fmt.Sprintf("bot=%t hook=%t scopes=%v", bot, hook, counts)
+				require.NoError(t, s.StoreInstallation(bg, inst.Clone()), name)
+				q := installstore.Query{TeamID: team}
+				want, err := s.FetchInstallation(bg, q) // fills the cache
+				require.NoError(t, err, name)
+				got, err := s.FetchInstallation(bg, q)
+				require.NoError(t, err, name)
+				storetest.Equal(t, want, got, name)
+				require.Equal(t, want.User.Scopes == nil, got.User.Scopes == nil, "%s: nil stays nil, empty stays empty", name)
+
+				// The caller writes everywhere.
+				got.TeamName, got.User.ID, got.User.Token = "mutated", "U9", installstore.NewSecret("xoxp-test-mutated")
+				userScopes := slices.Clone(got.User.Scopes)
+				if got.Bot != nil {
+					require.Equal(t, want.Bot.Scopes == nil, got.Bot.Scopes == nil, "%s: nil stays nil, empty stays empty", name)
+					got.Bot.Token, got.Bot.ID = installstore.NewSecret("xoxb-test-mutated"), "B9"
+					for i := range got.Bot.Scopes {
+						got.Bot.Scopes[i] = "mutated"
+					}
+					got.Bot.Scopes = append(got.Bot.Scopes, "appended", "appended")
+					require.Equal(t, userScopes, got.User.Scopes, "%s: appending to the bot's scopes leaves the user's alone", name)
+				}
+				for i := range got.User.Scopes {
+					got.User.Scopes[i] = "mutated"
+				}
+				got.User.Scopes = append(got.User.Scopes, "appended")
+				if got.IncomingWebhook != nil {
+					got.IncomingWebhook.URL, got.IncomingWebhook.Channel = installstore.NewSecret("https://hooks.slack.invalid/mutated"), "#mutated"
+				}
+
+				again, err := s.FetchInstallation(bg, q)
+				require.NoError(t, err, name)
+				storetest.Equal(t, want, again, "%s: the next caller's copy is untouched", name)
+			}
+		}
+	}
+}
+
+// TestRecordCacheExpiresOnTheRealClock is TestRecordCacheServesFreshCopies's
+// expiry with the default clock (time.Now), which the cache reads through
+// the monotonic clock: in a synctest bubble, whose time moves only when
+// every goroutine sleeps.
+func TestRecordCacheExpiresOnTheRealClock(t *testing.T) {
+	keys := keyring(t, "k1", "k1")
+	synctest.Test(t, func(t *testing.T) {
+		inner := &reads{Store: memory.New()}
+		s := newStore(t, inner, keys, crypto.WithDataKeyCache(time.Minute, 100), crypto.WithRecordCache(30*time.Second, 100))
+		require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "a")))
+		q := installstore.Query{TeamID: "T1"}
+		_, err := s.FetchInstallation(bg, q)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, inner.n.Load())
+
+		time.Sleep(30*time.Second - time.Nanosecond)
+		_, err = s.FetchInstallation(bg, q)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, inner.n.Load(), "fresh: served from the cache")
+
+		time.Sleep(time.Nanosecond)
+		_, err = s.FetchInstallation(bg, q)
+		require.NoError(t, err)
+		require.EqualValues(t, 2, inner.n.Load(), "maxAge after the read: read again")
+
+		// The data key, cached since the first read, expires before this entry would.
+		time.Sleep(30 * time.Second)
+		_, err = s.FetchInstallation(bg, q)
+		require.NoError(t, err)
+		require.EqualValues(t, 3, inner.n.Load(), "the data key's maxAge bounds the entry")
+	})
 }
