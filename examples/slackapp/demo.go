@@ -9,8 +9,8 @@ import (
 	"net"
 	"time"
 
-	"github.com/installvault/installvault/examples/slackapp/internal/standin"
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/internal/fakeslack"
 	"github.com/installvault/installvault/oauth"
 	"github.com/installvault/installvault/rotation"
 )
@@ -50,7 +50,7 @@ type demo struct {
 	// URL is the app's base URL.
 	URL string
 	// Slack is the stand-in.
-	Slack *standin.Server
+	Slack *fakeslack.Server
 	// Stores are the app's sealed store and its backend (memory unless
 	// demoOptions chose one).
 	Stores *storeStack
@@ -84,13 +84,14 @@ func startDemo(ctx context.Context, o demoOptions) (*demo, error) {
 		_ = o.Listener.Close()
 		return nil, fmt.Errorf("demo: %w", err)
 	}
-	slack, err := standin.Start(standin.Config{
+	slack, err := fakeslack.Start(fakeslack.Config{
 		ClientID:      cfg.ClientID,
 		ClientSecret:  cfg.ClientSecret,
 		SigningSecret: cfg.SigningSecret,
 		RedirectURL:   base + oauth.DefaultRedirectPath,
 		EventsURL:     base + oauth.DefaultEventsPath,
 		TokenLifetime: o.TokenLifetime,
+		Tokens:        fakeslack.Rotating,
 		Logger:        o.Logger,
 	})
 	if err != nil {

@@ -1,10 +1,10 @@
-package standin_test
+package fakeslack_test
 
 import (
 	"fmt"
 	"time"
 
-	"github.com/installvault/installvault/examples/slackapp/internal/standin"
+	"github.com/installvault/installvault/internal/fakeslack"
 )
 
 // Sign computes Slack's request signature: the value of the
@@ -12,7 +12,7 @@ import (
 func ExampleSign() {
 	ts := time.Unix(1531420618, 0)
 	body := []byte("token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c")
-	fmt.Println(standin.Sign("8f742231b10e8888abcd99yyyzzz85a5", ts, body))
+	fmt.Println(fakeslack.Sign("8f742231b10e8888abcd99yyyzzz85a5", ts, body))
 	// Output:
 	// v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503
 }

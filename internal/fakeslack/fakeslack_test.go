@@ -1,4 +1,4 @@
-package standin_test
+package fakeslack_test
 
 import (
 	"context"
@@ -15,8 +15,8 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/stretchr/testify/require"
 
-	"github.com/installvault/installvault/examples/slackapp/internal/standin"
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/internal/fakeslack"
 )
 
 const (
@@ -46,7 +46,7 @@ type received struct {
 	events []map[string]any
 }
 
-func start(t *testing.T, c *clock) (*standin.Server, *received) {
+func start(t *testing.T, c *clock) (*fakeslack.Server, *received) {
 	t.Helper()
 	got := &received{}
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -70,12 +70,12 @@ func start(t *testing.T, c *clock) (*standin.Server, *received) {
 		got.mu.Unlock()
 	}))
 	t.Cleanup(app.Close)
-	cfg := standin.Config{ClientID: clientID, ClientSecret: installstore.NewSecret(clientSecret), SigningSecret: installstore.NewSecret(signingSecret),
-		RedirectURL: redirectURL, EventsURL: app.URL + "/slack/events"}
+	cfg := fakeslack.Config{ClientID: clientID, ClientSecret: installstore.NewSecret(clientSecret), SigningSecret: installstore.NewSecret(signingSecret),
+		RedirectURL: redirectURL, EventsURL: app.URL + "/slack/events", Tokens: fakeslack.Rotating}
 	if c != nil {
 		cfg.Now = c.Now
 	}
-	s, err := standin.Start(cfg)
+	s, err := fakeslack.Start(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	return s, got
@@ -84,7 +84,7 @@ func start(t *testing.T, c *clock) (*standin.Server, *received) {
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 // consent posts the consent form and returns the redirect's query.
-func consent(t *testing.T, s *standin.Server, decision, team, scope, userScope string) url.Values {
+func consent(t *testing.T, s *fakeslack.Server, decision, team, scope, userScope string) url.Values {
 	t.Helper()
 	resp, err := noRedirect.PostForm(s.AuthorizeURL(), url.Values{"client_id": {clientID}, "scope": {scope},
 		"user_scope": {userScope}, "redirect_uri": {redirectURL}, "state": {"st"}, "team": {team}, "decision": {decision}})
@@ -98,7 +98,7 @@ func consent(t *testing.T, s *standin.Server, decision, team, scope, userScope s
 	return u.Query()
 }
 
-func exchange(s *standin.Server, code, secret string) (*slack.OAuthV2Response, error) {
+func exchange(s *fakeslack.Server, code, secret string) (*slack.OAuthV2Response, error) {
 	return slack.GetOAuthV2ResponseContext(context.Background(), http.DefaultClient, clientID, secret, code, redirectURL,
 		slack.OAuthOptionAPIURL(s.APIURL()))
 }
@@ -215,8 +215,8 @@ func TestUninstallRevokesAndNotifies(t *testing.T) {
 	_, err = slack.RefreshOAuthV2TokenContext(context.Background(), http.DefaultClient, clientID, clientSecret,
 		resp.RefreshToken, slack.OAuthOptionAPIURL(s.APIURL()))
 	require.ErrorContains(t, err, "invalid_refresh_token")
-	require.ErrorIs(t, s.Uninstall(context.Background(), "T0DEMO00001"), standin.ErrNotInstalled)
-	require.ErrorIs(t, s.Mention(context.Background(), "T0DEMO00001", "hi"), standin.ErrNotInstalled)
+	require.ErrorIs(t, s.Uninstall(context.Background(), "T0DEMO00001"), fakeslack.ErrNotInstalled)
+	require.ErrorIs(t, s.Mention(context.Background(), "T0DEMO00001", "hi"), fakeslack.ErrNotInstalled)
 	require.False(t, s.Installed("T0DEMO00001"))
 
 	got.mu.Lock()
@@ -243,7 +243,7 @@ func TestEventsStampedAfterTheInstall(t *testing.T) {
 	ev := got.events[0]["event"].(map[string]any)
 	require.Equal(t, "app_mention", ev["type"])
 	require.Equal(t, "<@U0DEMOBOT01> hi", ev["text"])
-	require.Equal(t, standin.DemoChannel, ev["channel"])
+	require.Equal(t, fakeslack.DemoChannel, ev["channel"])
 }
 
 func TestAuthorizePage(t *testing.T) {
@@ -283,13 +283,21 @@ func TestAuthorizePage(t *testing.T) {
 }
 
 func TestStartRejectsConfig(t *testing.T) {
-	_, err := standin.Start(standin.Config{})
-	for _, f := range []string{"ClientID", "ClientSecret", "SigningSecret", "RedirectURL", "EventsURL"} {
+	_, err := fakeslack.Start(fakeslack.Config{})
+	for _, f := range []string{"ClientID", "ClientSecret"} {
 		require.ErrorContains(t, err, f)
 	}
-	_, err = standin.Start(standin.Config{ClientID: "x", ClientSecret: installstore.NewSecret("y"), SigningSecret: installstore.NewSecret("z"), RedirectURL: redirectURL,
-		EventsURL: redirectURL, TokenLifetime: -time.Second})
-	require.ErrorContains(t, err, "TokenLifetime")
+	for name, cfg := range map[string]fakeslack.Config{
+		"TokenLifetime": {TokenLifetime: -time.Second},
+		"RedirectURL":   {RedirectURL: "/slack/oauth_redirect"},
+		"EventsURL":     {EventsURL: "ftp://127.0.0.1/events"},
+		"Tokens":        {Tokens: fakeslack.TokenStyle(7)},
+		"workspace":     {Workspaces: []fakeslack.Workspace{{Name: "no IDs"}}},
+	} {
+		cfg.ClientID, cfg.ClientSecret = "x", installstore.NewSecret("y")
+		_, err = fakeslack.New(cfg)
+		require.ErrorContains(t, err, name)
+	}
 }
 
 // users.info, apps.uninstall and auth.revoke: what an app uses to check an

@@ -1,7 +1,8 @@
-package standin
+package fakeslack
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -16,6 +17,12 @@ type obj = map[string]any
 func answer(w http.ResponseWriter, v obj) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// raw writes a canned Web API answer.
+func raw(w http.ResponseWriter, js string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_, _ = io.WriteString(w, js)
 }
 
 // fail writes a Web API error answer.
@@ -35,10 +42,6 @@ func formToken(r *http.Request) string {
 // serveAccess is oauth.v2.access: the code exchange, or the refresh_token
 // grant.
 func (s *Server) serveAccess(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		fail(w, "invalid_form_data")
-		return
-	}
 	f := r.PostForm
 	id, secret := f.Get("client_id"), f.Get("client_secret")
 	if u, p, ok := r.BasicAuth(); ok {
@@ -58,10 +61,14 @@ func (s *Server) serveAccess(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.cfg.Now()
 	if f.Get("grant_type") == "refresh_token" {
-		s.refreshLocked(w, f.Get("refresh_token"), now)
+		s.refreshLocked(w, f.Get("refresh_token"), now, callNumber(r.Context()))
 		return
 	}
 	code := f.Get("code")
+	if canned, ok := s.scripts[code]; ok {
+		s.cannedLocked(w, code, canned, f.Get("redirect_uri"))
+		return
+	}
 	g := s.codes[code]
 	delete(s.codes, code) // single use, even when the rest is wrong
 	switch {
@@ -78,36 +85,47 @@ func (s *Server) serveAccess(w http.ResponseWriter, r *http.Request) {
 	t := s.team(ws.ID)
 	t.installed, t.scope, t.userScope = true, g.scope, g.userScope
 	s.stats.Exchanges++
-	resp := s.teamFields(ws)
+	resp := s.teamFields(ws.ID, ws.Name)
 	user := obj{"id": ws.UserID}
+	call := callNumber(r.Context())
 	if len(g.userScope) > 0 {
-		access, refresh := s.issueAccess(ws.ID, ws.UserID, g.userScope, now)
+		access, refresh := s.issueAccess(ws.ID, ws.UserID, g.userScope, now, call)
 		user = obj{"id": ws.UserID, "scope": strings.Join(g.userScope, ","), "access_token": access,
 			"token_type": "user", "refresh_token": refresh, "expires_in": s.expiresIn()}
 	}
 	resp["authed_user"] = user
 	if len(g.scope) > 0 {
-		access, refresh := s.issueAccess(ws.ID, "", g.scope, now)
+		access, refresh := s.issueAccess(ws.ID, "", g.scope, now, call)
 		resp["access_token"], resp["token_type"], resp["scope"] = access, "bot", strings.Join(g.scope, ",")
 		resp["bot_user_id"], resp["refresh_token"], resp["expires_in"] = ws.BotUserID, refresh, s.expiresIn()
 	}
-	s.cfg.Logger.Info("standin: oauth.v2.access: code exchanged", "team_id", ws.ID)
+	s.cfg.Logger.Info("fakeslack: oauth.v2.access: code exchanged", "team_id", ws.ID)
 	answer(w, resp)
 }
 
-// refreshLocked answers the refresh_token grant. s.mu is held.
-func (s *Server) refreshLocked(w http.ResponseWriter, refresh string, now time.Time) {
+// refreshLocked answers the refresh_token grant of call. s.mu is held.
+func (s *Server) refreshLocked(w http.ResponseWriter, refresh string, now time.Time, call int) {
 	g := s.refresh[refresh]
+	if g == nil && refresh != "" && !s.spent[refresh] && s.cfg.AcceptRefreshToken != nil && s.cfg.AcceptRefreshToken(refresh) {
+		g = &refreshGrant{}
+		if strings.Contains(refresh, "user") {
+			g.user = "U0UNKNOWN"
+		}
+		s.team("").installed = true
+	}
 	if g == nil || !s.team(g.team).installed {
 		s.stats.Rejected++
 		fail(w, "invalid_refresh_token")
 		return
 	}
-	delete(s.refresh, refresh) // single use: the answer carries the next one
+	if !s.reuse {
+		delete(s.refresh, refresh) // single use: the answer carries the next one
+		s.spent[refresh] = true
+	}
 	ws, _ := s.workspace(g.team)
-	access, next := s.issueAccess(g.team, g.user, g.scope, now)
+	access, next := s.issueAccess(g.team, g.user, g.scope, now, call)
 	s.stats.Refreshes++
-	resp := s.teamFields(ws)
+	resp := s.teamFields(g.team, ws.Name)
 	resp["access_token"], resp["refresh_token"], resp["expires_in"] = access, next, s.expiresIn()
 	resp["scope"] = strings.Join(g.scope, ",")
 	if g.user == "" {
@@ -117,23 +135,27 @@ func (s *Server) refreshLocked(w http.ResponseWriter, refresh string, now time.T
 		resp["token_type"] = "user"
 		resp["authed_user"] = obj{"id": g.user}
 	}
-	s.cfg.Logger.Info("standin: oauth.v2.access: token refreshed", "team_id", ws.ID, "user", g.user != "")
+	s.cfg.Logger.Info("fakeslack: oauth.v2.access: token refreshed", "team_id", g.team, "user", g.user != "")
 	answer(w, resp)
 }
 
 // teamFields are the fields every oauth.v2.access answer carries.
-func (s *Server) teamFields(ws Workspace) obj {
-	return obj{"ok": true, "app_id": s.cfg.AppID, "team": obj{"id": ws.ID, "name": ws.Name},
+func (s *Server) teamFields(id, name string) obj {
+	return obj{"ok": true, "app_id": s.cfg.AppID, "team": obj{"id": id, "name": name},
 		"enterprise": nil, "is_enterprise_install": false}
 }
 
+// expiresIn is expires_in of an issued token. s.mu is held.
 func (s *Server) expiresIn() int { return int(s.cfg.TokenLifetime / time.Second) }
 
 // serveAuthTest is auth.test.
 func (s *Server) serveAuthTest(w http.ResponseWriter, r *http.Request) {
-	_ = r.ParseForm()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if canned, ok := s.authTests[formToken(r)]; ok {
+		raw(w, canned)
+		return
+	}
 	tok, problem := s.checkToken(formToken(r), s.cfg.Now())
 	if problem != "" {
 		s.stats.Rejected++
@@ -141,7 +163,10 @@ func (s *Server) serveAuthTest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws, _ := s.workspace(tok.team)
-	resp := obj{"ok": true, "url": "https://" + ws.Domain + ".slack.com/", "team": ws.Name, "team_id": ws.ID,
+	if ws.Domain == "" {
+		ws.Domain = strings.ToLower(tok.team)
+	}
+	resp := obj{"ok": true, "url": "https://" + ws.Domain + ".slack.com/", "team": ws.Name, "team_id": tok.team,
 		"is_enterprise_install": false}
 	if tok.user == "" {
 		resp["user"], resp["user_id"], resp["bot_id"] = "demo-app", ws.BotUserID, ws.BotID
@@ -154,7 +179,6 @@ func (s *Server) serveAuthTest(w http.ResponseWriter, r *http.Request) {
 // servePostMessage is chat.postMessage: it records the message in the
 // token's workspace.
 func (s *Server) servePostMessage(w http.ResponseWriter, r *http.Request) {
-	_ = r.ParseForm()
 	token := formToken(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -181,18 +205,28 @@ func (s *Server) servePostMessage(w http.ResponseWriter, r *http.Request) {
 	t := s.team(ws.ID)
 	t.messages = append(t.messages, m)
 	s.stats.Posts++
-	s.cfg.Logger.Info("standin: chat.postMessage", "team_id", ws.ID, "channel", m.Channel)
+	s.cfg.Logger.Info("fakeslack: chat.postMessage", "team_id", ws.ID, "channel", m.Channel)
 	answer(w, obj{"ok": true, "channel": m.Channel, "ts": m.TS,
 		"message": obj{"type": "message", "user": author, "text": m.Text, "ts": m.TS, "bot_id": ws.BotID}})
 }
 
-// serveUserInfo is users.info: the installing user of the token's
-// workspace, with is_admin; it needs the users:read scope, as at Slack.
+// serveUserInfo is users.info: a user of the token's workspace (its
+// installing user, with is_admin, or its bot user), or one added with
+// AddUser; it needs the users:read scope, as at Slack. A token handed out
+// in a canned answer may ask about any added user.
 func (s *Server) serveUserInfo(w http.ResponseWriter, r *http.Request) {
-	_ = r.ParseForm()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tok, problem := s.checkToken(formToken(r), s.cfg.Now())
+	token, id := formToken(r), r.PostForm.Get("user")
+	if s.foreign[token] {
+		if u, ok := s.users[id]; ok {
+			answer(w, obj{"ok": true, "user": u.json()})
+			return
+		}
+		fail(w, "user_not_found")
+		return
+	}
+	tok, problem := s.checkToken(token, s.cfg.Now())
 	switch {
 	case problem != "":
 		s.stats.Rejected++
@@ -203,12 +237,13 @@ func (s *Server) serveUserInfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws, _ := s.workspace(tok.team)
-	switch r.PostForm.Get("user") {
-	case ws.UserID:
-		answer(w, obj{"ok": true, "user": obj{"id": ws.UserID, "team_id": ws.ID, "name": ws.UserName,
-			"is_admin": ws.UserIsAdmin, "is_owner": false, "is_primary_owner": false, "is_bot": false}})
-	case ws.BotUserID:
+	switch u, added := s.users[id]; {
+	case id == ws.UserID:
+		answer(w, obj{"ok": true, "user": User{ID: ws.UserID, TeamID: ws.ID, Name: ws.UserName, IsAdmin: ws.UserIsAdmin}.json()})
+	case id == ws.BotUserID:
 		answer(w, obj{"ok": true, "user": obj{"id": ws.BotUserID, "team_id": ws.ID, "name": "demo-app", "is_bot": true}})
+	case added && (u.TeamID == "" || u.TeamID == tok.team):
+		answer(w, obj{"ok": true, "user": u.json()})
 	default:
 		fail(w, "user_not_found")
 	}
@@ -219,12 +254,16 @@ func (s *Server) serveUserInfo(w http.ResponseWriter, r *http.Request) {
 // workspace (every token revoked). Unlike an uninstall from Slack's UI
 // ([Server.Uninstall]) it sends no app_uninstalled: the app asked for it.
 func (s *Server) serveAppsUninstall(w http.ResponseWriter, r *http.Request) {
-	_ = r.ParseForm()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r.PostForm.Get("client_id") != s.cfg.ClientID || r.PostForm.Get("client_secret") != s.cfg.ClientSecret.Reveal() {
 		s.stats.Rejected++
 		fail(w, "invalid_client_id")
+		return
+	}
+	if s.foreign[formToken(r)] {
+		s.stats.AppUninstalls++
+		answer(w, obj{"ok": true})
 		return
 	}
 	tok, problem := s.checkToken(formToken(r), s.cfg.Now())
@@ -235,15 +274,19 @@ func (s *Server) serveAppsUninstall(w http.ResponseWriter, r *http.Request) {
 	}
 	s.revokeTeam(tok.team)
 	s.stats.AppUninstalls++
-	s.cfg.Logger.Info("standin: apps.uninstall", "team_id", tok.team)
+	s.cfg.Logger.Info("fakeslack: apps.uninstall", "team_id", tok.team)
 	answer(w, obj{"ok": true})
 }
 
 // serveAuthRevoke is auth.revoke: it revokes the calling token.
 func (s *Server) serveAuthRevoke(w http.ResponseWriter, r *http.Request) {
-	_ = r.ParseForm()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.foreign[formToken(r)] {
+		s.stats.Revokes++
+		answer(w, obj{"ok": true, "revoked": true})
+		return
+	}
 	tok, problem := s.checkToken(formToken(r), s.cfg.Now())
 	if problem != "" {
 		s.stats.Rejected++
@@ -252,13 +295,8 @@ func (s *Server) serveAuthRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 	tok.revoked = true
 	s.stats.Revokes++
-	s.cfg.Logger.Info("standin: auth.revoke", "team_id", tok.team, "user", tok.user != "")
+	s.cfg.Logger.Info("fakeslack: auth.revoke", "team_id", tok.team, "user", tok.user != "")
 	answer(w, obj{"ok": true, "revoked": true})
-}
-
-// serveUnknownMethod answers methods the stand-in does not implement.
-func (s *Server) serveUnknownMethod(w http.ResponseWriter, _ *http.Request) {
-	fail(w, "unknown_method")
 }
 
 // nextTS returns a message timestamp, unique within the server. s.mu is held.

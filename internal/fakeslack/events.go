@@ -1,4 +1,4 @@
-package standin
+package fakeslack
 
 import (
 	"bytes"
@@ -15,8 +15,13 @@ import (
 	"time"
 )
 
-// ErrNotInstalled: the app is not installed in the workspace.
-var ErrNotInstalled = errors.New("standin: app not installed in this workspace")
+var (
+	// ErrNotInstalled: the app is not installed in the workspace.
+	ErrNotInstalled = errors.New("fakeslack: app not installed in this workspace")
+	// ErrNoEvents: the fake has no Config.EventsURL or no
+	// Config.SigningSecret to deliver events with.
+	ErrNoEvents = errors.New("fakeslack: no EventsURL and SigningSecret to deliver events")
+)
 
 // Sign returns Slack's request signature of body sent at ts:
 // "v0=" + hex(HMAC-SHA256(signingSecret, "v0:" + ts + ":" + body)).
@@ -64,6 +69,9 @@ func (s *Server) Uninstall(ctx context.Context, teamID string) error {
 // it would delete, so the event is stamped (and sent) after the second in
 // which tokens were last issued for the workspace.
 func (s *Server) deliver(ctx context.Context, ws Workspace, event map[string]any) error {
+	if s.cfg.EventsURL == "" || s.cfg.SigningSecret.IsZero() {
+		return fmt.Errorf("fakeslack: deliver %s to %s: %w", event["type"], ws.ID, ErrNoEvents)
+	}
 	s.mu.Lock()
 	last := s.team(ws.ID).lastIssue
 	s.seq++
@@ -75,7 +83,7 @@ func (s *Server) deliver(ctx context.Context, ws Workspace, event map[string]any
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
-			return fmt.Errorf("standin: deliver %s to %s: %w", event["type"], ws.ID, ctx.Err())
+			return fmt.Errorf("fakeslack: deliver %s to %s: %w", event["type"], ws.ID, ctx.Err())
 		}
 		now = s.cfg.Now()
 	}
@@ -93,11 +101,11 @@ func (s *Server) deliver(ctx context.Context, ws Workspace, event map[string]any
 		"is_ext_shared_channel": false,
 	})
 	if err != nil {
-		return fmt.Errorf("standin: encode %s event: %w", event["type"], err)
+		return fmt.Errorf("fakeslack: encode %s event: %w", event["type"], err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.EventsURL, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("standin: deliver %s to %s: %w", event["type"], ws.ID, err)
+		return fmt.Errorf("fakeslack: deliver %s to %s: %w", event["type"], ws.ID, err)
 	}
 	sent := s.cfg.Now()
 	req.Header.Set("Content-Type", "application/json")
@@ -105,17 +113,17 @@ func (s *Server) deliver(ctx context.Context, ws Workspace, event map[string]any
 	req.Header.Set("X-Slack-Signature", Sign(s.cfg.SigningSecret.Reveal(), sent, body))
 	resp, err := s.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("standin: deliver %s to %s: %w", event["type"], ws.ID, err)
+		return fmt.Errorf("fakeslack: deliver %s to %s: %w", event["type"], ws.ID, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("standin: deliver %s to %s: the app answered %s", event["type"], ws.ID, resp.Status)
+		return fmt.Errorf("fakeslack: deliver %s to %s: the app answered %s", event["type"], ws.ID, resp.Status)
 	}
 	s.mu.Lock()
 	s.stats.Events++
 	s.mu.Unlock()
-	s.cfg.Logger.Info("standin: event delivered", "team_id", ws.ID, "type", event["type"])
+	s.cfg.Logger.Info("fakeslack: event delivered", "team_id", ws.ID, "type", event["type"])
 	return nil
 }
 

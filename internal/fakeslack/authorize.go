@@ -1,11 +1,8 @@
-package standin
+package fakeslack
 
 import (
 	"net/http"
 	"net/url"
-	"strings"
-
-	"github.com/installvault/installvault/installstore"
 )
 
 // authorizeRequest is a validated /oauth/v2/authorize request.
@@ -36,20 +33,36 @@ func (s *Server) parseAuthorize(v url.Values) (*authorizeRequest, string) {
 		return nil, "Invalid client_id parameter"
 	case len(req.Scope) == 0 && len(req.UserScope) == 0:
 		return nil, "Invalid permissions requested: no scope"
-	case req.RedirectURI != "" && req.RedirectURI != s.cfg.RedirectURL:
+	case s.cfg.RedirectURL != "" && req.RedirectURI != "" && req.RedirectURI != s.cfg.RedirectURL:
 		return nil, "redirect_uri did not match any configured URIs"
 	}
 	if req.RedirectURI == "" {
 		req.RedirectURI = s.cfg.RedirectURL
 	}
+	if u, err := url.Parse(req.RedirectURI); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, "Invalid redirect_uri parameter"
+	}
 	return req, ""
 }
 
-// serveAuthorize is the consent page.
+// serveAuthorize is the consent page, or with Config.AutoApprove an
+// approval for the workspace the team parameter names (default: the
+// first).
 func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.lastAuth = r.URL.Query()
+	s.mu.Unlock()
 	req, problem := s.parseAuthorize(r.URL.Query())
 	if problem != "" {
 		render(w, http.StatusBadRequest, errorPage, problem)
+		return
+	}
+	if s.cfg.AutoApprove {
+		team := req.Team
+		if _, ok := s.workspace(team); !ok {
+			team = s.cfg.Workspaces[0].ID
+		}
+		s.decide(w, r, req, true, team)
 		return
 	}
 	render(w, http.StatusOK, authorizePage, struct {
@@ -66,27 +79,41 @@ func (s *Server) serveDecision(w http.ResponseWriter, r *http.Request) {
 		render(w, http.StatusBadRequest, errorPage, "Malformed form")
 		return
 	}
+	s.mu.Lock()
+	s.lastAuth = r.PostForm
+	s.mu.Unlock()
 	req, problem := s.parseAuthorize(r.PostForm)
 	if problem != "" {
 		render(w, http.StatusBadRequest, errorPage, problem)
 		return
 	}
-	back, _ := url.Parse(req.RedirectURI) // validated against cfg by parseAuthorize
+	s.decide(w, r, req, r.PostForm.Get("decision") == "allow", r.PostForm.Get("team"))
+}
+
+// decide redirects to the app with a code for team (allow), or with
+// error=access_denied. A code given to GrantCode is handed out whatever
+// the team.
+func (s *Server) decide(w http.ResponseWriter, r *http.Request, req *authorizeRequest, allow bool, team string) {
+	back, _ := url.Parse(req.RedirectURI) // validated by parseAuthorize
 	q := back.Query()
-	if r.PostForm.Get("decision") != "allow" {
+	if !allow {
 		q.Set("error", "access_denied")
 	} else {
-		ws, ok := s.workspace(r.PostForm.Get("team"))
-		if !ok {
-			render(w, http.StatusBadRequest, errorPage, "Unknown workspace")
-			return
-		}
-		code := random(strings.ReplaceAll(s.cfg.ClientID, ".", "") + ".demo-code-")
 		s.mu.Lock()
-		s.codes[code] = &codeGrant{team: ws.ID, scope: req.Scope, userScope: req.UserScope,
-			redirectURI: req.RedirectURI, expires: s.cfg.Now().Add(codeLifetime)}
-		s.issued = append(s.issued, installstore.NewSecret(code))
+		code := s.nextCode
 		s.mu.Unlock()
+		if code == "" {
+			ws, ok := s.workspace(team)
+			if !ok {
+				render(w, http.StatusBadRequest, errorPage, "Unknown workspace")
+				return
+			}
+			s.mu.Lock()
+			code = s.newCode()
+			s.codes[code] = &codeGrant{team: ws.ID, scope: req.Scope, userScope: req.UserScope,
+				redirectURI: req.RedirectURI, expires: s.cfg.Now().Add(codeLifetime)}
+			s.mu.Unlock()
+		}
 		q.Set("code", code)
 	}
 	if req.State != "" {

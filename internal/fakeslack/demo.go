@@ -1,4 +1,4 @@
-package standin
+package fakeslack
 
 import (
 	"net/http"
@@ -28,7 +28,7 @@ func (s *Server) serveMention(w http.ResponseWriter, r *http.Request) {
 		text = "hello"
 	}
 	if err := s.Mention(r.Context(), team, text); err != nil {
-		s.cfg.Logger.Warn("standin: demo mention failed", "team_id", team, "error", err)
+		s.cfg.Logger.Warn("fakeslack: demo mention failed", "team_id", team, "error", err)
 		render(w, http.StatusBadGateway, errorPage, err.Error())
 		return
 	}
@@ -40,7 +40,7 @@ func (s *Server) serveMention(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serveUninstall(w http.ResponseWriter, r *http.Request) {
 	team := r.FormValue("team")
 	if err := s.Uninstall(r.Context(), team); err != nil {
-		s.cfg.Logger.Warn("standin: demo uninstall failed", "team_id", team, "error", err)
+		s.cfg.Logger.Warn("fakeslack: demo uninstall failed", "team_id", team, "error", err)
 		render(w, http.StatusBadGateway, errorPage, err.Error())
 		return
 	}

@@ -1,4 +1,4 @@
-package standin
+package fakeslack
 
 import (
 	"net/url"
