@@ -63,8 +63,7 @@ type Kept struct {
 	// installed after the event.
 	Bot bool
 	// Users are the users tokens_revoked listed whose installations were
-	// made after the event, in the order of the event (sorted, no
-	// duplicates).
+	// made after the event: sorted, without duplicates.
 	Users []string
 }
 
