@@ -18,7 +18,7 @@ func TestAuthorizeStormMakesOneRefresh(t *testing.T) {
 	e := newEnv(t)
 	e.install("T0ACME", "U0ADMIN", -time.Minute, 0) // expired: every caller waits for the refresh
 	release := make(chan struct{})
-	e.slack.set(func(f *fakeSlack) { f.onCall = func() { <-release } }) // hold the refresh until all have asked
+	e.slack.OnCall(access, func() { <-release }) // hold the refresh until all have asked
 	r := e.refresher(nil)
 
 	const n = 1000
@@ -121,7 +121,7 @@ func TestAuthorizeFailsClosedWhenExpired(t *testing.T) {
 		t.Run(fail, func(t *testing.T) {
 			e := newEnv(t)
 			e.install("T0ACME", "U0ADMIN", -time.Minute, 0) // already expired
-			e.slack.set(func(f *fakeSlack) { f.failWith = fail })
+			e.slack.failWith(fail)
 			r := e.refresher(nil)
 			inst, err := r.Authorize(context.Background(), acme)
 			require.ErrorIs(t, err, ErrRefreshFailed)
@@ -135,7 +135,7 @@ func TestAuthorizeFailsClosedWhenExpired(t *testing.T) {
 			// Within the safety margin counts as expired too.
 			e2 := newEnv(t)
 			e2.install("T0ACME", "U0ADMIN", 30*time.Second, 0)
-			e2.slack.set(func(f *fakeSlack) { f.failWith = fail })
+			e2.slack.failWith(fail)
 			inst, err = e2.refresher(nil).Authorize(context.Background(), acme)
 			require.ErrorIs(t, err, ErrRefreshFailed)
 			require.Nil(t, inst)
@@ -146,7 +146,7 @@ func TestAuthorizeFailsClosedWhenExpired(t *testing.T) {
 func TestAuthorizeServesValidTokenWhenRefreshFails(t *testing.T) {
 	e := newEnv(t)
 	e.install("T0ACME", "U0ADMIN", 30*time.Minute, 0)
-	e.slack.set(func(f *fakeSlack) { f.failWith = "500" })
+	e.slack.failWith("500")
 	r := e.refresher(nil)
 	inst, err := r.Authorize(context.Background(), acme)
 	require.NoError(t, err)
@@ -163,7 +163,7 @@ func TestAuthorizeServesValidTokenWhenRefreshFails(t *testing.T) {
 	noSecrets(t, "log", e.logs.String())
 
 	// Slack recovers: the next call after the failure backoff refreshes.
-	e.slack.set(func(f *fakeSlack) { f.failWith = "" })
+	e.slack.failWith("")
 	e.clock.advance(DefaultFailureBackoff)
 	_, err = r.Authorize(context.Background(), acme)
 	require.NoError(t, err)
@@ -178,7 +178,7 @@ func TestInvalidRefreshTokenNeedsReinstall(t *testing.T) {
 		t.Run(code, func(t *testing.T) {
 			e := newEnv(t)
 			e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
-			e.slack.set(func(f *fakeSlack) { f.failWith = code })
+			e.slack.failWith(code)
 			r := e.refresher(nil)
 			_, err := r.Authorize(context.Background(), acme)
 			require.ErrorIs(t, err, ErrReinstallRequired)
@@ -198,11 +198,11 @@ func TestInvalidRefreshTokenNeedsReinstall(t *testing.T) {
 			require.Zero(t, r.Stats().WriteBackLost, "no earlier refresh of this token was lost")
 
 			// A re-install (new refresh token) lifts the mark.
-			e.slack.set(func(f *fakeSlack) { f.failWith = "" })
+			e.slack.failWith("")
 			re := e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
 			re.Bot.RefreshToken = installstore.NewSecret("xoxe-test-bot-reinstalled")
 			require.NoError(t, e.store.StoreInstallation(context.Background(), re))
-			e.slack.allow("xoxe-test-bot-reinstalled")
+			e.allow("T0ACME", "xoxe-test-bot-reinstalled")
 			inst, err := r.Authorize(context.Background(), acme)
 			require.NoError(t, err)
 			require.Equal(t, "xoxb-test-bot-2", inst.Bot.Token.Reveal())
@@ -213,7 +213,7 @@ func TestInvalidRefreshTokenNeedsReinstall(t *testing.T) {
 func TestDeadRefreshTokenWhileStillValid(t *testing.T) {
 	e := newEnv(t)
 	e.install("T0ACME", "U0ADMIN", 30*time.Minute, 0)
-	e.slack.set(func(f *fakeSlack) { f.failWith = "invalid_refresh_token" })
+	e.slack.failWith("invalid_refresh_token")
 	r := e.refresher(nil)
 	for range 3 {
 		inst, err := r.Authorize(context.Background(), acme)
@@ -232,11 +232,9 @@ func TestDeadRefreshTokenWhileStillValid(t *testing.T) {
 func TestRefreshRacingDeleteStaysDeleted(t *testing.T) {
 	e := newEnv(t)
 	e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
-	e.slack.set(func(f *fakeSlack) {
-		f.onCall = func() { // app_uninstalled arrives while Slack answers
-			if err := e.store.DeleteInstallation(context.Background(), acme); err != nil {
-				t.Error(err)
-			}
+	e.slack.OnCall(access, func() { // app_uninstalled arrives while Slack answers
+		if err := e.store.DeleteInstallation(context.Background(), acme); err != nil {
+			t.Error(err)
 		}
 	})
 	r := e.refresher(nil)
@@ -252,9 +250,7 @@ func TestRefreshRacingDeleteStaysDeleted(t *testing.T) {
 func TestBotRevokedDuringRefresh(t *testing.T) {
 	e := newEnv(t)
 	e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
-	e.slack.set(func(f *fakeSlack) {
-		f.onCall = func() { _ = e.store.DeleteBot(context.Background(), acme) }
-	})
+	e.slack.OnCall(access, func() { _ = e.store.DeleteBot(context.Background(), acme) })
 	_, err := e.refresher(nil).Authorize(context.Background(), acme)
 	require.ErrorIs(t, err, installstore.ErrNotFound)
 	got, err := e.store.FetchInstallation(context.Background(), acme)
@@ -265,12 +261,10 @@ func TestBotRevokedDuringRefresh(t *testing.T) {
 func TestUnrelatedWriteDuringRefreshKeepsNewToken(t *testing.T) {
 	e := newEnv(t)
 	e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
-	e.slack.set(func(f *fakeSlack) {
-		f.onCall = func() { // another user installs meanwhile: the Version moves
-			other := &installstore.Installation{TeamID: "T0ACME", User: installstore.User{ID: "U0OTHER", Token: installstore.NewSecret("xoxp-test-other")}}
-			if err := e.store.StoreInstallation(context.Background(), other); err != nil {
-				t.Error(err)
-			}
+	e.slack.OnCall(access, func() { // another user installs meanwhile: the Version moves
+		other := &installstore.Installation{TeamID: "T0ACME", User: installstore.User{ID: "U0OTHER", Token: installstore.NewSecret("xoxp-test-other")}}
+		if err := e.store.StoreInstallation(context.Background(), other); err != nil {
+			t.Error(err)
 		}
 	})
 	r := e.refresher(nil)
@@ -324,7 +318,7 @@ func TestOrgWideInstallServesWorkspace(t *testing.T) {
 		Bot: &installstore.Bot{ID: "B0ORG", Token: installstore.NewSecret("xoxb-test-org"), RefreshToken: installstore.NewSecret("xoxe-test-bot-org"), ExpiresAt: e.clock.now().Add(time.Minute)},
 	}
 	require.NoError(t, e.store.StoreInstallation(context.Background(), org))
-	e.slack.allow("xoxe-test-bot-org")
+	e.allow("E0ORG", "xoxe-test-bot-org")
 	r := e.refresher(nil)
 	var wg sync.WaitGroup
 	for _, q := range []installstore.Query{{EnterpriseID: "E0ORG", TeamID: "T0A"}, {EnterpriseID: "E0ORG", TeamID: "T0B"}, {EnterpriseID: "E0ORG", IsEnterpriseInstall: true}} {
@@ -352,15 +346,15 @@ func TestAuthorizeErrors(t *testing.T) {
 	// A caller whose context ends stops waiting; the error is the context's.
 	e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
 	release := make(chan struct{})
-	e.slack.set(func(f *fakeSlack) { f.onCall = func() { <-release } })
+	called := make(chan struct{}, 1)
+	e.slack.OnCall(access, func() { called <- struct{}{}; <-release })
 	ctx, cancel := context.WithCancel(context.Background())
-	e.slack.set(func(f *fakeSlack) { f.called = make(chan struct{}, 1) })
 	done := make(chan error)
 	go func() {
 		_, err := r.Authorize(ctx, acme)
 		done <- err
 	}()
-	<-e.slack.called
+	<-called
 	cancel()
 	err = <-done
 	require.ErrorIs(t, err, context.Canceled)
@@ -394,11 +388,9 @@ func TestBotRefreshSurvivesCallerUserUninstall(t *testing.T) {
 	e.install("T0ACME", "U0ONE", -time.Minute, 0)
 	two := &installstore.Installation{TeamID: "T0ACME", User: installstore.User{ID: "U0TWO"}}
 	require.NoError(t, e.store.StoreInstallation(context.Background(), two)) // latest is U0TWO's now
-	e.slack.set(func(f *fakeSlack) {
-		f.onCall = func() { // U0ONE uninstalls while the bot refresh is in Slack
-			if err := e.store.DeleteInstallation(context.Background(), installstore.Query{TeamID: "T0ACME", UserID: "U0ONE"}); err != nil {
-				t.Error(err)
-			}
+	e.slack.OnCall(access, func() {                                          // U0ONE uninstalls while the bot refresh is in Slack
+		if err := e.store.DeleteInstallation(context.Background(), installstore.Query{TeamID: "T0ACME", UserID: "U0ONE"}); err != nil {
+			t.Error(err)
 		}
 	})
 	_, err := e.refresher(nil).Authorize(context.Background(), installstore.Query{TeamID: "T0ACME", UserID: "U0ONE"})

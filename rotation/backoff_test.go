@@ -37,7 +37,7 @@ func TestWriteBackRetriesWithCappedBackoffUntilStored(t *testing.T) {
 		const failures = 60
 		store := &timedUpdates{faultStore: newFaultStore(e.store)}
 		store.set(func(f *faultStore) { f.failUpdates = failures })
-		r := e.refresher(store, WithHTTPClient(e.slack.client()))
+		r := e.refresher(store, WithHTTPClient(e.slack.Client()))
 		inst, err := r.Authorize(context.Background(), acme)
 		require.NoError(t, err)
 		require.Equal(t, "xoxb-test-bot-1", inst.Bot.Token.Reveal())

@@ -15,7 +15,7 @@ import (
 // once.
 func TestShortTokenLifetimeWarnsOnce(t *testing.T) {
 	e := newEnv(t)
-	e.slack.set(func(f *fakeSlack) { f.expiresIn = 3600 }) // 1 h, inside the default 2 h margin
+	e.slack.SetTokenLifetime(time.Hour) // 1 h, inside the default 2 h margin
 	r := e.refresher(nil)
 	e.install("T0SHORT", "U1", time.Minute, 0)
 	e.install("T0SHORT2", "U1", time.Minute, 0)

@@ -90,7 +90,7 @@ func TestDynamoCrashedLeaseHolderIsTakenOver(t *testing.T) {
 		ID: "B1", Token: installstore.NewSecret("xoxb-test-expired"), RefreshToken: installstore.NewSecret("xoxe-test-bot-dyn"), ExpiresAt: e.clock.now().Add(-time.Minute),
 	}}
 	require.NoError(t, store.StoreInstallation(ctx, inst))
-	e.slack.allow("xoxe-test-bot-dyn")
+	e.allow("T0ACME", "xoxe-test-bot-dyn")
 	const ttl = 30 * time.Second
 	require.NoError(t, store.AcquireLease(ctx, leaseName(acme, partBot), "killed-replica", ttl))
 

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/internal/fakeslack"
 )
 
 // The cross-process storm: the parent runs the fake Slack and counts its
@@ -80,15 +81,13 @@ func xprocParent(t *testing.T, name string, backend *sharedBackend) {
 	}))
 	defer barrier.Close()
 	fake := newFakeSlack(t)
-	fake.allow("xoxe-test-bot-xproc")
+	fake.AddToken(fakeslack.Token{Team: team, Refresh: "xoxe-test-bot-xproc"})
 	var overlapped atomic.Bool
-	fake.set(func(f *fakeSlack) {
-		f.onCall = func() {
-			select {
-			case <-allStarted:
-				overlapped.Store(true)
-			case <-time.After(60 * time.Second):
-			}
+	fake.OnCall(access, func() {
+		select {
+		case <-allStarted:
+			overlapped.Store(true)
+		case <-time.After(60 * time.Second):
 		}
 	})
 

@@ -30,7 +30,7 @@ func TestRefreshThroughCryptoStore(t *testing.T) {
 		ID: "B1", Token: installstore.NewSecret("xoxb-test-old"), RefreshToken: installstore.NewSecret("xoxe-test-bot-sealed"), ExpiresAt: e.clock.now().Add(-time.Minute),
 	}}
 	require.NoError(t, sealed.StoreInstallation(context.Background(), inst))
-	e.slack.allow("xoxe-test-bot-sealed")
+	e.allow("T0ACME", "xoxe-test-bot-sealed")
 	r := e.refresher(sealed)
 	var wg sync.WaitGroup
 	for range 200 {
@@ -106,7 +106,7 @@ func TestFlightReadsPastTheRecordCache(t *testing.T) {
 		ID: "B1", Token: installstore.NewSecret("xoxb-test-old"), RefreshToken: installstore.NewSecret("xoxe-test-bot-cached"), ExpiresAt: e.clock.now().Add(-time.Minute),
 	}}
 	require.NoError(t, plain.StoreInstallation(ctx, inst))
-	e.slack.allow("xoxe-test-bot-cached")
+	e.allow("T0ACME", "xoxe-test-bot-cached")
 	_, err = cached.FetchInstallation(ctx, acme) // a's cache holds the expired token
 	require.NoError(t, err)
 
@@ -146,12 +146,12 @@ func TestRefreshDueKMSCallsFollowWhatIsDue(t *testing.T) {
 			ID: "B1", Token: installstore.NewSecret("xoxb-test-" + team), RefreshToken: installstore.NewSecret("xoxe-test-bot-" + team),
 			ExpiresAt: e.clock.now().Add(ttl),
 		}}
-		e.slack.allow(inst.Bot.RefreshToken.Reveal())
+		e.allow(team, inst.Bot.RefreshToken.Reveal())
 		require.NoError(t, writer.StoreInstallation(ctx, inst))
 	}
 
 	kms.ResetCalls()
-	r := e.refresher(newStack(), WithHTTPClient(e.slack.client())) // a fresh replica: cold data-key cache
+	r := e.refresher(newStack(), WithHTTPClient(e.slack.Client())) // a fresh replica: cold data-key cache
 	n, err := r.RefreshDue(ctx)
 	require.NoError(t, err)
 	require.Zero(t, n)
@@ -185,7 +185,7 @@ func TestKMSThrottlingNeverLosesARotatedToken(t *testing.T) {
 		ID: "B1", Token: installstore.NewSecret("xoxb-test-old"), RefreshToken: installstore.NewSecret("xoxe-test-bot-kms"), ExpiresAt: e.clock.now().Add(-time.Minute),
 	}}
 	require.NoError(t, sealed.StoreInstallation(ctx, inst))
-	e.slack.allow("xoxe-test-bot-kms")
+	e.allow("T0ACME", "xoxe-test-bot-kms")
 	r := e.refresher(sealed)
 
 	// KMS throttled while reading the expired token.
@@ -199,7 +199,7 @@ func TestKMSThrottlingNeverLosesARotatedToken(t *testing.T) {
 
 	// KMS throttled between Slack's answer and the write-back: the inline
 	// write and two background attempts fail (three SDK attempts each).
-	e.slack.set(func(f *fakeSlack) { f.onCall = func() { kms.Throttle(9) } })
+	e.slack.OnCall(access, func() { kms.Throttle(9) })
 	got, err = r.Authorize(ctx, acme)
 	require.NoError(t, err)
 	require.Equal(t, "xoxb-test-bot-1", got.Bot.Token.Reveal())

@@ -21,9 +21,7 @@ func TestClientCarriesBotToken(t *testing.T) {
 	require.NoError(t, err)
 	_, err = api.AuthTestContext(context.Background())
 	require.NoError(t, err)
-	e.slack.set(func(f *fakeSlack) {
-		require.Equal(t, 1, f.authCalls["xoxb-test-bot-1"], "the client uses the refreshed token")
-	})
+	require.Equal(t, []string{"xoxb-test-bot-1"}, e.slack.Tokens("auth.test"), "the client uses the refreshed token")
 
 	userOnly := &installstore.Installation{TeamID: "T0USERONLY", User: installstore.User{ID: "U1", Token: installstore.NewSecret("xoxp-test-u")}}
 	require.NoError(t, e.store.StoreInstallation(context.Background(), userOnly))
@@ -35,7 +33,7 @@ func TestDoRetriesOnceAfterTokenExpired(t *testing.T) {
 	e := newEnv(t)
 	e.install("T0ACME", "U0ADMIN", 5*time.Hour, 0)
 	// Slack expired the token earlier than we believed.
-	e.slack.set(func(f *fakeSlack) { f.expired["xoxb-test-initial-T0ACME"] = true })
+	e.slack.Expire("xoxb-test-initial-T0ACME")
 	r := e.refresher(nil)
 	var runs int
 	err := r.Do(context.Background(), acme, func(ctx context.Context, api *slack.Client) error {
@@ -109,7 +107,7 @@ func TestDoInvalidAuthOnlyForBelievedValidRotatingToken(t *testing.T) {
 func TestDoForcedRefreshFails(t *testing.T) {
 	e := newEnv(t)
 	e.install("T0ACME", "U0ADMIN", 5*time.Hour, 0)
-	e.slack.set(func(f *fakeSlack) { f.failWith = "500" })
+	e.slack.failWith("500")
 	r := e.refresher(nil)
 	runs := 0
 	err := r.Do(context.Background(), acme, func(context.Context, *slack.Client) error {
@@ -124,7 +122,7 @@ func TestDoForcedRefreshFails(t *testing.T) {
 func TestDoForcedRefreshTokenRejected(t *testing.T) {
 	e := newEnv(t)
 	e.install("T0ACME", "U0ADMIN", 5*time.Hour, 0)
-	e.slack.set(func(f *fakeSlack) { f.failWith = "invalid_refresh_token" })
+	e.slack.failWith("invalid_refresh_token")
 	r := e.refresher(nil)
 	runs := 0
 	fn := func(context.Context, *slack.Client) error {
@@ -145,7 +143,7 @@ func TestForcedAndNormalFlightsExcludeEachOther(t *testing.T) {
 	e.install("T0ACME", "U0ADMIN", 3*time.Hour, 0)
 	release := make(chan struct{})
 	called := make(chan struct{}, 2)
-	e.slack.set(func(f *fakeSlack) { f.onCall = func() { <-release }; f.called = called })
+	e.slack.OnCall(access, func() { called <- struct{}{}; <-release })
 	var once sync.Once
 	unblock := func() { once.Do(func() { close(release) }) }
 	defer unblock()                                  // a failing assertion must not leave Slack's handler blocked

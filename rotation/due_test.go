@@ -21,7 +21,7 @@ func (e *env) installMany(n int, ttl time.Duration) {
 			ID: "B1", Token: installstore.NewSecret("xoxb-test-" + team), RefreshToken: installstore.NewSecret("xoxe-test-bot-" + team),
 			ExpiresAt: e.clock.now().Add(ttl),
 		}}
-		e.slack.allow(inst.Bot.RefreshToken.Reveal())
+		e.allow(team, inst.Bot.RefreshToken.Reveal())
 		require.NoError(e.t, e.store.StoreInstallation(context.Background(), inst))
 	}
 }
@@ -42,14 +42,14 @@ func TestRefreshDueCostsWhatIsDue(t *testing.T) {
 				ID: "B1", Token: installstore.NewSecret("xoxb-test-" + tok), RefreshToken: installstore.NewSecret("xoxe-test-bot-" + tok),
 				ExpiresAt: e.clock.now().Add(ttl),
 			}}
-			e.slack.allow(inst.Bot.RefreshToken.Reveal())
+			e.allow(team, inst.Bot.RefreshToken.Reveal())
 			require.NoError(t, e.backend.StoreInstallation(ctx, inst))
 		}
 		for i := range tenants {
 			store(fmt.Sprintf("T%05d", i), fmt.Sprintf("T%05d", i), 10*time.Hour)
 		}
 		counted := newFaultStore(e.backend)
-		r := e.refresher(counted, WithHTTPClient(e.slack.client()))
+		r := e.refresher(counted, WithHTTPClient(e.slack.Client()))
 
 		n, err := r.RefreshDue(ctx)
 		require.NoError(t, err)
@@ -86,14 +86,14 @@ func TestPerTenantMemoryStaysBounded(t *testing.T) {
 	const tenants = 10_000
 	e := newEnv(t)
 	e.installMany(tenants, -time.Minute)
-	r := e.refresher(nil, WithHTTPClient(e.slack.client()), WithRunConcurrency(16))
-	e.slack.set(func(f *fakeSlack) { f.failWith = "500" })
+	r := e.refresher(nil, WithHTTPClient(e.slack.Client()), WithRunConcurrency(16))
+	e.slack.failWith("500")
 	n, err := r.RefreshDue(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, tenants, n)
 	require.Equal(t, tenants, r.recent.m.len(), "each failure is in its backoff")
 
-	e.slack.set(func(f *fakeSlack) { f.failWith = "" })
+	e.slack.failWith("")
 	e.clock.advance(DefaultFailureBackoff)
 	n, err = r.RefreshDue(context.Background())
 	require.NoError(t, err)

@@ -2,35 +2,30 @@ package rotation_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/internal/fakeslack"
 	"github.com/installvault/installvault/memory"
 	"github.com/installvault/installvault/rotation"
 )
 
 // Example shows an expired token refreshed once for 100 concurrent
-// requests, against a local stand-in for Slack's oauth.v2.access. (A token
-// still valid beyond the safety margin would be served at once and
-// refreshed in the background.)
+// requests, against a local fake of Slack's oauth.v2.access (this module's
+// internal fakeslack; in your tests, an httptest.Server answering
+// oauth.v2.access does). A token still valid beyond the safety margin
+// would be served at once and refreshed in the background.
 func Example() {
-	var calls atomic.Int64
-	slackAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := calls.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{
-			"ok": true, "token_type": "bot", "expires_in": 43200,
-			"access_token": fmt.Sprintf("xoxb-test-refreshed-%d", n), "refresh_token": fmt.Sprintf("xoxe-test-%d", n),
-		})
-	}))
+	slackAPI, err := fakeslack.Start(fakeslack.Config{ClientID: "0000.1111", ClientSecret: installstore.NewSecret("test-client-secret")})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer slackAPI.Close()
+	slackAPI.AddToken(fakeslack.Token{Team: "T0ACME", Refresh: "xoxe-test-old"}) // the refresh token Slack issued at install
 
 	ctx := context.Background()
 	store := memory.New() // in production: crypto.NewStore over a shared backend
@@ -44,7 +39,7 @@ func Example() {
 
 	refresher, err := rotation.New(store,
 		rotation.WithClientCredentials("0000.1111", installstore.NewSecret("test-client-secret")),
-		rotation.WithSlackAPIURL(slackAPI.URL+"/api/"),
+		rotation.WithSlackAPIURL(slackAPI.APIURL()),
 	)
 	if err != nil {
 		fmt.Println(err)
@@ -70,7 +65,7 @@ func Example() {
 	for _, t := range tokens {
 		distinct[t.Reveal()] = true
 	}
-	fmt.Println("refresh calls:", calls.Load())
+	fmt.Println("refresh calls:", slackAPI.Calls("oauth.v2.access"))
 	fmt.Println("distinct tokens:", len(distinct))
 	fmt.Println("token prints as:", tokens[0])
 	// Output:

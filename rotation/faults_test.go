@@ -142,7 +142,7 @@ func (e *env) installOn(team string, ttl time.Duration) *installstore.Installati
 		ID: "B1", Token: installstore.NewSecret("xoxb-test-initial-" + team), RefreshToken: installstore.NewSecret("xoxe-test-bot-initial-" + team),
 		ExpiresAt: e.clock.now().Add(ttl),
 	}}
-	e.slack.allow(inst.Bot.RefreshToken.Reveal())
+	e.allow(team, inst.Bot.RefreshToken.Reveal())
 	require.NoError(e.t, e.backend.StoreInstallation(context.Background(), inst))
 	return inst
 }
@@ -290,7 +290,7 @@ func TestRejectionUnverifiableDuringOutageIsNotADeadMark(t *testing.T) {
 	e.backend = e.store
 	faults := newFaultStore(e.store)
 	e.installOn("T0REJ", -time.Minute)
-	e.slack.set(func(f *fakeSlack) { f.failWith = "invalid_refresh_token" })
+	e.slack.failWith("invalid_refresh_token")
 	faults.set(func(f *faultStore) { f.failFetches, f.failAfter = 1, 2 }) // the re-read after Slack's answer
 	r := e.refresher(faults)
 	_, err := r.Authorize(context.Background(), installstore.Query{TeamID: "T0REJ"})
@@ -310,12 +310,10 @@ func TestSlowRefreshDoesNotBlockValidTokens(t *testing.T) {
 		go func() { returned.Wait(); close(allReturned) }()
 		// Slack takes 5 s, or less once every caller has its answer: a
 		// caller that waited for it would miss its 2 s deadline.
-		e.slack.set(func(f *fakeSlack) {
-			f.onCall = func() {
-				select {
-				case <-allReturned:
-				case <-time.After(5 * time.Second):
-				}
+		e.slack.OnCall(access, func() {
+			select {
+			case <-allReturned:
+			case <-time.After(5 * time.Second):
 			}
 		})
 		r := e.refresher(e.backend)
@@ -388,7 +386,7 @@ func TestLostWriteBackIsNamed(t *testing.T) {
 		// What the dying replica did, up to Slack's answer.
 		require.NoError(t, e.backend.AcquireLease(ctx, leaseName(q, partBot), "killed-replica", ttl))
 		require.NoError(t, e.backend.PutNonce(ctx, r.intentName(q, partBot, inst.Bot.RefreshToken), e.clock.now().Add(intentTTL)))
-		e.slack.set(func(f *fakeSlack) { delete(f.refresh, inst.Bot.RefreshToken.Reveal()) }) // Slack rotated it
+		e.slack.RevokeRefreshToken(inst.Bot.RefreshToken.Reveal()) // Slack rotated it
 		e.clock.advance(ttl + time.Second)
 
 		got, err := r.Authorize(ctx, q)

@@ -1,16 +1,15 @@
 package rotation
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/internal/fakeslack"
 	"github.com/installvault/installvault/memory"
 )
 
@@ -34,18 +33,17 @@ func FuzzRefreshResponse(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	// The answer comes from an in-memory transport, not a socket: thousands
-	// of executions per second would exhaust the loopback's ports.
-	var body []byte
-	hc := &http.Client{Transport: roundTripFunc(func(req *http.Request) (*http.Response, error) {
-		if req.URL.Path != "/api/oauth.v2.access" {
-			return nil, errors.New("unexpected path " + req.URL.Path)
-		}
-		return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Header: http.Header{"Content-Type": {"application/json"}},
-			Body: io.NopCloser(bytes.NewReader(body)), Request: req}, nil
-	})}
+	// The answer comes through the fake's in-memory client, not a socket:
+	// thousands of executions per second would exhaust the loopback's ports.
+	slackAPI, err := fakeslack.New(fakeslack.Config{ClientID: testClientID, ClientSecret: installstore.NewSecret(testClientSecret)})
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, answer []byte) {
-		body = answer
+		slackAPI.Handle(access, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(answer)
+		}))
 		c := newClock()
 		store := memory.New(memory.WithClock(c.now))
 		old := &installstore.Installation{TeamID: "T0FUZZ", Bot: &installstore.Bot{
@@ -54,7 +52,7 @@ func FuzzRefreshResponse(f *testing.F) {
 		if err := store.StoreInstallation(context.Background(), old); err != nil {
 			t.Fatal(err)
 		}
-		r, err := New(store, WithClientCredentials(testClientID, installstore.NewSecret(testClientSecret)), WithClock(c.now), WithSlackAPIURL("http://slack.invalid/api/"), WithHTTPClient(hc))
+		r, err := New(store, WithClientCredentials(testClientID, installstore.NewSecret(testClientSecret)), WithClock(c.now), WithSlackAPIURL(slackAPI.APIURL()), WithHTTPClient(slackAPI.Client()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +84,3 @@ func FuzzRefreshResponse(f *testing.F) {
 		}
 	})
 }
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/internal/fakeslack"
 	"github.com/installvault/installvault/memory"
 )
 
@@ -29,7 +30,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	c := newClock()
-	e := &env{t: t, slack: newFakeSlack(t), clock: c, store: memory.New(memory.WithClock(c.now)), logs: &syncBuffer{}}
+	e := &env{t: t, slack: newFakeSlackAt(t, c.now), clock: c, store: memory.New(memory.WithClock(c.now)), logs: &syncBuffer{}}
 	e.backend = e.store
 	return e
 }
@@ -53,7 +54,8 @@ func (e *env) refresher(store installstore.FullStore, opts ...Option) *Refresher
 
 // install stores an installation of team with a rotating bot token that
 // expires in botTTL and, when userTTL is non-zero, a rotating user token for
-// user that expires in userTTL. The fake accepts both refresh tokens.
+// user that expires in userTTL. The fake knows both tokens and accepts
+// both refresh tokens.
 func (e *env) install(team, user string, botTTL, userTTL time.Duration) *installstore.Installation {
 	e.t.Helper()
 	now := e.clock.now()
@@ -70,15 +72,20 @@ func (e *env) install(team, user string, botTTL, userTTL time.Duration) *install
 		User:      installstore.User{ID: user},
 		TokenType: "bot",
 	}
-	e.slack.allow(inst.Bot.RefreshToken.Reveal())
+	e.slack.AddToken(fakeslack.Token{Team: team, Access: inst.Bot.Token.Reveal(), Refresh: inst.Bot.RefreshToken.Reveal(), Expires: inst.Bot.ExpiresAt})
 	if userTTL != 0 {
 		inst.User.Token = installstore.NewSecret("xoxp-test-initial-" + team + "-" + user)
 		inst.User.RefreshToken = installstore.NewSecret("xoxe-test-user-initial-" + team + "-" + user)
 		inst.User.ExpiresAt = now.Add(userTTL)
-		e.slack.allow(inst.User.RefreshToken.Reveal())
+		e.slack.AddToken(fakeslack.Token{Team: team, User: user, Access: inst.User.Token.Reveal(), Refresh: inst.User.RefreshToken.Reveal(), Expires: inst.User.ExpiresAt})
 	}
 	require.NoError(e.t, e.store.StoreInstallation(context.Background(), inst))
 	return inst
+}
+
+// allow makes the fake accept refresh, a refresh token of team, once.
+func (e *env) allow(team, refresh string) {
+	e.slack.AddToken(fakeslack.Token{Team: team, Refresh: refresh})
 }
 
 // noSecrets fails if s holds a token or the client secret.

@@ -16,7 +16,7 @@ func TestReplicasShareOneRefresh(t *testing.T) {
 	e := newEnv(t)
 	e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
 	release := make(chan struct{})
-	e.slack.set(func(f *fakeSlack) { f.onCall = func() { <-release } })
+	e.slack.OnCall(access, func() { <-release })
 	// Four replicas over one store: the lease, not singleflight, dedupes them.
 	replicas := []*Refresher{e.refresher(nil), e.refresher(nil), e.refresher(nil), e.refresher(nil)}
 	var wg sync.WaitGroup
@@ -123,15 +123,13 @@ func TestTwoReplicasWithoutLeaseKeepOneResult(t *testing.T) {
 			a, b := e.refresher(unleased), e.refresher(unleased)
 			// b refreshes and writes while a is inside its Slack call.
 			var first atomic.Bool
-			e.slack.set(func(f *fakeSlack) {
-				f.onCall = func() {
-					if first.CompareAndSwap(false, true) {
-						if _, err := b.Authorize(context.Background(), acme); err != nil {
-							t.Error(err)
-						}
-						if tc.reused {
-							e.slack.allow("xoxe-test-bot-initial-T0ACME")
-						}
+			e.slack.OnCall(access, func() {
+				if first.CompareAndSwap(false, true) {
+					if _, err := b.Authorize(context.Background(), acme); err != nil {
+						t.Error(err)
+					}
+					if tc.reused {
+						e.allow("T0ACME", "xoxe-test-bot-initial-T0ACME")
 					}
 				}
 			})

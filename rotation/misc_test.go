@@ -22,7 +22,7 @@ func TestSafetyMargin(t *testing.T) {
 	}{{0, true}, {5 * time.Minute, false}} {
 		e := newEnv(t)
 		e.install("T0ACME", "U0ADMIN", 3*time.Minute, 0)
-		e.slack.set(func(f *fakeSlack) { f.failWith = "500" })
+		e.slack.failWith("500")
 		var opts []Option
 		if c.margin != 0 {
 			opts = append(opts, WithSafetyMargin(c.margin))
@@ -91,14 +91,14 @@ func TestMeterProviderCountsOutcomes(t *testing.T) {
 	e := newEnv(t)
 	e.install("T0ACME", "U0ADMIN", 30*time.Minute, 0)
 	rec := &recCounter{n: map[string]int64{}}
-	e.slack.set(func(f *fakeSlack) { f.failWith = "500" })
+	e.slack.failWith("500")
 	r := e.refresher(nil, WithMeterProvider(recProvider{c: rec}))
 	_, err := r.Authorize(context.Background(), acme)
 	require.NoError(t, err)
 	e.wait(r)
 	_, err = r.Authorize(context.Background(), acme) // within the backoff
 	require.NoError(t, err)
-	e.slack.set(func(f *fakeSlack) { f.failWith = "" })
+	e.slack.failWith("")
 	e.clock.advance(DefaultFailureBackoff)
 	_, err = r.Authorize(context.Background(), acme)
 	require.NoError(t, err)
@@ -148,7 +148,7 @@ func TestFailureBackoff(t *testing.T) {
 		t.Run(c.fail, func(t *testing.T) {
 			e := newEnv(t)
 			e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
-			e.slack.set(func(f *fakeSlack) { f.failWith = c.fail })
+			e.slack.failWith(c.fail)
 			r := e.refresher(nil)
 			for range 5 {
 				inst, err := r.Authorize(context.Background(), acme)
@@ -156,7 +156,7 @@ func TestFailureBackoff(t *testing.T) {
 				require.Nil(t, inst)
 			}
 			require.Equal(t, int64(1), e.slack.calls.Load(), "no oauth.v2.access storm while Slack is down")
-			e.slack.set(func(f *fakeSlack) { f.failWith = "" })
+			e.slack.failWith("")
 			e.clock.advance(c.wait - time.Second)
 			_, err := r.Authorize(context.Background(), acme)
 			require.ErrorIs(t, err, ErrRefreshFailed)
@@ -169,7 +169,7 @@ func TestFailureBackoff(t *testing.T) {
 	// 0 disables it.
 	e := newEnv(t)
 	e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
-	e.slack.set(func(f *fakeSlack) { f.failWith = "500" })
+	e.slack.failWith("500")
 	r := e.refresher(nil, WithFailureBackoff(0))
 	for range 3 {
 		_, err := r.Authorize(context.Background(), acme)
@@ -181,7 +181,7 @@ func TestFailureBackoff(t *testing.T) {
 func TestRepeatedFailuresDoNotFloodTheLog(t *testing.T) {
 	e := newEnv(t)
 	e.install("T0ACME", "U0ADMIN", 30*time.Minute, 0)
-	e.slack.set(func(f *fakeSlack) { f.failWith = "500" })
+	e.slack.failWith("500")
 	r := e.refresher(nil)
 	for range 10 {
 		_, err := r.Authorize(context.Background(), acme)

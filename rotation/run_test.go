@@ -55,7 +55,7 @@ func TestRefreshDueLogsFailuresAndGoesOn(t *testing.T) {
 	e := newEnv(t)
 	e.install("T0A", "U0A", -time.Minute, 0)
 	e.install("T0B", "U0B", -time.Minute, 0)
-	e.slack.set(func(f *fakeSlack) { f.failWith = "500" })
+	e.slack.failWith("500")
 	r := e.refresher(nil)
 	n, err := r.RefreshDue(context.Background())
 	require.NoError(t, err)
@@ -71,7 +71,7 @@ func TestRunRefreshesAndStopsOnCancel(t *testing.T) {
 	e.install("T0B", "U0B", 30*time.Minute, 0)
 	e.install("T0C", "U0C", 30*time.Minute, 0)
 	called := make(chan struct{}, 10)
-	e.slack.set(func(f *fakeSlack) { f.called = called })
+	e.slack.OnCall(access, func() { called <- struct{}{} })
 	r := e.refresher(nil, WithRunInterval(20*time.Millisecond), WithRunConcurrency(2))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -101,7 +101,9 @@ func TestRefreshDueSkipsRecordsThatNeedAReinstall(t *testing.T) {
 	for _, team := range []string{"T0A", "T0B", "T0C"} {
 		e.install(team, "U1", -time.Minute, 0)
 	}
-	e.slack.set(func(f *fakeSlack) { f.refresh = map[string]bool{} }) // Slack rejects every refresh token
+	for _, team := range []string{"T0A", "T0B", "T0C"} {
+		e.slack.RevokeRefreshToken("xoxe-test-bot-initial-" + team) // Slack rejects every refresh token
+	}
 	counted := newFaultStore(e.store)
 	r := e.refresher(counted)
 	n, err := r.RefreshDue(ctx)
@@ -121,7 +123,7 @@ func TestRefreshDueSkipsRecordsThatNeedAReinstall(t *testing.T) {
 	re := e.install("T0B", "U1", 30*time.Minute, 0)
 	re.Bot.RefreshToken = installstore.NewSecret("xoxe-test-bot-reinstalled")
 	require.NoError(t, e.store.StoreInstallation(ctx, re))
-	e.slack.allow("xoxe-test-bot-reinstalled")
+	e.allow("T0B", "xoxe-test-bot-reinstalled")
 	_, err = r.RefreshDue(ctx)
 	require.NoError(t, err)
 	require.Equal(t, int64(4), e.slack.calls.Load())
@@ -137,7 +139,7 @@ func TestRefreshDueRefreshesAUserTokenBesideADeadBot(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	inst := e.install("T0ACME", "U0ADMIN", -time.Minute, 20*time.Minute)
-	e.slack.set(func(f *fakeSlack) { delete(f.refresh, inst.Bot.RefreshToken.Reveal()) })
+	e.slack.RevokeRefreshToken(inst.Bot.RefreshToken.Reveal())
 	r := e.refresher(nil)
 	_, err := r.RefreshDue(ctx)
 	require.NoError(t, err)

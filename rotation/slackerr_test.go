@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -62,20 +61,20 @@ func TestSlackAnswersNeverReachErrorsOrLogs(t *testing.T) {
 		}, "malformed answer", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			srv := httptest.NewServer(c.serve)
-			defer srv.Close()
 			e := newEnv(t)
+			e.slack.Handle(access, c.serve)
 			inst := &installstore.Installation{TeamID: "T0ECHO", Bot: &installstore.Bot{
 				ID: "B1", Token: installstore.NewSecret("xoxb-test-expired"), RefreshToken: installstore.NewSecret(echoRefresh), ExpiresAt: e.clock.now().Add(-time.Minute),
 			}}
 			require.NoError(t, e.store.StoreInstallation(context.Background(), inst))
-			r := e.refresher(nil, WithSlackAPIURL(srv.URL+"/api/"))
+			r := e.refresher(nil)
 			got, err := r.Authorize(context.Background(), installstore.Query{TeamID: "T0ECHO"})
 			require.Nil(t, got)
 			require.ErrorIs(t, err, ErrRefreshFailed)
 			require.NotErrorIs(t, err, ErrReinstallRequired)
 			require.Equal(t, c.transient, errors.Is(err, installstore.ErrUnavailable), "transient: %v", err)
 			require.Contains(t, err.Error(), c.says)
+			require.Equal(t, 1, e.slack.Calls(access), "the hostile endpoint answered")
 			for _, text := range []string{err.Error(), fmt.Sprintf("%+v", err), e.logs.String()} {
 				require.NotContains(t, text, echoRefresh)
 				noSecrets(t, "error and log", text)
