@@ -129,21 +129,19 @@ func TestInstallRoundTrip(t *testing.T) {
 	for _, tc := range installCases {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.slack.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
+			e.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
 			req := newReq(t, http.MethodGet, e.app.URL+oauth.DefaultInstallPath, nil)
 			resp, body := e.do(e.browser(), req)
 			require.Equal(t, http.StatusOK, resp.StatusCode, body)
 			require.Contains(t, body, "Installed")
 
 			// Slack was asked for the configured scopes and redirect.
-			e.slack.mu.Lock()
-			auth := e.slack.lastAuth
-			e.slack.mu.Unlock()
+			auth := e.slack.LastAuthorize()
 			require.Equal(t, "chat:write,commands", auth.Get("scope"))
 			require.Equal(t, "search:read", auth.Get("user_scope"))
 			require.Equal(t, e.app.URL+oauth.DefaultRedirectPath, auth.Get("redirect_uri"))
 
-			require.EqualValues(t, 1, e.slack.exchanges.Load())
+			require.EqualValues(t, 1, e.slack.Calls("oauth.v2.access"))
 			require.EqualValues(t, 1, e.store.stores.Load())
 			got := fetch(t, e.store, tc.query)
 			storetest.Equal(t, tc.want(t0), got)
@@ -159,7 +157,7 @@ func TestReinstallIsIdempotent(t *testing.T) {
 	e := newEnv(t)
 	tc := installCases[0]
 	for i := range 2 {
-		e.slack.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
+		e.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
 		state, cookie := e.startInstall()
 		resp, body := e.callback(url.Values{"code": {tc.code}, "state": {state}}, cookie)
 		require.Equal(t, http.StatusOK, resp.StatusCode, "install %d: %s", i, body)
@@ -240,7 +238,7 @@ func TestBadState(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.slack.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
+			e.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
 			resp, body := c.run(e)
 			require.Equal(t, c.status, resp.StatusCode, body)
 			require.Contains(t, body, string(c.reason))
@@ -284,16 +282,16 @@ func TestCookieMissingExplainsAndLogs(t *testing.T) {
 func TestReplayedStateFails(t *testing.T) {
 	e := newEnv(t)
 	tc := installCases[0]
-	e.slack.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
+	e.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
 	state, cookie := e.startInstall()
 	resp, body := e.callback(url.Values{"code": {tc.code}, "state": {state}}, cookie)
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
 
-	e.slack.grant("code-test-again", tc.access, tc.authTest)
+	e.grant("code-test-again", tc.access, tc.authTest)
 	resp, body = e.callback(url.Values{"code": {"code-test-again"}, "state": {state}}, cookie)
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	require.Contains(t, body, string(oauth.ReasonStateUsed))
-	require.EqualValues(t, 1, e.slack.exchanges.Load(), "the replay reached Slack")
+	require.EqualValues(t, 1, e.slack.Calls("oauth.v2.access"), "the replay reached Slack")
 	require.EqualValues(t, 1, e.store.stores.Load())
 	e.requireNoSecrets()
 }
@@ -303,7 +301,7 @@ func TestReplayedStateFails(t *testing.T) {
 func TestConcurrentDoubleCallback(t *testing.T) {
 	e := newEnv(t)
 	tc := installCases[0]
-	e.slack.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
+	e.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
 	state, cookie := e.startInstall()
 	const n = 8
 	statuses := make([]int, n)
@@ -324,7 +322,7 @@ func TestConcurrentDoubleCallback(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, ok, "statuses %v", statuses)
-	require.EqualValues(t, 1, e.slack.exchanges.Load())
+	require.EqualValues(t, 1, e.slack.Calls("oauth.v2.access"))
 	require.EqualValues(t, 1, e.store.stores.Load())
 	storetest.Equal(t, tc.want(t0), fetch(t, e.store, tc.query))
 }
@@ -335,17 +333,17 @@ func TestExchangeFailureStoresNothing(t *testing.T) {
 	resp, body := e.callback(url.Values{"code": {"code-test-unknown"}, "state": {state}}, cookie)
 	require.Equal(t, http.StatusBadGateway, resp.StatusCode)
 	require.Contains(t, body, string(oauth.ReasonExchangeFailed))
-	require.EqualValues(t, 1, e.slack.exchanges.Load())
+	require.EqualValues(t, 1, e.slack.Calls("oauth.v2.access"))
 	require.Zero(t, e.store.stores.Load())
 	require.Contains(t, e.logs.String(), "invalid_code", "the reason is logged")
-	e.slack.grant("code-test-unknown", "", nil)
+	e.addSecrets("code-test-unknown")
 	e.requireNoSecrets()
 }
 
 func TestAuthTestFailureStoresNothing(t *testing.T) {
 	e := newEnv(t)
 	tc := installCases[0]
-	e.slack.grant(tc.code, tc.access, nil, tc.secrets...) // auth.test rejects the bot token
+	e.grant(tc.code, tc.access, nil, tc.secrets...) // auth.test rejects the bot token
 	state, cookie := e.startInstall()
 	resp, body := e.callback(url.Values{"code": {tc.code}, "state": {state}}, cookie)
 	require.Equal(t, http.StatusBadGateway, resp.StatusCode, body)
@@ -363,7 +361,7 @@ func TestAuthorizeInstallerRejects(t *testing.T) {
 		}
 	})
 	tc := installCases[0]
-	e.slack.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
+	e.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
 	state, cookie := e.startInstall()
 	resp, body := e.callback(url.Values{"code": {tc.code}, "state": {state}}, cookie)
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
@@ -387,7 +385,7 @@ func (s failingStore) StoreInstallation(context.Context, *installstore.Installat
 func TestStoreFailureShowsFailure(t *testing.T) {
 	e := newEnv(t, func(c *oauth.Config) { c.Store = failingStore{c.Store.(*countingStore), errors.New("disk on fire")} })
 	tc := installCases[0]
-	e.slack.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
+	e.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
 	state, cookie := e.startInstall()
 	resp, body := e.callback(url.Values{"code": {tc.code}, "state": {state}}, cookie)
 	require.Equal(t, http.StatusInternalServerError, resp.StatusCode, body)
@@ -426,7 +424,7 @@ func TestInstallPageAndCookie(t *testing.T) {
 	resp, body := e.do(e.noRedirect(), req)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, body, "Add to Slack")
-	require.Contains(t, body, e.slack.srv.URL+"/oauth/v2/authorize?")
+	require.Contains(t, body, e.slackSrv.URL+"/oauth/v2/authorize?")
 	var c *http.Cookie
 	for _, k := range resp.Cookies() {
 		if k.Name == "my-state" {
@@ -462,7 +460,7 @@ func TestInstallPageWritesNothing(t *testing.T) {
 func TestStateIsSingleUseAtTheCallback(t *testing.T) {
 	e := newEnv(t)
 	tc := installCases[0]
-	e.slack.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
+	e.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
 	state, cookie := e.startInstall()
 	resp, body := e.callback(url.Values{"code": {tc.code}, "state": {state}}, cookie)
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
@@ -477,7 +475,7 @@ func TestStateIsSingleUseAtTheCallback(t *testing.T) {
 func TestReloadAfterSuccess(t *testing.T) {
 	e := newEnv(t)
 	tc := installCases[0]
-	e.slack.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
+	e.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
 	state, cookie := e.startInstall()
 	query := url.Values{"code": {tc.code}, "state": {state}}
 	resp, body := e.callback(query, cookie)
@@ -498,14 +496,14 @@ func TestReloadAfterSuccess(t *testing.T) {
 	require.Contains(t, body, "already installed")
 	require.NotContains(t, body, "failed")
 	require.NotContains(t, body, "Cookie")
-	require.EqualValues(t, 1, e.slack.exchanges.Load())
+	require.EqualValues(t, 1, e.slack.Calls("oauth.v2.access"))
 	require.EqualValues(t, 1, e.store.stores.Load())
 
 	// The completed cookie of one install says nothing about another state.
 	other, _ := e.startInstall()
 	resp, _ = e.callback(url.Values{"code": {tc.code}, "state": {other}}, done)
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
-	require.EqualValues(t, 1, e.slack.exchanges.Load())
+	require.EqualValues(t, 1, e.slack.Calls("oauth.v2.access"))
 	e.requireNoSecrets()
 }
 
@@ -532,7 +530,7 @@ func TestCallbackUnavailableSaysTryAgain(t *testing.T) {
 		c.Store = flakyNonces{installstore.Passthrough{Inner: c.Store}, &down}
 	})
 	tc := installCases[0]
-	e.slack.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
+	e.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
 	state, cookie := e.startInstall()
 	query := url.Values{"code": {tc.code}, "state": {state}}
 	resp, body := e.callback(query, cookie)

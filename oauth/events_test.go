@@ -74,12 +74,10 @@ func (e *env) seed(fix *installstore.Installation, at time.Time) *installstore.I
 		fix.Bot.InstalledAt = at
 	}
 	require.NoError(e.t, e.store.StoreInstallation(context.Background(), fix.Clone()))
-	e.slack.mu.Lock()
 	_ = fix.Secrets(func(_ string, s *installstore.Secret) error {
-		e.slack.secrets[s.Reveal()] = struct{}{}
+		e.addSecrets(s.Reveal())
 		return nil
 	})
-	e.slack.mu.Unlock()
 	return fix
 }
 

@@ -3,14 +3,12 @@ package oauth_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/internal/fakeslack"
 	"github.com/installvault/installvault/memory"
 	"github.com/installvault/installvault/oauth"
 )
@@ -32,206 +31,40 @@ const (
 	testStateSecret   = "state-secret-test-0123456789abcdef0123456789"
 )
 
-// fakeSlack stands in for slack.com: the authorize page, which redirects
-// back with a code and the state, and the Web API methods oauth.v2.access,
-// auth.test, users.info, apps.uninstall and auth.revoke. Every answer
-// carries a Date from Slack's clock: the test clock moved by ahead.
-type fakeSlack struct {
-	t   *testing.T
-	srv *httptest.Server
-
-	mu        sync.Mutex
-	nextCode  string              // code the authorize page hands out
-	grants    map[string]string   // code → oauth.v2.access JSON (single use, as at Slack)
-	authTest  map[string]string   // token → auth.test JSON
-	users     map[string]string   // user ID → users.info JSON (any token)
-	lastAuth  url.Values          // query of the last authorize request
-	secrets   map[string]struct{} // every token and code handed out
-	now       func() time.Time    // the app's clock
-	ahead     time.Duration       // how far Slack's clock is ahead of it
-	noDate    bool                // answer without a Date header
-	uninstall []string            // tokens apps.uninstall was called with
-	revoked   []string            // tokens auth.revoke was called with
-
-	exchanges atomic.Int32
-	authTests atomic.Int32
-	userInfos atomic.Int32
+// newFakeSlack starts the module's fake Slack (internal/fakeslack) on a
+// TLS server: the authorize page approves at once, and every answer carries
+// a Date from Slack's clock, now (moved by SkewClock).
+func newFakeSlack(t *testing.T, now func() time.Time) (*fakeslack.Server, *httptest.Server) {
+	f, err := fakeslack.New(fakeslack.Config{ClientID: testClientID, ClientSecret: installstore.NewSecret(testClientSecret),
+		AutoApprove: true, Now: now})
+	require.NoError(t, err)
+	srv := httptest.NewTLSServer(f)
+	t.Cleanup(srv.Close)
+	return f, srv
 }
 
-func newFakeSlack(t *testing.T, now func() time.Time) *fakeSlack {
-	f := &fakeSlack{t: t, grants: map[string]string{}, authTest: map[string]string{}, users: map[string]string{},
-		secrets: map[string]struct{}{}, now: now}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /oauth/v2/authorize", f.authorize)
-	mux.HandleFunc("POST /api/oauth.v2.access", f.access)
-	mux.HandleFunc("POST /api/auth.test", f.auth)
-	mux.HandleFunc("POST /api/users.info", f.userInfo)
-	mux.HandleFunc("POST /api/apps.uninstall", f.appsUninstall)
-	mux.HandleFunc("POST /api/auth.revoke", f.authRevoke)
-	f.srv = httptest.NewTLSServer(f.dated(mux))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-// slackNow is Slack's clock.
-func (f *fakeSlack) slackNow() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now().Add(f.ahead)
-}
-
-// dated stamps every answer with Slack's clock, as Slack's servers do.
-func (f *fakeSlack) dated(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		noDate := f.noDate
-		f.mu.Unlock()
-		if noDate {
-			w.Header()["Date"] = nil // net/http then sends none
-		} else {
-			w.Header().Set("Date", f.slackNow().UTC().Format(http.TimeFormat))
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-// user registers the users.info answer for id.
-func (f *fakeSlack) user(id string, admin bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.users[id] = fmt.Sprintf(`{"ok":true,"user":{"id":%q,"name":"someone","is_admin":%t,"is_owner":false}}`, id, admin)
-}
-
-func (f *fakeSlack) userInfo(w http.ResponseWriter, r *http.Request) {
-	f.userInfos.Add(1)
-	_ = r.ParseForm()
-	f.mu.Lock()
-	js, ok := f.users[r.PostForm.Get("user")]
-	f.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	if !ok {
-		_, _ = io.WriteString(w, `{"ok":false,"error":"user_not_found"}`)
-		return
+// grant makes Slack hand out code with the oauth.v2.access answer
+// accessJSON, and answer auth.test by token (any other token:
+// invalid_auth); secrets are what else the answer holds that must never
+// leak (see requireNoSecrets).
+func (e *env) grant(code, accessJSON string, authTests map[string]string, secrets ...string) {
+	e.slack.GrantCode(code, accessJSON)
+	for tok, js := range authTests {
+		e.slack.AnswerAuthTest(tok, js)
 	}
-	_, _ = io.WriteString(w, js)
+	e.addSecrets(secrets...)
 }
 
-func (f *fakeSlack) appsUninstall(w http.ResponseWriter, r *http.Request) {
-	_ = r.ParseForm()
-	w.Header().Set("Content-Type", "application/json")
-	if r.PostForm.Get("client_id") != testClientID || r.PostForm.Get("client_secret") != testClientSecret {
-		_, _ = io.WriteString(w, `{"ok":false,"error":"invalid_client_id"}`)
-		return
-	}
-	f.mu.Lock()
-	f.uninstall = append(f.uninstall, formToken(r))
-	f.mu.Unlock()
-	_, _ = io.WriteString(w, `{"ok":true}`)
-}
-
-func (f *fakeSlack) authRevoke(w http.ResponseWriter, r *http.Request) {
-	_ = r.ParseForm()
-	f.mu.Lock()
-	f.revoked = append(f.revoked, formToken(r))
-	f.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = io.WriteString(w, `{"ok":true,"revoked":true}`)
+// addSecrets adds to what requireNoSecrets checks.
+func (e *env) addSecrets(secrets ...string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.secrets = append(e.secrets, secrets...)
 }
 
 // undone returns the tokens apps.uninstall and auth.revoke were called with.
-func (f *fakeSlack) undone() (uninstalled, revoked []string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.uninstall...), append([]string(nil), f.revoked...)
-}
-
-// formToken is the token of a Web API call (slack-go sends it in the form,
-// or as a bearer).
-func formToken(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
-		return strings.TrimPrefix(h, "Bearer ")
-	}
-	return r.PostForm.Get("token")
-}
-
-// grant registers the answer to code, and the auth.test answers by token.
-func (f *fakeSlack) grant(code, accessJSON string, authTests map[string]string, secrets ...string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.nextCode = code
-	f.grants[code] = accessJSON
-	for tok, js := range authTests {
-		f.authTest[tok] = js
-	}
-	f.secrets[code] = struct{}{}
-	for _, s := range secrets {
-		f.secrets[s] = struct{}{}
-	}
-}
-
-func (f *fakeSlack) authorize(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	f.mu.Lock()
-	f.lastAuth = q
-	code := f.nextCode
-	f.mu.Unlock()
-	if q.Get("client_id") != testClientID || q.Get("redirect_uri") == "" || q.Get("state") == "" {
-		http.Error(w, "bad authorize request", http.StatusBadRequest)
-		return
-	}
-	back, err := url.Parse(q.Get("redirect_uri"))
-	if err != nil {
-		http.Error(w, "bad redirect_uri", http.StatusBadRequest)
-		return
-	}
-	bq := back.Query()
-	bq.Set("code", code)
-	bq.Set("state", q.Get("state"))
-	back.RawQuery = bq.Encode()
-	http.Redirect(w, r, back.String(), http.StatusFound)
-}
-
-func (f *fakeSlack) access(w http.ResponseWriter, r *http.Request) {
-	f.exchanges.Add(1)
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if r.PostForm.Get("client_id") != testClientID || r.PostForm.Get("client_secret") != testClientSecret {
-		_, _ = io.WriteString(w, `{"ok":false,"error":"invalid_client_id"}`)
-		return
-	}
-	if r.PostForm.Get("redirect_uri") == "" {
-		_, _ = io.WriteString(w, `{"ok":false,"error":"bad_redirect_uri"}`)
-		return
-	}
-	f.mu.Lock()
-	js, ok := f.grants[r.PostForm.Get("code")]
-	delete(f.grants, r.PostForm.Get("code"))
-	f.mu.Unlock()
-	if !ok {
-		_, _ = io.WriteString(w, `{"ok":false,"error":"invalid_code"}`)
-		return
-	}
-	_, _ = io.WriteString(w, js)
-}
-
-func (f *fakeSlack) auth(w http.ResponseWriter, r *http.Request) {
-	f.authTests.Add(1)
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
-		return
-	}
-	f.mu.Lock()
-	js, ok := f.authTest[formToken(r)]
-	f.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	if !ok {
-		_, _ = io.WriteString(w, `{"ok":false,"error":"invalid_auth"}`)
-		return
-	}
-	_, _ = io.WriteString(w, js)
+func (e *env) undone() (uninstalled, revoked []string) {
+	return e.slack.Tokens("apps.uninstall"), e.slack.Tokens("auth.revoke")
 }
 
 // clock is a settable clock shared by the handler and the store.
@@ -302,14 +135,18 @@ func (s *countingStore) StoreInstallation(ctx context.Context, inst *installstor
 
 // env is one app (the handler on a TLS server) with its fake Slack.
 type env struct {
-	t      *testing.T
-	slack  *fakeSlack
-	app    *httptest.Server
-	h      *oauth.Handler
-	store  *countingStore
-	clock  *clock
-	logs   *syncBuffer
-	bodies *syncBuffer // every response body the app sent
+	t        *testing.T
+	slack    *fakeslack.Server
+	slackSrv *httptest.Server
+	app      *httptest.Server
+	h        *oauth.Handler
+	store    *countingStore
+	clock    *clock
+	logs     *syncBuffer
+	bodies   *syncBuffer // every response body the app sent
+
+	mu      sync.Mutex
+	secrets []string // beside what Slack issued: see requireNoSecrets
 }
 
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -317,7 +154,7 @@ var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 func newEnv(t *testing.T, mutate ...func(*oauth.Config)) *env {
 	t.Helper()
 	e := &env{t: t, clock: &clock{now: t0}, logs: &syncBuffer{}, bodies: &syncBuffer{}}
-	e.slack = newFakeSlack(t, e.clock.Now)
+	e.slack, e.slackSrv = newFakeSlack(t, e.clock.Now)
 	e.store = &countingStore{Store: memory.New(memory.WithClock(e.clock.Now))}
 	e.app = httptest.NewUnstartedServer(nil)
 	base := "https://" + e.app.Listener.Addr().String()
@@ -330,9 +167,9 @@ func newEnv(t *testing.T, mutate ...func(*oauth.Config)) *env {
 		UserScopes:    []string{"search:read"},
 		RedirectURL:   base + oauth.DefaultRedirectPath,
 		Store:         e.store,
-		SlackAPIURL:   e.slack.srv.URL + "/api/",
-		AuthorizeURL:  e.slack.srv.URL + "/oauth/v2/authorize",
-		HTTPClient:    e.slack.srv.Client(),
+		SlackAPIURL:   e.slackSrv.URL + "/api/",
+		AuthorizeURL:  e.slackSrv.URL + "/oauth/v2/authorize",
+		HTTPClient:    e.slackSrv.Client(),
 		DirectInstall: true,
 		Logger:        slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:           e.clock.Now,
@@ -414,11 +251,12 @@ func (e *env) callback(query url.Values, cookie *http.Cookie) (*http.Response, s
 func (e *env) requireNoSecrets() {
 	e.t.Helper()
 	secrets := []string{testClientSecret, testSigningSecret, testStateSecret}
-	e.slack.mu.Lock()
-	for s := range e.slack.secrets {
-		secrets = append(secrets, s)
+	for _, s := range e.slack.IssuedSecrets() {
+		secrets = append(secrets, s.Reveal())
 	}
-	e.slack.mu.Unlock()
+	e.mu.Lock()
+	secrets = append(secrets, e.secrets...)
+	e.mu.Unlock()
 	logs, bodies := e.logs.String(), e.bodies.String()
 	for _, s := range secrets {
 		require.NotContains(e.t, logs, s, "a secret leaked into the logs")
@@ -429,7 +267,7 @@ func (e *env) requireNoSecrets() {
 // requireNothingHappened checks that Slack was not called and nothing stored.
 func (e *env) requireNothingHappened() {
 	e.t.Helper()
-	require.Zero(e.t, e.slack.exchanges.Load(), "oauth.v2.access was called")
+	require.Zero(e.t, e.slack.Calls("oauth.v2.access"), "oauth.v2.access was called")
 	require.Zero(e.t, e.store.stores.Load(), "an installation was stored")
 	require.Zero(e.t, e.store.Len(), "the store holds a tenant")
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/internal/fakeslack"
 	"github.com/installvault/installvault/oauth"
 )
 
@@ -33,7 +34,7 @@ func installWS(e *env) (*http.Response, string) {
 func installWSGranting(e *env, scopes string) (*http.Response, string) {
 	tc := installCases[0]
 	access := strings.Replace(tc.access, `"scope":"chat:write,commands,incoming-webhook"`, `"scope":"`+scopes+`"`, 1)
-	e.slack.grant(tc.code, access, tc.authTest, tc.secrets...)
+	e.grant(tc.code, access, tc.authTest, tc.secrets...)
 	state, cookie := e.startInstall()
 	return e.callback(url.Values{"code": {tc.code}, "state": {state}}, cookie)
 }
@@ -43,21 +44,21 @@ func installWSGranting(e *env, scopes string) (*http.Response, string) {
 func TestSensitiveScopesNeedAnAdmin(t *testing.T) {
 	t.Run("Admin", func(t *testing.T) {
 		e := newEnv(t, sensitive)
-		e.slack.user("U0INSTALLER", true)
+		e.slack.AddUser(fakeslack.User{ID: "U0INSTALLER", IsAdmin: true})
 		resp, body := installWS(e)
 		require.Equal(t, http.StatusOK, resp.StatusCode, body)
-		require.EqualValues(t, 1, e.slack.userInfos.Load())
+		require.EqualValues(t, 1, e.slack.Calls("users.info"))
 		require.EqualValues(t, 1, e.store.stores.Load())
 	})
 	t.Run("NotAnAdminIsUndoneAtSlack", func(t *testing.T) {
 		e := newEnv(t, sensitive)
-		e.slack.user("U0INSTALLER", false)
+		e.slack.AddUser(fakeslack.User{ID: "U0INSTALLER", IsAdmin: false})
 		resp, body := installWS(e)
 		require.Equal(t, http.StatusForbidden, resp.StatusCode)
 		require.Contains(t, body, string(oauth.ReasonInstallerRejected))
 		require.Contains(t, body, "ask one of them")
 		require.Zero(t, e.store.Len())
-		uninstalled, _ := e.slack.undone()
+		uninstalled, _ := e.undone()
 		require.Equal(t, []string{"xoxb-test-T0WS-bot"}, uninstalled, "the app must not stay installed at Slack")
 		require.Contains(t, e.logs.String(), "not an admin")
 		e.requireNoSecrets()
@@ -68,18 +69,18 @@ func TestSensitiveScopesNeedAnAdmin(t *testing.T) {
 		require.Equal(t, http.StatusBadGateway, resp.StatusCode)
 		require.Contains(t, body, string(oauth.ReasonAdminCheckFailed))
 		require.Zero(t, e.store.Len())
-		uninstalled, _ := e.slack.undone()
+		uninstalled, _ := e.undone()
 		require.Len(t, uninstalled, 1)
 		require.Contains(t, e.logs.String(), "users:read")
 		e.requireNoSecrets()
 	})
 	t.Run("UsersReadNotGrantedFailsClosed", func(t *testing.T) {
 		e := newEnv(t, sensitive)
-		e.slack.user("U0INSTALLER", true)
+		e.slack.AddUser(fakeslack.User{ID: "U0INSTALLER", IsAdmin: true})
 		resp, body := installWSGranting(e, "chat:write,commands")
 		require.Equal(t, http.StatusBadGateway, resp.StatusCode)
 		require.Contains(t, body, string(oauth.ReasonAdminCheckFailed))
-		require.Zero(t, e.slack.userInfos.Load())
+		require.Zero(t, e.slack.Calls("users.info"))
 		require.Zero(t, e.store.Len())
 		require.Contains(t, e.logs.String(), "no token granted users:read")
 	})
@@ -90,15 +91,15 @@ func TestSensitiveScopesNeedAnAdmin(t *testing.T) {
 		})
 		resp, body := installWS(e)
 		require.Equal(t, http.StatusOK, resp.StatusCode, body)
-		require.Zero(t, e.slack.userInfos.Load())
+		require.Zero(t, e.slack.Calls("users.info"))
 	})
 	t.Run("ReinstallByANonAdminKeepsTheExistingInstall", func(t *testing.T) {
 		e := newEnv(t, sensitive)
 		existing := e.seed(storetest.Fixture("", "T0WS", "U0ADMIN", "a"), t0.Add(-time.Hour))
-		e.slack.user("U0INSTALLER", false)
+		e.slack.AddUser(fakeslack.User{ID: "U0INSTALLER", IsAdmin: false})
 		resp, _ := installWS(e)
 		require.Equal(t, http.StatusForbidden, resp.StatusCode)
-		uninstalled, revoked := e.slack.undone()
+		uninstalled, revoked := e.undone()
 		require.Empty(t, uninstalled, "apps.uninstall would remove the admin's installation")
 		require.Empty(t, revoked, "the bot is the existing installation's")
 		storetest.Equal(t, existing, fetch(t, e.store, q("", "T0WS", "U0ADMIN")))
@@ -128,7 +129,7 @@ func TestRejectedInstallsAreUndone(t *testing.T) {
 		}, http.StatusInternalServerError, oauth.ReasonStoreFailed, nil},
 		{"AuthTestFailed", nil, http.StatusBadGateway, oauth.ReasonExchangeFailed, func(e *env) {
 			tc := installCases[0]
-			e.slack.grant(tc.code, tc.access, nil, tc.secrets...)
+			e.grant(tc.code, tc.access, nil, tc.secrets...)
 		}},
 	}
 	for _, c := range cases {
@@ -142,14 +143,14 @@ func TestRejectedInstallsAreUndone(t *testing.T) {
 			if c.grant != nil {
 				c.grant(e)
 			} else {
-				e.slack.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
+				e.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
 			}
 			state, cookie := e.startInstall()
 			resp, body := e.callback(url.Values{"code": {tc.code}, "state": {state}}, cookie)
 			require.Equal(t, c.status, resp.StatusCode, body)
 			require.Contains(t, body, string(c.reason))
 			require.Zero(t, e.store.Len())
-			uninstalled, _ := e.slack.undone()
+			uninstalled, _ := e.undone()
 			require.Equal(t, []string{"xoxb-test-T0WS-bot"}, uninstalled)
 			require.Contains(t, e.logs.String(), "uninstalled at Slack")
 			e.requireNoSecrets()
@@ -186,12 +187,10 @@ func TestInstallOptionsAndHooks(t *testing.T) {
 		}
 	})
 	tc := installCases[0]
-	e.slack.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
+	e.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
 	resp, body := e.do(e.browser(), newReq(t, http.MethodGet, e.app.URL+oauth.DefaultInstallPath+"?team=T0WS", nil))
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
-	e.slack.mu.Lock()
-	auth := e.slack.lastAuth
-	e.slack.mu.Unlock()
+	auth := e.slack.LastAuthorize()
 	require.Equal(t, "chat:write", auth.Get("scope"))
 	require.False(t, auth.Has("user_scope"))
 	require.Equal(t, "T0WS", auth.Get("team"))

@@ -189,7 +189,7 @@ func TestEventsGridMigration(t *testing.T) {
 func TestInstallOrderFromSlacksClock(t *testing.T) {
 	tc := installCases[0]
 	install := func(e *env) *installstore.Installation {
-		e.slack.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
+		e.grant(tc.code, tc.access, tc.authTest, tc.secrets...)
 		state, cookie := e.startInstall()
 		resp, body := e.callback(url.Values{"code": {tc.code}, "state": {state}}, cookie)
 		require.Equal(t, http.StatusOK, resp.StatusCode, body)
@@ -202,7 +202,7 @@ func TestInstallOrderFromSlacksClock(t *testing.T) {
 
 	t.Run("SlacksDate", func(t *testing.T) {
 		e := newEnv(t)
-		e.slack.ahead = 5 * time.Second
+		e.slack.SkewClock(5 * time.Second)
 		inst := install(e)
 		require.True(t, inst.InstalledAt.Equal(t0.Add(5*time.Second)), "InstalledAt %v is not Slack's time", inst.InstalledAt)
 		require.True(t, inst.Bot.InstalledAt.Equal(inst.InstalledAt))
@@ -215,7 +215,8 @@ func TestInstallOrderFromSlacksClock(t *testing.T) {
 	})
 	t.Run("NoDateButSkewAllowed", func(t *testing.T) {
 		e := newEnv(t, func(c *oauth.Config) { c.EventClockSkew = 5 * time.Second })
-		e.slack.ahead, e.slack.noDate = 5*time.Second, true
+		e.slack.SkewClock(5 * time.Second)
+		e.slack.OmitDate(true)
 		inst := install(e)
 		require.True(t, inst.InstalledAt.Equal(t0), "without Date, the app's clock")
 		require.Equal(t, http.StatusOK, e.post(uninstall).Code)
@@ -224,14 +225,15 @@ func TestInstallOrderFromSlacksClock(t *testing.T) {
 	})
 	t.Run("NoDateNoSkewIsWhatTheIssueSaw", func(t *testing.T) {
 		e := newEnv(t)
-		e.slack.ahead, e.slack.noDate = 5*time.Second, true
+		e.slack.SkewClock(5 * time.Second)
+		e.slack.OmitDate(true)
 		install(e)
 		require.Equal(t, http.StatusOK, e.post(uninstall).Code)
 		e.requireGone(tc.query)
 	})
 	t.Run("AppClockFarOffIsLogged", func(t *testing.T) {
 		e := newEnv(t)
-		e.slack.ahead = 3 * time.Minute
+		e.slack.SkewClock(3 * time.Minute)
 		install(e)
 		require.Contains(t, e.logs.String(), "clock differs from Slack's")
 	})
