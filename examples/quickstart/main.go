@@ -18,12 +18,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/internal/fakeslack"
 	"github.com/installvault/installvault/memory"
 	"github.com/installvault/installvault/rotation"
 )
@@ -90,14 +92,14 @@ func run(ctx context.Context, out io.Writer) error {
 	say("   workspace T0SALES of E0INITECH is served by the org-wide install: %s", viaOrg.Tenant())
 
 	say("4. Token rotation: 1 000 concurrent requests as T0ACME's token nears expiry")
-	slack, err := startSlackStandIn()
+	slack, err := startSlack()
 	if err != nil {
 		return err
 	}
 	defer slack.Close()
 	refresher, err := rotation.New(store,
 		rotation.WithClientCredentials("0000.1111", installstore.NewSecret("quickstart-client-secret")),
-		rotation.WithSlackAPIURL(slack.URL+"/api/"),
+		rotation.WithSlackAPIURL(slack.APIURL()),
 	)
 	if err != nil {
 		return err
@@ -113,7 +115,7 @@ func run(ctx context.Context, out io.Writer) error {
 	if err := refresher.Wait(ctx); err != nil {
 		return err
 	}
-	say("   refresh calls to Slack: %d, distinct tokens handed out: %d, in %v", slack.Calls(), tokens, time.Since(start).Round(time.Millisecond))
+	say("   refresh calls to Slack: %d, distinct tokens handed out: %d, in %v", slack.Calls("oauth.v2.access"), tokens, time.Since(start).Round(time.Millisecond))
 	say("   (one refresh: the callers of this process share it, and a lease in the store keeps other replicas")
 	say("   from making their own; every caller got the same new token. One refresh per request would be 1 000.)")
 
@@ -121,9 +123,9 @@ func run(ctx context.Context, out io.Writer) error {
 	if err := expire(ctx, store, installstore.Query{TeamID: "T0GLOBEX"}); err != nil {
 		return err
 	}
-	slack.SetDown(true)
+	slack.Fail("oauth.v2.access", &fakeslack.Fault{Status: http.StatusServiceUnavailable}) // as in an outage
 	_, err = refresher.Authorize(ctx, installstore.Query{TeamID: "T0GLOBEX"})
-	slack.SetDown(false)
+	slack.Fail("oauth.v2.access", nil)
 	if !errors.Is(err, rotation.ErrRefreshFailed) {
 		return fmt.Errorf("an expired token with a failed refresh: want rotation.ErrRefreshFailed, got %v", err)
 	}

@@ -3,16 +3,12 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
-	"fmt"
-	"net"
-	"net/http"
-	"net/http/httptest"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/internal/fakeslack"
 	"github.com/installvault/installvault/rotation"
 )
 
@@ -53,49 +49,23 @@ func installation(ent, team, user string, org bool) *installstore.Installation {
 	}
 }
 
-// slackStandIn answers oauth.v2.access (grant_type=refresh_token) as Slack
-// does, on 127.0.0.1, and counts the calls.
-type slackStandIn struct {
-	*httptest.Server
-	calls atomic.Int64
-	down  atomic.Bool // answer 503, as Slack does in an outage
-}
-
-func startSlackStandIn() (*slackStandIn, error) {
-	s := &slackStandIn{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/api/oauth.v2.access", func(w http.ResponseWriter, r *http.Request) {
-		n := s.calls.Add(1)
-		if s.down.Load() {
-			http.Error(w, "quickstart stand-in: Slack is down", http.StatusServiceUnavailable)
-			return
-		}
-		time.Sleep(20 * time.Millisecond) // a network round trip, so the storm overlaps
-		if r.FormValue("grant_type") != "refresh_token" {
-			http.Error(w, "quickstart stand-in answers refresh_token grants only", http.StatusBadRequest)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{
-			"ok": true, "token_type": "bot", "expires_in": 43200,
-			"access_token":  fmt.Sprintf("xoxb-test-refreshed-%d", n),
-			"refresh_token": fmt.Sprintf("xoxe-1-test-refreshed-%d", n),
-		})
+// startSlack starts the module's fake Slack on 127.0.0.1 for the app
+// "0000.1111". Its oauth.v2.access refreshes as Slack does, after a network
+// round trip, so that the storm overlaps the refresh. It accepts the
+// refresh tokens of the installations above (once each, as Slack does),
+// which it did not issue.
+func startSlack() (*fakeslack.Server, error) {
+	s, err := fakeslack.Start(fakeslack.Config{
+		ClientID:           "0000.1111",
+		ClientSecret:       installstore.NewSecret("quickstart-client-secret"),
+		AcceptRefreshToken: func(refresh string) bool { return strings.HasPrefix(refresh, "xoxe-1-test-") },
 	})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	s.Server = &httptest.Server{Listener: l, Config: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
-	s.Start()
+	s.Fail("oauth.v2.access", &fakeslack.Fault{Delay: 20 * time.Millisecond})
 	return s, nil
 }
-
-// Calls returns how many times oauth.v2.access was called.
-func (s *slackStandIn) Calls() int64 { return s.calls.Load() }
-
-// SetDown makes the stand-in fail every call (true) or answer again (false).
-func (s *slackStandIn) SetDown(down bool) { s.down.Store(down) }
 
 // storm runs n concurrent Authorize calls and returns how many distinct bot
 // tokens they were handed, and how many failed.
