@@ -23,6 +23,7 @@ import (
 	"github.com/installvault/installvault/dynamo"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/internal/dynamotest"
+	"github.com/installvault/installvault/internal/fakeslack"
 	"github.com/installvault/installvault/rotation"
 )
 
@@ -300,7 +301,7 @@ func (f *fleet) checkRefreshed(t *testing.T, teams []string) {
 	for _, team := range teams {
 		got, err := f.writer.FetchInstallation(context.Background(), installstore.Query{TeamID: team})
 		require.NoError(t, err)
-		require.True(t, strings.HasPrefix(got.Bot.Token.Reveal(), "xoxb-test-refreshed-"), "%s refreshed", team)
+		require.True(t, strings.HasPrefix(got.Bot.Token.Reveal(), "xoxb-test-bot-"), "%s refreshed", team)
 		require.Greater(t, time.Until(got.Bot.ExpiresAt), rotation.DefaultRefreshBefore, "%s no longer due", team)
 	}
 }
@@ -322,7 +323,7 @@ func (f *fleet) checkUntouched(t *testing.T, teams []string) {
 // Refresher), makes one RefreshDue on each at once, waits for their
 // background work, and returns what they cost together and the ticks'
 // errors.
-func (f *fleet) tick(t *testing.T, kms *kmstest.Server, keyID string, slack *fakeSlack, tc tickCase) (tickCost, error) {
+func (f *fleet) tick(t *testing.T, kms *kmstest.Server, keyID string, slack *fakeslack.Server, tc tickCase) (tickCost, error) {
 	t.Helper()
 	ctx := context.Background()
 	var (
@@ -341,7 +342,7 @@ func (f *fleet) tick(t *testing.T, kms *kmstest.Server, keyID string, slack *fak
 		require.NoError(t, err)
 		refreshers[i], err = rotation.New(store,
 			rotation.WithClientCredentials(testClientID, installstore.NewSecret(testClientSecret)),
-			rotation.WithSlackAPIURL(slack.url()),
+			rotation.WithSlackAPIURL(slack.APIURL()),
 			rotation.WithLogger(slog.New(slog.DiscardHandler)))
 		require.NoError(t, err)
 	}
@@ -351,7 +352,7 @@ func (f *fleet) tick(t *testing.T, kms *kmstest.Server, keyID string, slack *fak
 		defer func() { require.NoError(t, kms.EnableKey(keyID)) }()
 	}
 	kms.ResetCalls()
-	refreshes, rejected := slack.refreshes.Load(), slack.rejected.Load()
+	before := slack.Stats()
 	listed := make([]int, len(refreshers))
 	tickErrs := make([]error, len(refreshers))
 	waitErrs := make([]error, len(refreshers))
@@ -367,7 +368,7 @@ func (f *fleet) tick(t *testing.T, kms *kmstest.Server, keyID string, slack *fak
 	got := tickCost{
 		tenants: f.tenants, records: f.records(), due: tc.due, replicas: tc.replicas, keyDisabled: tc.keyDisabled,
 		calls: calls.Calls(), items: items.total(), units: capacity.Total(), unitsOp: capacity.ByOperation(), kms: kms.CallCounts(),
-		refreshes: int(slack.refreshes.Load() - refreshes), rejected: int(slack.rejected.Load() - rejected),
+		refreshes: slack.Stats().Refreshes - before.Refreshes, rejected: slack.Stats().Rejected - before.Rejected,
 	}
 	for i, r := range refreshers {
 		got.listed += listed[i]
