@@ -4,6 +4,7 @@ import (
 	"crypto/cipher"
 	"crypto/sha256"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -17,8 +18,9 @@ import (
 // schedule (which Go cannot wipe) keeps the key.
 type dataKey struct {
 	aead      cipher.AEAD
-	header    string    // "1.provider.keyid.wrapped", as in sealed values
+	header    string    // "V.provider.keyid.wrapped", as in sealed values
 	headerSum [32]byte  // SHA-256 of header, bound as associated data
+	marker    string    // format 2: "ivsealed:2.provider.keyid", in a group's other fields
 	keyIDEnc  string    // the master key ID, base64url (as in header)
 	obtained  time.Time // when the key provider gave it (the store's clock)
 }
@@ -33,7 +35,11 @@ func newDataKey(header, keyIDEnc string, plaintext []byte) (*dataKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &dataKey{aead: aead, header: header, headerSum: sha256.Sum256([]byte(header)), keyIDEnc: keyIDEnc}, nil
+	dk := &dataKey{aead: aead, header: header, headerSum: sha256.Sum256([]byte(header)), keyIDEnc: keyIDEnc}
+	if strings.HasPrefix(header, formatV2+".") {
+		dk.marker = markerOf(header)
+	}
+	return dk, nil
 }
 
 // fromProvider validates a generated DataKey and builds a dataKey from it,

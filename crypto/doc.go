@@ -16,9 +16,9 @@
 //
 // Each write uses a 256-bit data key from a [KeyProvider] — AWS KMS
 // ([NewKMS]) or a local keyring for development and tests
-// ([NewLocalKeyring]) — and seals each secret with AES-256-GCM under it. The
-// data key is stored only wrapped (encrypted) by the provider's master key,
-// inside the sealed value.
+// ([NewLocalKeyring]) — and seals each group of secrets with AES-256-GCM
+// under it. The data key is stored only wrapped (encrypted) by the
+// provider's master key, inside the sealed value.
 //
 // # Fail closed
 //
@@ -36,49 +36,78 @@
 // ([installstore.ErrInvalid]): backups are restored to the backend below
 // this layer.
 //
-// # Sealed value format (version 1)
+// # Sealed format (version 2)
 //
-// A sealed value is one ASCII string:
+// Secrets are sealed per group, the secrets a backend stores and deletes
+// together, with one AES-256-GCM seal each: the bot's token and refresh
+// token (the tenant's bot), the installing user's token and refresh token,
+// and the incoming webhook's URL. A fully populated fetch opens three
+// groups, not five values. The group's first non-empty field holds its
+// sealed value:
 //
-//	ivsealed:1.<provider>.<key-id>.<wrapped-key>.<nonce>.<ciphertext>
+//	ivsealed:2.<provider>.<key-id>.<wrapped-key>.<body>
 //
-// where:
+// and each other non-empty field of the group holds the marker
 //
-//   - "ivsealed:" is [installstore.SealedPrefix]; backends may check it.
-//   - "1" is the format version.
+//	ivsealed:2.<provider>.<key-id>
+//
+// so that a backend still sees which secrets exist (the due index, "holds
+// a user token") and that every non-empty secret it stores starts with
+// [installstore.SealedPrefix]. [SealedKey] reads a value or a marker.
+//
+//   - "ivsealed:" is [installstore.SealedPrefix]; "2" the format version.
 //   - provider names the [KeyProvider] ("aws-kms", "local"): [a-z0-9-], at
 //     most 32 bytes.
 //   - key-id is the master key that wrapped the data key (a KMS key ARN, a
-//     keyring key name), base64url without padding: KMS ARNs contain ':'
-//     and '/', base64url never contains '.'.
+//     keyring key name), base64url without padding (ARNs contain ':' and
+//     '/'; base64url never contains '.').
 //   - wrapped-key is the data key as the provider wrapped it (for KMS the
-//     CiphertextBlob of GenerateDataKey), base64url without padding.
-//   - nonce is the 12-byte AES-GCM nonce, random per value, base64url.
-//   - ciphertext is the AES-256-GCM ciphertext and 16-byte tag, base64url.
+//     CiphertextBlob of GenerateDataKey), base64url.
+//   - body is base64url of the 12-byte random nonce, the ciphertext and the
+//     16-byte tag. The plaintext is a presence byte (bit i: the group's
+//     field i is present), the owner (the installing user for the user's
+//     and the webhook's groups, empty for the bot's), then each present
+//     field's value; the owner and each value prefixed by its uvarint
+//     length. The decoder refuses anything the encoder does not make.
 //
-// Every base64url field is decoded strictly (no padding, no stray bits), so
-// changing any one character of a sealed value makes it fail to open.
+// Every base64url field is decoded strictly (no padding, no stray bits, no
+// line breaks), so changing any one character of a sealed value makes it
+// fail to open; so does moving the sealed value to another field of its
+// group, dropping or adding a marker, or a marker of another key.
 //
 // # Associated data
 //
-// The GCM associated data is the SHA-256 of the header
-// "1.<provider>.<key-id>.<wrapped-key>" exactly as stored, then, each
-// prefixed by its length as a uvarint, the record's enterprise ID, team ID,
-// the bound user ID, and the field name
-// ([installstore.Installation.Secrets]: "bot.token", "user.refresh_token", ...).
-// The tenant is always the record's own ([installstore.Installation.Tenant]),
-// so an org-wide install served to a workspace through the enterprise fallback
-// opens as the organization's record. The user is bound for the user's own
-// fields ("user.token", "user.refresh_token") and is empty for the bot's and
-// the incoming webhook's: the bot is the tenant's, the same whichever user's
-// installation carries it, and the webhook stays on the tenant's latest
-// installation after its installer is removed. So moving a sealed value to
-// another tenant, another user, or another field fails with [ErrDecrypt].
+// A group's GCM associated data is the SHA-256 of its header
+// "2.<provider>.<key-id>.<wrapped-key>" exactly as stored, then, each
+// prefixed by its length as a uvarint: the Slack app's client ID (empty for
+// an unscoped store; see [NewStore]), the record's enterprise ID and team
+// ID ([installstore.Installation.Tenant]: an org-wide install served to a
+// workspace through the enterprise fallback opens as the organization's
+// record), the bound user (the installing user for the user's tokens, empty
+// for the bot's and the webhook's), and the group's name ("bot", "user",
+// "incoming_webhook"). The webhook is bound to its user through its
+// authenticated owner: it opens in a record of that user, or in a record
+// whose installing user was removed (a user delete of the tenant's latest
+// installer clears User.ID and keeps the webhook), never in another user's
+// record. The bot has no owner: it is the tenant's, the same whichever
+// user's installation carries it. So a sealed value moved to another app,
+// tenant, user or group fails with [ErrDecrypt].
 //
-// Data keys are bound to their tenant too: the local keyring wraps them with
-// the tenant as associated data, and KMS with an encryption context naming the
-// tenant ("enterprise_id", "team_id"; empty IDs are left out), which also makes
-// CloudTrail show whose key was opened.
+// Data keys are bound to their tenant (and app) too: the local keyring
+// wraps them with the tenant (and the client ID, when set) as associated
+// data, and KMS with an encryption context naming the tenant
+// ("enterprise_id", "team_id"; empty IDs are left out) and the app
+// ("client_id", only when set), which also makes CloudTrail show whose key
+// was opened.
+//
+// # Format 1
+//
+// Values written before format 2 ("ivsealed:1.<provider>.<key-id>.<wrapped-key>.<nonce>.<ciphertext>",
+// one per secret field, each bound to the tenant, the field's name and, for
+// the user's tokens, the user) keep opening, group by group: a group whose
+// first value is in format 1 opens value by value. [Rewrap] counts a record
+// holding any format 1 value as not current and re-seals it in format 2.
+// Format 1 never bound the app or the webhook's user.
 //
 // # Caching
 //

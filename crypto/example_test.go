@@ -32,7 +32,7 @@ func Example() {
 	}
 
 	raw, _ := backend.FetchInstallation(ctx, installstore.Query{TeamID: "T1"})
-	fmt.Println(strings.HasPrefix(raw.Bot.Token.Reveal(), "ivsealed:1.local."), strings.Contains(raw.Bot.Token.Reveal(), "xoxb"))
+	fmt.Println(strings.HasPrefix(raw.Bot.Token.Reveal(), "ivsealed:2.local."), strings.Contains(raw.Bot.Token.Reveal(), "xoxb"))
 
 	got, err := store.FetchInstallation(ctx, installstore.Query{TeamID: "T1"})
 	fmt.Println(got.Bot.Token.Reveal(), err)

@@ -1,7 +1,6 @@
 package crypto
 
 import (
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -13,7 +12,7 @@ import (
 )
 
 const (
-	formatVersion   = "1"
+	formatV1        = "1"
 	dataKeySize     = 32
 	nonceSize       = 12
 	tagSize         = 16
@@ -35,19 +34,79 @@ var (
 // sealedParts are the fields of a sealed value, as substrings of it (still
 // base64url-encoded).
 type sealedParts struct {
-	header   string // "1.provider.keyid.wrapped": the data key, bound as associated data
+	version  string // formatV1 or formatV2
+	marker   bool   // a format 2 marker: provider and key ID only
+	header   string // "V.provider.keyid.wrapped": the data key, bound as associated data
 	provider string
 	keyID    string
 	wrapped  string
-	nonce    string
-	ct       string
+	nonce    string // format 1
+	ct       string // format 1
+	body     string // format 2: nonce, ciphertext and tag
 }
 
-// parseSealed splits a sealed value into its parts and checks their sizes.
-// It does not decode them: every field is decoded strictly before use, which
-// rejects any character outside base64url (so a '.' inside the ciphertext,
-// which this split leaves there, fails then).
+// parseSealed splits a sealed value of either format (or a format 2
+// marker) into its parts and checks their sizes. It does not decode them:
+// every field is decoded strictly before use, which rejects any character
+// outside base64url (so a '.' inside a format 1 ciphertext, which this split
+// leaves there, fails then).
 func parseSealed(v string) (sealedParts, error) {
+	if strings.HasPrefix(v, v2Prefix) {
+		return parseSealedV2(v)
+	}
+	return parseSealedV1(v)
+}
+
+// parseSealedV2 parses "ivsealed:2.provider.keyid.wrapped.body" and the
+// marker "ivsealed:2.provider.keyid".
+func parseSealedV2(v string) (sealedParts, error) {
+	rest := v[len(installstore.SealedPrefix):]
+	if strings.IndexByte(rest, '\n') >= 0 || strings.IndexByte(rest, '\r') >= 0 {
+		return sealedParts{}, fmt.Errorf("%w: line break in sealed value", errMalformed)
+	}
+	var (
+		f [5]string
+		n int
+	)
+	for r := rest; ; n++ {
+		j := strings.IndexByte(r, '.')
+		if j < 0 || n == len(f)-1 {
+			if j >= 0 {
+				return sealedParts{}, fmt.Errorf("%w: wrong number of fields", errMalformed)
+			}
+			f[n] = r
+			n++
+			break
+		}
+		f[n], r = r[:j], r[j+1:]
+	}
+	var p sealedParts
+	switch n {
+	case 3:
+		p = sealedParts{version: f[0], marker: true, provider: f[1], keyID: f[2]}
+	case 5:
+		p = sealedParts{version: f[0], provider: f[1], keyID: f[2], wrapped: f[3], body: f[4],
+			header: rest[:len(rest)-len(f[4])-1]}
+		if len(p.wrapped) < b64.EncodedLen(1) || len(p.wrapped) > b64.EncodedLen(maxWrappedLen) {
+			return sealedParts{}, fmt.Errorf("%w: bad wrapped key field", errMalformed)
+		}
+		if !bodyOK(p.body) {
+			return sealedParts{}, fmt.Errorf("%w: bad body field", errMalformed)
+		}
+	default:
+		return sealedParts{}, fmt.Errorf("%w: wrong number of fields", errMalformed)
+	}
+	if !validProviderName(p.provider) {
+		return sealedParts{}, fmt.Errorf("%w: bad provider name", errMalformed)
+	}
+	if len(p.keyID) < b64.EncodedLen(1) || len(p.keyID) > b64.EncodedLen(maxKeyIDLen) {
+		return sealedParts{}, fmt.Errorf("%w: bad key ID field", errMalformed)
+	}
+	return p, nil
+}
+
+// parseSealedV1 parses "ivsealed:1.provider.keyid.wrapped.nonce.ciphertext".
+func parseSealedV1(v string) (sealedParts, error) {
 	rest, ok := strings.CutPrefix(v, installstore.SealedPrefix)
 	if !ok {
 		return sealedParts{}, errNotSealed
@@ -67,11 +126,12 @@ func parseSealed(v string) (sealedParts, error) {
 	}
 	version, provider, keyID, wrapped := f[0], f[1], f[2], f[3]
 	p := sealedParts{
-		header: v[len(installstore.SealedPrefix) : len(installstore.SealedPrefix)+len(version)+len(provider)+len(keyID)+len(wrapped)+3],
-		nonce:  f[4],
-		ct:     rest,
+		version: formatV1,
+		header:  v[len(installstore.SealedPrefix) : len(installstore.SealedPrefix)+len(version)+len(provider)+len(keyID)+len(wrapped)+3],
+		nonce:   f[4],
+		ct:      rest,
 	}
-	if version != formatVersion {
+	if version != formatV1 {
 		return sealedParts{}, fmt.Errorf("%w: unknown format version", errMalformed)
 	}
 	if !validProviderName(provider) {
@@ -118,9 +178,9 @@ func decodeField(s string) ([]byte, error) {
 	return b, nil
 }
 
-// sealHeader returns the header of values sealed under a data key.
+// sealHeader returns the header of (format 2) values sealed under a data key.
 func sealHeader(provider, keyID string, wrapped []byte) string {
-	return formatVersion + "." + provider + "." + b64.EncodeToString([]byte(keyID)) + "." + b64.EncodeToString(wrapped)
+	return formatV2 + "." + provider + "." + b64.EncodeToString([]byte(keyID)) + "." + b64.EncodeToString(wrapped)
 }
 
 // appendAAD appends the associated data binding a value to its data key
@@ -148,38 +208,6 @@ func boundUser(field string, inst *installstore.Installation) string {
 		return inst.User.ID
 	}
 	return ""
-}
-
-// sealValue seals plaintext under dk, bound to tenant, user and field.
-func sealValue(bufs *bufPool, dk *dataKey, t installstore.Tenant, user, field, plaintext string) (string, error) {
-	if len(plaintext) > maxPlaintextLen {
-		return "", fmt.Errorf("crypto: seal %s of tenant %s: %w: value longer than %d bytes", field, t, installstore.ErrInvalid, maxPlaintextLen)
-	}
-	ctLen := len(plaintext) + tagSize
-	buf := bufs.get(aadLen(t, user, field) + nonceSize + ctLen + b64.EncodedLen(ctLen))
-	defer bufs.put(buf)
-	// Layout: associated data | nonce | plaintext, sealed in place | ciphertext in base64.
-	aad := appendAAD((*buf)[:0], &dk.headerSum, t, user, field)
-	rest := (*buf)[len(aad):]
-	nonce := rest[:nonceSize]
-	_, _ = rand.Read(nonce)
-	pt := rest[nonceSize : nonceSize+len(plaintext)]
-	copy(pt, plaintext)
-	ct := dk.aead.Seal(pt[:0], nonce, pt, aad)
-	ctEnc := rest[nonceSize+ctLen : nonceSize+ctLen+b64.EncodedLen(ctLen)]
-	b64.Encode(ctEnc, ct)
-
-	var sb strings.Builder
-	sb.Grow(len(installstore.SealedPrefix) + len(dk.header) + 2 + b64.EncodedLen(nonceSize) + len(ctEnc))
-	sb.WriteString(installstore.SealedPrefix)
-	sb.WriteString(dk.header)
-	sb.WriteByte('.')
-	var nonceEnc [16]byte // b64.EncodedLen(nonceSize)
-	b64.Encode(nonceEnc[:], nonce)
-	sb.Write(nonceEnc[:])
-	sb.WriteByte('.')
-	sb.Write(ctEnc)
-	return sb.String(), nil
 }
 
 // openValue opens the sealed value p under dk, which must be the data key
@@ -250,6 +278,6 @@ func parseWithHeader(v, header string) (p sealedParts, ok bool) {
 	if len(p.ct) < b64.EncodedLen(tagSize) || len(p.ct) > b64.EncodedLen(maxPlaintextLen+tagSize) {
 		return p, false
 	}
-	p.header = header
+	p.header, p.version = header, formatV1
 	return p, true
 }

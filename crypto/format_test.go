@@ -3,7 +3,9 @@ package crypto
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -12,13 +14,16 @@ import (
 	"github.com/installvault/installvault/installstore"
 )
 
+// testDataKey returns a data key with a format 1 header.
 func testDataKey(t testing.TB) *dataKey {
 	t.Helper()
 	kr, err := NewLocalKeyring(map[string][]byte{"arn:aws:kms:us-east-1:1:key/a.b": bytes.Repeat([]byte{7}, 32)}, "arn:aws:kms:us-east-1:1:key/a.b")
 	require.NoError(t, err)
 	k, err := kr.GenerateDataKey(context.Background(), installstore.Tenant{TeamID: "T1"})
 	require.NoError(t, err)
-	dk, err := fromProvider("local", k)
+	// A format 1 header, as format 1 wrote them.
+	header := formatV1 + ".local." + b64.EncodeToString([]byte(k.KeyID)) + "." + b64.EncodeToString(k.Wrapped)
+	dk, err := newDataKey(header, b64.EncodeToString([]byte(k.KeyID)), k.Plaintext.Bytes())
 	require.NoError(t, err)
 	require.Equal(t, make([]byte, 32), k.Plaintext.Bytes(), "the provider's plaintext is wiped")
 	return dk
@@ -97,6 +102,9 @@ func FuzzParseSealed(f *testing.F) {
 			}
 			return
 		}
+		if p.version != formatV1 {
+			return // FuzzParseSealedV2's
+		}
 		if !strings.HasPrefix(s, installstore.SealedPrefix+p.header+"."+p.nonce+"."+p.ct) || len(s) != len(installstore.SealedPrefix+p.header)+len(p.nonce)+len(p.ct)+2 {
 			t.Fatalf("parts do not make up the value")
 		}
@@ -111,4 +119,37 @@ func FuzzParseSealed(f *testing.F) {
 			t.Fatalf("a value other than the sealed one opened")
 		}
 	})
+}
+
+// sealValue seals plaintext in format 1 (the sealing code of format 1,
+// kept to test its decoder, which still opens stored values) under dk, bound to tenant, user and field.
+func sealValue(bufs *bufPool, dk *dataKey, t installstore.Tenant, user, field, plaintext string) (string, error) {
+	if len(plaintext) > maxPlaintextLen {
+		return "", fmt.Errorf("crypto: seal %s of tenant %s: %w: value longer than %d bytes", field, t, installstore.ErrInvalid, maxPlaintextLen)
+	}
+	ctLen := len(plaintext) + tagSize
+	buf := bufs.get(aadLen(t, user, field) + nonceSize + ctLen + b64.EncodedLen(ctLen))
+	defer bufs.put(buf)
+	// Layout: associated data | nonce | plaintext, sealed in place | ciphertext in base64.
+	aad := appendAAD((*buf)[:0], &dk.headerSum, t, user, field)
+	rest := (*buf)[len(aad):]
+	nonce := rest[:nonceSize]
+	_, _ = rand.Read(nonce)
+	pt := rest[nonceSize : nonceSize+len(plaintext)]
+	copy(pt, plaintext)
+	ct := dk.aead.Seal(pt[:0], nonce, pt, aad)
+	ctEnc := rest[nonceSize+ctLen : nonceSize+ctLen+b64.EncodedLen(ctLen)]
+	b64.Encode(ctEnc, ct)
+
+	var sb strings.Builder
+	sb.Grow(len(installstore.SealedPrefix) + len(dk.header) + 2 + b64.EncodedLen(nonceSize) + len(ctEnc))
+	sb.WriteString(installstore.SealedPrefix)
+	sb.WriteString(dk.header)
+	sb.WriteByte('.')
+	var nonceEnc [16]byte // b64.EncodedLen(nonceSize)
+	b64.Encode(nonceEnc[:], nonce)
+	sb.Write(nonceEnc[:])
+	sb.WriteByte('.')
+	sb.Write(ctEnc)
+	return sb.String(), nil
 }

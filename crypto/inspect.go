@@ -13,6 +13,8 @@ import (
 // tools use it to show which key protects each record (for example to check
 // that a rotation finished).
 //
+// s may be a value of either format, or a format 2 marker (the value of a
+// group's second field, which names the key of the group's sealed value).
 // It fails, with an error that never quotes the value, when s is not a
 // well-formed sealed value. Success says nothing about whether s opens.
 func SealedKey(s installstore.Secret) (provider, keyID string, err error) {

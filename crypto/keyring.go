@@ -58,18 +58,29 @@ func NewLocalKeyring(keys map[string][]byte, primary string) (KeyProvider, error
 func (k *localKeyring) Name() string { return localProviderName }
 
 // GenerateDataKey implements [KeyProvider].
-func (k *localKeyring) GenerateDataKey(_ context.Context, t installstore.Tenant) (*DataKey, error) {
+func (k *localKeyring) GenerateDataKey(ctx context.Context, t installstore.Tenant) (*DataKey, error) {
+	return k.GenerateAppDataKey(ctx, t, "")
+}
+
+// UnwrapDataKey implements [KeyProvider].
+func (k *localKeyring) UnwrapDataKey(ctx context.Context, t installstore.Tenant, keyID string, wrapped []byte) ([]byte, error) {
+	return k.UnwrapAppDataKey(ctx, t, "", keyID, wrapped)
+}
+
+// GenerateAppDataKey implements [AppKeyProvider]: the wrapped key's
+// associated data also names the app.
+func (k *localKeyring) GenerateAppDataKey(_ context.Context, t installstore.Tenant, clientID string) (*DataKey, error) {
 	pt := make([]byte, dataKeySize)
 	_, _ = rand.Read(pt) // never fails (crypto/rand crashes the program instead)
 	aead := k.keys[k.primary]
 	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+dataKeySize+aead.Overhead())
 	_, _ = rand.Read(nonce)
-	wrapped := aead.Seal(nonce, nonce, pt, localWrapAAD(k.primary, t))
+	wrapped := aead.Seal(nonce, nonce, pt, localWrapAAD(k.primary, t, clientID))
 	return &DataKey{KeyID: k.primary, Wrapped: wrapped, Plaintext: NewKeyMaterial(pt)}, nil
 }
 
-// UnwrapDataKey implements [KeyProvider].
-func (k *localKeyring) UnwrapDataKey(_ context.Context, t installstore.Tenant, keyID string, wrapped []byte) ([]byte, error) {
+// UnwrapAppDataKey implements [AppKeyProvider].
+func (k *localKeyring) UnwrapAppDataKey(_ context.Context, t installstore.Tenant, clientID, keyID string, wrapped []byte) ([]byte, error) {
 	aead, ok := k.keys[keyID]
 	if !ok {
 		return nil, fmt.Errorf("crypto: local keyring: no key named %q, which sealed this value (add it to the keyring until Rewrap has moved every record to the primary)", keyID)
@@ -78,19 +89,25 @@ func (k *localKeyring) UnwrapDataKey(_ context.Context, t installstore.Tenant, k
 		return nil, fmt.Errorf("crypto: local keyring: the data key wrapped under %q has %d bytes, not %d", keyID, len(wrapped), aead.NonceSize()+dataKeySize+aead.Overhead())
 	}
 	n := aead.NonceSize()
-	pt, err := aead.Open(nil, wrapped[:n], wrapped[n:], localWrapAAD(keyID, t))
+	pt, err := aead.Open(nil, wrapped[:n], wrapped[n:], localWrapAAD(keyID, t, clientID))
 	if err != nil {
 		return nil, fmt.Errorf("crypto: local keyring: key %q did not open the data key: the keyring's key of that name has other bytes than the one that sealed it, or the value was moved from another tenant", keyID)
 	}
 	return pt, nil
 }
 
-// localWrapAAD binds a wrapped data key to its master key and tenant.
-func localWrapAAD(keyID string, t installstore.Tenant) []byte {
-	b := make([]byte, 0, len(localWrapLabel)+len(keyID)+len(t.EnterpriseID)+len(t.TeamID)+8)
+// localWrapAAD binds a wrapped data key to its master key and tenant, and
+// to the app when clientID is set (nothing is added without one, so keys
+// wrapped before apps were bound still open).
+func localWrapAAD(keyID string, t installstore.Tenant, clientID string) []byte {
+	b := make([]byte, 0, len(localWrapLabel)+len(keyID)+len(t.EnterpriseID)+len(t.TeamID)+len(clientID)+10)
 	for _, s := range []string{localWrapLabel, keyID, t.EnterpriseID, t.TeamID} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
+	}
+	if clientID != "" {
+		b = binary.AppendUvarint(b, uint64(len(clientID)))
+		b = append(b, clientID...)
 	}
 	return b
 }
@@ -103,3 +120,5 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 	}
 	return cipher.NewGCM(block)
 }
+
+var _ AppKeyProvider = (*localKeyring)(nil)

@@ -18,6 +18,9 @@ const kmsProviderName = "aws-kms"
 const (
 	ContextEnterpriseID = "enterprise_id"
 	ContextTeamID       = "team_id"
+	// ContextClientID names the Slack app in the encryption context of
+	// the data keys of an app-scoped store ([installstore.AppScoped]).
+	ContextClientID = "client_id"
 )
 
 // KMSOption configures [NewKMS].
@@ -83,9 +86,12 @@ func (p *kmsProvider) key(t installstore.Tenant) string {
 	return p.keyID
 }
 
-// encryptionContext names the tenant.
-func encryptionContext(t installstore.Tenant) map[string]string {
-	ec := make(map[string]string, 2)
+// encryptionContext names the tenant, and the app when clientID is set.
+func encryptionContext(t installstore.Tenant, clientID string) map[string]string {
+	ec := make(map[string]string, 3)
+	if clientID != "" {
+		ec[ContextClientID] = clientID
+	}
 	if t.EnterpriseID != "" {
 		ec[ContextEnterpriseID] = t.EnterpriseID
 	}
@@ -97,11 +103,22 @@ func encryptionContext(t installstore.Tenant) map[string]string {
 
 // GenerateDataKey implements [KeyProvider].
 func (p *kmsProvider) GenerateDataKey(ctx context.Context, t installstore.Tenant) (*DataKey, error) {
+	return p.GenerateAppDataKey(ctx, t, "")
+}
+
+// UnwrapDataKey implements [KeyProvider].
+func (p *kmsProvider) UnwrapDataKey(ctx context.Context, t installstore.Tenant, keyID string, wrapped []byte) ([]byte, error) {
+	return p.UnwrapAppDataKey(ctx, t, "", keyID, wrapped)
+}
+
+// GenerateAppDataKey implements [AppKeyProvider]: the encryption context
+// also names the app ([ContextClientID]).
+func (p *kmsProvider) GenerateAppDataKey(ctx context.Context, t installstore.Tenant, clientID string) (*DataKey, error) {
 	key := p.key(t)
 	out, err := p.client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
 		KeyId:             aws.String(key),
 		KeySpec:           types.DataKeySpecAes256,
-		EncryptionContext: encryptionContext(t),
+		EncryptionContext: encryptionContext(t, clientID),
 	})
 	if err != nil {
 		return nil, kmsError("GenerateDataKey", key, err)
@@ -113,12 +130,12 @@ func (p *kmsProvider) GenerateDataKey(ctx context.Context, t installstore.Tenant
 	return &DataKey{KeyID: aws.ToString(out.KeyId), Wrapped: out.CiphertextBlob, Plaintext: NewKeyMaterial(out.Plaintext)}, nil
 }
 
-// UnwrapDataKey implements [KeyProvider].
-func (p *kmsProvider) UnwrapDataKey(ctx context.Context, t installstore.Tenant, keyID string, wrapped []byte) ([]byte, error) {
+// UnwrapAppDataKey implements [AppKeyProvider].
+func (p *kmsProvider) UnwrapAppDataKey(ctx context.Context, t installstore.Tenant, clientID, keyID string, wrapped []byte) ([]byte, error) {
 	out, err := p.client.Decrypt(ctx, &kms.DecryptInput{
 		CiphertextBlob:      wrapped,
 		KeyId:               aws.String(keyID),
-		EncryptionContext:   encryptionContext(t),
+		EncryptionContext:   encryptionContext(t, clientID),
 		EncryptionAlgorithm: types.EncryptionAlgorithmSpecSymmetricDefault,
 	})
 	if err != nil {
@@ -126,3 +143,5 @@ func (p *kmsProvider) UnwrapDataKey(ctx context.Context, t installstore.Tenant, 
 	}
 	return out.Plaintext, nil
 }
+
+var _ AppKeyProvider = (*kmsProvider)(nil)

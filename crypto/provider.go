@@ -26,6 +26,22 @@ type KeyProvider interface {
 	UnwrapDataKey(ctx context.Context, t installstore.Tenant, keyID string, wrapped []byte) ([]byte, error)
 }
 
+// AppKeyProvider is a [KeyProvider] that also binds a data key to the Slack
+// app (its client ID) sealing with it, for stores shared by several apps
+// ([installstore.AppScoped]): a key wrapped for one app cannot be unwrapped
+// for another, even for the same tenant and master key. With an empty
+// clientID each method is exactly its KeyProvider counterpart. A [Store]
+// over an app-scoped backend needs one ([NewStore]); the built-in
+// providers ([NewKMS], [NewLocalKeyring]) are.
+type AppKeyProvider interface {
+	KeyProvider
+	// GenerateAppDataKey is GenerateDataKey, the key also bound to clientID.
+	GenerateAppDataKey(ctx context.Context, t installstore.Tenant, clientID string) (*DataKey, error)
+	// UnwrapAppDataKey is UnwrapDataKey for a key GenerateAppDataKey
+	// wrapped for clientID; it fails for any other client ID.
+	UnwrapAppDataKey(ctx context.Context, t installstore.Tenant, clientID, keyID string, wrapped []byte) ([]byte, error)
+}
+
 // DataKey is a data key as [KeyProvider.GenerateDataKey] returns it. It is
 // opaque to every encoder that could print it by accident: fmt (every verb,
 // and the fallback after a bad verb such as %w on a non-error, which prints

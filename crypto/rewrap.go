@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/installvault/installvault/installstore"
 )
@@ -260,13 +259,14 @@ func (r *rewrapper) key(ctx context.Context, t installstore.Tenant) (*dataKey, e
 	return dk, nil
 }
 
-// isCurrent reports whether every secret of raw (which opened) is sealed by
-// this store's provider under dk's master key.
+// isCurrent reports whether every secret of raw (which opened) is in
+// format 2 (a sealed value or a marker), sealed by this store's provider
+// under dk's master key. A format 1 value is never current: Rewrap
+// migrates it.
 func (r *rewrapper) isCurrent(raw *installstore.Installation, dk *dataKey) bool {
-	prefix := formatVersion + "." + r.s.provider + "." + dk.keyIDEnc + "."
 	return raw.Secrets(func(_ string, sec *installstore.Secret) error {
 		p, err := parseSealed(sec.Reveal())
-		if err != nil || !strings.HasPrefix(p.header, prefix) {
+		if err != nil || p.version != formatV2 || p.provider != r.s.provider || p.keyID != dk.keyIDEnc {
 			return errFound
 		}
 		return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +33,8 @@ import (
 type Store struct {
 	installstore.Passthrough // deletes, ListDue, nonces, leases
 	keys                     KeyProvider
+	appKeys                  AppKeyProvider // keys, when clientID is set
+	clientID                 string         // the app the inner stack is scoped to ("": unscoped)
 	provider                 string
 	cache                    *keyCache    // nil without WithDataKeyCache
 	records                  *recordCache // nil without WithRecordCache
@@ -43,6 +46,7 @@ type Store struct {
 var (
 	_ installstore.FullStore = (*Store)(nil)
 	_ installstore.Unwrapper = (*Store)(nil)
+	_ installstore.AppScoped = (*Store)(nil)
 )
 
 // NewStore returns the encryption layer over inner: it seals every secret of
@@ -57,9 +61,19 @@ var (
 // one holding a secret that is not sealed), or [installstore.ErrUnavailable]
 // when the key provider did not answer.
 //
+// The Slack app's client ID is bound into everything it seals (the
+// associated data and the data key: the KMS encryption context,
+// [ContextClientID]), so a sealed value moved to another app's record does
+// not open even under the same master key. NewStore finds it in the inner
+// stack: the [installstore.AppScoped] stores below (each backend's
+// WithClientID option), found with [installstore.Walk]; none, or "", is an
+// unscoped store.
+//
 // NewStore refuses ([installstore.ErrInvalid]) a nil inner store or key
-// provider, bad options, and an inner stack that already holds an
-// encryption layer (found with [installstore.Walk]).
+// provider, bad options, an inner stack that already holds an encryption
+// layer or stores scoped to different client IDs (both found with
+// [installstore.Walk]), and an app-scoped stack with a key provider that is
+// not an [AppKeyProvider].
 func NewStore(inner installstore.FullStore, keys KeyProvider, opts ...Option) (*Store, error) {
 	if inner == nil || keys == nil {
 		return nil, fmt.Errorf("crypto: new store: %w: inner store and key provider are required", installstore.ErrInvalid)
@@ -67,16 +81,38 @@ func NewStore(inner installstore.FullStore, keys KeyProvider, opts ...Option) (*
 	if !validProviderName(keys.Name()) {
 		return nil, fmt.Errorf("crypto: new store: %w: key provider name %q is not 1 to 32 bytes of [a-z0-9-]", installstore.ErrInvalid, keys.Name())
 	}
-	var below bool
+	var (
+		below bool
+		ids   []string
+	)
 	installstore.Walk(inner, func(x installstore.FullStore) bool {
 		if _, ok := x.(*Store); ok {
 			below = true
+		}
+		if a, ok := x.(installstore.AppScoped); ok {
+			if id := a.ClientID(); id != "" && !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
 		}
 		return !below
 	})
 	if below {
 		return nil, fmt.Errorf("crypto: new store: %w: the inner store already has an encryption layer (a crypto.Store) below it: "+
 			"every secret would be sealed twice and Rewrap could not tell which key protects a record; use one encryption layer per record", installstore.ErrInvalid)
+	}
+	if len(ids) > 1 {
+		return nil, fmt.Errorf("crypto: new store: %w: the stores below are scoped to %d different Slack apps (client IDs %s): "+
+			"one encryption layer seals for one app", installstore.ErrInvalid, len(ids), strings.Join(ids, ", "))
+	}
+	var clientID string
+	var appKeys AppKeyProvider
+	if len(ids) == 1 {
+		clientID = ids[0]
+		var ok bool
+		if appKeys, ok = keys.(AppKeyProvider); !ok {
+			return nil, fmt.Errorf("crypto: new store: %w: the store below is scoped to client ID %s, and key provider %q (%T) "+
+				"cannot bind a data key to an app (it is not a crypto.AppKeyProvider)", installstore.ErrInvalid, clientID, keys.Name(), keys)
+		}
 	}
 	c := config{now: time.Now}
 	for _, o := range opts {
@@ -85,7 +121,7 @@ func NewStore(inner installstore.FullStore, keys KeyProvider, opts ...Option) (*
 	if c.err != nil {
 		return nil, c.err
 	}
-	s := &Store{Passthrough: installstore.Passthrough{Inner: inner}, keys: keys, provider: keys.Name(), now: c.now}
+	s := &Store{Passthrough: installstore.Passthrough{Inner: inner}, keys: keys, appKeys: appKeys, clientID: clientID, provider: keys.Name(), now: c.now}
 	if c.cache {
 		s.cache = newKeyCache(&c)
 	}
@@ -103,17 +139,27 @@ func NewStore(inner installstore.FullStore, keys KeyProvider, opts ...Option) (*
 	return s, nil
 }
 
-// Format implements [fmt.Formatter]: the key provider's name and the store
-// below, never a key or a cached record.
+// Format implements [fmt.Formatter]: the key provider's name, the app's
+// client ID (when scoped) and the store below, never a key or a cached
+// record.
 func (s *Store) Format(f fmt.State, _ rune) {
-	fmt.Fprintf(f, "crypto.Store{provider: %s, inner: %T, data-key cache: %t, record cache: %t}", s.provider, s.Inner, s.cache != nil, s.records != nil)
+	app := ""
+	if s.clientID != "" {
+		app = ", client ID: " + s.clientID
+	}
+	fmt.Fprintf(f, "crypto.Store{provider: %s%s, inner: %T, data-key cache: %t, record cache: %t}", s.provider, app, s.Inner, s.cache != nil, s.records != nil)
 }
 
 // LogValue implements [slog.LogValuer], with the same fields as Format.
 func (s *Store) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("provider", s.provider), slog.String("inner", fmt.Sprintf("%T", s.Inner)),
+	return slog.GroupValue(slog.String("provider", s.provider), slog.String("client_id", s.clientID), slog.String("inner", fmt.Sprintf("%T", s.Inner)),
 		slog.Bool("data_key_cache", s.cache != nil), slog.Bool("record_cache", s.records != nil))
 }
+
+// ClientID implements [installstore.AppScoped]: the client ID of the Slack
+// app the stack below is scoped to and this layer binds into every value it
+// seals, or "" when unscoped.
+func (s *Store) ClientID() string { return s.clientID }
 
 // Unwrap implements [installstore.Unwrapper]: the store below.
 func (s *Store) Unwrap() []installstore.FullStore { return []installstore.FullStore{s.Inner} }
@@ -305,249 +351,4 @@ func describe(q installstore.Query) string {
 		return "tenant " + q.Tenant().String() + " user " + q.UserID
 	}
 	return "tenant " + q.Tenant().String()
-}
-
-// seal replaces every secret of inst (a copy) with its sealed form.
-func (s *Store) seal(ctx context.Context, inst *installstore.Installation) error {
-	if !hasSecrets(inst) {
-		return nil
-	}
-	t := inst.Tenant()
-	if err := refuseSealed(inst); err != nil {
-		return err
-	}
-	dk, err := s.writeKey(ctx, t)
-	if err != nil {
-		return sealError(t, err)
-	}
-	return s.sealWith(inst, dk)
-}
-
-// sealWith seals every secret of inst under dk.
-func (s *Store) sealWith(inst *installstore.Installation, dk *dataKey) error {
-	t := inst.Tenant()
-	return inst.Secrets(func(field string, sec *installstore.Secret) error {
-		v, err := sealValue(&s.bufs, dk, t, boundUser(field, inst), field, sec.Reveal())
-		if err != nil {
-			return err
-		}
-		*sec = installstore.NewSecret(v)
-		return nil
-	})
-}
-
-// refuseSealed refuses an installation holding a value that is already
-// sealed: sealing it again would hand the sealed value out as the token.
-func refuseSealed(inst *installstore.Installation) error {
-	t := inst.Tenant()
-	return inst.Secrets(func(field string, sec *installstore.Secret) error {
-		if sec.IsSealed() {
-			return fmt.Errorf("crypto: seal %s of tenant %s: %w: the value is already sealed (%s...); "+
-				"a backup holds sealed values and is restored to the backend below the encryption layer "+
-				"(backup.Import into the store crypto.NewStore wraps, not into the crypto.Store)",
-				field, t, installstore.ErrInvalid, installstore.SealedPrefix)
-		}
-		return nil
-	})
-}
-
-// errFound stops the walk of hasSecrets.
-var errFound = errors.New("found")
-
-// hasSecrets reports whether inst has a non-empty secret.
-func hasSecrets(inst *installstore.Installation) bool {
-	return inst.Secrets(func(string, *installstore.Secret) error { return errFound }) != nil
-}
-
-// writeKey returns the data key to seal the tenant's next record with.
-func (s *Store) writeKey(ctx context.Context, t installstore.Tenant) (*dataKey, error) {
-	if s.cache != nil {
-		dk := s.cache.write(t)
-		s.metrics.cacheLookup(ctx, true, dk != nil)
-		if dk != nil {
-			return dk, nil
-		}
-	}
-	dk, err := s.generate(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	if s.cache != nil {
-		s.cache.putWrite(t, dk)
-	}
-	return dk, nil
-}
-
-// generate asks the provider for a new data key for the tenant.
-func (s *Store) generate(ctx context.Context, t installstore.Tenant) (*dataKey, error) {
-	k, err := s.keys.GenerateDataKey(ctx, t)
-	s.metrics.providerCall(ctx, true, err)
-	if err != nil {
-		return nil, err
-	}
-	dk, err := fromProvider(s.provider, k)
-	if err != nil {
-		return nil, err
-	}
-	dk.obtained = s.now()
-	return dk, nil
-}
-
-// memo remembers the data keys one operation has unwrapped, so a record
-// whose values share a data key unwraps it once even without a cache, and
-// parses each shared header once.
-type memo struct {
-	n  int
-	dk [2]*dataKey
-}
-
-// match returns the remembered data key v is sealed under, and v's parts.
-func (m *memo) match(v string) (*dataKey, sealedParts, bool) {
-	for i := range m.n {
-		if p, ok := parseWithHeader(v, m.dk[i].header); ok {
-			return m.dk[i], p, true
-		}
-	}
-	return nil, sealedParts{}, false
-}
-
-func (m *memo) put(dk *dataKey) {
-	i := m.n % len(m.dk)
-	m.dk[i] = dk
-	m.n = min(m.n+1, len(m.dk))
-}
-
-// open replaces every sealed secret of inst (the store's copy) with its
-// plaintext, or fails with ErrDecrypt (or installstore.ErrUnavailable)
-// naming the tenant and field. All of a record's plaintexts share one
-// allocation; the scratch space, one pooled buffer, is wiped.
-func (s *Store) open(ctx context.Context, inst *installstore.Installation) error {
-	_, err := s.openKnown(ctx, inst, nil)
-	return err
-}
-
-// openKnown is open, taking the data keys in known (by header) before the
-// cache and the provider. It returns when the oldest data key it used came
-// from the key provider (zero when it used none).
-func (s *Store) openKnown(ctx context.Context, inst *installstore.Installation, known map[string]*dataKey) (keysFrom time.Time, err error) {
-	type slot struct {
-		sec        *installstore.Secret
-		start, end int
-	}
-	var (
-		m       memo
-		backing [5]slot
-		slots   = backing[:0]
-		total   int
-		longest int
-	)
-	_ = inst.Secrets(func(_ string, sec *installstore.Secret) error {
-		n := len(sec.Reveal())
-		total += n // a sealed value is longer than its plaintext
-		longest = max(longest, n)
-		return nil
-	})
-	if total == 0 {
-		return time.Time{}, nil
-	}
-	t := inst.Tenant()
-	scratchLen := openScratch(longest, t, inst.User.ID, maxFieldName)
-	buf := s.bufs.get(total + scratchLen)
-	defer s.bufs.put(buf)
-	pts, scratch := (*buf)[:0:total], (*buf)[total:]
-	err = inst.Secrets(func(field string, sec *installstore.Secret) error {
-		v := sec.Reveal()
-		dk, p, ok := m.match(v)
-		if !ok {
-			var err error
-			if p, err = parseSealed(v); err != nil {
-				return decryptError(t, field, err)
-			}
-			if p.provider != s.provider {
-				return decryptError(t, field, fmt.Errorf("sealed by key provider %q, this store uses %q", p.provider, s.provider))
-			}
-			if known != nil {
-				dk = known[p.header]
-			}
-			if dk == nil {
-				if dk, err = s.readKey(ctx, t, p); err != nil {
-					return decryptError(t, field, err)
-				}
-			}
-			m.put(dk)
-			if keysFrom.IsZero() || dk.obtained.Before(keysFrom) {
-				keysFrom = dk.obtained
-			}
-		}
-		start := len(pts)
-		var err error
-		if pts, err = openInto(dk, p, t, boundUser(field, inst), field, scratch, pts); err != nil {
-			return decryptError(t, field, err)
-		}
-		slots = append(slots, slot{sec, start, len(pts)})
-		return nil
-	})
-	if err != nil {
-		return time.Time{}, err
-	}
-	all := string(pts)
-	for _, sl := range slots {
-		*sl.sec = installstore.NewSecret(all[sl.start:sl.end])
-	}
-	return keysFrom, nil
-}
-
-// maxFieldName is the longest secret field name, for scratch sizes.
-const maxFieldName = "incoming_webhook.url.........." // room for fields added later
-
-// readKey returns the unwrapped data key a sealed value names, from the
-// cache or the provider. With the cache, concurrent misses for one data key
-// share a single unwrap.
-func (s *Store) readKey(ctx context.Context, t installstore.Tenant, p sealedParts) (*dataKey, error) {
-	if s.cache == nil {
-		return s.unwrap(ctx, t, p)
-	}
-	dk := s.cache.read(t, p.header)
-	s.metrics.cacheLookup(ctx, false, dk != nil)
-	if dk != nil {
-		return dk, nil
-	}
-	v, err, _ := s.cache.flight.Do(t.Key()+"\x00"+p.header, func() (any, error) {
-		if dk := s.cache.read(t, p.header); dk != nil { // filled by a flight that just ended
-			return dk, nil
-		}
-		dk, err := s.unwrap(ctx, t, p)
-		if err != nil {
-			return nil, err
-		}
-		s.cache.putRead(t, dk)
-		return dk, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return v.(*dataKey), nil
-}
-
-// unwrap asks the provider for the data key a sealed value names.
-func (s *Store) unwrap(ctx context.Context, t installstore.Tenant, p sealedParts) (*dataKey, error) {
-	keyID, err := decodeField(p.keyID)
-	if err != nil {
-		return nil, err
-	}
-	wrapped, err := decodeField(p.wrapped)
-	if err != nil {
-		return nil, err
-	}
-	pt, err := s.keys.UnwrapDataKey(ctx, t, string(keyID), wrapped)
-	s.metrics.providerCall(ctx, false, err)
-	if err != nil {
-		return nil, err
-	}
-	dk, err := newDataKey(strings.Clone(p.header), strings.Clone(p.keyID), pt)
-	if err != nil {
-		return nil, err
-	}
-	dk.obtained = s.now()
-	return dk, nil
 }

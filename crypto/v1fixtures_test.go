@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
 	"github.com/installvault/installvault/memory"
@@ -79,3 +82,92 @@ func TestGenerateV1Fixtures(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.FromSlash(v1FixturePath), append(b, '\n'), 0o644))
 }
 
+// loadV1 returns a memory store holding the format 1 fixtures, as format 1
+// stored them, and the shapes they are of.
+func loadV1(t *testing.T) (*memory.Store, map[string]v1Shape) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.FromSlash(v1FixturePath))
+	require.NoError(t, err)
+	var recs []v1Record
+	require.NoError(t, json.Unmarshal(b, &recs))
+	require.Len(t, recs, len(v1Shapes))
+	shapes := map[string]v1Shape{}
+	inner := memory.New()
+	for _, sh := range v1Shapes {
+		shapes[sh.name] = sh
+	}
+	for _, r := range recs {
+		sh, ok := shapes[r.Shape]
+		require.True(t, ok, r.Shape)
+		raw := sh.inst()
+		n := 0
+		require.NoError(t, raw.Secrets(func(field string, s *installstore.Secret) error {
+			v, ok := r.Secrets[field]
+			require.True(t, ok, "%s: %s", r.Shape, field)
+			require.True(t, strings.HasPrefix(v, installstore.SealedPrefix+"1."), "%s: %s is a format 1 value", r.Shape, field)
+			*s = installstore.NewSecret(v)
+			n++
+			return nil
+		}))
+		require.Len(t, r.Secrets, n, r.Shape)
+		// Stored below the layer, as format 1 left them (the two T1 shapes
+		// hold one install: the latest record and U1's).
+		require.NoError(t, inner.StoreInstallation(bg, raw))
+	}
+	return inner, shapes
+}
+
+// TestFormat1ValuesOpen: records sealed by format 1's code (the fixtures)
+// open, every shape, each secret bound as format 1 bound it.
+func TestFormat1ValuesOpen(t *testing.T) {
+	inner, shapes := loadV1(t)
+	s := newStore(t, inner, keyring(t, "k1", "k1"), crypto.WithDataKeyCache(time.Minute, 10))
+	for name, sh := range shapes {
+		got, err := s.FetchInstallation(bg, sh.q)
+		require.NoError(t, err, name)
+		want := sh.inst()
+		want.Version = got.Version
+		storetest.Equal(t, want, got)
+	}
+	// Format 1's bindings still hold: a value moved to another tenant or
+	// field does not open.
+	raw, err := inner.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
+	require.NoError(t, err)
+	moved := raw.Clone()
+	moved.Bot.Token, moved.Bot.RefreshToken = raw.Bot.RefreshToken, raw.Bot.Token
+	require.NoError(t, inner.UpdateInstallation(bg, moved))
+	_, err = s.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
+	require.ErrorIs(t, err, crypto.ErrDecrypt)
+}
+
+// TestRewrapMigratesFormat1: Rewrap counts every format 1 record as not
+// current, even under the current master key, and re-seals it in format 2;
+// then everything opens and a second run finds nothing to do.
+func TestRewrapMigratesFormat1(t *testing.T) {
+	inner, shapes := loadV1(t)
+	s := newStore(t, inner, keyring(t, "k1", "k1"))
+	st, err := crypto.Rewrap(bg, s)
+	require.NoError(t, err)
+	require.Zero(t, st.Failed)
+	// Six tenants: the first of each tenant's records listed is format 1
+	// under the current key, and rewrapped (re-sealing a latest record
+	// re-seals its installer's record too, which then lists as current).
+	require.GreaterOrEqual(t, st.Rewrapped, 6, "a format 1 record is never current")
+	require.Equal(t, st.Seen, st.Rewrapped+st.Current)
+	require.NoError(t, inner.ListInstallations(bg, func(q installstore.Query, raw *installstore.Installation) error {
+		return raw.Secrets(func(field string, sec *installstore.Secret) error {
+			require.True(t, strings.HasPrefix(sec.Reveal(), installstore.SealedPrefix+"2."), "%+v %s", q, field)
+			return nil
+		})
+	}))
+	for name, sh := range shapes {
+		got, err := s.FetchInstallation(bg, sh.q)
+		require.NoError(t, err, name)
+		want := sh.inst()
+		want.Version = got.Version
+		storetest.Equal(t, want, got)
+	}
+	st, err = crypto.Rewrap(bg, s)
+	require.NoError(t, err)
+	require.Equal(t, st.Seen, st.Current)
+}
