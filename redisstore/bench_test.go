@@ -13,6 +13,7 @@ import (
 	"github.com/installvault/installvault/installstore/storetest"
 	"github.com/installvault/installvault/internal/redistest"
 	"github.com/installvault/installvault/memory"
+	"github.com/installvault/installvault/redisstore"
 )
 
 const benchTenants = 100
@@ -217,24 +218,30 @@ func BenchmarkDueTick(b *testing.B) {
 
 // BenchmarkMemoryPerInstallation reports the Redis memory (MEMORY USAGE of
 // every key, indexes included) per installation of 5 000 tenants with one
-// user each, the suite's fully populated fixture, plaintext and sealed.
+// user each, the suite's fully populated fixture, plaintext and sealed,
+// with history off and on (one entry per installation).
 func BenchmarkMemoryPerInstallation(b *testing.B) {
 	const n = 5000
 	ctx := context.Background()
-	for _, sealed := range []bool{false, true} {
-		name := "plaintext"
-		if sealed {
-			name = "crypto"
+	for _, mode := range []struct {
+		name    string
+		sealed  bool
+		history bool
+	}{{"plaintext", false, false}, {"crypto", true, false}, {"plaintext+history", false, true}, {"crypto+history", true, true}} {
+		sealed := mode.sealed
+		var opts []redisstore.Option
+		if mode.history {
+			opts = append(opts, redisstore.WithHistory())
 		}
-		b.Run(name, func(b *testing.B) {
+		b.Run(mode.name, func(b *testing.B) {
 			for b.Loop() {
 				client := redistest.Client(b)
 				var s installstore.FullStore
 				var prefix string
 				if sealed {
-					s, prefix = newSealed(b, client)
+					s, prefix = newSealed(b, client, opts...)
 				} else {
-					s, prefix = newPlain(b, client)
+					s, prefix = newPlain(b, client, opts...)
 				}
 				for i := range n {
 					if err := s.StoreInstallation(ctx, storetest.Fixture("", fmt.Sprintf("T%07d", i), "U1", "a")); err != nil {
@@ -251,6 +258,61 @@ func BenchmarkMemoryPerInstallation(b *testing.B) {
 				}
 				b.ReportMetric(float64(total)/n, "B/installation")
 			}
+		})
+	}
+}
+
+// BenchmarkStoreHistory is the cost of history: StoreInstallation with
+// history off, on with the same install stored again (its entry replaced),
+// and on with a re-install at a new time each call (an entry added), on
+// the standalone server and the Cluster; and ListHistory of a tenant with
+// 100 entries.
+func BenchmarkStoreHistory(b *testing.B) {
+	ctx := context.Background()
+	for _, d := range deployments {
+		client := d.client(b)
+		c := &counter{}
+		client.AddHook(c)
+		off, _ := newPlain(b, client)
+		on, _ := newPlain(b, client, redisstore.WithHistory())
+		for _, bc := range []struct {
+			name string
+			s    *redisstore.Store
+			grow bool
+		}{{"off", off, false}, {"on-replace", on, false}, {"on-add", on, true}} {
+			b.Run(d.name+"/"+bc.name, func(b *testing.B) {
+				c.reset()
+				i := 0
+				for b.Loop() {
+					inst := storetest.Fixture("", fmt.Sprintf("T%d", i%benchTenants), "U1", "again")
+					if bc.grow {
+						inst.InstalledAt = inst.InstalledAt.Add(time.Duration(i) * time.Second)
+					}
+					if err := bc.s.StoreInstallation(ctx, inst); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+				c.report(b)
+			})
+		}
+		lister, _ := newPlain(b, client, redisstore.WithHistory())
+		for i := range 100 {
+			inst := storetest.Fixture("", "T1", fmt.Sprintf("U%d", i%5), "h")
+			inst.InstalledAt = inst.InstalledAt.Add(time.Duration(i) * time.Minute)
+			if err := lister.StoreInstallation(ctx, inst); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run(d.name+"/list-100", func(b *testing.B) {
+			c.reset()
+			for b.Loop() {
+				n := 0
+				if err := lister.ListHistory(ctx, installstore.Query{TeamID: "T1"}, func(*installstore.Installation) error { n++; return nil }); err != nil || n != 100 {
+					b.Fatal(n, err)
+				}
+			}
+			c.report(b)
 		})
 	}
 }
