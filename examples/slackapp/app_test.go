@@ -15,7 +15,7 @@ import (
 	"github.com/installvault/installvault/installstore"
 )
 
-// The same walk as TestDemoInBrowser, over plain HTTP: it runs even where
+// The same walk as e2e's TestAppInBrowser, over plain HTTP: it runs even where
 // no browser is installed.
 func TestDemoOverHTTP(t *testing.T) {
 	d := newTestDemo(t, standin.DefaultTokenLifetime)

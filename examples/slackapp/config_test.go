@@ -113,6 +113,34 @@ func TestCheckBaseURL(t *testing.T) {
 	}
 }
 
+func TestSlackURL(t *testing.T) {
+	for _, tc := range []struct {
+		url     string
+		standIn bool
+	}{
+		{"https://slack.com", false},
+		{"https://slack.example.com/", false},
+		{"http://127.0.0.1:8081", true},
+		{"http://localhost:8081", true},
+	} {
+		e := validEnv()
+		e[envSlackURL] = tc.url
+		c, err := loadConfig(e.get)
+		require.NoError(t, err, tc.url)
+		require.Equal(t, tc.standIn, c.slackStandIn(), tc.url)
+		require.NotEqual(t, '/', c.SlackURL[len(c.SlackURL)-1], "a trailing slash is dropped")
+	}
+	for _, bad := range []string{"http://slack.example.com", "https://slack.com/api", "https://slack.com?x=1", "ftp://slack.com", "slack.com"} {
+		e := validEnv()
+		e[envSlackURL] = bad
+		_, err := loadConfig(e.get)
+		require.ErrorContains(t, err, envSlackURL, bad)
+	}
+	c, err := loadConfig(validEnv().get)
+	require.NoError(t, err)
+	require.False(t, c.slackStandIn(), "no SLACK_URL: slack.com")
+}
+
 func TestListenLoopbackOnly(t *testing.T) {
 	for _, addr := range []string{"0.0.0.0:0", ":0", "localhost:0", "[::]:0", "nonsense"} {
 		_, err := listenLoopback(addr)

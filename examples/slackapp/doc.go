@@ -32,6 +32,8 @@
 //	SLACK_STATE_SECRET       at least 32 bytes; shared by replicas (default: random per process)
 //	SLACK_SCOPES             bot scopes (default app_mentions:read,chat:write)
 //	SLACK_USER_SCOPES        user scopes (default none)
+//	SLACK_URL                another Slack than https://slack.com: https, or http on 127.0.0.1/localhost
+//	                         (a stand-in such as the end-to-end test's; then the demo buttons show)
 //	SLACK_ADMIN_ONLY_SCOPES  scopes only a workspace admin or owner may grant (adds users:read;
 //	                         anyone else's install is refused and undone at Slack; also with -demo)
 //	INSTALLVAULT_KMS_KEY_ID  AWS KMS key (ID, ARN or alias) wrapping data keys, or

@@ -73,7 +73,7 @@ var (
 	homePage = template.Must(template.New("home").Parse(`<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>installvault example app</title>` + style + `</head><body>
 <h1>installvault example Slack app</h1>
-{{if .Demo}}<p class="demo">Demo mode: "Slack" is an in-process stand-in at {{.Demo.SlackURL}}; nothing leaves this machine.</p>{{end}}
+{{if .Demo}}<p class="demo">Demo mode: "Slack" is a stand-in at {{.Demo.SlackURL}}; nothing leaves this machine.</p>{{end}}
 <p>Install the app in a workspace. Its tokens are sealed before they are stored, refreshed once when they rotate,
 and never shown anywhere.</p>
 <p><a class="button" id="add-to-slack" href="{{.InstallPath}}">Add to Slack</a></p>
