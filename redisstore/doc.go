@@ -6,7 +6,10 @@
 // By default the store refuses to write a secret that is not sealed by
 // package crypto; wrap it with crypto.NewStore. [WithPlaintextSecrets]
 // lifts that, for local experiments only. [WithKeyPrefix] namespaces every
-// key, so several apps (or test suites) share one Redis.
+// key, so several test suites (or deployments) share one Redis;
+// [WithClientID] scopes a store to one Slack app among several sharing one
+// prefix ([installstore.AppScoped]). [WithHistory] keeps every installation
+// ever stored ([installstore.History]).
 //
 // # Guarantees
 //
@@ -14,7 +17,7 @@
 //     script (EVALSHA, falling back to EVAL), which Redis runs alone: readers
 //     never see half a write, and a conditional update or delete compares and
 //     writes in one step.
-//   - All keys of a tenant, of its standalone twin (the same team before it
+//   - All keys of a tenant (its history included), of its standalone twin (the same team before it
 //     joined an Enterprise Grid organization), and the version counter and
 //     due index they use, belong to one of 1 024 key groups, chosen by the
 //     team ID, with its own hash tag: on Cluster a script only ever touches
@@ -39,28 +42,73 @@
 //     own effect instead of reporting a conflict or a consumed nonce.
 //   - Records that do not decode (or name another tenant or user than their
 //     key) give [installstore.ErrCorrupt] on fetch, are skipped and named by
-//     listings, and are deleted like any other: the scripts never parse a
+//     listings (each as its own error, which installstore.CountSkipped
+//     counts), and are deleted like any other: the scripts never parse a
 //     record.
+//
+// # Installation history
+//
+// With [WithHistory], the store script that writes an installation also
+// writes it, as stored (its Version, InstalledAt and the bot it carried,
+// secrets as sealed), as the history entry of (tenant, user, InstalledAt)
+// in the tenant's key group: a stored installation always has its entry,
+// a failed store leaves none, and storing the same installation again
+// replaces it. Updates and bot revocations never touch history. A tenant
+// delete (plain or conditional, and the user delete that leaves the tenant
+// without a token) deletes the tenant's history, and for a workspace of an
+// enterprise that of its standalone twin; a user delete deletes that
+// user's entries. The Grid migration removes the twin's record but keeps
+// its history. Deletes remove history whether history is on or off, so
+// turning it off never strands tokens. ListHistory reads the tenant's
+// index newest first, 100 entries a page (a ZRANGE and an HMGET), and
+// with a UserID reads the same pages for that user's entries: history is
+// sized for a tenant's installs, not for millions of entries per tenant.
+// Without WithHistory, ListHistory and PutHistory give
+// [installstore.ErrHistoryOff] and nothing more is written than before.
+//
+// Cost: a store stays one script and one round trip; an entry adds about
+// 1.1 kB of Redis memory (1.6 kB sealed by package crypto) for the suite's
+// fixture. The store script refuses (WRONGTYPE, [installstore.ErrCorrupt],
+// nothing written) a tenant whose history keys hold another type; deleting
+// the tenant clears them.
+//
+// # Several apps in one Redis
+//
+// [WithClientID] puts every key of the store under the hash tag
+// "{p@clientID:...}" instead of "{p:...}": records, history, due index,
+// version counters, nonces and leases. A key prefix cannot hold '@' and a
+// client ID cannot hold ':', so an app's keys are never an unscoped
+// store's, another app's, or another prefix's; listings and the due index
+// walk the store's own keys only. An unscoped store (no WithClientID) keeps
+// exactly the layout of earlier releases, so existing data stays where it
+// is.
 //
 // # Data layout
 //
-// p is the key prefix, g the group (3 hex digits: CRC-32 of the team ID,
-// the enterprise ID for an org-wide install, modulo 1 024), t a tenant's
-// key "ENTERPRISE:TEAM" ([installstore.Tenant.Key]: empty parts left empty,
-// e.g. ":T1", "E1:T2", "E1:"):
+// p is the key prefix (p@clientID for a store with [WithClientID]), g the
+// group (3 hex digits: CRC-32 of the team ID, the enterprise ID for an
+// org-wide install, modulo 1 024), t a tenant's key "ENTERPRISE:TEAM"
+// ([installstore.Tenant.Key]: empty parts left empty, e.g. ":T1", "E1:T2",
+// "E1:"):
 //
 //	{p:g}:t:<t>        hash: the tenant (fields below)
 //	{p:g}:seq          string: the group's version counter
 //	{p:g}:due          sorted set: "<t>" (latest record) and "<t>#<uid>"
 //	                   (user records) scored by refresh time, Unix ms
 //	{p:g}:tenants      sorted set: "<t>" of every tenant, score 0
+//	{p:g}:h:<t>        hash: the tenant's history entries (WithHistory):
+//	                   field "<when>:<uid>", value the entry (JSON)
+//	{p:g}:hi:<t>       sorted set: the same "<when>:<uid>", score 0, in
+//	                   install time order (<when>: 16 hex digits of the
+//	                   Unix seconds + 2^63, 8 of the nanoseconds)
 //	{p:n:<sha256 hex>} string: a nonce; {p:n:<sha256 hex>}:c:<token> for a
 //	                   minute after its consumption
 //	{p:l:<hex>}        string: a lease's owner, expiring with the lease
 //	                   (hex: the first 16 bytes of the SHA-256 of its name)
 //
-// Every key starts with "{p:" and a fixed shape after it, so the keys of a
-// prefix that extends another ("app" and "app:n") never meet.
+// Every key starts with "{p:" (or "{p@clientID:") and a fixed shape after
+// it, so the keys of a prefix that extends another ("app" and "app:n")
+// never meet.
 //
 // A tenant hash holds v (Version), w (the token of the write that set it),
 // lrec (the latest installation without bot and user, JSON), luser and lu
@@ -72,12 +120,18 @@
 // once, as lrec and luser. The secrets inside (tok, rtok, url) are stored
 // as sealed by package crypto.
 //
+// A history entry is {"f":1,"ver":Version,"rec":...,"user":...,"bot":...}:
+// f is its format (an entry of a format this release does not know is
+// skipped and reported, never misread), rec, user and bot are encoded as
+// in the tenant hash.
+//
 // Memory: 1 562 B per installation (one tenant, one user, every field of
 // the conformance suite's fixture, indexes included; MEMORY USAGE), 2 266 B
 // sealed by package crypto. With hash-max-listpack-value 2048 (default 64)
 // Redis keeps such a tenant hash as a compact listpack: 978 B and 1 746 B
 // (field access becomes O(fields), which is what a listpack of at most
-// hash-max-listpack-entries fields costs).
+// hash-max-listpack-entries fields costs). With [WithHistory], one entry
+// each: 2 671 B and 3 786 B.
 //
 // # Commands per operation
 //
@@ -87,7 +141,9 @@
 //     record of its own costs one more for its standalone record and one
 //     more for the org-wide installation.
 //   - StoreInstallation, UpdateInstallation, DeleteInstallation(If),
-//     DeleteBot(If): one script each.
+//     DeleteBot(If), PutHistory: one script each.
+//   - ListHistory: one ZRANGE BYLEX REV ... LIMIT 0 100 and one HMGET per
+//     100 entries of the tenant.
 //   - PutNonce, ConsumeNonce, AcquireLease, ReleaseLease: one script each.
 //   - ListDue: 8 pipelines of 128 ZRANGE BYSCORE ... LIMIT 0 100, plus one
 //     call per further page of a group with more than 100 records due.
