@@ -3,8 +3,12 @@ package dynamo_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
+	"strconv"
 	"testing"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/dynamo"
@@ -143,7 +147,8 @@ func BenchmarkStore(b *testing.B) {
 }
 
 // BenchmarkListInstallations lists 1 000 tenants with one user each (2 000
-// records) and reports records per second.
+// records; INSTALLVAULT_LIST_TENANTS sets another count) with 1 to 8 Scan
+// segments, and reports records per second.
 func BenchmarkListInstallations(b *testing.B) {
 	ctx := context.Background()
 	client := dynamotest.Client(b)
@@ -152,26 +157,36 @@ func BenchmarkListInstallations(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	const tenants = 1000
-	sem := make(chan struct{}, 8)
-	errs := make(chan error, tenants)
+	tenants := 1000
+	if n, err := strconv.Atoi(os.Getenv("INSTALLVAULT_LIST_TENANTS")); err == nil && n > 0 {
+		tenants = n
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
 	for i := range tenants {
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem }()
-			errs <- s.StoreInstallation(ctx, storetest.Fixture("", fmt.Sprintf("T%d", i), "U1", "list"))
-		}()
+		g.Go(func() error {
+			return s.StoreInstallation(gctx, storetest.Fixture("", fmt.Sprintf("T%d", i), "U1", "list"))
+		})
 	}
-	for range tenants {
-		if err := <-errs; err != nil {
-			b.Fatal(err)
-		}
+	if err := g.Wait(); err != nil {
+		b.Fatal(err)
 	}
-	records := 0
-	for b.Loop() {
-		if err := s.ListInstallations(ctx, func(installstore.Query, *installstore.Installation) error { records++; return nil }); err != nil {
-			b.Fatal(err)
-		}
+	for _, segments := range []int{1, 2, 4, 8} {
+		b.Run(fmt.Sprintf("segments=%d", segments), func(b *testing.B) {
+			s, err := dynamo.New(client, table, dynamo.WithPlaintextSecrets(), dynamo.WithScanSegments(segments))
+			if err != nil {
+				b.Fatal(err)
+			}
+			records := 0
+			for b.Loop() {
+				if err := s.ListInstallations(ctx, func(installstore.Query, *installstore.Installation) error { records++; return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if records%(2*tenants) != 0 {
+				b.Fatalf("listed %d records, want a multiple of %d", records, 2*tenants)
+			}
+			b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
+		})
 	}
-	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
 }

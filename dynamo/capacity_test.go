@@ -156,6 +156,12 @@ func TestConsumedCapacity(t *testing.T) {
 	require.Eventually(t, func() bool { return tick(soon) == 2*due }, 10*time.Second, 50*time.Millisecond)
 	someDue := measure(fmt.Sprintf("due tick, %d due of %d tenants (%d records)", due, big, 2*due), func() { require.Equal(t, 2*due, tick(soon)) })
 
+	measure(fmt.Sprintf("list installations (%d tenants, 1 user each)", big), func() {
+		n := 0
+		require.NoError(t, s.ListInstallations(ctx, func(installstore.Query, *installstore.Installation) error { n++; return nil }))
+		require.Equal(t, others+2*big, n)
+	})
+
 	require.Equal(t, zeroSmall, zeroBig, "a tick with nothing due costs the same at %d and %d tenants", small, big)
 	require.Zero(t, zeroBig.Write)
 	require.GreaterOrEqual(t, someDue.Read, zeroBig.Read)

@@ -190,8 +190,12 @@
 //     conditional DeleteItem per entry of the user; a tenant delete, one
 //     DeleteItem per entry.
 //   - ListInstallations: a Scan for LATEST items ([WithScanSegments]
-//     parallel segments, [DefaultScanSegments] by default), then per tenant a Query
-//     and TransactGetItems (the same snapshot as a fetch with a user).
+//     parallel segments, [DefaultScanSegments] by default), then per tenant
+//     one consistent Query of its LATEST and USER# items; only users whose
+//     record an earlier write wrote are read again, by TransactGetItems
+//     (the same snapshot as a fetch with a user). 200 tenants with one
+//     user each: 303 RCU and 206 requests (the previous release, a Query
+//     and a TransactGetItems per tenant: 1 110 RCU, 406 requests).
 //
 // # Errors
 //

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -54,13 +55,15 @@ const workersPerSegment = 2
 // ListInstallations implements [installstore.Lister]. A consistent Scan
 // ([WithScanSegments] segments in parallel, [DefaultScanSegments] unless
 // set) finds the tenants' LATEST items of the store's scope; per tenant
-// (two per segment at once), a Query lists its USER# keys and TransactGetItems reads them
-// with the LATEST item (99 users a request), so that every listed user
-// record carries the Version it was current under: an
-// [installstore.Updater] write based on a listed record never overwrites a
-// newer one (this is what the transactional read, at twice the cost of a
-// plain one, buys). fn is never called concurrently; memory stays bounded
-// by the tenants in flight.
+// (two per segment at once), one consistent Query reads its LATEST and
+// USER# items. A user's record written by the write that wrote the LATEST
+// item read (the common case: one user, or the latest installer) is listed
+// with it; the others are read again with the LATEST item by
+// TransactGetItems (99 users a request). So every listed user record
+// carries the Version it was current under: an [installstore.Updater] write
+// based on a listed record never overwrites a newer one. fn is never called
+// concurrently; memory stays bounded by the tenants in flight (for each, the
+// IDs of its users read again).
 //
 // Records that do not decode (a key that names no tenant, a LATEST item
 // whose version is not a number, a user item holding another user's record,
@@ -211,14 +214,96 @@ func tenantQuery(t installstore.Tenant) installstore.Query {
 	return installstore.Query{EnterpriseID: t.EnterpriseID, TeamID: t.TeamID, IsEnterpriseInstall: t.IsEnterprise()}
 }
 
+// listTenant lists tenant t's records. One consistent Query reads the
+// LATEST item and the USER# items (they sort after it, and before nothing
+// else the store writes); a user's item written by the same write as the
+// LATEST item read (its v is the LATEST item's) is listed with it: the two
+// were current together, as a snapshot would have read them. The users
+// whose item carries another version (written before a later write of the
+// tenant) are read again with TransactGetItems, with the LATEST item, 99 a
+// request, so that every listed record carries the Version it was current
+// under.
 func (s *Store) listTenant(ctx context.Context, t installstore.Tenant, fn func(installstore.Query, *installstore.Installation) error, report func(string, ...any)) error {
 	base := tenantQuery(t)
-	users, err := s.userIDs(ctx, t, report)
-	if err != nil {
-		return err
+	p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("#pk = :pk AND #sk >= :latest"),
+		ExpressionAttributeNames:  names("#pk #sk"),
+		ExpressionAttributeValues: map[string]av{":pk": sAV(s.sc.pk(t)), ":latest": sAV(skLatest)},
+		ConsistentRead:            aws.Bool(true),
+	})
+	var (
+		latest *latestItem
+		first  = true
+		bad    bool     // the LATEST item does not decode
+		others []string // users whose item another write wrote
+	)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return wrap(ctx, "list (query)", t, err)
+		}
+		for _, item := range page.Items {
+			sk, _ := item[attrSK].(*types.AttributeValueMemberS)
+			if sk == nil {
+				continue
+			}
+			if first {
+				first = false
+				if sk.Value != skLatest {
+					return nil // deleted meanwhile
+				}
+				l, err := s.sc.decodeLatest(t, item)
+				switch {
+				case err != nil:
+					report("tenant %s (%v)", t, err)
+					bad = true
+					continue
+				case l.tomb:
+					return nil // deleted meanwhile
+				}
+				latest = l
+				if err := fn(base, l.install(nil)); err != nil {
+					return err
+				}
+				continue
+			}
+			uid, ok := strings.CutPrefix(sk.Value, skUser)
+			if !ok {
+				continue // not a record
+			}
+			uq := base
+			uq.UserID = uid
+			switch {
+			case uid == "" || uq.Validate() != nil:
+				report("tenant %s item with key %s (names no user)", t, keyName(item))
+				continue
+			case bad:
+				report("tenant %s user %s (its tenant's latest record does not decode)", t, uid)
+				continue
+			}
+			if n, ok := item[attrVersion].(*types.AttributeValueMemberN); !ok || n.Value != strconv.FormatInt(latest.version, 10) {
+				others = append(others, uid)
+				continue
+			}
+			rec, err := s.sc.decodeUser(t, uid, item)
+			if err != nil {
+				report("tenant %s user %s (%v)", t, uid, err)
+				continue
+			}
+			if err := fn(uq, latest.install(rec)); err != nil {
+				return err
+			}
+		}
 	}
-	first := true
-	for start := 0; first || start < len(users); start += transactGetLimit - 1 {
+	return s.listUsers(ctx, t, others, fn, report)
+}
+
+// listUsers lists the records of users of tenant t, each read with the
+// tenant's LATEST item by one TransactGetItems (99 users a request).
+func (s *Store) listUsers(ctx context.Context, t installstore.Tenant, users []string, fn func(installstore.Query, *installstore.Installation) error, report func(string, ...any)) error {
+	base := tenantQuery(t)
+	for start := 0; start < len(users); start += transactGetLimit - 1 {
 		chunk := users[start:min(start+transactGetLimit-1, len(users))]
 		gets := []types.TransactGetItem{{Get: &types.Get{TableName: aws.String(s.table), Key: s.sc.key(t, skLatest)}}}
 		for _, uid := range chunk {
@@ -237,19 +322,13 @@ func (s *Store) listTenant(ctx context.Context, t installstore.Tenant, fn func(i
 		latest, err := s.sc.decodeLatest(t, out.Responses[0].Item)
 		if err != nil {
 			report("tenant %s (%v)", t, err)
-			for _, uid := range users {
+			for _, uid := range users[start:] {
 				report("tenant %s user %s (its tenant's latest record does not decode)", t, uid)
 			}
 			return nil
 		}
 		if latest.tomb {
 			return nil // deleted meanwhile
-		}
-		if first {
-			first = false
-			if err := fn(base, latest.install(nil)); err != nil {
-				return err
-			}
 		}
 		for i, uid := range chunk {
 			item := out.Responses[i+1].Item
@@ -269,36 +348,4 @@ func (s *Store) listTenant(ctx context.Context, t installstore.Tenant, fn func(i
 		}
 	}
 	return nil
-}
-
-// userIDs returns the IDs of tenant t's USER# items; keys that name no
-// valid user are reported.
-func (s *Store) userIDs(ctx context.Context, t installstore.Tenant, report func(string, ...any)) ([]string, error) {
-	p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :u)"),
-		ProjectionExpression:      aws.String("#pk, #sk"),
-		ExpressionAttributeNames:  names("#pk #sk"),
-		ExpressionAttributeValues: map[string]av{":pk": sAV(s.sc.pk(t)), ":u": sAV(skUser)},
-		ConsistentRead:            aws.Bool(true),
-	})
-	var ids []string
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, wrap(ctx, "list (query)", t, err)
-		}
-		for _, item := range page.Items {
-			sk, _ := item[attrSK].(*types.AttributeValueMemberS)
-			uid := strings.TrimPrefix(sk.Value, skUser)
-			q := tenantQuery(t)
-			q.UserID = uid
-			if uid == "" || q.Validate() != nil {
-				report("tenant %s item with key %s (names no user)", t, keyName(item))
-				continue
-			}
-			ids = append(ids, uid)
-		}
-	}
-	return ids, nil
 }
