@@ -13,13 +13,14 @@ import (
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
 	"github.com/installvault/installvault/internal/pgtest"
+	"github.com/installvault/installvault/postgres"
 )
 
 // newSealed returns crypto.NewStore over a default (sealed-only) store on a
 // fresh schema, with a local keyring, and the pool.
-func newSealed(t *testing.T) (*crypto.Store, *pgxpool.Pool) {
+func newSealed(t *testing.T, opts ...postgres.Option) (*crypto.Store, *pgxpool.Pool) {
 	t.Helper()
-	backend, pool := pgtest.Store(t)
+	backend, pool := pgtest.Store(t, opts...)
 	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": []byte("0123456789abcdef0123456789abcdef")}, "k1")
 	require.NoError(t, err)
 	s, err := crypto.NewStore(backend, keys)
@@ -61,9 +62,16 @@ WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position`)
 	return out
 }
 
+// TestNoPlaintextInAnyColumnThroughCrypto: every column of every table,
+// history included, holds sealed values only.
 func TestNoPlaintextInAnyColumnThroughCrypto(t *testing.T) {
-	s, pool := newSealed(t)
+	s, pool := newSealed(t, postgres.WithHistory())
 	plain := storetest.WriteSecrets(t, s)
+	var entries, sealedEntries int
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*), count(*) FILTER (WHERE bot_token LIKE 'ivsealed:%' OR user_token LIKE 'ivsealed:%')
+FROM installvault_history`).Scan(&entries, &sealedEntries))
+	require.Equal(t, 4, entries, "the scan covers history entries")
+	require.Equal(t, entries, sealedEntries)
 
 	vals := dumpText(t, pool)
 	sealed := 0

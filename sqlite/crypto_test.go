@@ -20,9 +20,9 @@ import (
 
 // sealed returns crypto.NewStore over a default (sealed-only) store on a
 // new file, the backend itself, and the file's path.
-func sealed(t testing.TB) (*crypto.Store, *sqlite.Store, string) {
+func sealed(t testing.TB, opts ...sqlite.Option) (*crypto.Store, *sqlite.Store, string) {
 	t.Helper()
-	backend, path := open(t)
+	backend, path := open(t, opts...)
 	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": []byte("0123456789abcdef0123456789abcdef")}, "k1")
 	require.NoError(t, err)
 	s, err := crypto.NewStore(backend, keys)
@@ -73,10 +73,10 @@ func TestRefusesPlaintextSecrets(t *testing.T) {
 // Every secret the store was given, through crypto, is absent from every
 // file SQLite wrote: the database, its WAL and its shared-memory index,
 // read while the store is open (the WAL not yet checkpointed) and after
-// Close.
+// Close. History is on: its entries are scanned too.
 func TestNoPlaintextInFiles(t *testing.T) {
 	ctx := context.Background()
-	s, backend, path := sealed(t)
+	s, backend, path := sealed(t, sqlite.WithHistory())
 	var secrets []string
 	remember := func(inst *installstore.Installation) {
 		_ = inst.Secrets(func(_ string, sec *installstore.Secret) error {
@@ -100,6 +100,9 @@ func TestNoPlaintextInFiles(t *testing.T) {
 	require.NoError(t, s.DeleteInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U1"}))
 	require.NoError(t, s.PutNonce(ctx, "state-nonce-test-plain", time.Now().Add(time.Hour)))
 	secrets = append(secrets, "state-nonce-test-plain")
+	secrets = append(secrets, storetest.WriteSecrets(t, s)...)
+	require.Positive(t, rawCount(t, path, "SELECT count(*) FROM history WHERE json_extract(bot, '$.tok') LIKE 'ivsealed:%'"), "history entries hold sealed values")
+	require.Zero(t, rawCount(t, path, "SELECT count(*) FROM history WHERE json_extract(bot, '$.tok') NOT LIKE 'ivsealed:%' OR json_extract(user, '$.tok') NOT LIKE 'ivsealed:%'"))
 
 	files := func() []string {
 		var out []string
