@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -16,18 +17,45 @@ import (
 	"github.com/installvault/installvault/redisstore"
 )
 
+var (
+	sharedMu       sync.Mutex
+	sharedPrefixes = map[testing.TB]string{}
+)
+
+// newSealedShared is newSealed on the one prefix of t (made at its first
+// call), for stores of several apps sharing one keyspace.
+func newSealedShared(t testing.TB, client redis.UniversalClient, opts ...redisstore.Option) (*crypto.Store, string) {
+	t.Helper()
+	sharedMu.Lock()
+	prefix, ok := sharedPrefixes[t]
+	if !ok {
+		prefix = redistest.Prefix(t, client)
+		sharedPrefixes[t] = prefix
+		t.Cleanup(func() { sharedMu.Lock(); delete(sharedPrefixes, t); sharedMu.Unlock() })
+	}
+	sharedMu.Unlock()
+	return sealedOn(t, client, prefix, opts...), prefix
+}
+
 // newSealed returns crypto.NewStore over a default (sealed-only) store
 // with a fresh key prefix and opts, and the prefix.
 func newSealed(t testing.TB, client redis.UniversalClient, opts ...redisstore.Option) (*crypto.Store, string) {
 	t.Helper()
 	prefix := redistest.Prefix(t, client)
+	return sealedOn(t, client, prefix, opts...), prefix
+}
+
+// sealedOn returns crypto.NewStore over a default (sealed-only) store on
+// prefix with opts.
+func sealedOn(t testing.TB, client redis.UniversalClient, prefix string, opts ...redisstore.Option) *crypto.Store {
+	t.Helper()
 	backend, err := redisstore.New(client, append([]redisstore.Option{redisstore.WithKeyPrefix(prefix)}, opts...)...)
 	require.NoError(t, err)
 	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": []byte("0123456789abcdef0123456789abcdef")}, "k1")
 	require.NoError(t, err)
 	s, err := crypto.NewStore(backend, keys)
 	require.NoError(t, err)
-	return s, prefix
+	return s
 }
 
 func TestConformanceThroughCrypto(t *testing.T) {
@@ -40,6 +68,55 @@ func TestConformanceThroughCrypto(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestConformanceThroughCryptoWithHistory: history and app scoping keep
+// their promises under the encryption layer (entries hold sealed values,
+// which ListHistory hands out opened; each app's values are sealed for it).
+func TestConformanceThroughCryptoWithHistory(t *testing.T) {
+	for _, d := range deployments {
+		t.Run(d.name, func(t *testing.T) {
+			client := d.client(t)
+			storetest.RunHistory(t, func(t *testing.T) installstore.FullStore {
+				s, _ := newSealed(t, client, redisstore.WithHistory())
+				return s
+			})
+			storetest.RunApps(t, func(t *testing.T, clientID string) installstore.FullStore {
+				opts := []redisstore.Option{redisstore.WithHistory()}
+				if clientID != "" {
+					opts = append(opts, redisstore.WithClientID(clientID))
+				}
+				s, _ := newSealedShared(t, client, opts...)
+				return s
+			})
+		})
+	}
+}
+
+// TestMovedRecordDoesNotOpenInAnotherApp: a tenant's hash copied, byte for
+// byte, from one app's keys to another's (same prefix, same Redis) does not
+// open there: the encryption layer seals for the store's client ID.
+func TestMovedRecordDoesNotOpenInAnotherApp(t *testing.T) {
+	ctx := context.Background()
+	client := redistest.Client(t)
+	a, prefix := newSealedShared(t, client, redisstore.WithClientID("1111.aaaa"))
+	b, _ := newSealedShared(t, client, redisstore.WithClientID("2222.bbbb"))
+	require.NoError(t, a.StoreInstallation(ctx, storetest.Fixture("", "T1", "U1", "a")))
+	var src string
+	require.NoError(t, redistest.EachKey(ctx, client, prefix, func(_ redis.Cmdable, key string) error {
+		if strings.HasSuffix(key, ":t::T1") {
+			src = key
+		}
+		return nil
+	}))
+	require.True(t, strings.HasPrefix(src, "{"+prefix+"@1111.aaaa:"), src)
+	dst := strings.Replace(src, "@1111.aaaa:", "@2222.bbbb:", 1)
+	require.NoError(t, client.Copy(ctx, src, dst, 0, false).Err())
+	_, err := b.FetchInstallation(ctx, installstore.Query{TeamID: "T1"})
+	require.ErrorIs(t, err, crypto.ErrDecrypt, "another app's sealed values do not open")
+	got, err := a.FetchInstallation(ctx, installstore.Query{TeamID: "T1"})
+	require.NoError(t, err)
+	require.Equal(t, "xoxb-test-T1-a", got.Bot.Token.Reveal())
 }
 
 // rawValues returns every value Redis holds under prefix, read by type

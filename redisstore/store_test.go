@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -247,34 +248,43 @@ func TestUserOnlyTenantLivesWhileAUserTokenDoes(t *testing.T) {
 	require.ErrorIs(t, err, installstore.ErrNotFound)
 }
 
-// TestNestedPrefixesNeverMeet: the keys of a prefix and of prefixes that
-// extend it ("p:l", "p:n", "p:lease", "p:001") are disjoint, whatever the
-// lease names and nonces.
+// TestNestedPrefixesNeverMeet: the keys of a prefix, of prefixes that
+// extend it ("p:l", "p:n", "p:lease", "p:001") and of the stores scoped to a
+// client ID on them ("p@l", "p:x@n", ...) are disjoint, whatever the lease
+// names and nonces.
 func TestNestedPrefixesNeverMeet(t *testing.T) {
 	ctx := context.Background()
 	client := redistest.Client(t)
 	base := redistest.Prefix(t, client)
-	open := func(prefix string) *redisstore.Store {
-		s, err := redisstore.New(client, redisstore.WithKeyPrefix(prefix), redisstore.WithPlaintextSecrets())
+	open := func(prefix, clientID string) *redisstore.Store {
+		opts := []redisstore.Option{redisstore.WithKeyPrefix(prefix), redisstore.WithPlaintextSecrets()}
+		if clientID != "" {
+			opts = append(opts, redisstore.WithClientID(clientID))
+		}
+		s, err := redisstore.New(client, opts...)
 		require.NoError(t, err)
 		return s
 	}
-	outer := open(base)
+	outer := open(base, "")
 	require.NoError(t, outer.StoreInstallation(ctx, storetest.Fixture("", "T1", "U1", "a")))
 	for _, name := range []string{"x", "lease:x", "l:x", "n:x"} {
 		require.NoError(t, outer.AcquireLease(ctx, name, "outer", time.Minute))
 		require.NoError(t, outer.PutNonce(ctx, name, time.Now().Add(time.Hour)))
 	}
-	for _, ext := range []string{":l", ":n", ":lease", ":001", ":t"} {
-		inner := open(base + ext)
+	for _, ext := range []struct{ prefix, clientID string }{
+		{":l", ""}, {":n", ""}, {":lease", ""}, {":001", ""}, {":t", ""},
+		{"", "l"}, {"", "n"}, {"", "001"}, {"", "t"}, {":l", "n"}, {":001", "x"},
+	} {
+		inner := open(base+ext.prefix, ext.clientID)
+		what := fmt.Sprintf("prefix %q client %q", ext.prefix, ext.clientID)
 		for _, name := range []string{"x", "lease:x", "l:x", "n:x"} {
-			require.NoError(t, inner.AcquireLease(ctx, name, "inner", time.Minute), "prefix %s lease %s", ext, name)
-			require.NoError(t, inner.PutNonce(ctx, name, time.Now().Add(time.Hour)), "prefix %s nonce %s", ext, name)
+			require.NoError(t, inner.AcquireLease(ctx, name, "inner", time.Minute), "%s lease %s", what, name)
+			require.NoError(t, inner.PutNonce(ctx, name, time.Now().Add(time.Hour)), "%s nonce %s", what, name)
 		}
 		_, err := inner.FetchInstallation(ctx, installstore.Query{TeamID: "T1"})
 		require.ErrorIs(t, err, installstore.ErrNotFound)
 		require.NoError(t, inner.ListInstallations(ctx, func(q installstore.Query, _ *installstore.Installation) error {
-			t.Fatalf("prefix %s lists %+v", ext, q)
+			t.Fatalf("%s lists %+v", what, q)
 			return nil
 		}))
 	}
