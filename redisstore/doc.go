@@ -65,6 +65,9 @@
 // sized for a tenant's installs, not for millions of entries per tenant.
 // Without WithHistory, ListHistory and PutHistory give
 // [installstore.ErrHistoryOff] and nothing more is written than before.
+// Turn history on once every replica runs a release that has it: an
+// earlier release's uninstall does not know the history keys and would
+// leave them behind.
 //
 // Cost: a store stays one script and one round trip; an entry adds about
 // 1.1 kB of Redis memory (1.6 kB sealed by package crypto) for the suite's
