@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -71,29 +72,31 @@ func TestAuthorizeStormMakesOneRefresh(t *testing.T) {
 }
 
 func TestAuthorizeFreshTokenNoCall(t *testing.T) {
-	e := newEnv(t)
-	e.install("T0ACME", "U0ADMIN", 5*time.Hour, 5*time.Hour)
-	r := e.refresher(nil)
-	inst, err := r.Authorize(context.Background(), acme)
-	require.NoError(t, err)
-	require.Equal(t, "xoxb-test-initial-T0ACME", inst.Bot.Token.Reveal())
-	require.Equal(t, int64(0), e.slack.calls.Load())
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t)
+		e.install("T0ACME", "U0ADMIN", 5*time.Hour, 5*time.Hour)
+		r := e.refresher(nil)
+		inst, err := r.Authorize(context.Background(), acme)
+		require.NoError(t, err)
+		require.Equal(t, "xoxb-test-initial-T0ACME", inst.Bot.Token.Reveal())
+		require.Equal(t, int64(0), e.slack.calls.Load())
 
-	// Entering the margin (2h by default) triggers the refresh, in the
-	// background: the tokens are still valid for almost 2 hours and are
-	// served at once.
-	e.clock.advance(3*time.Hour + time.Second)
-	inst, err = r.Authorize(context.Background(), acme)
-	require.NoError(t, err)
-	require.Equal(t, "xoxb-test-initial-T0ACME", inst.Bot.Token.Reveal())
-	e.wait(r)
-	require.Equal(t, int64(2), e.slack.calls.Load(), "bot and user token")
-	require.Equal(t, int64(2), r.Stats().ServedWhileRefreshing)
-	inst, err = r.Authorize(context.Background(), acme)
-	require.NoError(t, err)
-	require.NotEqual(t, "xoxb-test-initial-T0ACME", inst.Bot.Token.Reveal())
-	require.NotEqual(t, "xoxp-test-initial-T0ACME-U0ADMIN", inst.User.Token.Reveal())
-	require.Equal(t, int64(2), e.slack.calls.Load())
+		// Entering the margin (2h by default) triggers the refresh, in the
+		// background: the tokens are still valid for almost 2 hours and are
+		// served at once.
+		time.Sleep(3*time.Hour + time.Second)
+		inst, err = r.Authorize(context.Background(), acme)
+		require.NoError(t, err)
+		require.Equal(t, "xoxb-test-initial-T0ACME", inst.Bot.Token.Reveal())
+		e.wait(r)
+		require.Equal(t, int64(2), e.slack.calls.Load(), "bot and user token")
+		require.Equal(t, int64(2), r.Stats().ServedWhileRefreshing)
+		inst, err = r.Authorize(context.Background(), acme)
+		require.NoError(t, err)
+		require.NotEqual(t, "xoxb-test-initial-T0ACME", inst.Bot.Token.Reveal())
+		require.NotEqual(t, "xoxp-test-initial-T0ACME-U0ADMIN", inst.User.Token.Reveal())
+		require.Equal(t, int64(2), e.slack.calls.Load())
+	})
 }
 
 func TestAuthorizeNonRotatingToken(t *testing.T) {
@@ -144,33 +147,35 @@ func TestAuthorizeFailsClosedWhenExpired(t *testing.T) {
 }
 
 func TestAuthorizeServesValidTokenWhenRefreshFails(t *testing.T) {
-	e := newEnv(t)
-	e.install("T0ACME", "U0ADMIN", 30*time.Minute, 0)
-	e.slack.failWith("500")
-	r := e.refresher(nil)
-	inst, err := r.Authorize(context.Background(), acme)
-	require.NoError(t, err)
-	require.Equal(t, "xoxb-test-initial-T0ACME", inst.Bot.Token.Reveal())
-	e.wait(r)
-	require.Equal(t, 1, e.logs.count("background refresh failed; the still-valid token is served meanwhile"))
-	require.Equal(t, Stats{Failed: 1, ServedWhileRefreshing: 1}, r.Stats())
-	// Within the failure backoff: served without a new Slack call.
-	inst, err = r.Authorize(context.Background(), acme)
-	require.NoError(t, err)
-	require.Equal(t, "xoxb-test-initial-T0ACME", inst.Bot.Token.Reveal())
-	require.Equal(t, Stats{Failed: 1, ServedWhileRefreshing: 1, ServedValid: 1}, r.Stats())
-	require.Equal(t, int64(1), e.slack.calls.Load())
-	noSecrets(t, "log", e.logs.String())
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t)
+		e.install("T0ACME", "U0ADMIN", 30*time.Minute, 0)
+		e.slack.failWith("500")
+		r := e.refresher(nil)
+		inst, err := r.Authorize(context.Background(), acme)
+		require.NoError(t, err)
+		require.Equal(t, "xoxb-test-initial-T0ACME", inst.Bot.Token.Reveal())
+		e.wait(r)
+		require.Equal(t, 1, e.logs.count("background refresh failed; the still-valid token is served meanwhile"))
+		require.Equal(t, Stats{Failed: 1, ServedWhileRefreshing: 1}, r.Stats())
+		// Within the failure backoff: served without a new Slack call.
+		inst, err = r.Authorize(context.Background(), acme)
+		require.NoError(t, err)
+		require.Equal(t, "xoxb-test-initial-T0ACME", inst.Bot.Token.Reveal())
+		require.Equal(t, Stats{Failed: 1, ServedWhileRefreshing: 1, ServedValid: 1}, r.Stats())
+		require.Equal(t, int64(1), e.slack.calls.Load())
+		noSecrets(t, "log", e.logs.String())
 
-	// Slack recovers: the next call after the failure backoff refreshes.
-	e.slack.failWith("")
-	e.clock.advance(DefaultFailureBackoff)
-	_, err = r.Authorize(context.Background(), acme)
-	require.NoError(t, err)
-	e.wait(r)
-	inst, err = r.Authorize(context.Background(), acme)
-	require.NoError(t, err)
-	require.Equal(t, "xoxb-test-bot-2", inst.Bot.Token.Reveal())
+		// Slack recovers: the next call after the failure backoff refreshes.
+		e.slack.failWith("")
+		time.Sleep(DefaultFailureBackoff)
+		_, err = r.Authorize(context.Background(), acme)
+		require.NoError(t, err)
+		e.wait(r)
+		inst, err = r.Authorize(context.Background(), acme)
+		require.NoError(t, err)
+		require.Equal(t, "xoxb-test-bot-2", inst.Bot.Token.Reveal())
+	})
 }
 
 func TestInvalidRefreshTokenNeedsReinstall(t *testing.T) {
@@ -211,22 +216,24 @@ func TestInvalidRefreshTokenNeedsReinstall(t *testing.T) {
 }
 
 func TestDeadRefreshTokenWhileStillValid(t *testing.T) {
-	e := newEnv(t)
-	e.install("T0ACME", "U0ADMIN", 30*time.Minute, 0)
-	e.slack.failWith("invalid_refresh_token")
-	r := e.refresher(nil)
-	for range 3 {
-		inst, err := r.Authorize(context.Background(), acme)
-		require.NoError(t, err, "a still-valid token is served")
-		require.Equal(t, "xoxb-test-initial-T0ACME", inst.Bot.Token.Reveal())
-		e.wait(r)
-	}
-	require.Equal(t, int64(1), e.slack.calls.Load())
-	// Once it expires: fail closed, still without calling Slack.
-	e.clock.advance(30 * time.Minute)
-	_, err := r.Authorize(context.Background(), acme)
-	require.ErrorIs(t, err, ErrReinstallRequired)
-	require.Equal(t, int64(1), e.slack.calls.Load())
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t)
+		e.install("T0ACME", "U0ADMIN", 30*time.Minute, 0)
+		e.slack.failWith("invalid_refresh_token")
+		r := e.refresher(nil)
+		for range 3 {
+			inst, err := r.Authorize(context.Background(), acme)
+			require.NoError(t, err, "a still-valid token is served")
+			require.Equal(t, "xoxb-test-initial-T0ACME", inst.Bot.Token.Reveal())
+			e.wait(r)
+		}
+		require.Equal(t, int64(1), e.slack.calls.Load())
+		// Once it expires: fail closed, still without calling Slack.
+		time.Sleep(30 * time.Minute)
+		_, err := r.Authorize(context.Background(), acme)
+		require.ErrorIs(t, err, ErrReinstallRequired)
+		require.Equal(t, int64(1), e.slack.calls.Load())
+	})
 }
 
 func TestRefreshRacingDeleteStaysDeleted(t *testing.T) {
@@ -336,35 +343,37 @@ func TestOrgWideInstallServesWorkspace(t *testing.T) {
 }
 
 func TestAuthorizeErrors(t *testing.T) {
-	e := newEnv(t)
-	r := e.refresher(nil)
-	_, err := r.Authorize(context.Background(), acme)
-	require.ErrorIs(t, err, installstore.ErrNotFound)
-	_, err = r.Authorize(context.Background(), installstore.Query{})
-	require.ErrorIs(t, err, installstore.ErrInvalid)
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t)
+		r := e.refresher(nil)
+		_, err := r.Authorize(context.Background(), acme)
+		require.ErrorIs(t, err, installstore.ErrNotFound)
+		_, err = r.Authorize(context.Background(), installstore.Query{})
+		require.ErrorIs(t, err, installstore.ErrInvalid)
 
-	// A caller whose context ends stops waiting; the error is the context's.
-	e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
-	release := make(chan struct{})
-	called := make(chan struct{}, 1)
-	e.slack.OnCall(access, func() { called <- struct{}{}; <-release })
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() {
-		_, err := r.Authorize(ctx, acme)
-		done <- err
-	}()
-	<-called
-	cancel()
-	err = <-done
-	require.ErrorIs(t, err, context.Canceled)
-	close(release)
-	// The detached flight finished the refresh for everyone else.
-	require.Eventually(t, func() bool {
+		// A caller whose context ends stops waiting; the error is the context's.
+		e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
+		release := make(chan struct{})
+		called := make(chan struct{}, 1)
+		e.slack.OnCall(access, func() { called <- struct{}{}; <-release })
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() {
+			_, err := r.Authorize(ctx, acme)
+			done <- err
+		}()
+		<-called
+		cancel()
+		err = <-done
+		require.ErrorIs(t, err, context.Canceled)
+		close(release)
+		// The detached flight finished the refresh for everyone else.
+		synctest.Wait()
 		inst, err := r.Authorize(context.Background(), acme)
-		return err == nil && inst.Bot.Token.Reveal() == "xoxb-test-bot-1"
-	}, 10*time.Second, time.Millisecond)
-	require.Equal(t, int64(1), e.slack.calls.Load())
+		require.NoError(t, err)
+		require.Equal(t, "xoxb-test-bot-1", inst.Bot.Token.Reveal())
+		require.Equal(t, int64(1), e.slack.calls.Load())
+	})
 }
 
 func TestNewValidates(t *testing.T) {

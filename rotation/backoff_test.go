@@ -31,13 +31,13 @@ func (s *timedUpdates) UpdateInstallation(ctx context.Context, inst *installstor
 // minutes of retries) is retried with exponential backoff capped at
 // writeBackMax, and never given up: the 61st attempt stores the token.
 func TestWriteBackRetriesWithCappedBackoffUntilStored(t *testing.T) {
-	e := newEnv(t) // the fake Slack's server lives outside the bubble; the client below reaches it in memory
-	e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
 	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t)
+		e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
 		const failures = 60
 		store := &timedUpdates{faultStore: newFaultStore(e.store)}
 		store.set(func(f *faultStore) { f.failUpdates = failures })
-		r := e.refresher(store, WithHTTPClient(e.slack.Client()))
+		r := e.refresher(store)
 		inst, err := r.Authorize(context.Background(), acme)
 		require.NoError(t, err)
 		require.Equal(t, "xoxb-test-bot-1", inst.Bot.Token.Reveal())

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -93,29 +94,31 @@ func TestRefreshDueGoesPastAnUnreadableTenant(t *testing.T) {
 // instead of sending Slack the refresh token b already rotated (which would
 // read as a dead token and ask for a re-install).
 func TestFlightReadsPastTheRecordCache(t *testing.T) {
-	ctx := context.Background()
-	e := newEnv(t)
-	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": bytes.Repeat([]byte{7}, 32)}, "k1")
-	require.NoError(t, err)
-	cached, err := crypto.NewStore(e.store, keys, crypto.WithClock(e.clock.now),
-		crypto.WithDataKeyCache(time.Hour, 1000), crypto.WithRecordCache(time.Hour, 100))
-	require.NoError(t, err)
-	plain, err := crypto.NewStore(e.store, keys)
-	require.NoError(t, err)
-	inst := &installstore.Installation{TeamID: "T0ACME", Bot: &installstore.Bot{
-		ID: "B1", Token: installstore.NewSecret("xoxb-test-old"), RefreshToken: installstore.NewSecret("xoxe-test-bot-cached"), ExpiresAt: e.clock.now().Add(-time.Minute),
-	}}
-	require.NoError(t, plain.StoreInstallation(ctx, inst))
-	e.allow("T0ACME", "xoxe-test-bot-cached")
-	_, err = cached.FetchInstallation(ctx, acme) // a's cache holds the expired token
-	require.NoError(t, err)
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		e := newBubbleEnv(t)
+		keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": bytes.Repeat([]byte{7}, 32)}, "k1")
+		require.NoError(t, err)
+		cached, err := crypto.NewStore(e.store, keys,
+			crypto.WithDataKeyCache(time.Hour, 1000), crypto.WithRecordCache(time.Hour, 100))
+		require.NoError(t, err)
+		plain, err := crypto.NewStore(e.store, keys)
+		require.NoError(t, err)
+		inst := &installstore.Installation{TeamID: "T0ACME", Bot: &installstore.Bot{
+			ID: "B1", Token: installstore.NewSecret("xoxb-test-old"), RefreshToken: installstore.NewSecret("xoxe-test-bot-cached"), ExpiresAt: time.Now().Add(-time.Minute),
+		}}
+		require.NoError(t, plain.StoreInstallation(ctx, inst))
+		e.allow("T0ACME", "xoxe-test-bot-cached")
+		_, err = cached.FetchInstallation(ctx, acme) // a's cache holds the expired token
+		require.NoError(t, err)
 
-	_, err = e.refresher(plain).Authorize(ctx, acme) // replica b refreshes
-	require.NoError(t, err)
-	got, err := e.refresher(cached).Authorize(ctx, acme)
-	require.NoError(t, err)
-	require.Equal(t, "xoxb-test-bot-1", got.Bot.Token.Reveal())
-	require.Equal(t, int64(1), e.slack.calls.Load(), "no call with the rotated refresh token")
+		_, err = e.refresher(plain).Authorize(ctx, acme) // replica b refreshes
+		require.NoError(t, err)
+		got, err := e.refresher(cached).Authorize(ctx, acme)
+		require.NoError(t, err)
+		require.Equal(t, "xoxb-test-bot-1", got.Bot.Token.Reveal())
+		require.Equal(t, int64(1), e.slack.calls.Load(), "no call with the rotated refresh token")
+	})
 }
 
 // TestRefreshDueKMSCallsFollowWhatIsDue: a tick over crypto (KMS through

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -139,35 +140,38 @@ func TestDoForcedRefreshTokenRejected(t *testing.T) {
 }
 
 func TestForcedAndNormalFlightsExcludeEachOther(t *testing.T) {
-	e := newEnv(t)
-	e.install("T0ACME", "U0ADMIN", 3*time.Hour, 0)
-	release := make(chan struct{})
-	called := make(chan struct{}, 2)
-	e.slack.OnCall(access, func() { called <- struct{}{}; <-release })
-	var once sync.Once
-	unblock := func() { once.Do(func() { close(release) }) }
-	defer unblock()                                  // a failing assertion must not leave Slack's handler blocked
-	r := e.refresher(nil, WithLeaseTTL(2*time.Hour)) // the lease outlives the clock jump below
-	doErr := make(chan error)
-	go func() {
-		doErr <- r.Do(context.Background(), acme, func(context.Context, *slack.Client) error {
-			return slack.SlackErrorResponse{Err: "token_expired"}
-		})
-	}()
-	<-called                                 // the forced refresh is inside Slack
-	e.clock.advance(time.Hour + time.Second) // now due for a normal refresh
-	// The token is still valid for almost an hour: Authorize serves it at
-	// once and refreshes in the background, where the normal flight waits
-	// for the forced one's lease.
-	inst, err := r.Authorize(context.Background(), acme)
-	require.NoError(t, err)
-	require.Equal(t, "xoxb-test-initial-T0ACME", inst.Bot.Token.Reveal())
-	require.Eventually(t, func() bool { return r.Stats().LeaseWaits == 1 }, 10*time.Second, time.Millisecond)
-	unblock()
-	require.Equal(t, "token_expired", slackCode(<-doErr), "fn refused twice")
-	e.wait(r)
-	require.Equal(t, int64(1), e.slack.calls.Load(), "the normal flight used the forced one's token")
-	inst, err = r.Authorize(context.Background(), acme)
-	require.NoError(t, err)
-	require.Equal(t, "xoxb-test-bot-1", inst.Bot.Token.Reveal())
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t)
+		e.install("T0ACME", "U0ADMIN", 3*time.Hour, 0)
+		release := make(chan struct{})
+		called := make(chan struct{}, 2)
+		e.slack.OnCall(access, func() { called <- struct{}{}; <-release })
+		var once sync.Once
+		unblock := func() { once.Do(func() { close(release) }) }
+		defer unblock()                                  // a failing assertion must not leave Slack's handler blocked
+		r := e.refresher(nil, WithLeaseTTL(4*time.Hour)) // the lease, and the Slack call's timeout (half of it), outlive the clock jump below
+		doErr := make(chan error)
+		go func() {
+			doErr <- r.Do(context.Background(), acme, func(context.Context, *slack.Client) error {
+				return slack.SlackErrorResponse{Err: "token_expired"}
+			})
+		}()
+		<-called                            // the forced refresh is inside Slack
+		time.Sleep(time.Hour + time.Second) // now due for a normal refresh
+		// The token is still valid for almost an hour: Authorize serves it at
+		// once and refreshes in the background, where the normal flight waits
+		// for the forced one's lease.
+		inst, err := r.Authorize(context.Background(), acme)
+		require.NoError(t, err)
+		require.Equal(t, "xoxb-test-initial-T0ACME", inst.Bot.Token.Reveal())
+		synctest.Wait() // the normal flight polls for the forced one's lease
+		require.Equal(t, int64(1), r.Stats().LeaseWaits)
+		unblock()
+		require.Equal(t, "token_expired", slackCode(<-doErr), "fn refused twice")
+		e.wait(r)
+		require.Equal(t, int64(1), e.slack.calls.Load(), "the normal flight used the forced one's token")
+		inst, err = r.Authorize(context.Background(), acme)
+		require.NoError(t, err)
+		require.Equal(t, "xoxb-test-bot-1", inst.Bot.Token.Reveal())
+	})
 }

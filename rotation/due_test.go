@@ -19,7 +19,7 @@ func (e *env) installMany(n int, ttl time.Duration) {
 		team := fmt.Sprintf("T%05d", i)
 		inst := &installstore.Installation{TeamID: team, User: installstore.User{ID: "U1"}, Bot: &installstore.Bot{
 			ID: "B1", Token: installstore.NewSecret("xoxb-test-" + team), RefreshToken: installstore.NewSecret("xoxe-test-bot-" + team),
-			ExpiresAt: e.clock.now().Add(ttl),
+			ExpiresAt: e.now().Add(ttl),
 		}}
 		e.allow(team, inst.Bot.RefreshToken.Reveal())
 		require.NoError(e.t, e.store.StoreInstallation(context.Background(), inst))

@@ -24,7 +24,7 @@ const access = "oauth.v2.access"
 
 // fakeSlack is the module's fake Slack (internal/fakeslack, Numbered
 // tokens: the refresh in oauth.v2.access call N issues xoxb-test-bot-N) on
-// a loopback httptest server.
+// a loopback httptest server, or in memory (srv nil).
 type fakeSlack struct {
 	*fakeslack.Server
 	srv   *httptest.Server
@@ -54,8 +54,23 @@ func newFakeSlackAt(t testing.TB, now func() time.Time) *fakeSlack {
 	return f
 }
 
+// newFakeSlackInMemory makes a fake Slack reached through its Client only,
+// on time.Now: for a testing/synctest bubble, which holds no socket.
+func newFakeSlackInMemory(t testing.TB) *fakeSlack {
+	s, err := fakeslack.New(fakeslack.Config{ClientID: testClientID, ClientSecret: installstore.NewSecret(testClientSecret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fakeSlack{Server: s, calls: refreshCalls{s}}
+}
+
 // url is the base URL for WithSlackAPIURL.
-func (f *fakeSlack) url() string { return f.srv.URL + "/api/" }
+func (f *fakeSlack) url() string {
+	if f.srv == nil {
+		return f.APIURL()
+	}
+	return f.srv.URL + "/api/"
+}
 
 // set runs fn on f, then applies the refresh tokens and reuse it set.
 func (f *fakeSlack) set(fn func(f *fakeSlack)) {

@@ -20,19 +20,41 @@ import (
 type env struct {
 	t     *testing.T
 	slack *fakeSlack
-	clock *clock
+	clock *clock // nil in a bubble (newBubbleEnv): time itself is fake there
 	store *memory.Store
 	logs  *syncBuffer
 	// backend is the real store the fault tests use (default: store).
 	backend installstore.FullStore
 }
 
+// newEnv is an env on a settable clock that the store, the refresher and
+// the fake Slack (on a loopback server) share: for tests on real backends,
+// which a testing/synctest bubble cannot hold.
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	c := newClock()
 	e := &env{t: t, slack: newFakeSlackAt(t, c.now), clock: c, store: memory.New(memory.WithClock(c.now)), logs: &syncBuffer{}}
 	e.backend = e.store
 	return e
+}
+
+// newBubbleEnv is an env for a test running in a testing/synctest bubble:
+// no clock option anywhere (the store, the refresher and the fake Slack
+// read time.Now, the bubble's fake clock, which time.Sleep moves), and
+// Slack reached in memory.
+func newBubbleEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, slack: newFakeSlackInMemory(t), store: memory.New(), logs: &syncBuffer{}}
+	e.backend = e.store
+	return e
+}
+
+// now is the env's time.
+func (e *env) now() time.Time {
+	if e.clock == nil {
+		return time.Now()
+	}
+	return e.clock.now()
 }
 
 // refresher returns a Refresher over store (default: the env's memory store).
@@ -43,9 +65,13 @@ func (e *env) refresher(store installstore.FullStore, opts ...Option) *Refresher
 	}
 	base := []Option{
 		WithClientCredentials(testClientID, installstore.NewSecret(testClientSecret)),
-		WithClock(e.clock.now),
 		WithSlackAPIURL(e.slack.url()),
 		WithLogger(slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+	}
+	if e.clock != nil {
+		base = append(base, WithClock(e.clock.now))
+	} else {
+		base = append(base, WithHTTPClient(e.slack.Client()))
 	}
 	r, err := New(store, append(base, opts...)...)
 	require.NoError(e.t, err)
@@ -58,7 +84,7 @@ func (e *env) refresher(store installstore.FullStore, opts ...Option) *Refresher
 // both refresh tokens.
 func (e *env) install(team, user string, botTTL, userTTL time.Duration) *installstore.Installation {
 	e.t.Helper()
-	now := e.clock.now()
+	now := e.now()
 	inst := &installstore.Installation{
 		AppID:  "A0TEST",
 		TeamID: team,

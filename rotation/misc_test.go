@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -88,24 +89,26 @@ func TestStoreFailureDuringFlightFailsClosed(t *testing.T) {
 }
 
 func TestMeterProviderCountsOutcomes(t *testing.T) {
-	e := newEnv(t)
-	e.install("T0ACME", "U0ADMIN", 30*time.Minute, 0)
-	rec := &recCounter{n: map[string]int64{}}
-	e.slack.failWith("500")
-	r := e.refresher(nil, WithMeterProvider(recProvider{c: rec}))
-	_, err := r.Authorize(context.Background(), acme)
-	require.NoError(t, err)
-	e.wait(r)
-	_, err = r.Authorize(context.Background(), acme) // within the backoff
-	require.NoError(t, err)
-	e.slack.failWith("")
-	e.clock.advance(DefaultFailureBackoff)
-	_, err = r.Authorize(context.Background(), acme)
-	require.NoError(t, err)
-	e.wait(r)
-	require.Equal(t, "installvault.rotation.refreshes", rec.name)
-	require.Equal(t, map[string]int64{"failed": 1, "served_valid": 1, "served_while_refreshing": 2, "refreshed": 1}, rec.n)
-	require.Equal(t, Stats{Refreshed: 1, Failed: 1, ServedValid: 1, ServedWhileRefreshing: 2}, r.Stats())
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t)
+		e.install("T0ACME", "U0ADMIN", 30*time.Minute, 0)
+		rec := &recCounter{n: map[string]int64{}}
+		e.slack.failWith("500")
+		r := e.refresher(nil, WithMeterProvider(recProvider{c: rec}))
+		_, err := r.Authorize(context.Background(), acme)
+		require.NoError(t, err)
+		e.wait(r)
+		_, err = r.Authorize(context.Background(), acme) // within the backoff
+		require.NoError(t, err)
+		e.slack.failWith("")
+		time.Sleep(DefaultFailureBackoff)
+		_, err = r.Authorize(context.Background(), acme)
+		require.NoError(t, err)
+		e.wait(r)
+		require.Equal(t, "installvault.rotation.refreshes", rec.name)
+		require.Equal(t, map[string]int64{"failed": 1, "served_valid": 1, "served_while_refreshing": 2, "refreshed": 1}, rec.n)
+		require.Equal(t, Stats{Refreshed: 1, Failed: 1, ServedValid: 1, ServedWhileRefreshing: 2}, r.Stats())
+	})
 }
 
 type recProvider struct {
@@ -146,24 +149,26 @@ func TestFailureBackoff(t *testing.T) {
 		wait time.Duration
 	}{{"500", DefaultFailureBackoff}, {"429", 30 * time.Second}} {
 		t.Run(c.fail, func(t *testing.T) {
-			e := newEnv(t)
-			e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
-			e.slack.failWith(c.fail)
-			r := e.refresher(nil)
-			for range 5 {
-				inst, err := r.Authorize(context.Background(), acme)
+			synctest.Test(t, func(t *testing.T) {
+				e := newBubbleEnv(t)
+				e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
+				e.slack.failWith(c.fail)
+				r := e.refresher(nil)
+				for range 5 {
+					inst, err := r.Authorize(context.Background(), acme)
+					require.ErrorIs(t, err, ErrRefreshFailed)
+					require.Nil(t, inst)
+				}
+				require.Equal(t, int64(1), e.slack.calls.Load(), "no oauth.v2.access storm while Slack is down")
+				e.slack.failWith("")
+				time.Sleep(c.wait - time.Second)
+				_, err := r.Authorize(context.Background(), acme)
 				require.ErrorIs(t, err, ErrRefreshFailed)
-				require.Nil(t, inst)
-			}
-			require.Equal(t, int64(1), e.slack.calls.Load(), "no oauth.v2.access storm while Slack is down")
-			e.slack.failWith("")
-			e.clock.advance(c.wait - time.Second)
-			_, err := r.Authorize(context.Background(), acme)
-			require.ErrorIs(t, err, ErrRefreshFailed)
-			e.clock.advance(time.Second)
-			inst, err := r.Authorize(context.Background(), acme)
-			require.NoError(t, err)
-			require.Equal(t, "xoxb-test-bot-2", inst.Bot.Token.Reveal())
+				time.Sleep(time.Second)
+				inst, err := r.Authorize(context.Background(), acme)
+				require.NoError(t, err)
+				require.Equal(t, "xoxb-test-bot-2", inst.Bot.Token.Reveal())
+			})
 		})
 	}
 	// 0 disables it.

@@ -3,6 +3,7 @@ package rotation
 import (
 	"context"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -66,30 +67,32 @@ func TestRefreshDueLogsFailuresAndGoesOn(t *testing.T) {
 }
 
 func TestRunRefreshesAndStopsOnCancel(t *testing.T) {
-	e := newEnv(t)
-	e.install("T0A", "U0A", 30*time.Minute, 0)
-	e.install("T0B", "U0B", 30*time.Minute, 0)
-	e.install("T0C", "U0C", 30*time.Minute, 0)
-	called := make(chan struct{}, 10)
-	e.slack.OnCall(access, func() { called <- struct{}{} })
-	r := e.refresher(nil, WithRunInterval(20*time.Millisecond), WithRunConcurrency(2))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- r.Run(ctx) }()
-	for range 3 {
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t)
+		e.install("T0A", "U0A", 30*time.Minute, 0)
+		e.install("T0B", "U0B", 30*time.Minute, 0)
+		e.install("T0C", "U0C", 30*time.Minute, 0)
+		called := make(chan struct{}, 10)
+		e.slack.OnCall(access, func() { called <- struct{}{} })
+		r := e.refresher(nil, WithRunInterval(20*time.Millisecond), WithRunConcurrency(2))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- r.Run(ctx) }()
+		for range 3 {
+			<-called
+		}
+		// The next tokens enter the margin later: the loop picks them up.
+		e.install("T0D", "U0D", 30*time.Minute, 0)
 		<-called
-	}
-	// The next tokens enter the margin later: the loop picks them up.
-	e.install("T0D", "U0D", 30*time.Minute, 0)
-	<-called
-	cancel()
-	require.NoError(t, <-done)
-	require.Equal(t, int64(4), e.slack.calls.Load())
-	for _, team := range []string{"T0A", "T0B", "T0C", "T0D"} {
-		got, err := e.store.FetchInstallation(context.Background(), installstore.Query{TeamID: team})
-		require.NoError(t, err)
-		require.Contains(t, got.Bot.Token.Reveal(), "xoxb-test-bot-", team)
-	}
+		cancel()
+		require.NoError(t, <-done)
+		require.Equal(t, int64(4), e.slack.calls.Load())
+		for _, team := range []string{"T0A", "T0B", "T0C", "T0D"} {
+			got, err := e.store.FetchInstallation(context.Background(), installstore.Query{TeamID: team})
+			require.NoError(t, err)
+			require.Contains(t, got.Bot.Token.Reveal(), "xoxb-test-bot-", team)
+		}
+	})
 }
 
 // TestRefreshDueSkipsRecordsThatNeedAReinstall: a tenant whose refresh
@@ -136,24 +139,26 @@ func TestRefreshDueSkipsRecordsThatNeedAReinstall(t *testing.T) {
 // is dead, the installing user's is fine: the background refresh still
 // renews the user token.
 func TestRefreshDueRefreshesAUserTokenBesideADeadBot(t *testing.T) {
-	ctx := context.Background()
-	e := newEnv(t)
-	inst := e.install("T0ACME", "U0ADMIN", -time.Minute, 20*time.Minute)
-	e.slack.RevokeRefreshToken(inst.Bot.RefreshToken.Reveal())
-	r := e.refresher(nil)
-	_, err := r.RefreshDue(ctx)
-	require.NoError(t, err)
-	got, err := e.store.FetchInstallation(ctx, installstore.Query{TeamID: "T0ACME", UserID: "U0ADMIN"})
-	require.NoError(t, err)
-	require.Equal(t, "xoxp-test-user-2", got.User.Token.Reveal(), "the user token was refreshed")
-	require.Equal(t, "xoxb-test-initial-T0ACME", got.Bot.Token.Reveal(), "the dead bot was not replaced")
-	require.Equal(t, int64(1), r.Stats().ReinstallRequired)
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		e := newBubbleEnv(t)
+		inst := e.install("T0ACME", "U0ADMIN", -time.Minute, 20*time.Minute)
+		e.slack.RevokeRefreshToken(inst.Bot.RefreshToken.Reveal())
+		r := e.refresher(nil)
+		_, err := r.RefreshDue(ctx)
+		require.NoError(t, err)
+		got, err := e.store.FetchInstallation(ctx, installstore.Query{TeamID: "T0ACME", UserID: "U0ADMIN"})
+		require.NoError(t, err)
+		require.Equal(t, "xoxp-test-user-2", got.User.Token.Reveal(), "the user token was refreshed")
+		require.Equal(t, "xoxb-test-initial-T0ACME", got.Bot.Token.Reveal(), "the dead bot was not replaced")
+		require.Equal(t, int64(1), r.Stats().ReinstallRequired)
 
-	// Later ticks keep renewing the user token when it is due again.
-	e.clock.advance(11 * time.Hour)
-	_, err = r.RefreshDue(ctx)
-	require.NoError(t, err)
-	got, err = e.store.FetchInstallation(ctx, installstore.Query{TeamID: "T0ACME", UserID: "U0ADMIN"})
-	require.NoError(t, err)
-	require.NotEqual(t, "xoxp-test-user-2", got.User.Token.Reveal())
+		// Later ticks keep renewing the user token when it is due again.
+		time.Sleep(11 * time.Hour)
+		_, err = r.RefreshDue(ctx)
+		require.NoError(t, err)
+		got, err = e.store.FetchInstallation(ctx, installstore.Query{TeamID: "T0ACME", UserID: "U0ADMIN"})
+		require.NoError(t, err)
+		require.NotEqual(t, "xoxp-test-user-2", got.User.Token.Reveal())
+	})
 }

@@ -296,11 +296,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 
 // Client returns an HTTP client that reaches the fake in memory, without a
 // socket, whatever the request's host: for tests making thousands of
-// calls, and for tests inside a testing/synctest bubble.
+// calls, and for tests inside a testing/synctest bubble. As over a socket,
+// a request whose context ends gets the context's error at once, while the
+// fake may still be answering it.
 func (s *Server) Client() *http.Client {
 	return &http.Client{Transport: roundTripFunc(func(req *http.Request) (*http.Response, error) {
 		rec := httptest.NewRecorder()
-		s.ServeHTTP(rec, req)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.ServeHTTP(rec, req)
+		}()
+		select {
+		case <-done:
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
+		}
 		resp := rec.Result()
 		resp.Request = req
 		return resp, nil
