@@ -12,7 +12,8 @@ import (
 const maxRewrapAttempts = 5
 
 // RewrapStats counts what [Rewrap] did, summed over every encryption layer
-// of the stack. Seen = Rewrapped + Current + Gone + Failed.
+// of the stack. Seen = Rewrapped + Current + Gone + Failed, and
+// HistorySeen = HistoryRewrapped + HistoryCurrent + HistoryFailed.
 type RewrapStats struct {
 	// Seen is the number of records listed.
 	Seen int
@@ -26,6 +27,21 @@ type RewrapStats struct {
 	// Failed records could not be rewrapped (unreadable, key unavailable,
 	// or updated concurrently more than a few times in a row).
 	Failed int
+
+	// HistorySeen is the number of installation history entries listed
+	// ([installstore.History]), including those the backend could not
+	// decode; zero for stores without history.
+	HistorySeen int
+	// HistoryRewrapped entries were re-sealed under the current key and
+	// written back (PutHistory).
+	HistoryRewrapped int
+	// HistoryCurrent entries were opened under the current key, or hold no
+	// secret, and were left alone.
+	HistoryCurrent int
+	// HistoryFailed entries could not be rewrapped: unreadable (the
+	// backend's or this layer's), the key unavailable, the write failed, or
+	// their tenant was uninstalled while they were rewrapped.
+	HistoryFailed int
 }
 
 func (st *RewrapStats) add(o RewrapStats) {
@@ -34,6 +50,10 @@ func (st *RewrapStats) add(o RewrapStats) {
 	st.Current += o.Current
 	st.Gone += o.Gone
 	st.Failed += o.Failed
+	st.HistorySeen += o.HistorySeen
+	st.HistoryRewrapped += o.HistoryRewrapped
+	st.HistoryCurrent += o.HistoryCurrent
+	st.HistoryFailed += o.HistoryFailed
 }
 
 // Rewrap re-encrypts every record of s under the tenant's current master key
@@ -59,6 +79,23 @@ func (st *RewrapStats) add(o RewrapStats) {
 // decode, [installstore.ErrCorrupt]; a listing that stopped,
 // [installstore.ErrUnavailable]), keeping each error's class. Only when the
 // error is nil can the old key be retired.
+//
+// Every record in format 1 counts as not current and is re-sealed in
+// format 2, whatever key sealed it.
+//
+// Installation history is rewrapped too: after a layer's records, the
+// history entries ([installstore.History]) of every tenant it listed (and,
+// for a workspace of an enterprise, of the standalone tenant of the same
+// team, whose history a Grid migration keeps) are listed from the store
+// below, opened, and those not current re-sealed and written back with
+// PutHistory. A store without history ([installstore.ErrHistoryOff]) is
+// skipped. PutHistory is not conditional: when a tenant is uninstalled
+// between the listing of its history and the write-back, the rewritten
+// entries would outlive the uninstall; Rewrap checks that the tenant still
+// exists after writing and, when it does not, fails the entries with an
+// error (wrapping [installstore.ErrConflict]) that names the tenant, to be
+// deleted again. A history-only tenant (a superseded standalone record)
+// has no record to check.
 func Rewrap(ctx context.Context, s installstore.Store) (RewrapStats, error) {
 	var stats RewrapStats
 	full, ok := s.(installstore.FullStore)
@@ -141,6 +178,9 @@ func rewrapLayer(ctx context.Context, cs *Store) (RewrapStats, error) {
 			return err
 		}
 		stats.Seen++
+		if q.UserID == "" {
+			r.tenants = append(r.tenants, q)
+		}
 		switch res, err := r.one(ctx, q, raw); res {
 		case rewrapped:
 			stats.Rewrapped++
@@ -174,6 +214,9 @@ func rewrapLayer(ctx context.Context, cs *Store) (RewrapStats, error) {
 	if len(failed) > 0 {
 		errs = append(errs, fmt.Errorf("%d of %d records failed: %w", stats.Failed, stats.Seen, errors.Join(failed...)))
 	}
+	if err := r.histories(ctx, &stats); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) == 0 {
 		return stats, nil
 	}
@@ -190,9 +233,10 @@ const (
 )
 
 type rewrapper struct {
-	s     *Store
-	keys  map[installstore.Tenant]*dataKey // one fresh data key per tenant per run
-	known map[string]*dataKey              // the run's fresh keys by header, to open what the run sealed
+	s       *Store
+	tenants []installstore.Query             // the tenants listed (their latest records), for their history
+	keys    map[installstore.Tenant]*dataKey // one fresh data key per tenant per run
+	known   map[string]*dataKey              // the run's fresh keys by header, to open what the run sealed
 }
 
 // one rewraps the record q names, starting from raw (as listed, sealed).
@@ -271,4 +315,130 @@ func (r *rewrapper) isCurrent(raw *installstore.Installation, dk *dataKey) bool 
 		}
 		return nil
 	}) == nil
+}
+
+// histories rewraps the history of every tenant the listing visited,
+// adding to stats; it stops at the first transient failure.
+func (r *rewrapper) histories(ctx context.Context, stats *RewrapStats) error {
+	var (
+		errs []error
+		seen = make(map[installstore.Tenant]bool, len(r.tenants))
+	)
+	for _, q := range r.tenants {
+		qs := []installstore.Query{q}
+		if t := q.Tenant(); t.EnterpriseID != "" && t.TeamID != "" {
+			qs = append(qs, installstore.Query{TeamID: t.TeamID}) // a superseded standalone record's history
+		}
+		for i, hq := range qs {
+			if seen[hq.Tenant()] {
+				continue
+			}
+			seen[hq.Tenant()] = true
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("history: stopped: %w: %w", installstore.ErrUnavailable, err)
+			}
+			off, err := r.history(ctx, hq, i == 0, stats)
+			if off {
+				return nil // no history in this store
+			}
+			if err != nil {
+				if errors.Is(err, installstore.ErrUnavailable) {
+					return fmt.Errorf("history: stopped after %d entries (%d failed): %w", stats.HistorySeen, stats.HistoryFailed, err)
+				}
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("history: %d of %d entries failed: %w", stats.HistoryFailed, stats.HistorySeen, errors.Join(errs...))
+}
+
+// history rewraps the history of q's tenant. hasRecord says whether the
+// tenant was listed with a record (so that its existence can be checked
+// after writing). off reports a store without history.
+func (r *rewrapper) history(ctx context.Context, q installstore.Query, hasRecord bool, stats *RewrapStats) (off bool, err error) {
+	var entries []*installstore.Installation
+	listErr := r.s.Inner.ListHistory(ctx, q, func(inst *installstore.Installation) error {
+		entries = append(entries, inst)
+		return nil
+	})
+	if errors.Is(listErr, installstore.ErrHistoryOff) {
+		return true, nil
+	}
+	var errs []error
+	if listErr != nil {
+		n, complete := installstore.CountSkipped(listErr)
+		if !complete {
+			return false, fmt.Errorf("list history of %s: %w", describe(q), listErr)
+		}
+		stats.HistorySeen += n
+		stats.HistoryFailed += n
+		errs = append(errs, fmt.Errorf("list history (entries not rewrapped): %w", listErr))
+	}
+	wrote := 0
+	for _, raw := range entries {
+		stats.HistorySeen++
+		res, err := r.entry(ctx, q, raw)
+		switch res {
+		case rewrapped:
+			stats.HistoryRewrapped++
+			wrote++
+		case current:
+			stats.HistoryCurrent++
+		default:
+			stats.HistoryFailed++
+			if errors.Is(err, installstore.ErrUnavailable) {
+				return false, err
+			}
+			errs = append(errs, err)
+		}
+	}
+	if wrote > 0 && hasRecord {
+		// PutHistory is not conditional: an uninstall since the listing
+		// purged what was just written back. Say so, never delete.
+		raw, err := r.s.Inner.FetchInstallation(ctx, installstore.Query{EnterpriseID: q.EnterpriseID, TeamID: q.TeamID, IsEnterpriseInstall: q.IsEnterpriseInstall})
+		switch {
+		case errors.Is(err, installstore.ErrNotFound) || (err == nil && raw.Tenant() != q.Tenant()):
+			stats.HistoryRewrapped -= wrote
+			stats.HistoryFailed += wrote
+			errs = append(errs, fmt.Errorf("%s: %w: the tenant was uninstalled while %d history entries were rewrapped: "+
+				"they may be stored again; delete the tenant again to purge them", describe(q), installstore.ErrConflict, wrote))
+		case err != nil && errors.Is(err, installstore.ErrUnavailable):
+			return false, fmt.Errorf("%s: history written back, tenant not checked: %w", describe(q), err)
+		}
+	}
+	return false, joinClassed(errs)
+}
+
+// entry rewraps one history entry of q's tenant, starting from raw (as
+// listed, sealed).
+func (r *rewrapper) entry(ctx context.Context, q installstore.Query, raw *installstore.Installation) (outcome, error) {
+	what := describeEntry(raw)
+	if err := historyBelongs(q, raw); err != nil {
+		return failed, fmt.Errorf("%s: %w", what, err)
+	}
+	t := raw.Tenant()
+	inst := raw.Clone()
+	if _, err := r.s.openKnown(ctx, inst, r.known); err != nil {
+		return failed, fmt.Errorf("%s: %w", what, err)
+	}
+	if !hasSecrets(inst) {
+		return current, nil
+	}
+	dk, err := r.key(ctx, t)
+	if err != nil {
+		return failed, fmt.Errorf("%s: %w", what, sealError(t, err))
+	}
+	if r.isCurrent(raw, dk) {
+		return current, nil
+	}
+	if err := r.s.sealWith(inst, dk); err != nil {
+		return failed, fmt.Errorf("%s: %w", what, err)
+	}
+	if err := r.s.Inner.PutHistory(ctx, inst); err != nil {
+		return failed, fmt.Errorf("%s: put history: %w", what, err)
+	}
+	return rewrapped, nil
 }

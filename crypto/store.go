@@ -29,9 +29,10 @@ import (
 // the tenant from the record cache ([WithRecordCache]); nonces and leases
 // pass through, and so does ListDue (from the embedded
 // [installstore.Passthrough]): the due index is unsealed metadata, listed
-// without opening anything.
+// without opening anything. Installation history ([installstore.History])
+// is sealed like the records: PutHistory seals, ListHistory opens.
 type Store struct {
-	installstore.Passthrough // deletes, ListDue, nonces, leases
+	installstore.Passthrough // ListDue, nonces, leases
 	keys                     KeyProvider
 	appKeys                  AppKeyProvider // keys, when clientID is set
 	clientID                 string         // the app the inner stack is scoped to ("": unscoped)
@@ -290,40 +291,55 @@ func (s *Store) UpdateInstallation(ctx context.Context, inst *installstore.Insta
 // wrapped: the error stays transient). An error fn returns stops the
 // listing and is returned.
 func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Query, *installstore.Installation) error) error {
-	var (
-		failed      []error
-		unavailable error
-		fnErr       error
-	)
+	var l listing
 	err := s.Inner.ListInstallations(ctx, func(q installstore.Query, inst *installstore.Installation) error {
 		err := belongs(q, inst)
 		if err == nil {
 			err = s.open(ctx, inst)
 		}
-		switch {
-		case err == nil:
-			fnErr = fn(q, inst)
-			return fnErr
-		case errors.Is(err, installstore.ErrUnavailable):
-			unavailable = fmt.Errorf("crypto: list: %s: %w", describe(q), err)
-			return unavailable
-		}
-		s.metrics.decryptFailures.Add(ctx, 1)
-		failed = append(failed, fmt.Errorf("crypto: list %s: %w", describe(q), err))
-		return nil
+		return l.item(ctx, s, "list", describe(q), err, func() error { return fn(q, inst) })
 	})
+	return l.result(err)
+}
+
+// listing gathers what a listing through the layer did not open.
+type listing struct {
+	failed      []error
+	unavailable error
+	fnErr       error
+}
+
+// item handles one listed item: hands it to fn when it opened (err nil),
+// stops the listing when the key provider did not answer, and otherwise
+// records it as skipped, named by what (never its content).
+func (l *listing) item(ctx context.Context, s *Store, op, what string, err error, fn func() error) error {
 	switch {
-	case fnErr != nil:
+	case err == nil:
+		l.fnErr = fn()
+		return l.fnErr
+	case errors.Is(err, installstore.ErrUnavailable):
+		l.unavailable = fmt.Errorf("crypto: %s: %s: %w", op, what, err)
+		return l.unavailable
+	}
+	s.metrics.decryptFailures.Add(ctx, 1)
+	l.failed = append(l.failed, fmt.Errorf("crypto: %s %s: %w", op, what, err))
+	return nil
+}
+
+// result is the listing's error, given the inner listing's.
+func (l *listing) result(err error) error {
+	switch {
+	case l.fnErr != nil:
 		return err
-	case unavailable != nil:
-		if len(failed) == 0 {
-			return unavailable
+	case l.unavailable != nil:
+		if len(l.failed) == 0 {
+			return l.unavailable
 		}
-		return fmt.Errorf("%w (the listing stopped; %d records before did not open)", unavailable, len(failed))
+		return fmt.Errorf("%w (the listing stopped; %d items before did not open)", l.unavailable, len(l.failed))
 	case errors.Is(err, installstore.ErrUnavailable):
 		return err // the backend stopped; the error stays transient
 	}
-	return errors.Join(append([]error{err}, failed...)...)
+	return errors.Join(append([]error{err}, l.failed...)...)
 }
 
 // belongs checks that the record the inner store returned for q is q's:
