@@ -144,14 +144,14 @@ func Import(ctx context.Context, dst installstore.Store, r io.Reader, opts ...Op
 // keepsHistory fails, before anything is written, when dst keeps no
 // history for the backup's entries.
 func keepsHistory(ctx context.Context, dst installstore.Store, p *plan) error {
-	refuse := func(why string) error {
-		return fmt.Errorf("backup: import: %w: the backup holds %d history %s and %s; "+
+	refuse := func(why error) error {
+		return fmt.Errorf("backup: import: %w: the backup holds %d history %s and %w; "+
 			"build the target with its WithHistory option, or drop the entries (SkipHistory; the CLI's import -skip-history); nothing was written",
 			installstore.ErrInvalid, p.history, pluralEntry(p.history), why)
 	}
 	h, ok := dst.(installstore.History)
 	if !ok {
-		return refuse(fmt.Sprintf("the target (%T) keeps no installation history", dst))
+		return refuse(fmt.Errorf("the target (%T) keeps no installation history", dst))
 	}
 	q := p.probe
 	q.UserID = ""
@@ -160,7 +160,7 @@ func keepsHistory(ctx context.Context, dst installstore.Store, p *plan) error {
 	case err == nil, errors.Is(err, errProbed), errors.Is(err, installstore.ErrCorrupt):
 		return nil
 	case errors.Is(err, installstore.ErrHistoryOff):
-		return refuse("the target keeps no installation history")
+		return refuse(fmt.Errorf("the target keeps no installation history (%w)", err))
 	default:
 		return fmt.Errorf("backup: import: the target store does not answer a history read, nothing was written: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/installvault/installvault/backup"
+	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/internal/storeurl"
 )
 
@@ -30,8 +31,8 @@ only, no key is needed to make it, and restoring it needs the same keys (keep
 the old keys until no backup sealed under them is needed). A record holding a
 plaintext secret makes export fail. With -o, the file is written beside its
 final name and renamed when complete (mode 0600); an existing file is kept
-unless -force. When the store keeps installation history, every tenant's
-history entries are in the backup too. Counts go to stderr, and progress
+unless -force. With -history (the app keeps installation history), every
+tenant's history entries are in the backup too. Counts go to stderr, and progress
 (every -progress records and history entries, and every -progress-interval).
 
 A record the store holds but that does not decode (corrupt) cannot be backed
@@ -40,6 +41,7 @@ exits 1 with their count. Export streams: memory does not grow with the
 table; an interrupted export leaves no file (-o), and is simply run again.`,
 		setup: func(fs *flag.FlagSet, e *env) func(context.Context) error {
 			tc := addTableFlags(fs, e)
+			addHistoryFlag(fs, tc, "export every tenant's history entries too")
 			out := fs.String("o", "-", "output `file`; - for stdout")
 			force := fs.Bool("force", false, "replace an existing output file")
 			pf := addProgressFlags(fs, 10000)
@@ -156,13 +158,15 @@ Before it writes anything, import checks that the store exists (a DynamoDB
 table, a PostgreSQL schema or a SQLite file made by create-table), and reads the
 whole input: an empty input, or any line that is not a record of the backup
 format (a truncated or edited file), fails the import with every bad line
-named, and nothing is written. A backup holding history entries needs a store
-that keeps history, or -skip-history to restore the records without them.
+named, and nothing is written. A backup holding history entries needs
+-history (a store that keeps history), or -skip-history to restore the
+records without them.
 Importing the same file again leaves the same contents, so an interrupted
 import is resumed by running it again. Progress goes to stderr every -progress
 records and history entries, and every -progress-interval.`,
 		setup: func(fs *flag.FlagSet, e *env) func(context.Context) error {
 			tc := addTableFlags(fs, e)
+			addHistoryFlag(fs, tc, "restore the backup's history entries")
 			in := fs.String("i", "-", "input `file`; - for stdin")
 			pf := addProgressFlags(fs, 10000)
 			conc := fs.Int("concurrency", 16, "records written in parallel")
@@ -208,6 +212,9 @@ records and history entries, and every -progress-interval.`,
 					opts = append(opts, backup.SkipHistory())
 				}
 				n, err := backup.Import(ctx, raw, r, opts...)
+				if errors.Is(err, installstore.ErrHistoryOff) && !tc.history {
+					err = fmt.Errorf("%w (if the app keeps history, import with -history)", err)
+				}
 				if err != nil {
 					if n.Lines() > 0 {
 						p.stopped(ctx, "run the same import again to resume: it stores every line again and leaves the same contents")

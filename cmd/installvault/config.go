@@ -17,6 +17,7 @@ import (
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/installvault/installvault/crypto"
+	"github.com/installvault/installvault/dynamo"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/internal/storeurl"
 )
@@ -45,7 +46,15 @@ type tableConfig struct {
 	// create lets the store be created (postgres.Migrate, a new SQLite
 	// file): create-table only.
 	create bool
-	url    *storeurl.URL // set by resolve
+	// history opens the store with installation history on (-history).
+	history bool
+	url     *storeurl.URL // set by resolve
+}
+
+// addHistoryFlag declares -history, for the commands that read or write
+// installation history.
+func addHistoryFlag(fs *flag.FlagSet, c *tableConfig, what string) {
+	fs.BoolVar(&c.history, "history", false, "the store keeps installation history (the app's WithHistory): "+what+" (dynamodb: stores)")
 }
 
 func addTableFlags(fs *flag.FlagSet, e *env) *tableConfig {
@@ -210,6 +219,9 @@ func (c *tableConfig) rawStore(ctx context.Context) (installstore.FullStore, err
 	if err := c.resolve(); err != nil {
 		return nil, err
 	}
+	if c.history {
+		return c.historyStore(ctx)
+	}
 	s, closeFn, err := c.url.Open(ctx, storeurl.Options{Create: c.create, DynamoDB: c.client})
 	switch {
 	case errors.Is(err, storeurl.ErrNoSchema):
@@ -220,6 +232,24 @@ func (c *tableConfig) rawStore(ctx context.Context) (installstore.FullStore, err
 		return nil, err
 	}
 	c.e.onExit(closeFn)
+	return s, nil
+}
+
+// historyStore opens a DynamoDB table with installation history on.
+// internal/storeurl opens every backend without history; until it can
+// turn history on, -history is for dynamodb: stores only.
+func (c *tableConfig) historyStore(ctx context.Context) (installstore.FullStore, error) {
+	if err := c.dynamoOnly("-history", "the other backends' history is not reachable from the CLI yet"); err != nil {
+		return nil, err
+	}
+	client, err := c.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s, err := dynamo.New(client, c.table, dynamo.WithHistory())
+	if err != nil {
+		return nil, fmt.Errorf("open table %s: %w", c.table, err)
+	}
 	return s, nil
 }
 

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,12 +24,15 @@ import (
 )
 
 // TestOperationsAtScale measures export, import, verify and rewrap on
-// DynamoDB Local: records per second and the peak Go heap during each. It
-// runs only when INSTALLVAULT_OPS_TENANTS is set (a number of tenants, each
-// with a latest and one user record):
+// DynamoDB Local: records per second and the peak Go heap during each (the
+// CLI runs in the test's process). It runs only when
+// INSTALLVAULT_OPS_TENANTS is set (a number of tenants, each with a latest
+// and one user record); INSTALLVAULT_OPS names the operations to run
+// (default export,import,verify,rewrap). Each row is logged as soon as its
+// operation ends, with the CLI's progress lines (every 30 s) before it:
 //
 //	eval "$(scripts/dynamodb-local.sh start)"
-//	INSTALLVAULT_OPS_TENANTS=100000 go test -run TestOperationsAtScale -v -timeout 2h ./cmd/installvault
+//	INSTALLVAULT_OPS_TENANTS=100000 go test -run TestOperationsAtScale -count 1 -v -timeout 3h ./cmd/installvault
 func TestOperationsAtScale(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("INSTALLVAULT_OPS_TENANTS"))
 	if n <= 0 {
@@ -65,22 +70,44 @@ func TestOperationsAtScale(t *testing.T) {
 		env  map[string]string
 		args []string
 	}
+	want := map[string]bool{}
+	for _, name := range strings.Split(cmp.Or(os.Getenv("INSTALLVAULT_OPS"), "export,import,verify,rewrap"), ",") {
+		want[strings.TrimSpace(name)] = true
+	}
+	progress := []string{"-progress", "0", "-progress-interval", "30s"}
 	var rows []string
 	for _, o := range []op{
-		{"export", env, []string{"export", "-o", file, "-progress", "0"}},
-		{"import", h.with(envTable, dst), []string{"import", "-i", file, "-progress", "0"}},
-		{"verify", env, []string{"verify", "-progress", "0"}},
-		{"rewrap", rotate, []string{"rewrap", "-progress", "0"}},
+		{"export", env, append([]string{"export", "-o", file}, progress...)},
+		{"import", h.with(envTable, dst), append([]string{"import", "-i", file}, progress...)},
+		{"verify", env, append([]string{"verify"}, progress...)},
+		{"rewrap", rotate, append([]string{"rewrap"}, progress...)},
 	} {
+		if !want[o.name] {
+			continue
+		}
+		if o.name == "import" && !want["export"] {
+			continue // nothing to import
+		}
 		peak := watchHeap()
 		start := time.Now()
-		r := h.run(o.env, "", o.args...)
+		r := h.runCtx(context.Background(), o.env, "", logWriter{t}, o.args...)
 		d := time.Since(start)
 		require.Equal(t, exitOK, r.code, "%s: %s", o.name, r.errOut)
-		rows = append(rows, fmt.Sprintf("| %s | %d | %v | %.0f records/s | %.1f MiB |", o.name, records, d.Round(time.Millisecond),
-			float64(records)/d.Seconds(), float64(peak())/(1<<20)))
+		row := fmt.Sprintf("| %s | %d | %v | %.0f records/s | %.1f MiB |", o.name, records, d.Round(time.Millisecond),
+			float64(records)/d.Seconds(), float64(peak())/(1<<20))
+		t.Logf("%s %s", time.Now().UTC().Format(time.TimeOnly), row)
+		rows = append(rows, row)
 	}
 	t.Logf("\n| operation | records | time | rate | peak Go heap |\n|---|---|---|---|---|\n%s", joinLines(rows))
+}
+
+// logWriter logs what the CLI writes (its progress lines on stderr) as it
+// comes, with the time.
+type logWriter struct{ t *testing.T }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Logf("%s %s", time.Now().UTC().Format(time.TimeOnly), strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // watchHeap samples the Go heap until the returned function is called,

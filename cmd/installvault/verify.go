@@ -29,8 +29,9 @@ FAIL with its tenant, user and the error (which names the field, never a value).
 Records deleted while verify runs are counted as gone; records the table holds
 but that do not decode are printed as CORRUPT and counted; records that could
 not be checked because KMS or DynamoDB did not answer are printed as
-UNAVAILABLE (run verify again). When the store keeps installation history,
-every tenant's history entries are listed through the encryption layer too,
+UNAVAILABLE (run verify again). With -history (the app keeps installation
+history), every tenant's history entries are listed through the encryption
+layer too,
 and each that does not open is printed as FAIL (history). Exit status 1 if any
 record or entry failed, is corrupt or could not be checked. It streams: memory
 does not grow with the table, and progress goes to stderr every -progress
@@ -38,6 +39,7 @@ records and every -progress-interval. It changes nothing, so an interrupted
 verify is simply run again. Audit logs name the reader "cli:verify".`,
 		setup: func(fs *flag.FlagSet, e *env) func(context.Context) error {
 			tc := addTableFlags(fs, e)
+			addHistoryFlag(fs, tc, "open every tenant's history entries too")
 			kc := addKeyFlags(fs, e)
 			conc := fs.Int("concurrency", 16, "records fetched in parallel")
 			pf := addProgressFlags(fs, 10000)
