@@ -193,8 +193,16 @@ func TestAppsShareOneTable(t *testing.T) {
 	require.Zero(t, partitionSize(t, client, table, "A#111.222#T#:T1"))
 	require.NoError(t, a.AcquireLease(ctx, "refresh:T1", "next", time.Minute))
 
-	// AddDueIndex (re-run on a table of apps) leaves every app's index as
-	// it is, and reports app A's corrupt item.
+	// AddDueIndex (re-run on a table of apps) repairs an app's index entry
+	// (with the app's own shard), leaves the others as they are, and
+	// reports app A's corrupt item.
+	_, err = client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:        aws.String(table),
+		Key:              item{"PK": sv("A#333.444#T#:T1"), "SK": sv("LATEST")},
+		UpdateExpression: aws.String("REMOVE due, dueShard"),
+	})
+	require.NoError(t, err)
+	require.Empty(t, listDue(t, stores[1], soon.Add(time.Hour)))
 	err = dynamo.AddDueIndex(ctx, client, table)
 	require.ErrorIs(t, err, installstore.ErrCorrupt)
 	require.ErrorContains(t, err, "C1")

@@ -246,3 +246,73 @@ func TestDueShard(t *testing.T) {
 	}
 	require.Len(t, seen, dueShards)
 }
+
+func TestScopes(t *testing.T) {
+	app := appScope("1234.5678")
+	require.Equal(t, scope(""), appScope(""))
+	tn := installstore.Tenant{EnterpriseID: "E1", TeamID: "T1"}
+	require.Equal(t, "T#E1:T1", unscoped.pk(tn), "the unscoped layout of every release")
+	require.Equal(t, "A#1234.5678#T#E1:T1", app.pk(tn))
+	got, ok := app.parse(app.pk(tn))
+	require.True(t, ok)
+	require.Equal(t, tn, got)
+	for _, pair := range [][2]scope{{app, unscoped}, {unscoped, app}, {app, appScope("1234.56789")}, {appScope("1234.567"), app}} {
+		_, ok := pair[0].parse(pair[1].pk(tn))
+		require.False(t, ok, "scope %q parses a key of scope %q", pair[0], pair[1])
+	}
+	require.Equal(t, app, scopeOf(app.pk(tn)))
+	require.Equal(t, unscoped, scopeOf(unscoped.pk(tn)))
+	require.Equal(t, unscoped, scopeOf("A#bad id#T#:T1"), "a malformed prefix is no scope")
+	require.Regexp(t, `^A#1234\.5678#DUE#(0[0-9]|1[0-5])$`, dueShard(app.pk(tn)), "an app's due shards are its own")
+	require.Regexp(t, `^DUE#`, dueShard(unscoped.pk(tn)))
+	require.Equal(t, "A#1234.5678#NONCE#", app.nonceKey("n")[attrPK].(*types.AttributeValueMemberS).Value[:len("A#1234.5678#NONCE#")])
+	require.Equal(t, "A#1234.5678#LEASE#refresh:T1", app.leaseKey("refresh:T1")[attrPK].(*types.AttributeValueMemberS).Value)
+	require.Equal(t, "LEASE#refresh:T1", unscoped.leaseKey("refresh:T1")[attrPK].(*types.AttributeValueMemberS).Value)
+}
+
+func TestHistorySK(t *testing.T) {
+	inst := codecInst()
+	sk, err := historySK("store", inst)
+	require.NoError(t, err)
+	require.Equal(t, "H#2026-01-01T00:00:00.123456789Z#U1", sk)
+	at, uid, ok := parseHistorySK(sk)
+	require.True(t, ok)
+	require.Equal(t, "U1", uid)
+	require.True(t, at.Equal(inst.InstalledAt))
+	inst.User.ID = ""
+	inst.InstalledAt = time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("x", 3600))
+	sk, err = historySK("store", inst)
+	require.NoError(t, err)
+	require.Equal(t, "H#2025-12-31T23:00:00.000000000Z#", sk, "UTC, fixed width")
+	_, uid, ok = parseHistorySK(sk)
+	require.True(t, ok)
+	require.Empty(t, uid)
+	for _, bad := range []string{"H#", "H#2026-01-01T00:00:00Z#U1", "H#2026-13-01T00:00:00.000000000Z#U1", "H#2026-01-01T00:00:00.000000000ZU1", "H#2026-01-01T00:00:00.000000000Z#U:1", "LATEST"} {
+		_, _, ok := parseHistorySK(bad)
+		require.False(t, ok, bad)
+	}
+	inst.InstalledAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	_, err = historySK("store", inst)
+	require.ErrorIs(t, err, installstore.ErrInvalid)
+
+	// Round trip, and the checks against the key.
+	inst = codecInst()
+	inst.Version = 7
+	sk, _ = historySK("store", inst)
+	item := unscoped.historyItem(inst, sk, encodeRecord(inst), 7)
+	require.NotContains(t, item, attrHistVer)
+	at, uid, _ = parseHistorySK(sk)
+	got, err := unscoped.decodeHistory(codecTenant, at, uid, item)
+	require.NoError(t, err)
+	require.Equal(t, inst, got)
+	item = unscoped.historyItem(inst, sk, encodeRecord(inst), 3)
+	got, err = unscoped.decodeHistory(codecTenant, at, uid, item)
+	require.NoError(t, err)
+	require.Equal(t, int64(7), got.Version, "hv holds the entry's Version when v does not")
+	_, err = unscoped.decodeHistory(codecTenant, at, "U2", item)
+	require.ErrorIs(t, err, ErrMalformedItem, "another user than the key's")
+	_, err = unscoped.decodeHistory(codecTenant, at.Add(1), uid, item)
+	require.ErrorIs(t, err, ErrMalformedItem, "another install time than the key's")
+	_, err = appScope("1.2").decodeHistory(codecTenant, at, uid, item)
+	require.ErrorIs(t, err, ErrMalformedItem, "another scope's key")
+}

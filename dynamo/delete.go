@@ -248,12 +248,15 @@ func (s *Store) sweepItem(ctx context.Context, op string, t installstore.Tenant,
 // table writer other than this store left behind. It puts a tombstone
 // first, so that an install landing meanwhile keeps its items.
 func (s *Store) sweepOrphans(ctx context.Context, t installstore.Tenant) error {
-	any := false
+	found := false
 	err := s.partitionKeys(ctx, t, func(keys []map[string]av) error {
-		any = true
+		found = true
 		return errStop
 	})
-	if err != nil && !errors.Is(err, errStop) || !any {
+	if errors.Is(err, errStop) {
+		err = nil
+	}
+	if err != nil || !found {
 		return err
 	}
 	tv := s.newVersion(0)

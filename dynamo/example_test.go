@@ -67,3 +67,23 @@ func ExampleAddDueIndex() {
 		log.Fatal(err)
 	}
 }
+
+// Two Slack apps share one table: each store sees its own app's
+// installations only, and keeps their history.
+func ExampleWithClientID() {
+	ctx := context.Background()
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	client := dynamodb.NewFromConfig(cfg)
+	sales, err := dynamo.New(client, "installvault", dynamo.WithClientID("1234567890.1111111111"), dynamo.WithHistory())
+	if err != nil {
+		log.Fatal(err) // errors.Is(err, installstore.ErrInvalid): a malformed client ID
+	}
+	support, err := dynamo.New(client, "installvault", dynamo.WithClientID("1234567890.2222222222"), dynamo.WithHistory())
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, _ = sales, support // wrap each with crypto.NewStore(store, keys) before use
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/installvault/installvault/dynamo"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
 	"github.com/installvault/installvault/internal/dynamotest"
@@ -23,10 +24,20 @@ import (
 // bot revocations and refreshes of one tenant never leave it half there:
 // once they settle, the tenant is either gone without a trace or whole
 // (every user item current, the latest record matching its user's), and no
-// read ever returned another tenant's token.
+// read ever returned another tenant's token. With history on, every live
+// record has its history entry, and a deleted tenant leaves no entry.
 func TestConcurrentLifecycleKeepsTenantWhole(t *testing.T) {
+	t.Run("HistoryOff", func(t *testing.T) { testLifecycleRace(t, false) })
+	t.Run("HistoryOn", func(t *testing.T) { testLifecycleRace(t, true) })
+}
+
+func testLifecycleRace(t *testing.T, history bool) {
 	ctx := context.Background()
-	s, table := newPlain(t)
+	var opts []dynamo.Option
+	if history {
+		opts = append(opts, dynamo.WithHistory())
+	}
+	s, table := newPlain(t, opts...)
 	client := dynamotest.Client(t)
 	const workers, rounds = 4, 25
 	var wg sync.WaitGroup
@@ -112,6 +123,9 @@ func TestConcurrentLifecycleKeepsTenantWhole(t *testing.T) {
 			require.NoError(t, err, "every user item of a live tenant is fetchable")
 			require.Equal(t, latest.Version, got.Version)
 			require.True(t, strings.HasPrefix(got.User.Token.Reveal(), "xoxp-test-"+team+"-"+uid+"-"))
+			if history {
+				requireEntry(t, s, got)
+			}
 			if latest.User.ID == uid {
 				require.Equal(t, latest.User.Token, got.User.Token, "the latest record matches its user's record")
 			}
@@ -119,6 +133,19 @@ func TestConcurrentLifecycleKeepsTenantWhole(t *testing.T) {
 		if latest.User.ID != "" {
 			_, err := s.FetchInstallation(ctx, installstore.Query{TeamID: team, UserID: latest.User.ID})
 			require.NoError(t, err, "the latest installer has a user record")
+			if history {
+				requireEntry(t, s, latest)
+			}
 		}
 	}
+}
+
+// requireEntry checks that rec's install has its history entry.
+func requireEntry(t *testing.T, s installstore.History, rec *installstore.Installation) {
+	t.Helper()
+	found := false
+	for _, h := range storetest.History(t, s, rec.Query()) {
+		found = found || h.InstalledAt.Equal(rec.InstalledAt)
+	}
+	require.True(t, found, "the install of %+v has its history entry", rec.Query())
 }
