@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -245,4 +246,43 @@ func TestImportOfHistoryIntoAStoreThatCannotKeepIt(t *testing.T) {
 	require.ErrorIs(t, err, installstore.ErrInvalid)
 	require.ErrorContains(t, err, "keeps no installation history")
 	require.Zero(t, inner.Len())
+}
+
+// TestImportKeepsAStandaloneRecordBesideItsEnterprise: a source can hold a
+// team both as a workspace of an enterprise and standalone (the standalone
+// one stored after); restoring the enterprise's record must not supersede
+// the standalone one, whatever the order of the file.
+func TestImportKeepsAStandaloneRecordBesideItsEnterprise(t *testing.T) {
+	ctx := context.Background()
+	src := memory.New(memory.WithHistory())
+	install(t, src, "E1", "T5", "U1", "grid", 1)
+	install(t, src, "", "T5", "U2", "standalone", 2) // stored after: both are kept
+	install(t, src, "", "T6", "U1", "other", 3)
+	want := snapshot(t, src)
+	require.Len(t, want, 6)
+	var file bytes.Buffer
+	_, err := backup.Export(ctx, src, &file)
+	require.NoError(t, err)
+	lines := strings.SplitAfter(strings.TrimSpace(file.String()), "\n")
+	for _, reversed := range []bool{false, true} {
+		in := slices.Clone(lines)
+		slices.SortFunc(in, func(a, b string) int { // the standalone T5 first, or last
+			const standalone = `"query":{"EnterpriseID":"","TeamID":"T5"`
+			sa, sb := strings.Contains(a, standalone), strings.Contains(b, standalone)
+			switch {
+			case sa == sb:
+				return 0
+			case sa != reversed:
+				return -1
+			}
+			return 1
+		})
+		for _, conc := range []int{1, 8} {
+			dst := memory.New(memory.WithHistory())
+			_, err := backup.Import(ctx, dst, strings.NewReader(strings.Join(in, "\n")+"\n"), backup.WithConcurrency(conc))
+			require.NoError(t, err)
+			requireSameContents(t, want, snapshot(t, dst))
+			requireSameHistory(t, history(t, src), history(t, dst))
+		}
+	}
 }

@@ -34,7 +34,10 @@ import (
 // same latest installation as the exported one (a user installation
 // identical to its tenant's latest one is stored by that write alone);
 // then the history entries (PutHistory), replacing the entries that the
-// records' writes made on a target with history. Importing the same file twice leaves the same contents.
+// records' writes made on a target with history. Where the backup holds a
+// team both standalone and as a workspace of an enterprise, the
+// enterprise's records are stored first, so that the Grid migration of
+// StoreInstallation does not remove the standalone record the source kept. Importing the same file twice leaves the same contents.
 // Memory grows with the number of tenants (a file offset and a digest
 // each), not with the size of the records.
 func Import(ctx context.Context, dst installstore.Store, r io.Reader, opts ...Option) (Stats, error) {
@@ -78,53 +81,26 @@ func Import(ctx context.Context, dst installstore.Store, r io.Reader, opts ...Op
 		return err
 	}
 	im := newImporter(ctx, dst, &c, Stats{})
-	if err := rewind(); err != nil {
-		return im.st, fmt.Errorf("backup: import: %w", err)
+	// A workspace of an enterprise, stored, supersedes its standalone
+	// record (the Grid migration): where the backup holds both, the
+	// enterprise's records go first, so the standalone ones survive as they
+	// did in the source.
+	passes := []func(installstore.Tenant) bool{func(installstore.Tenant) bool { return true }}
+	if grid := plan.gridConflicts(); len(grid) > 0 {
+		first := func(t installstore.Tenant) bool { return t.EnterpriseID != "" && grid[t.TeamID] }
+		passes = []func(installstore.Tenant) bool{first, func(t installstore.Tenant) bool { return !first(t) }}
 	}
-	if err := scanLines(rs, func(l line) error {
-		if l.kind != kindRecord || l.q.UserID == "" {
-			return nil
+	for _, in := range passes {
+		if err := im.records(rs, rewind, base, plan, in); err != nil {
+			return im.st, err
 		}
-		if lt := plan.latest[l.q.Tenant()]; lt != nil && lt.user == l.q.UserID && lt.sum == l.sum {
-			lt.covers++ // the tenant's latest write stores this user's record as it is
-			return nil
-		}
-		return im.store(l.inst, fmt.Sprintf("tenant %s user %s", l.q.Tenant(), l.q.UserID), 1)
-	}); err != nil {
-		return im.wait(err)
+		im = newImporter(ctx, dst, &c, im.st)
 	}
-	// Every user record is in before any tenant's latest one.
-	if _, err := im.wait(nil); err != nil {
-		return im.st, err
-	}
-	im = newImporter(ctx, dst, &c, im.st)
-	var data []byte
-	for _, t := range plan.order {
-		lt := plan.latest[t]
-		if _, err := rs.Seek(base+lt.off, io.SeekStart); err != nil {
-			return im.wait(fmt.Errorf("backup: import: %w", err))
-		}
-		if cap(data) < lt.n {
-			data = make([]byte, lt.n)
-		}
-		data = data[:lt.n]
-		if _, err := io.ReadFull(rs, data); err != nil {
-			return im.wait(fmt.Errorf("backup: import latest installation of tenant %s: %w", t, err))
-		}
-		l, err := decode(data)
-		if err != nil { // validated above: the input changed under us
-			return im.wait(fmt.Errorf("backup: import latest installation of tenant %s: %w", t, err))
-		}
-		if err := im.store(l.inst, "latest installation of tenant "+t.String(), 1+lt.covers); err != nil {
-			return im.wait(err)
-		}
-	}
-	if _, err := im.wait(nil); err != nil || !restoreHistory {
-		return im.st, err
+	if !restoreHistory {
+		return im.st, nil
 	}
 	// Every record is in; the entries its writes made (with the tenant's
 	// current bot and tokens) are replaced by the backup's.
-	im = newImporter(ctx, dst, &c, im.st)
 	h := dst.(installstore.History) // checked by keepsHistory
 	if err := rewind(); err != nil {
 		return im.st, fmt.Errorf("backup: import: %w", err)
@@ -139,6 +115,85 @@ func Import(ctx context.Context, dst installstore.Store, r io.Reader, opts ...Op
 		return im.wait(err)
 	}
 	return im.wait(nil)
+}
+
+// records stores the records of the tenants for which in is true: user
+// records in the order of the input, then, once they are all in, each
+// tenant's latest one. It waits for every write.
+func (im *importer) records(rs io.ReadSeeker, rewind func() error, base int64, plan *plan, in func(installstore.Tenant) bool) error {
+	if err := rewind(); err != nil {
+		return fmt.Errorf("backup: import: %w", err)
+	}
+	if err := scanLines(rs, func(l line) error {
+		if l.kind != kindRecord || l.q.UserID == "" || !in(l.q.Tenant()) {
+			return nil
+		}
+		if lt := plan.latest[l.q.Tenant()]; lt != nil && lt.user == l.q.UserID && lt.sum == l.sum {
+			lt.covers++ // the tenant's latest write stores this user's record as it is
+			return nil
+		}
+		return im.store(l.inst, fmt.Sprintf("tenant %s user %s", l.q.Tenant(), l.q.UserID), 1)
+	}); err != nil {
+		_, err = im.wait(err)
+		return err
+	}
+	// Every user record is in before any tenant's latest one.
+	if _, err := im.wait(nil); err != nil {
+		return err
+	}
+	latest := newImporter(im.parent, im.dst, im.c, im.st)
+	var data []byte
+	for _, t := range plan.order {
+		if !in(t) {
+			continue
+		}
+		lt := plan.latest[t]
+		if _, err := rs.Seek(base+lt.off, io.SeekStart); err != nil {
+			_, err = latest.wait(fmt.Errorf("backup: import: %w", err))
+			im.st = latest.st
+			return err
+		}
+		if cap(data) < lt.n {
+			data = make([]byte, lt.n)
+		}
+		data = data[:lt.n]
+		var l line
+		_, err := io.ReadFull(rs, data)
+		if err == nil {
+			l, err = decode(data) // validated above: an error means the input changed under us
+		}
+		if err == nil {
+			err = latest.store(l.inst, "latest installation of tenant "+t.String(), 1+lt.covers)
+		} else {
+			err = fmt.Errorf("backup: import latest installation of tenant %s: %w", t, err)
+		}
+		if err != nil {
+			_, err = latest.wait(err)
+			im.st = latest.st
+			return err
+		}
+	}
+	_, err := latest.wait(nil)
+	im.st = latest.st
+	return err
+}
+
+// gridConflicts returns the teams that the backup holds both as a
+// standalone workspace and as a workspace of an enterprise.
+func (p *plan) gridConflicts() map[string]bool {
+	standalone := map[string]bool{}
+	for _, t := range p.order {
+		if t.EnterpriseID == "" {
+			standalone[t.TeamID] = true
+		}
+	}
+	out := map[string]bool{}
+	for _, t := range p.order {
+		if t.EnterpriseID != "" && t.TeamID != "" && standalone[t.TeamID] {
+			out[t.TeamID] = true
+		}
+	}
+	return out
 }
 
 // keepsHistory fails, before anything is written, when dst keeps no
@@ -171,18 +226,19 @@ var errProbed = errors.New("probed")
 
 // importer stores records with up to c.concurrency writes in flight.
 type importer struct {
-	g   *errgroup.Group
-	ctx context.Context
-	dst installstore.Store
-	c   *config
-	mu  sync.Mutex
-	st  Stats
+	g      *errgroup.Group
+	parent context.Context // what ctx derives from: for the next importer
+	ctx    context.Context
+	dst    installstore.Store
+	c      *config
+	mu     sync.Mutex
+	st     Stats
 }
 
 func newImporter(ctx context.Context, dst installstore.Store, c *config, st Stats) *importer {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(c.concurrency, 1))
-	return &importer{g: g, ctx: gctx, dst: dst, c: c, st: st}
+	return &importer{g: g, parent: ctx, ctx: gctx, dst: dst, c: c, st: st}
 }
 
 // store starts storing inst, which restores records (itself, and user

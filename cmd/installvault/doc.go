@@ -97,7 +97,16 @@
 // cannot be opened (FAIL), could not be checked because KMS or DynamoDB did
 // not answer (UNAVAILABLE), or does not decode (CORRUPT): tenant, user, and
 // an error naming the field, never a value. It exits 1 if any record is
-// one of those. Memory does not grow with the store.
+// one of those. With -history it also opens every tenant's installation
+// history entries through the encryption layer and counts them. Memory does
+// not grow with the store.
+//
+// The long commands (verify, rewrap, export, import) print progress to
+// stderr every -progress records and at least every -progress-interval
+// (default 10s), with the rate and the time elapsed; when one fails or is
+// interrupted, it says how far it got and how to resume: run verify and
+// export again (they start over), import again (it leaves the same contents),
+// rewrap again (records already under the current key are skipped).
 //
 // rewrap runs crypto.Rewrap: it re-seals every record under the current key
 // (a new KMS key, or a new keyring primary with the old key still in the
@@ -111,12 +120,16 @@
 //
 // export writes every record, still sealed, as JSON lines (package backup) to
 // a file (-o, mode 0600, renamed into place when complete) or stdout; it needs
-// no key, and streams. import restores such a file (-i) or stdin into an
+// no key, and streams. With -history (the app keeps installation history) the
+// tenants' history entries are in it too. import restores such a file (-i) or
+// stdin into an
 // existing store, of any kind (export from dynamodb:, import into
 // postgres://, to move), idempotently (an interrupted import is run again), with
 // -concurrency writes in flight; it validates the whole input before the
-// first write, and refuses an empty one. Restored records open with the keys
-// that sealed them.
+// first write, and refuses an empty one. A backup with history entries needs
+// -history (restored after the records), or -skip-history to drop them.
+// Restored records open with the keys that sealed them. Both print the
+// records and history entries they wrote.
 //
 // purge deletes one tenant — -team T [-enterprise E], or -enterprise E -org
 // for an org-wide install — and prints what it deleted. It asks nothing, and
