@@ -196,3 +196,61 @@ func BenchmarkDueTick(b *testing.B) {
 		})
 	}
 }
+
+// walLSN returns the server's current WAL position in bytes: the WAL
+// written between two calls measures the writes' cost whatever else loads
+// the machine (the server is the benchmark's own).
+func walLSN(b *testing.B, pool *pgxpool.Pool) int64 {
+	b.Helper()
+	var n int64
+	if err := pool.QueryRow(context.Background(), `SELECT pg_current_wal_lsn() - '0/0'::pg_lsn`).Scan(&n); err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+// BenchmarkStoreHistory: a re-install at a new time, with history off and
+// on (one more row, in the same statement), and one ListHistory of a
+// tenant's latest page.
+func BenchmarkStoreHistory(b *testing.B) {
+	ctx := context.Background()
+	for _, history := range []bool{false, true} {
+		b.Run(fmt.Sprintf("history=%v", history), func(b *testing.B) {
+			opts := []postgres.Option{postgres.WithPlaintextSecrets()}
+			if history {
+				opts = append(opts, postgres.WithHistory())
+			}
+			s, pool := benchStore(b, opts...)
+			i := 0
+			lsn0 := walLSN(b, pool)
+			counter.Reset()
+			for b.Loop() {
+				inst := storetest.Fixture("", fmt.Sprintf("T%d", i%benchTenants), "U1", "again")
+				inst.InstalledAt = inst.InstalledAt.Add(time.Duration(i) * time.Microsecond)
+				if err := s.StoreInstallation(ctx, inst); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			reportStatements(b)
+			b.ReportMetric(float64(walLSN(b, pool)-lsn0)/float64(b.N), "wal-bytes/op")
+		})
+	}
+	b.Run("list history", func(b *testing.B) {
+		s, _ := benchStore(b, postgres.WithPlaintextSecrets(), postgres.WithHistory())
+		for i := range 50 {
+			inst := storetest.Fixture("", "T1", "U1", "again")
+			inst.InstalledAt = inst.InstalledAt.Add(time.Duration(i) * time.Minute)
+			if err := s.StoreInstallation(ctx, inst); err != nil {
+				b.Fatal(err)
+			}
+		}
+		counter.Reset()
+		for b.Loop() {
+			if err := s.ListHistory(ctx, q("", "T1", ""), func(*installstore.Installation) error { return nil }); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportStatements(b)
+	})
+}

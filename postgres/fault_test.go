@@ -31,12 +31,17 @@ func tagOf(t *testing.T, tok installstore.Secret) int {
 	return n
 }
 
+// tagOfTime returns n of an install time installedAt(n).
+func tagOfTime(at, base time.Time) int { return int(at.Sub(base) / time.Second) }
+
 // TestConnectionCutMidWrite: while writers store and update their tenants,
 // another connection terminates the store's backends (pg_terminate_backend)
 // again and again. Every failed call matches ErrUnavailable and nothing
 // else; every acknowledged write is there afterwards; and no record is
 // half-written (the bot, the latest record and the user's record always
-// carry the same write's tokens).
+// carry the same write's tokens). History is on: every acknowledged store
+// has its entry, and no entry is newer than the record (a store's record
+// and entry land together or not at all).
 func TestConnectionCutMidWrite(t *testing.T) {
 	ctx := context.Background()
 	schema := pgtest.NewSchema(t)
@@ -49,9 +54,12 @@ func TestConnectionCutMidWrite(t *testing.T) {
 	victim, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
 	defer victim.Close()
-	s, err := postgres.New(victim, postgres.WithPlaintextSecrets())
+	s, err := postgres.New(victim, postgres.WithPlaintextSecrets(), postgres.WithHistory())
 	require.NoError(t, err)
 	admin := pgtest.Pool(t, schema)
+	base := storetest.Fixture("", "T", "U1", "").InstalledAt
+	installedAt := func(n int) time.Time { return base.Add(time.Duration(n) * time.Second) }
+	ackedStores := make([][]int, 4) // per writer
 
 	const (
 		writers   = 4
@@ -87,8 +95,11 @@ FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&n); err == nil {
 				attempted[w] = n
 				tag := fmt.Sprintf("n%d", n)
 				var err error
-				if n%2 == 1 || acked[w] == 0 {
-					err = s.StoreInstallation(ctx, storetest.Fixture("", team, "U1", tag))
+				store := n%2 == 1 || acked[w] == 0
+				if store {
+					inst := storetest.Fixture("", team, "U1", tag)
+					inst.InstalledAt, inst.Bot.InstalledAt = installedAt(n), time.Time{}
+					err = s.StoreInstallation(ctx, inst)
 				} else {
 					var cur *installstore.Installation
 					cur, err = s.FetchInstallation(ctx, q("", team, "U1"))
@@ -107,6 +118,9 @@ FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&n); err == nil {
 					continue
 				}
 				acked[w] = n
+				if store {
+					ackedStores[w] = append(ackedStores[w], n)
+				}
 			}
 		})
 	}
@@ -116,7 +130,7 @@ FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&n); err == nil {
 	require.GreaterOrEqual(t, faults.Load(), int64(minFaults), "the writers met too few cut connections (%d kills) to test anything", kills.Load())
 	t.Logf("%d backends terminated, %d calls failed with ErrUnavailable", kills.Load(), faults.Load())
 
-	check, err := postgres.New(admin, postgres.WithPlaintextSecrets())
+	check, err := postgres.New(admin, postgres.WithPlaintextSecrets(), postgres.WithHistory())
 	require.NoError(t, err)
 	for w := range writers {
 		team := fmt.Sprintf("TCUT%d", w)
@@ -130,6 +144,19 @@ FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&n); err == nil {
 		require.Equal(t, latest.Version, user.Version)
 		require.GreaterOrEqual(t, n, acked[w], "writer %d: an acknowledged write was lost", w)
 		require.LessOrEqual(t, n, attempted[w])
+
+		entries := map[int]bool{}
+		for _, h := range storetest.History(t, check, q("", team, "")) {
+			m := tagOf(t, h.Bot.Token)
+			require.True(t, h.InstalledAt.Equal(installedAt(m)), "writer %d: entry %d holds its own store", w, m)
+			require.False(t, h.InstalledAt.After(latest.InstalledAt), "writer %d: an entry newer than the record (store %d)", w, m)
+			require.LessOrEqual(t, m, attempted[w])
+			entries[m] = true
+		}
+		require.True(t, entries[tagOfTime(latest.InstalledAt, base)], "writer %d: the record's install has its entry", w)
+		for _, m := range ackedStores[w] {
+			require.True(t, entries[m], "writer %d: acknowledged store %d has no entry", w, m)
+		}
 	}
 	require.NoError(t, check.ListInstallations(ctx, func(installstore.Query, *installstore.Installation) error { return nil }))
 }

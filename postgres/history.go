@@ -14,7 +14,7 @@ import (
 // row per entry keyed (tenant, installed_s, installed_ns, user_id): the
 // tenant key as the tenants table has it (with a scoped store's client ID
 // prefix), InstalledAt at full precision (Unix seconds and nanoseconds) and
-// the installing user ('' for none). The row holds the installation's
+// the installing user (empty for none). The row holds the installation's
 // columns as a tenant's row does (record jsonb, its secrets as given, the
 // bot it carried) and the Version it was stored with.
 

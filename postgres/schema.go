@@ -203,7 +203,9 @@ var errOldSchema = errors.New("schema is older than this package: run postgres.M
 
 // CheckSchema reports whether the database holds the schema this package
 // needs (version [SchemaVersion] or newer). An app that runs [Migrate] from
-// a separate deploy step calls it at start-up to fail fast.
+// a separate deploy step calls it at start-up to fail fast. A database below
+// it gives an error wrapping [installstore.ErrInvalid] that names each
+// missing version and what it adds.
 func CheckSchema(ctx context.Context, pool *pgxpool.Pool) error {
 	if pool == nil {
 		return fmt.Errorf("postgres: check schema: %w: nil pool", installstore.ErrInvalid)

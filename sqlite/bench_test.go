@@ -9,6 +9,7 @@ import (
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/sqlite"
 )
 
 // Run with:
@@ -167,5 +168,27 @@ func loop(b *testing.B, op func(i int)) {
 	}
 	if start > 0 {
 		b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+	}
+}
+
+// BenchmarkStoreHistory: a re-install at a new time, with history off and
+// on (one more row in the same fsynced transaction).
+func BenchmarkStoreHistory(b *testing.B) {
+	ctx := context.Background()
+	for _, history := range []bool{false, true} {
+		b.Run(fmt.Sprintf("history=%v", history), func(b *testing.B) {
+			opts := []sqlite.Option{}
+			if history {
+				opts = append(opts, sqlite.WithHistory())
+			}
+			s := newPlain(b, opts...)
+			loop(b, func(i int) {
+				inst := storetest.Fixture("", fmt.Sprintf("T%d", i%benchTenants), "U1", "again")
+				inst.InstalledAt = inst.InstalledAt.Add(time.Duration(i) * time.Microsecond)
+				if err := s.StoreInstallation(ctx, inst); err != nil {
+					b.Fatal(err)
+				}
+			})
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -26,8 +27,9 @@ const (
 
 // A writer killed (SIGKILL) in the middle of its writes loses none it
 // acknowledged and leaves none half-done: each tenant's latest row and its
-// user's row come from the same write, and the file passes SQLite's
-// integrity check.
+// user's row come from the same write, every acknowledged store has its
+// history entry and none is newer than the record, and the file passes
+// SQLite's integrity check.
 func TestKilledWriterLosesNothing(t *testing.T) {
 	if path := os.Getenv(envCrashPath); path != "" {
 		crashWriter(t, path)
@@ -59,7 +61,7 @@ func TestKilledWriterLosesNothing(t *testing.T) {
 	require.GreaterOrEqual(t, n, crashAcks, "the writer acknowledged writes before it was killed")
 
 	require.Equal(t, "ok", rawString(t, path, "PRAGMA integrity_check"))
-	s := openAt(t, path, sqlite.WithPlaintextSecrets())
+	s := openAt(t, path, sqlite.WithPlaintextSecrets(), sqlite.WithHistory())
 	ctx := context.Background()
 	for team, last := range acked {
 		latest, err := s.FetchInstallation(ctx, installstore.Query{TeamID: team})
@@ -69,19 +71,41 @@ func TestKilledWriterLosesNothing(t *testing.T) {
 		got, err := strconv.Atoi(strings.TrimPrefix(latest.Bot.Token.Reveal(), "xoxb-test-"+team+"-"))
 		require.NoError(t, err)
 		require.GreaterOrEqual(t, got, last, "%s: acknowledged write %d lost (stored %d)", team, last, got)
-		storetest.Equal(t, storetest.Fixture("", team, "U1", strconv.Itoa(got)), user, "%s: the user's row is from the same write", team)
+		storetest.Equal(t, crashFixture(team, got), user, "%s: the user's row is from the same write", team)
 		require.Equal(t, latest.Version, user.Version)
+		hs := storetest.History(t, s, installstore.Query{TeamID: team})
+		require.NotEmpty(t, hs, team)
+		storetest.Equal(t, crashFixture(team, got), withVersion(hs[0], latest.Version), "%s: the newest entry is the record's store", team)
+		found := false
+		for _, h := range hs {
+			found = found || h.Bot.Token.Reveal() == fmt.Sprintf("xoxb-test-%s-%d", team, last)
+		}
+		require.True(t, found, "%s: acknowledged store %d has no history entry", team, last)
 	}
+}
+
+// crashFixture is the writer's store number i of team: a re-install, i
+// seconds after the fixture's install time.
+func crashFixture(team string, i int) *installstore.Installation {
+	inst := storetest.Fixture("", team, "U1", strconv.Itoa(i))
+	inst.InstalledAt = inst.InstalledAt.Add(time.Duration(i) * time.Second)
+	inst.Bot.InstalledAt = inst.InstalledAt
+	return inst
+}
+
+func withVersion(inst *installstore.Installation, v int64) *installstore.Installation {
+	inst.Version = v
+	return inst
 }
 
 // crashWriter stores re-installs of crashTeams tenants, acknowledging each
 // on stdout once StoreInstallation returned, until it is killed.
 func crashWriter(t *testing.T, path string) {
-	s, err := sqlite.Open(context.Background(), path, sqlite.WithPlaintextSecrets())
+	s, err := sqlite.Open(context.Background(), path, sqlite.WithPlaintextSecrets(), sqlite.WithHistory())
 	require.NoError(t, err)
 	for i := 0; ; i++ {
 		team := fmt.Sprintf("TK%d", i%crashTeams)
-		require.NoError(t, s.StoreInstallation(context.Background(), storetest.Fixture("", team, "U1", strconv.Itoa(i))))
+		require.NoError(t, s.StoreInstallation(context.Background(), crashFixture(team, i)))
 		fmt.Printf("ACK %s %d\n", team, i)
 	}
 }

@@ -23,26 +23,34 @@
 // opening a new file at once create it exactly once. Tables are STRICT;
 // IDs are Slack IDs (letters, digits, '_', '.', '-'); an org-wide install
 // has an empty team_id, a standalone workspace an empty enterprise_id.
+// Every key starts with app: the client ID of a store scoped to one Slack
+// app ([WithClientID]), empty for an unscoped store.
 //
-//	tenants   (enterprise_id, team_id) primary key
+//	tenants   (app, enterprise_id, team_id) primary key
 //	          version     the tenant's Version, from counter
 //	          rec, user   the latest installation (JSON; user NULL when none),
 //	          user_id     its installing user ('' when none)
 //	          bot         the tenant's bot (JSON; NULL when none)
 //	          user_token  1 when the latest installation holds a user token
 //	          user_due, bot_due, due (generated: the smaller) — refresh times
-//	users     (enterprise_id, team_id, user_id) primary key, rows of a tenant
+//	users     (app, enterprise_id, team_id, user_id) primary key, rows of a tenant
 //	          rec, user   that user's installation (JSON); user_token; due
+//	history   (app, enterprise_id, team_id, installed_s, installed_ns, user_id)
+//	          primary key: a history entry (WithHistory), keyed by InstalledAt
+//	          (Unix seconds, nanoseconds) and the installing user (empty: none)
+//	          version; rec, user, bot  the installation as stored, with the
+//	          bot it carried (NULL: none)
 //	counter   one row: the last Version given, to every tenant, so a
 //	          Version is never reused, even after a delete and re-install
-//	nonces    hash (SHA-256 of the nonce, so the file never holds a usable
-//	          OAuth state) primary key; expires_ns
-//	leases    name primary key; owner; expires_ns
+//	nonces    (app, hash) primary key (hash: SHA-256 of the nonce, so the
+//	          file never holds a usable OAuth state); expires_ns
+//	leases    (app, name) primary key; owner; expires_ns
 //
-// Partial indexes tenants_due and users_due hold only the rows with a
-// rotating token ("due IS NOT NULL"): [Store.ListDue] reads the due rows'
-// keys and nothing else, so a tick with nothing due costs one index probe
-// per table whatever the number of tenants. A latest record's due time is
+// Partial indexes tenants_due (app, due, key) and users_due hold only the
+// rows with a rotating token ("due IS NOT NULL"): [Store.ListDue] reads
+// its app's due rows' keys and nothing else, so a tick with nothing due
+// costs one index probe per table whatever the number of tenants and of
+// other apps' due records. A latest record's due time is
 // [installstore.Installation.RefreshAt] of the bot and the latest installing
 // user's tokens; a user's, of that user's tokens. Times are Unix
 // nanoseconds.
@@ -55,11 +63,49 @@
 // file is created with mode 0600, and SQLite gives its -wal and -shm files
 // the same mode.
 //
+// Schema version 2 (this release) added app to every key and the history
+// table. Open upgrades a version 1 file in its one transaction: SQLite
+// cannot change a primary key in place, so each table is rebuilt under its
+// name and its rows copied with an empty app (an unscoped store's, read
+// as before); the version counter, nonces and leases carry over. The
+// rebuild copies the file's rows once (seconds for a large file) and a
+// failure leaves version 1 as it was. Processes of the previous release
+// refuse a version 2 file, so stop them all before the first process of
+// this release opens it.
+//
+// # Installation history
+//
+// With [WithHistory], StoreInstallation writes the installation as stored
+// (Version, InstalledAt and Bot.InstalledAt set, the bot it carried or
+// none) as a history row in its transaction: a failed store leaves
+// neither, a stored install always has its entry; the same (tenant, user,
+// InstalledAt) again replaces it. Updates and DeleteBot touch no entry.
+// Deleting a tenant deletes its history (for a workspace of an
+// enterprise, also the standalone team's), a user delete that user's
+// entries, and a user delete that empties the tenant the tenant's
+// history, in the delete's transaction, also in a store built without
+// WithHistory; the Grid supersede inside StoreInstallation keeps the
+// standalone record's history. Entries hold the record's documents,
+// secrets as given (sealed). ListHistory reads a page of the primary key
+// at a time, newest first; entries that do not decode, or that name
+// another user or install time than their key, are skipped and named.
+// Cost: with history off, nothing; on, one more row per store in the same
+// transaction (one fsync either way).
+//
+// # Several apps in one file
+//
+// [WithClientID] scopes a store to one Slack app: every statement names its
+// app as the first key column, so fetches (and their Grid fallbacks),
+// updates, deletes, listings, due ticks, history, nonces and leases read
+// and write that app's rows only, by key range; an unscoped store's app is
+// empty and it sees none of the apps' rows. The version counter is the
+// file's, shared by all apps.
+//
 // # Guarantees
 //
 // Every write is one transaction: the tenant's row, the user's row, the
-// version counter and a Grid migration's removal of the standalone record
-// commit together or not at all. A fetch is one statement, so a user's
+// history entry, the version counter and a Grid migration's removal of
+// the standalone record commit together or not at all. A fetch is one statement, so a user's
 // record is never paired with a Version it was not current under, and the
 // Grid fallbacks ((E, T), then (no enterprise, T), then E's org-wide
 // install) are chosen in one snapshot. Listings page by primary key

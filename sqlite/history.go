@@ -12,7 +12,7 @@ import (
 // Installation history ([WithHistory]) lives in the history table, one row
 // per entry keyed (app, enterprise_id, team_id, installed_s, installed_ns,
 // user_id): InstalledAt at full precision (Unix seconds and nanoseconds)
-// and the installing user ('' for none). The row holds the documents a
+// and the installing user (empty for none). The row holds the documents a
 // record's row holds (rec, user, and the bot the installation carried, NULL
 // when none) and the Version it was stored with.
 
