@@ -31,6 +31,12 @@ type Options struct {
 	// owns the AWS configuration: region, endpoint, credentials). It is
 	// required for dynamodb: URLs only.
 	DynamoDB func(ctx context.Context) (*dynamodb.Client, error)
+	// History opens the store with installation history on (each
+	// backend's WithHistory).
+	History bool
+	// ClientID scopes the store to one Slack app of several sharing the
+	// table (each backend's WithClientID); "" opens it unscoped.
+	ClientID string
 }
 
 // Open parses s and opens it: [Parse] then [URL.Open].
@@ -65,7 +71,14 @@ func (u *URL) open(ctx context.Context, o Options) (installstore.FullStore, func
 		if err != nil {
 			return nil, nil, err
 		}
-		s, err := dynamo.New(client, u.Table)
+		var opts []dynamo.Option
+		if o.History {
+			opts = append(opts, dynamo.WithHistory())
+		}
+		if o.ClientID != "" {
+			opts = append(opts, dynamo.WithClientID(o.ClientID))
+		}
+		s, err := dynamo.New(client, u.Table, opts...)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -88,7 +101,14 @@ func (u *URL) open(ctx context.Context, o Options) (installstore.FullStore, func
 			pool.Close()
 			return nil, nil, err
 		}
-		s, err := postgres.New(pool)
+		var opts []postgres.Option
+		if o.History {
+			opts = append(opts, postgres.WithHistory())
+		}
+		if o.ClientID != "" {
+			opts = append(opts, postgres.WithClientID(o.ClientID))
+		}
+		s, err := postgres.New(pool, opts...)
 		if err != nil {
 			pool.Close()
 			return nil, nil, err
@@ -106,7 +126,14 @@ func (u *URL) open(ctx context.Context, o Options) (installstore.FullStore, func
 				return nil, nil, fmt.Errorf("%w: %s is not a file", installstore.ErrInvalid, u.Path)
 			}
 		}
-		s, err := sqlite.Open(ctx, u.Path)
+		var opts []sqlite.Option
+		if o.History {
+			opts = append(opts, sqlite.WithHistory())
+		}
+		if o.ClientID != "" {
+			opts = append(opts, sqlite.WithClientID(o.ClientID))
+		}
+		s, err := sqlite.Open(ctx, u.Path, opts...)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -126,7 +153,14 @@ func (u *URL) open(ctx context.Context, o Options) (installstore.FullStore, func
 			}
 			client = redis.NewClusterClient(opts)
 		}
-		s, err := redisstore.New(client, redisstore.WithKeyPrefix(u.Prefix))
+		opts := []redisstore.Option{redisstore.WithKeyPrefix(u.Prefix)}
+		if o.History {
+			opts = append(opts, redisstore.WithHistory())
+		}
+		if o.ClientID != "" {
+			opts = append(opts, redisstore.WithClientID(o.ClientID))
+		}
+		s, err := redisstore.New(client, opts...)
 		if err == nil {
 			if perr := client.Ping(ctx).Err(); perr != nil {
 				err = fmt.Errorf("%w: ping: %w", installstore.ErrUnavailable, perr)

@@ -64,6 +64,32 @@ func TestOpenSQLite(t *testing.T) {
 	require.ErrorContains(t, err, "not a file")
 }
 
+// Options.History and Options.ClientID reach the backend: an app's store
+// keeps history and its records are not the unscoped store's.
+func TestOpenWithHistoryAndClientID(t *testing.T) {
+	ctx := context.Background()
+	path := "sqlite:" + filepath.Join(t.TempDir(), "installs.db")
+	const app = "1234567890.0987654321"
+	s, closeApp, err := Open(ctx, path, Options{Create: true, History: true, ClientID: app})
+	require.NoError(t, err)
+	defer closeApp()
+	require.Equal(t, app, s.(installstore.AppScoped).ClientID())
+	roundTrip(t, s)
+	require.Len(t, storetest.History(t, s, installstore.Query{TeamID: "T1"}), 1)
+
+	plain, closePlain, err := Open(ctx, path, Options{})
+	require.NoError(t, err)
+	defer closePlain()
+	require.Empty(t, plain.(installstore.AppScoped).ClientID())
+	_, err = plain.FetchInstallation(ctx, installstore.Query{TeamID: "T1"})
+	require.ErrorIs(t, err, installstore.ErrNotFound, "the unscoped store does not see the app's record")
+	err = plain.ListHistory(ctx, installstore.Query{TeamID: "T1"}, func(*installstore.Installation) error { return nil })
+	require.ErrorIs(t, err, installstore.ErrHistoryOff)
+
+	_, _, err = Open(ctx, path, Options{ClientID: "not an id"})
+	require.ErrorIs(t, err, installstore.ErrInvalid)
+}
+
 // withSearchPath adds search_path=schema to a PostgreSQL URL.
 func withSearchPath(u, schema string) string {
 	sep := "?"
