@@ -204,7 +204,8 @@ type Leaser interface {
 // tenant until the workspace is deleted under either form).
 type History interface {
 	// ListHistory calls fn with each history entry of q.Tenant() (with
-	// q.UserID, that user's entries only), newest InstalledAt first. fn may
+	// q.UserID, that user's entries only), newest InstalledAt first (entries
+	// of the same InstalledAt in no given order). fn may
 	// keep inst. An entry that cannot be decoded is skipped, and the
 	// returned error wraps [ErrCorrupt] naming it, as
 	// [Lister.ListInstallations] does. The first error fn returns stops the
