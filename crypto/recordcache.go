@@ -3,6 +3,7 @@ package crypto
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -64,44 +65,97 @@ func freshRead(ctx context.Context) bool {
 	return v
 }
 
-// recordCache is the cache of WithRecordCache.
+// recordCache is the cache of WithRecordCache: an open-addressing hash
+// table of atomic pointers that readers probe without a lock (a hit is a
+// few atomic loads, and no reader writes a line another reader shares,
+// except to set a used bit once), and that writers change under mu,
+// evicting by CLOCK (second chance) when full.
 type recordCache struct {
 	now       func() time.Time
 	realClock bool // now is time.Now: fresh reads the monotonic clock only
 	maxAge    time.Duration
+	max       int // entries
 
-	mu      sync.Mutex    // held by writers: put, invalidate; guards the indexes
-	gen     atomic.Uint64 // bumped by every invalidation
-	entries *clockCache[installstore.Query, recordEntry]
-	byTeam  map[string]map[installstore.Query]struct{}
-	byEnt   map[string]map[installstore.Query]struct{}
+	gen   atomic.Uint64 // bumped by every invalidation
+	table atomic.Pointer[recordTable]
+
+	mu     sync.Mutex // held by writers: put, invalidate; guards what follows
+	n      int        // live entries
+	hand   int        // CLOCK hand: a slot of the table
+	byTeam map[string]map[installstore.Query]struct{}
+	byEnt  map[string]map[installstore.Query]struct{}
 }
 
-// recordEntry is a cached record, held by value in the cache's slots: a
-// hit follows no pointer before the installation it copies.
+// recordTable is one generation of the table: a power of two of slots,
+// each nil (never used: a probe stops), removed (a probe goes on) or
+// an entry. Entries are immutable but for their used bit. A table is
+// replaced (rebuilt) when live and removed slots fill three quarters of it.
+type recordTable struct {
+	seed  maphash.Seed
+	mask  uint64
+	gone  int // removed slots; under recordCache.mu
+	slots []atomic.Pointer[recordEntry]
+}
+
 type recordEntry struct {
 	q       installstore.Query
 	inst    *installstore.Installation // opened; cloned on the way out
 	expires time.Time
+	used    atomic.Bool // CLOCK's referenced bit
+}
+
+// removed marks a removed slot.
+var removed = new(recordEntry)
+
+// minRecordSlots is the smallest table.
+const minRecordSlots = 64
+
+func newRecordTable(slots int) *recordTable {
+	return &recordTable{seed: maphash.MakeSeed(), mask: uint64(slots - 1), slots: make([]atomic.Pointer[recordEntry], slots)}
+}
+
+// home returns the first slot q's probe looks at.
+func (t *recordTable) home(q installstore.Query) uint64 {
+	return maphash.Comparable(t.seed, q) & t.mask
+}
+
+// find returns q's slot and entry, or -1 and nil.
+func (t *recordTable) find(q installstore.Query) (int, *recordEntry) {
+	i := t.home(q)
+	for range t.slots {
+		e := t.slots[i].Load()
+		if e == nil {
+			break
+		}
+		if e != removed && e.q == q {
+			return int(i), e
+		}
+		i = (i + 1) & t.mask
+	}
+	return -1, nil
 }
 
 func newRecordCache(c *config) *recordCache {
-	rc := &recordCache{
-		now: c.now, maxAge: c.recordMaxAge,
+	return &recordCache{
+		now: c.now, maxAge: c.recordMaxAge, max: c.recordEntries,
 		realClock: reflect.ValueOf(c.now).Pointer() == reflect.ValueOf(time.Now).Pointer(),
-		entries:   newClockCache[installstore.Query, recordEntry](c.recordEntries),
 		byTeam:    make(map[string]map[installstore.Query]struct{}),
 		byEnt:     make(map[string]map[installstore.Query]struct{}),
 	}
-	rc.entries.onEvict = func(e recordEntry) { rc.unindex(e.q) } // under rc.mu: evictions happen in put
-	return rc
 }
 
-// get returns a copy of q's fresh entry, or nil.
+// get returns a copy of q's fresh entry, or nil. It takes no lock.
 func (rc *recordCache) get(q installstore.Query) *installstore.Installation {
-	e, ok := rc.entries.get(q)
-	if !ok || !rc.fresh(e.expires) {
+	t := rc.table.Load()
+	if t == nil {
 		return nil
+	}
+	_, e := t.find(q)
+	if e == nil || !rc.fresh(e.expires) {
+		return nil
+	}
+	if !e.used.Load() {
+		e.used.Store(true)
 	}
 	return e.inst.Clone()
 }
@@ -129,13 +183,87 @@ func (rc *recordCache) put(q installstore.Query, inst *installstore.Installation
 	if !now.Before(expires) {
 		return
 	}
+	e := &recordEntry{q: q, inst: inst.Clone(), expires: expires}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if rc.gen.Load() != gen {
 		return // a write went by during the read: what it read may be stale
 	}
-	rc.entries.put(q, recordEntry{q: q, inst: inst.Clone(), expires: expires}, func(old recordEntry) bool { return !now.Before(old.expires) })
+	t := rc.table.Load()
+	if t != nil {
+		if i, _ := t.find(q); i >= 0 {
+			e.used.Store(true)
+			t.slots[i].Store(e)
+			return
+		}
+	}
+	if rc.n >= rc.max {
+		rc.evict(t, now)
+	}
+	if t == nil || 4*(rc.n+t.gone+1) > 3*len(t.slots) {
+		t = rc.rebuild(t)
+	}
+	i := t.home(q)
+	for ; ; i = (i + 1) & t.mask {
+		if old := t.slots[i].Load(); old == nil || old == removed {
+			if old == removed {
+				t.gone--
+			}
+			break
+		}
+	}
+	t.slots[i].Store(e)
+	rc.n++
 	rc.index(q)
+}
+
+// evict removes one entry of t: from the hand on, the first expired one or
+// the first not used since the hand last passed it. The caller holds mu.
+func (rc *recordCache) evict(t *recordTable, now time.Time) {
+	for range 2 * len(t.slots) { // two passes find one: the first clears every bit
+		rc.hand = (rc.hand + 1) & int(t.mask)
+		e := t.slots[rc.hand].Load()
+		if e == nil || e == removed {
+			continue
+		}
+		if !now.Before(e.expires) || !e.used.Swap(false) {
+			rc.removeAt(t, rc.hand, e)
+			return
+		}
+	}
+}
+
+// removeAt removes entry e, in slot i of t. The caller holds mu.
+func (rc *recordCache) removeAt(t *recordTable, i int, e *recordEntry) {
+	t.slots[i].Store(removed)
+	t.gone++
+	rc.n--
+	rc.unindex(e.q)
+}
+
+// rebuild replaces t (nil: none yet) with a table holding its live
+// entries in at least twice as many slots, and returns it. The caller holds mu. Readers still probing t
+// find what it held.
+func (rc *recordCache) rebuild(t *recordTable) *recordTable {
+	size := minRecordSlots
+	for size < 2*(rc.n+1) {
+		size *= 2
+	}
+	nt := newRecordTable(size)
+	if t != nil {
+		for i := range t.slots {
+			if e := t.slots[i].Load(); e != nil && e != removed {
+				j := nt.home(e.q)
+				for nt.slots[j].Load() != nil {
+					j = (j + 1) & nt.mask
+				}
+				nt.slots[j].Store(e)
+			}
+		}
+	}
+	rc.table.Store(nt)
+	rc.hand = 0
+	return nt
 }
 
 func (rc *recordCache) index(q installstore.Query) {
@@ -177,8 +305,12 @@ func (rc *recordCache) invalidate(t installstore.Tenant) {
 	if t.TeamID != "" {
 		set = rc.byTeam[t.TeamID]
 	}
+	tab := rc.table.Load()
 	for q := range set {
-		rc.entries.remove(q)
-		rc.unindex(q)
+		if i, e := tab.find(q); i >= 0 {
+			rc.removeAt(tab, i, e)
+		} else {
+			rc.unindex(q)
+		}
 	}
 }

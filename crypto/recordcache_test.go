@@ -2,7 +2,9 @@ package crypto_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -94,6 +96,9 @@ func TestRecordCacheServesFreshCopies(t *testing.T) {
 	_, err = s.FetchInstallation(bg, q)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, inner.n.Load(), "expired after maxAge: read again")
+	_, err = s.FetchInstallation(bg, q)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, inner.n.Load(), "and cached again")
 
 	// A fresh read bypasses the cache.
 	_, err = s.FetchInstallation(crypto.WithFreshRead(bg), q)
@@ -391,4 +396,95 @@ func TestRecordCacheExpiresOnTheRealClock(t *testing.T) {
 		require.NoError(t, err)
 		require.EqualValues(t, 3, inner.n.Load(), "the data key's maxAge bounds the entry")
 	})
+}
+
+// TestRecordCacheChurnShowsTheBackend: a cache far smaller than its
+// tenants, under a long random sequence of fetches, re-installs and
+// uninstalls through the layer (evictions, removals and rebuilds of its
+// table), always answers what the backend holds.
+func TestRecordCacheChurnShowsTheBackend(t *testing.T) {
+	c := newClock()
+	backend := memory.New()
+	keys := keyring(t, "k1", "k1")
+	s := newStore(t, backend, keys, crypto.WithClock(c.Now), crypto.WithDataKeyCache(time.Hour, 1000), crypto.WithRecordCache(time.Minute, 8))
+	truth := newStore(t, backend, keys)
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 6000 {
+		team, user := fmt.Sprintf("T%d", r.IntN(40)), fmt.Sprintf("U%d", r.IntN(3))
+		q := installstore.Query{TeamID: team}
+		if r.IntN(2) == 0 {
+			q.UserID = user
+		}
+		switch op := r.IntN(10); {
+		case op == 0:
+			require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", team, user, fmt.Sprint(i))))
+		case op == 1:
+			err := s.DeleteInstallation(bg, q)
+			require.True(t, err == nil || errors.Is(err, installstore.ErrNotFound), "%v", err)
+		case op == 2:
+			c.Advance(time.Duration(r.IntN(20)) * time.Second)
+		default:
+			want, wantErr := truth.FetchInstallation(bg, q)
+			got, err := s.FetchInstallation(bg, q)
+			if wantErr != nil {
+				require.ErrorIs(t, err, installstore.ErrNotFound, "step %d %+v", i, q)
+				continue
+			}
+			require.NoError(t, err, "step %d %+v", i, q)
+			storetest.Equal(t, want, got, "step %d %+v", i, q)
+		}
+	}
+}
+
+// TestRecordCacheConcurrentReadersSeeEveryFinishedWrite: readers racing
+// writers through the layer never get a record older than the last write
+// that finished before their read began.
+func TestRecordCacheConcurrentReadersSeeEveryFinishedWrite(t *testing.T) {
+	s := newStore(t, memory.New(), keyring(t, "k1", "k1"), crypto.WithDataKeyCache(time.Hour, 1000), crypto.WithRecordCache(time.Minute, 4))
+	const teams, writes = 6, 150
+	var done [teams]atomic.Int64 // the last tag stored, per team
+	for i := range teams {
+		require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", fmt.Sprintf("T%d", i), "U1", "0")))
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for i := range teams {
+		wg.Go(func() {
+			for tag := int64(1); tag <= writes; tag++ {
+				if err := s.StoreInstallation(bg, storetest.Fixture("", fmt.Sprintf("T%d", i), "U1", fmt.Sprint(tag))); err != nil {
+					t.Error(err)
+					return
+				}
+				done[i].Store(tag)
+			}
+		})
+	}
+	var readers sync.WaitGroup
+	for range 4 {
+		readers.Go(func() {
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				i := n % teams
+				before := done[i].Load()
+				got, err := s.FetchInstallation(bg, installstore.Query{TeamID: fmt.Sprintf("T%d", i)})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var tag int64
+				_, err = fmt.Sscanf(got.Bot.Token.Reveal(), fmt.Sprintf("xoxb-test-T%d-%%d", i), &tag)
+				if err != nil || tag < before {
+					t.Errorf("T%d: read tag %d (%v) after tag %d was stored", i, tag, err, before)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	readers.Wait()
 }
