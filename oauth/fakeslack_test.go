@@ -67,24 +67,6 @@ func (e *env) undone() (uninstalled, revoked []string) {
 	return e.slack.Tokens("apps.uninstall"), e.slack.Tokens("auth.revoke")
 }
 
-// clock is a settable clock shared by the handler and the store.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // syncBuffer is a log sink safe for concurrent writers.
 type syncBuffer struct {
 	mu  sync.Mutex
@@ -141,7 +123,6 @@ type env struct {
 	app      *httptest.Server
 	h        *oauth.Handler
 	store    *countingStore
-	clock    *clock
 	logs     *syncBuffer
 	bodies   *syncBuffer // every response body the app sent
 
@@ -149,13 +130,17 @@ type env struct {
 	secrets []string // beside what Slack issued: see requireNoSecrets
 }
 
+// t0 is the time of the handler, the store and the fake Slack (see
+// bubble_test.go for tests in which time moves).
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+func fixedNow() time.Time { return t0 }
 
 func newEnv(t *testing.T, mutate ...func(*oauth.Config)) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{now: t0}, logs: &syncBuffer{}, bodies: &syncBuffer{}}
-	e.slack, e.slackSrv = newFakeSlack(t, e.clock.Now)
-	e.store = &countingStore{Store: memory.New(memory.WithClock(e.clock.Now))}
+	e := &env{t: t, logs: &syncBuffer{}, bodies: &syncBuffer{}}
+	e.slack, e.slackSrv = newFakeSlack(t, fixedNow)
+	e.store = &countingStore{Store: memory.New(memory.WithClock(fixedNow))}
 	e.app = httptest.NewUnstartedServer(nil)
 	base := "https://" + e.app.Listener.Addr().String()
 	cfg := oauth.Config{
@@ -172,7 +157,7 @@ func newEnv(t *testing.T, mutate ...func(*oauth.Config)) *env {
 		HTTPClient:    e.slackSrv.Client(),
 		DirectInstall: true,
 		Logger:        slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now:           e.clock.Now,
+		Now:           fixedNow,
 	}
 	for _, m := range mutate {
 		m(&cfg)
