@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -148,19 +149,38 @@ func TestFaults(t *testing.T) {
 	_, err = refresh(s, "xoxe-test-r")
 	require.ErrorContains(t, err, "ratelimited")
 
-	// A delay ends with the caller's context; the token is not spent.
-	s.Fail("oauth.v2.access", &fakeslack.Fault{Delay: time.Hour})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
-	defer cancel()
-	_, err = slack.RefreshOAuthV2TokenContext(ctx, s.Client(), clientID, clientSecret, "xoxe-test-r", slack.OAuthOptionAPIURL(s.APIURL()))
-	require.Error(t, err)
-	require.Zero(t, s.Stats().Refreshes)
-
 	s.Fail("oauth.v2.access", nil)
 	_, err = refresh(s, "xoxe-test-r")
 	require.NoError(t, err, "healed; no fault spent the token")
-	require.Equal(t, 5, s.Calls("oauth.v2.access"), "every call counts")
+	require.Equal(t, 4, s.Calls("oauth.v2.access"), "every call counts")
 	require.Equal(t, 1, s.Stats().Refreshes)
+}
+
+// A delay holds the answer back, in a testing/synctest bubble exactly as
+// long as it says; a caller whose context ends first gets its context's
+// error, and the token is not spent.
+func TestFaultDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, err := fakeslack.New(fakeslack.Config{ClientID: clientID, ClientSecret: installstore.NewSecret(clientSecret)})
+		require.NoError(t, err)
+		s.AddToken(fakeslack.Token{Team: "T1", Refresh: "xoxe-test-r"})
+		s.Fail("oauth.v2.access", &fakeslack.Fault{Delay: time.Hour})
+
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		start := time.Now()
+		_, err = slack.RefreshOAuthV2TokenContext(ctx, s.Client(), clientID, clientSecret, "xoxe-test-r", slack.OAuthOptionAPIURL(s.APIURL()))
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.Equal(t, time.Minute, time.Since(start))
+		synctest.Wait()
+		require.Zero(t, s.Stats().Refreshes, "the fake stopped waiting too")
+
+		start = time.Now()
+		r, err := refresh(s, "xoxe-test-r")
+		require.NoError(t, err)
+		require.Equal(t, time.Hour, time.Since(start))
+		require.Equal(t, "xoxb-test-bot-2", r.AccessToken)
+	})
 }
 
 func TestHandleAndOnCall(t *testing.T) {
@@ -315,4 +335,3 @@ func autoApprove(t *testing.T, s *fakeslack.Server, q url.Values) url.Values {
 	require.True(t, strings.HasPrefix(loc.String(), redirectURL+"?"), loc.String())
 	return loc.Query()
 }
-

@@ -107,10 +107,7 @@ func (s *Server) serveAccess(w http.ResponseWriter, r *http.Request) {
 func (s *Server) refreshLocked(w http.ResponseWriter, refresh string, now time.Time, call int) {
 	g := s.refresh[refresh]
 	if g == nil && refresh != "" && !s.spent[refresh] && s.cfg.AcceptRefreshToken != nil && s.cfg.AcceptRefreshToken(refresh) {
-		g = &refreshGrant{}
-		if strings.Contains(refresh, "user") {
-			g.user = "U0UNKNOWN"
-		}
+		g = &refreshGrant{} // a bot token of no known workspace
 		s.team("").installed = true
 	}
 	if g == nil || !s.team(g.team).installed {
