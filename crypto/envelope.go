@@ -265,6 +265,9 @@ func (o *opener) groupV2(g *secretGroup, first int, v string) error {
 	field := g.names[first]
 	dk, body, ok := o.m.matchV2(v)
 	if !ok {
+		dk, body, ok = o.cachedV2(v)
+	}
+	if !ok {
 		p, err := parseSealed(v)
 		if err == nil && p.marker {
 			err = errors.New("a marker where the group's sealed value belongs")
@@ -304,6 +307,39 @@ func (o *opener) groupV2(g *secretGroup, first int, v string) error {
 		}
 	}
 	return nil
+}
+
+// cachedV2 finds the data key of the format 2 value v in the data-key
+// cache without parsing v's header field by field: only a header that was
+// parsed and validated before is in the cache. ok is false on a miss (the
+// caller parses v, and the provider unwraps).
+func (o *opener) cachedV2(v string) (*dataKey, string, bool) {
+	if o.s.cache == nil {
+		return nil, "", false
+	}
+	rest := v[len(installstore.SealedPrefix):]
+	end := -1
+	for i, dots := 0, 0; i < len(rest); i++ {
+		if rest[i] == '.' {
+			if dots++; dots == 4 {
+				end = i
+				break
+			}
+		}
+	}
+	if end < 0 || !bodyOK(rest[end+1:]) {
+		return nil, "", false
+	}
+	dk := o.s.cache.read(o.t, rest[:end])
+	if dk == nil {
+		return nil, "", false
+	}
+	o.s.metrics.cacheLookup(o.ctx, false, true)
+	o.m.put(dk)
+	if o.keysFrom.IsZero() || dk.obtained.Before(o.keysFrom) {
+		o.keysFrom = dk.obtained
+	}
+	return dk, rest[end+1:], true
 }
 
 // valueV1 opens one format 1 value.
