@@ -125,7 +125,9 @@ func (sc scope) dueEntry(item map[string]av) (installstore.Query, time.Time, boo
 //  2. It waits until the index is ACTIVE (on a large table DynamoDB builds
 //     it for minutes; bound the wait with ctx).
 //  3. It scans the table and sets the unsealed due and dueShard attributes
-//     on every LATEST and USER# item that holds a rotating token, from the
+//     on every LATEST and USER# item that holds a rotating token (of every
+//     app's store sharing the table, each in its app's shards: see
+//     [WithClientID]; history items are never indexed), from the
 //     unsealed expiry and refresh-token presence of what it holds (nothing
 //     is opened), and removes them where they are wrong. Each write is
 //     conditioned on the item being unchanged since the scan read it; an item
