@@ -53,3 +53,29 @@ func loadKey() []byte {
 	}
 	return key
 }
+
+// Two Slack apps in one schema, each with its installation history: every
+// replica of an app builds its store with the app's client ID, and an
+// uninstall purges the workspace's history with its records.
+func ExampleWithClientID() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+	if err := postgres.Migrate(ctx, pool); err != nil {
+		log.Fatal(err)
+	}
+	backend, err := postgres.New(pool, postgres.WithClientID(os.Getenv("SLACK_CLIENT_ID")), postgres.WithHistory())
+	if err != nil {
+		log.Fatal(err) // a malformed client ID: installstore.ErrInvalid
+	}
+	err = backend.ListHistory(ctx, installstore.Query{TeamID: "T123"}, func(inst *installstore.Installation) error {
+		log.Printf("installed by %s at %s", inst.User.ID, inst.InstalledAt)
+		return nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+}

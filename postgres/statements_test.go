@@ -111,3 +111,27 @@ func TestDueTickReadsWhatIsDue(t *testing.T) {
 		}
 	}
 }
+
+// TestStatementsWithHistory: history costs no round trip: a store writes
+// its entry in its one statement; a listing of a short history is one.
+func TestStatementsWithHistory(t *testing.T) {
+	ctx := context.Background()
+	counter := &pgtest.Counter{}
+	pool := pgtest.Pool(t, pgtest.NewSchema(t), counter.Configure)
+	s, err := postgres.New(pool, postgres.WithPlaintextSecrets(), postgres.WithHistory(), postgres.WithClientID("1111.2222"))
+	require.NoError(t, err)
+	require.NoError(t, s.StoreInstallation(ctx, storetest.Fixture("", "T1", "U1", "a")))
+	for name, op := range map[string]func() error{
+		"store":       func() error { return s.StoreInstallation(ctx, storetest.Fixture("E1", "T1", "U1", "b")) },
+		"put history": func() error { return s.PutHistory(ctx, storetest.Fixture("", "T2", "U1", "b")) },
+		"list history": func() error {
+			return s.ListHistory(ctx, q("", "T1", ""), func(*installstore.Installation) error { return nil })
+		},
+		"scoped nonce put":         func() error { return s.PutNonce(ctx, "n1", time.Now().Add(time.Hour)) },
+		"scoped lease acquisition": func() error { return s.AcquireLease(ctx, "l", "o", time.Minute) },
+	} {
+		counter.Reset()
+		require.NoError(t, op(), name)
+		require.Equal(t, int64(1), counter.Statements(), name)
+	}
+}

@@ -86,3 +86,43 @@ func ExampleOpen() {
 	// true
 	// sqlite: store tenant T0ACME: invalid: secret bot.token is not sealed by package crypto (wrap the store with crypto.NewStore, or use WithPlaintextSecrets for local experiments)
 }
+
+// Installation history: every install kept, newest first, purged by the
+// uninstall.
+func ExampleWithHistory() {
+	dir, err := os.MkdirTemp("", "installvault-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(dir, "installvault.db"), sqlite.WithHistory(), sqlite.WithPlaintextSecrets()) // plaintext: this example only
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	for _, user := range []string{"U1", "U2"} {
+		inst := &installstore.Installation{TeamID: "T123", User: installstore.User{ID: user, Token: installstore.NewSecret("xoxp-test-" + user)}}
+		if err := s.StoreInstallation(ctx, inst); err != nil {
+			log.Fatal(err)
+		}
+	}
+	list := func() {
+		n := 0
+		if err := s.ListHistory(ctx, installstore.Query{TeamID: "T123"}, func(inst *installstore.Installation) error {
+			n++
+			return nil
+		}); err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(n, "entries")
+	}
+	list()
+	if err := s.DeleteInstallation(ctx, installstore.Query{TeamID: "T123"}); err != nil {
+		log.Fatal(err)
+	}
+	list()
+	// Output:
+	// 2 entries
+	// 0 entries
+}
