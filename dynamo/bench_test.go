@@ -20,8 +20,9 @@ import (
 
 const benchTenants = 100
 
-// benchStores returns the memory baseline, a dynamo store, and the crypto
-// layer over a dynamo store, over fresh tables of a client that counts its
+// benchStores returns the memory baseline, a dynamo store, the crypto
+// layer over a dynamo store, and a dynamo store with history on, over fresh
+// tables of a client that counts its
 // DynamoDB calls, each holding benchTenants tenants with one user each.
 func benchStores(b *testing.B) (map[string]installstore.Store, *dynamotest.Counter) {
 	b.Helper()
@@ -44,7 +45,11 @@ func benchStores(b *testing.B) (map[string]installstore.Store, *dynamotest.Count
 	if err != nil {
 		b.Fatal(err)
 	}
-	stores := map[string]installstore.Store{"memory": memory.New(), "dynamo": d, "crypto+dynamo": sealed}
+	hist, err := dynamo.New(client, dynamotest.NewTable(b, client), dynamo.WithPlaintextSecrets(), dynamo.WithHistory())
+	if err != nil {
+		b.Fatal(err)
+	}
+	stores := map[string]installstore.Store{"memory": memory.New(), "dynamo": d, "crypto+dynamo": sealed, "dynamo+history": hist}
 	for _, s := range stores {
 		for i := range benchTenants {
 			if err := s.StoreInstallation(context.Background(), storetest.Fixture("", fmt.Sprintf("T%d", i), "U1", "bench")); err != nil {
@@ -114,7 +119,7 @@ func BenchmarkFetch(b *testing.B) {
 func BenchmarkStore(b *testing.B) {
 	stores, counter := benchStores(b)
 	ctx := context.Background()
-	for _, name := range []string{"memory", "dynamo", "crypto+dynamo"} {
+	for _, name := range []string{"memory", "dynamo", "crypto+dynamo", "dynamo+history"} {
 		b.Run(name, func(b *testing.B) {
 			s := stores[name]
 			counter.Reset()

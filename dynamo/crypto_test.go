@@ -104,3 +104,10 @@ func testRawScanHoldsNoPlaintext(t *testing.T, wantHistory int, opts ...dynamo.O
 	}
 	require.GreaterOrEqual(t, sealed, 10, "the secrets are there, sealed")
 }
+
+func TestHistoryConformanceThroughCrypto(t *testing.T) {
+	storetest.RunHistory(t, func(t *testing.T) installstore.FullStore {
+		s, _, _ := newSealed(t, dynamo.WithHistory(), dynamo.WithClientID("1234567890.0987654321"))
+		return s
+	})
+}
