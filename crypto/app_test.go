@@ -128,3 +128,24 @@ func TestNewStoreFindsTheClientID(t *testing.T) {
 	s = newStore(t, memory.New(memory.WithClientID(appB)), keys)
 	require.Equal(t, appB, s.ClientID())
 }
+
+// TestKeyringBindsTheApp: the local keyring binds a data key to the app
+// when given one, and wraps exactly as before without one.
+func TestKeyringBindsTheApp(t *testing.T) {
+	app := keyring(t, "k1", "k1").(crypto.AppKeyProvider)
+	tenant := installstore.Tenant{TeamID: "T1"}
+	dk, err := app.GenerateAppDataKey(bg, tenant, appA)
+	require.NoError(t, err)
+	pt, err := app.UnwrapAppDataKey(bg, tenant, appA, dk.KeyID, dk.Wrapped)
+	require.NoError(t, err)
+	require.Equal(t, dk.Plaintext.Bytes(), pt)
+	_, err = app.UnwrapAppDataKey(bg, tenant, appB, dk.KeyID, dk.Wrapped)
+	require.Error(t, err)
+	_, err = app.UnwrapDataKey(bg, tenant, dk.KeyID, dk.Wrapped)
+	require.Error(t, err)
+	plain, err := app.GenerateDataKey(bg, tenant)
+	require.NoError(t, err)
+	pt, err = app.UnwrapAppDataKey(bg, tenant, "", plain.KeyID, plain.Wrapped)
+	require.NoError(t, err, "an empty client ID is the unscoped key")
+	require.Equal(t, plain.Plaintext.Bytes(), pt)
+}

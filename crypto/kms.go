@@ -45,9 +45,10 @@ type kmsProvider struct {
 // GenerateDataKey (AES_256) under keyID (a key ID, key ARN, alias name or
 // alias ARN) and are unwrapped with Decrypt, naming the key that wrapped
 // them. Both calls carry an encryption context naming the tenant
-// ([ContextEnterpriseID], [ContextTeamID]; empty IDs are left out), so
-// CloudTrail shows whose key was opened and a wrapped key moved to another
-// tenant cannot be unwrapped. Sealed values record the key ARN KMS returns.
+// ([ContextEnterpriseID], [ContextTeamID]; empty IDs are left out) and, for
+// an app-scoped store, the app ([ContextClientID]; the provider is an
+// [AppKeyProvider]), so CloudTrail shows whose key was opened and a wrapped
+// key moved to another tenant or app cannot be unwrapped. Sealed values record the key ARN KMS returns.
 //
 // client is an ordinary aws-sdk-go-v2 KMS client: the same code runs against
 // AWS KMS and against the kmstest server. Its retryer retries throttling.
