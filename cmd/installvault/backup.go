@@ -42,6 +42,7 @@ table; an interrupted export leaves no file (-o), and is simply run again.`,
 		setup: func(fs *flag.FlagSet, e *env) func(context.Context) error {
 			tc := addTableFlags(fs, e)
 			addHistoryFlag(fs, tc, "export every tenant's history entries too")
+			addScanFlag(fs, tc)
 			out := fs.String("o", "-", "output `file`; - for stdout")
 			force := fs.Bool("force", false, "replace an existing output file")
 			pf := addProgressFlags(fs, 10000)

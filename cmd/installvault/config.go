@@ -48,7 +48,16 @@ type tableConfig struct {
 	create bool
 	// history opens the store with installation history on (-history).
 	history bool
-	url     *storeurl.URL // set by resolve
+	// segments is the number of parallel Scan segments listing a DynamoDB
+	// table (-scan-segments; 0: the dynamo package's default).
+	segments int
+	url      *storeurl.URL // set by resolve
+}
+
+// addScanFlag declares -scan-segments, for the commands that list the
+// whole store.
+func addScanFlag(fs *flag.FlagSet, c *tableConfig) {
+	fs.IntVar(&c.segments, "scan-segments", 8, fmt.Sprintf("parallel Scan `segments` listing a dynamodb: table (1 to %d; more is faster, at a higher momentary read rate)", dynamo.MaxScanSegments))
 }
 
 // addHistoryFlag declares -history, for the commands that read or write
@@ -219,8 +228,11 @@ func (c *tableConfig) rawStore(ctx context.Context) (installstore.FullStore, err
 	if err := c.resolve(); err != nil {
 		return nil, err
 	}
-	if c.history {
-		return c.historyStore(ctx)
+	if c.segments < 0 || c.segments > dynamo.MaxScanSegments {
+		return nil, usagef("-scan-segments must be 0 (the default of package dynamo) to %d", dynamo.MaxScanSegments)
+	}
+	if c.history || c.segments > 0 {
+		return c.dynamoStore(ctx)
 	}
 	s, closeFn, err := c.url.Open(ctx, storeurl.Options{Create: c.create, DynamoDB: c.client})
 	switch {
@@ -235,18 +247,30 @@ func (c *tableConfig) rawStore(ctx context.Context) (installstore.FullStore, err
 	return s, nil
 }
 
-// historyStore opens a DynamoDB table with installation history on.
-// internal/storeurl opens every backend without history; until it can
-// turn history on, -history is for dynamodb: stores only.
-func (c *tableConfig) historyStore(ctx context.Context) (installstore.FullStore, error) {
-	if err := c.dynamoOnly("-history", "the other backends' history is not reachable from the CLI yet"); err != nil {
-		return nil, err
+// dynamoStore opens a DynamoDB table with installation history on
+// (-history) and -scan-segments; the other backends take no such option
+// here. internal/storeurl opens every backend without history; until it
+// can turn history on, -history is for dynamodb: stores only.
+func (c *tableConfig) dynamoStore(ctx context.Context) (installstore.FullStore, error) {
+	if c.url.Kind != storeurl.DynamoDB {
+		if c.history {
+			return nil, usagef("-history needs a dynamodb: store for now, not %s (the other backends' history is not reachable from the CLI yet)", c.url)
+		}
+		c.segments = 0
+		return c.rawStore(ctx)
 	}
 	client, err := c.client(ctx)
 	if err != nil {
 		return nil, err
 	}
-	s, err := dynamo.New(client, c.table, dynamo.WithHistory())
+	var opts []dynamo.Option
+	if c.history {
+		opts = append(opts, dynamo.WithHistory())
+	}
+	if c.segments > 0 {
+		opts = append(opts, dynamo.WithScanSegments(c.segments))
+	}
+	s, err := dynamo.New(client, c.table, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("open table %s: %w", c.table, err)
 	}

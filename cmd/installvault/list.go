@@ -32,6 +32,7 @@ is named (tenant and user) on stderr after the others, and list exits 1 with
 their count.`,
 		setup: func(fs *flag.FlagSet, e *env) func(context.Context) error {
 			tc := addTableFlags(fs, e)
+			addScanFlag(fs, tc)
 			asJSON := fs.Bool("json", false, "print one JSON object per record (JSON lines)")
 			return func(ctx context.Context) error {
 				raw, err := tc.rawStore(ctx)

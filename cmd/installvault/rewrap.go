@@ -35,6 +35,7 @@ after an interruption (Ctrl-C) or failures, run it again until it reports
 INSTALLVAULT_LOCAL_KEYS), and check with 'installvault verify'.`,
 		setup: func(fs *flag.FlagSet, e *env) func(context.Context) error {
 			tc := addTableFlags(fs, e)
+			addScanFlag(fs, tc)
 			kc := addKeyFlags(fs, e)
 			pf := addProgressFlags(fs, 10000)
 			return func(ctx context.Context) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -73,6 +74,9 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown primary", merge(withTable, envLocalKeys, "a="+k32, envLocalPrimary, "z"), []string{"rewrap"}, `primary key's name is not one of the 1 names`},
 		{"concurrency", merge(withTable, envLocalKeys, "a="+k32), []string{"verify", "-concurrency", "0"}, "-concurrency must be at least 1"},
 		{"progress", merge(withTable, envLocalKeys, "a="+k32), []string{"rewrap", "-progress", "-1"}, "-progress must not be negative"},
+		{"progress interval", merge(withTable, envLocalKeys, "a="+k32), []string{"verify", "-progress-interval", "-1s"}, "-progress-interval must not be negative"},
+		{"scan segments", withTable, []string{"export", "-scan-segments", "65"}, "-scan-segments must be 0"},
+		{"history not dynamo", map[string]string{envStore: "sqlite:" + filepath.Join(t.TempDir(), "x.db")}, []string{"export", "-history"}, "-history needs a dynamodb: store"},
 		{"purge nothing", withTable, []string{"purge"}, "give -team"},
 		{"purge org no enterprise", withTable, []string{"purge", "-org"}, "-org needs -enterprise"},
 		{"purge org and team", withTable, []string{"purge", "-org", "-enterprise", "E1", "-team", "T1"}, "not -team"},

@@ -40,6 +40,7 @@ verify is simply run again. Audit logs name the reader "cli:verify".`,
 		setup: func(fs *flag.FlagSet, e *env) func(context.Context) error {
 			tc := addTableFlags(fs, e)
 			addHistoryFlag(fs, tc, "open every tenant's history entries too")
+			addScanFlag(fs, tc)
 			kc := addKeyFlags(fs, e)
 			conc := fs.Int("concurrency", 16, "records fetched in parallel")
 			pf := addProgressFlags(fs, 10000)
