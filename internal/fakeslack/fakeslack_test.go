@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -26,19 +27,6 @@ const (
 	redirectURL   = "http://127.0.0.1:9/slack/oauth_redirect"
 )
 
-// clock is a settable clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // received records the events the app endpoint got, after checking their
 // signature with slack-go's verifier.
 type received struct {
@@ -46,7 +34,7 @@ type received struct {
 	events []map[string]any
 }
 
-func start(t *testing.T, c *clock) (*fakeslack.Server, *received) {
+func start(t *testing.T) (*fakeslack.Server, *received) {
 	t.Helper()
 	got := &received{}
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -72,21 +60,32 @@ func start(t *testing.T, c *clock) (*fakeslack.Server, *received) {
 	t.Cleanup(app.Close)
 	cfg := fakeslack.Config{ClientID: clientID, ClientSecret: installstore.NewSecret(clientSecret), SigningSecret: installstore.NewSecret(signingSecret),
 		RedirectURL: redirectURL, EventsURL: app.URL + "/slack/events", Tokens: fakeslack.Rotating}
-	if c != nil {
-		cfg.Now = c.Now
-	}
 	s, err := fakeslack.Start(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	return s, got
 }
 
-var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+// clientOf reaches s: over its socket when it was started (Start), in
+// memory when it was made with New (for a testing/synctest bubble).
+func clientOf(s *fakeslack.Server) *http.Client {
+	if s.URL() == "http://slack.fake" {
+		return s.Client()
+	}
+	return http.DefaultClient
+}
+
+// noRedirect is clientOf(s) not following redirects.
+func noRedirect(s *fakeslack.Server) *http.Client {
+	c := *clientOf(s)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
+}
 
 // consent posts the consent form and returns the redirect's query.
 func consent(t *testing.T, s *fakeslack.Server, decision, team, scope, userScope string) url.Values {
 	t.Helper()
-	resp, err := noRedirect.PostForm(s.AuthorizeURL(), url.Values{"client_id": {clientID}, "scope": {scope},
+	resp, err := noRedirect(s).PostForm(s.AuthorizeURL(), url.Values{"client_id": {clientID}, "scope": {scope},
 		"user_scope": {userScope}, "redirect_uri": {redirectURL}, "state": {"st"}, "team": {team}, "decision": {decision}})
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -99,12 +98,12 @@ func consent(t *testing.T, s *fakeslack.Server, decision, team, scope, userScope
 }
 
 func exchange(s *fakeslack.Server, code, secret string) (*slack.OAuthV2Response, error) {
-	return slack.GetOAuthV2ResponseContext(context.Background(), http.DefaultClient, clientID, secret, code, redirectURL,
+	return slack.GetOAuthV2ResponseContext(context.Background(), clientOf(s), clientID, secret, code, redirectURL,
 		slack.OAuthOptionAPIURL(s.APIURL()))
 }
 
 func TestInstallExchangeRefresh(t *testing.T) {
-	s, _ := start(t, nil)
+	s, _ := start(t)
 	code := consent(t, s, "allow", "T0DEMO00002", "app_mentions:read,chat:write", "search:read").Get("code")
 	require.NotEmpty(t, code)
 
@@ -155,58 +154,60 @@ func TestInstallExchangeRefresh(t *testing.T) {
 }
 
 func TestExchangeRejects(t *testing.T) {
-	c := &clock{now: time.Unix(1_800_000_000, 0)}
-	s, _ := start(t, c)
-	code := consent(t, s, "allow", "T0DEMO00001", "chat:write", "").Get("code")
-	_, err := exchange(s, code, "wrong-secret")
-	require.ErrorContains(t, err, "bad_client_secret")
-	_, err = exchange(s, code, clientSecret)
-	require.NoError(t, err, "a refused client does not use the code up")
+	synctest.Test(t, func(t *testing.T) {
+		s := newFake(t)
+		code := consent(t, s, "allow", "T0DEMO00001", "chat:write", "").Get("code")
+		_, err := exchange(s, code, "wrong-secret")
+		require.ErrorContains(t, err, "bad_client_secret")
+		_, err = exchange(s, code, clientSecret)
+		require.NoError(t, err, "a refused client does not use the code up")
 
-	code = consent(t, s, "allow", "T0DEMO00001", "chat:write", "").Get("code")
-	_, err = slack.GetOAuthV2ResponseContext(context.Background(), http.DefaultClient, clientID, clientSecret, code,
-		"http://127.0.0.1:9/elsewhere", slack.OAuthOptionAPIURL(s.APIURL()))
-	require.ErrorContains(t, err, "bad_redirect_uri")
+		code = consent(t, s, "allow", "T0DEMO00001", "chat:write", "").Get("code")
+		_, err = slack.GetOAuthV2ResponseContext(context.Background(), s.Client(), clientID, clientSecret, code,
+			"http://127.0.0.1:9/elsewhere", slack.OAuthOptionAPIURL(s.APIURL()))
+		require.ErrorContains(t, err, "bad_redirect_uri")
 
-	code = consent(t, s, "allow", "T0DEMO00001", "chat:write", "").Get("code")
-	c.Advance(10 * time.Minute)
-	_, err = exchange(s, code, clientSecret)
-	require.ErrorContains(t, err, "invalid_code", "codes expire after 10 minutes")
+		code = consent(t, s, "allow", "T0DEMO00001", "chat:write", "").Get("code")
+		time.Sleep(10 * time.Minute)
+		_, err = exchange(s, code, clientSecret)
+		require.ErrorContains(t, err, "invalid_code", "codes expire after 10 minutes")
 
-	_, err = slack.GetOAuthV2ResponseContext(context.Background(), http.DefaultClient, "other.client", clientSecret, "x",
-		redirectURL, slack.OAuthOptionAPIURL(s.APIURL()))
-	require.ErrorContains(t, err, "invalid_client_id")
+		_, err = slack.GetOAuthV2ResponseContext(context.Background(), s.Client(), "other.client", clientSecret, "x",
+			redirectURL, slack.OAuthOptionAPIURL(s.APIURL()))
+		require.ErrorContains(t, err, "invalid_client_id")
+	})
 }
 
 func TestTokensExpire(t *testing.T) {
-	c := &clock{now: time.Unix(1_800_000_000, 0)}
-	s, _ := start(t, c)
-	resp, err := exchange(s, consent(t, s, "allow", "T0DEMO00001", "chat:write", "").Get("code"), clientSecret)
-	require.NoError(t, err)
-	api := slack.New(resp.AccessToken, slack.OptionAPIURL(s.APIURL()))
-	_, _, err = api.PostMessage("C1", slack.MsgOptionText("hi", false))
-	require.NoError(t, err)
-	require.Equal(t, installstore.NewSecret(resp.AccessToken), s.Messages("T0DEMO00001")[0].Token)
+	synctest.Test(t, func(t *testing.T) {
+		s := newFake(t)
+		resp, err := exchange(s, consent(t, s, "allow", "T0DEMO00001", "chat:write", "").Get("code"), clientSecret)
+		require.NoError(t, err)
+		api := slack.New(resp.AccessToken, slack.OptionAPIURL(s.APIURL()), slack.OptionHTTPClient(s.Client()))
+		_, _, err = api.PostMessage("C1", slack.MsgOptionText("hi", false))
+		require.NoError(t, err)
+		require.Equal(t, installstore.NewSecret(resp.AccessToken), s.Messages("T0DEMO00001")[0].Token)
 
-	_, err = slack.New("xoxb-test-unknown", slack.OptionAPIURL(s.APIURL())).AuthTest()
-	require.ErrorContains(t, err, "invalid_auth")
+		_, err = slack.New("xoxb-test-unknown", slack.OptionAPIURL(s.APIURL()), slack.OptionHTTPClient(s.Client())).AuthTest()
+		require.ErrorContains(t, err, "invalid_auth")
 
-	c.Advance(12*time.Hour - time.Second)
-	_, err = api.AuthTest()
-	require.NoError(t, err)
-	c.Advance(time.Second)
-	_, _, err = api.PostMessage("C1", slack.MsgOptionText("late", false))
-	require.ErrorContains(t, err, "token_expired")
-	r, err := slack.RefreshOAuthV2TokenContext(context.Background(), http.DefaultClient, clientID, clientSecret,
-		resp.RefreshToken, slack.OAuthOptionAPIURL(s.APIURL()))
-	require.NoError(t, err)
-	_, _, err = slack.New(r.AccessToken, slack.OptionAPIURL(s.APIURL())).PostMessage("C1", slack.MsgOptionText("again", false))
-	require.NoError(t, err)
-	require.Len(t, s.Messages("T0DEMO00001"), 2)
+		time.Sleep(12*time.Hour - time.Second)
+		_, err = api.AuthTest()
+		require.NoError(t, err)
+		time.Sleep(time.Second)
+		_, _, err = api.PostMessage("C1", slack.MsgOptionText("late", false))
+		require.ErrorContains(t, err, "token_expired")
+		r, err := slack.RefreshOAuthV2TokenContext(context.Background(), s.Client(), clientID, clientSecret,
+			resp.RefreshToken, slack.OAuthOptionAPIURL(s.APIURL()))
+		require.NoError(t, err)
+		_, _, err = slack.New(r.AccessToken, slack.OptionAPIURL(s.APIURL()), slack.OptionHTTPClient(s.Client())).PostMessage("C1", slack.MsgOptionText("again", false))
+		require.NoError(t, err)
+		require.Len(t, s.Messages("T0DEMO00001"), 2)
+	})
 }
 
 func TestUninstallRevokesAndNotifies(t *testing.T) {
-	s, got := start(t, nil)
+	s, got := start(t)
 	resp, err := exchange(s, consent(t, s, "allow", "T0DEMO00001", "chat:write", "").Get("code"), clientSecret)
 	require.NoError(t, err)
 	require.NoError(t, s.Uninstall(context.Background(), "T0DEMO00001"))
@@ -231,7 +232,7 @@ func TestUninstallRevokesAndNotifies(t *testing.T) {
 // Events are stamped after the second in which tokens were issued, so an
 // app comparing event_time with its install time sees them as newer.
 func TestEventsStampedAfterTheInstall(t *testing.T) {
-	s, got := start(t, nil)
+	s, got := start(t)
 	_, err := exchange(s, consent(t, s, "allow", "T0DEMO00001", "chat:write", "").Get("code"), clientSecret)
 	require.NoError(t, err)
 	issued := time.Now().Unix()
@@ -247,7 +248,7 @@ func TestEventsStampedAfterTheInstall(t *testing.T) {
 }
 
 func TestAuthorizePage(t *testing.T) {
-	s, _ := start(t, nil)
+	s, _ := start(t)
 	get := func(q url.Values) (int, string) {
 		resp, err := http.Get(s.AuthorizeURL() + "?" + q.Encode())
 		require.NoError(t, err)
@@ -303,7 +304,7 @@ func TestStartRejectsConfig(t *testing.T) {
 // users.info, apps.uninstall and auth.revoke: what an app uses to check an
 // installer and to undo an install it rejects.
 func TestInstallerChecksAndUndo(t *testing.T) {
-	s, _ := start(t, nil)
+	s, _ := start(t)
 	withRead := consent(t, s, "allow", "T0DEMO00002", "chat:write,users:read", "").Get("code")
 	resp, err := exchange(s, withRead, clientSecret)
 	require.NoError(t, err)

@@ -17,10 +17,11 @@ import (
 	"github.com/installvault/installvault/internal/fakeslack"
 )
 
-// newFake returns a fake reached in memory, on clock c.
-func newFake(t *testing.T, c *clock, mutate ...func(*fakeslack.Config)) *fakeslack.Server {
+// newFake returns a fake reached in memory (through its Client), on
+// time.Now: in a testing/synctest bubble, the bubble's fake clock.
+func newFake(t *testing.T, mutate ...func(*fakeslack.Config)) *fakeslack.Server {
 	t.Helper()
-	cfg := fakeslack.Config{ClientID: clientID, ClientSecret: installstore.NewSecret(clientSecret), Now: c.Now}
+	cfg := fakeslack.Config{ClientID: clientID, ClientSecret: installstore.NewSecret(clientSecret)}
 	for _, m := range mutate {
 		m(&cfg)
 	}
@@ -41,9 +42,8 @@ func api(s *fakeslack.Server, token string) *slack.Client {
 // Numbered tokens name the call that issued them; a refresh token works
 // once, whoever minted it.
 func TestAddedTokensRefreshOnceWithNumberedTokens(t *testing.T) {
-	c := &clock{now: time.Unix(1_800_000_000, 0)}
-	s := newFake(t, c)
-	s.AddToken(fakeslack.Token{Team: "T1", Access: "xoxb-test-a", Refresh: "xoxe-test-bot-r", Expires: c.Now().Add(time.Hour)})
+	s := newFake(t)
+	s.AddToken(fakeslack.Token{Team: "T1", Access: "xoxb-test-a", Refresh: "xoxe-test-bot-r", Expires: time.Now().Add(time.Hour)})
 	s.AddToken(fakeslack.Token{Team: "T1", User: "U1", Refresh: "xoxe-test-user-r"})
 
 	r, err := refresh(s, "xoxe-test-bot-r")
@@ -78,42 +78,43 @@ func TestAddedTokensRefreshOnceWithNumberedTokens(t *testing.T) {
 }
 
 func TestExpireRevokeAndReuse(t *testing.T) {
-	c := &clock{now: time.Unix(1_800_000_000, 0)}
-	s := newFake(t, c)
-	s.AddToken(fakeslack.Token{Team: "T1", Access: "xoxb-test-a", Refresh: "xoxe-test-r1", Expires: c.Now().Add(time.Hour)})
-	s.AddToken(fakeslack.Token{Team: "T2", Access: "xoxb-test-b", Refresh: "xoxe-test-r2"})
+	synctest.Test(t, func(t *testing.T) {
+		s := newFake(t)
+		s.AddToken(fakeslack.Token{Team: "T1", Access: "xoxb-test-a", Refresh: "xoxe-test-r1", Expires: time.Now().Add(time.Hour)})
+		s.AddToken(fakeslack.Token{Team: "T2", Access: "xoxb-test-b", Refresh: "xoxe-test-r2"})
 
-	at, err := api(s, "xoxb-test-a").AuthTest()
-	require.NoError(t, err)
-	require.Equal(t, "T1", at.TeamID)
-	c.Advance(time.Hour)
-	_, err = api(s, "xoxb-test-a").AuthTest()
-	require.ErrorContains(t, err, "token_expired", "at Slack's clock")
-	_, err = api(s, "xoxb-test-b").AuthTest()
-	require.NoError(t, err, "zero Expires: never")
-	s.Expire("xoxb-test-b")
-	_, err = api(s, "xoxb-test-b").AuthTest()
-	require.ErrorContains(t, err, "token_expired")
-	require.Equal(t, []string{"xoxb-test-a", "xoxb-test-a", "xoxb-test-b", "xoxb-test-b"}, s.Tokens("auth.test"))
+		at, err := api(s, "xoxb-test-a").AuthTest()
+		require.NoError(t, err)
+		require.Equal(t, "T1", at.TeamID)
+		time.Sleep(time.Hour)
+		_, err = api(s, "xoxb-test-a").AuthTest()
+		require.ErrorContains(t, err, "token_expired", "at Slack's clock")
+		_, err = api(s, "xoxb-test-b").AuthTest()
+		require.NoError(t, err, "zero Expires: never")
+		s.Expire("xoxb-test-b")
+		_, err = api(s, "xoxb-test-b").AuthTest()
+		require.ErrorContains(t, err, "token_expired")
+		require.Equal(t, []string{"xoxb-test-a", "xoxb-test-a", "xoxb-test-b", "xoxb-test-b"}, s.Tokens("auth.test"))
 
-	s.RevokeRefreshToken("xoxe-test-r1")
-	_, err = refresh(s, "xoxe-test-r1")
-	require.ErrorContains(t, err, "invalid_refresh_token")
+		s.RevokeRefreshToken("xoxe-test-r1")
+		_, err = refresh(s, "xoxe-test-r1")
+		require.ErrorContains(t, err, "invalid_refresh_token")
 
-	s.ReuseRefreshTokens(true)
-	for range 2 {
+		s.ReuseRefreshTokens(true)
+		for range 2 {
+			_, err = refresh(s, "xoxe-test-r2")
+			require.NoError(t, err, "reusable")
+		}
+		s.ReuseRefreshTokens(false)
 		_, err = refresh(s, "xoxe-test-r2")
-		require.NoError(t, err, "reusable")
-	}
-	s.ReuseRefreshTokens(false)
-	_, err = refresh(s, "xoxe-test-r2")
-	require.NoError(t, err)
-	_, err = refresh(s, "xoxe-test-r2")
-	require.ErrorContains(t, err, "invalid_refresh_token")
+		require.NoError(t, err)
+		_, err = refresh(s, "xoxe-test-r2")
+		require.ErrorContains(t, err, "invalid_refresh_token")
+	})
 }
 
 func TestAcceptRefreshTokenAcceptsOnce(t *testing.T) {
-	s := newFake(t, &clock{now: time.Unix(1_800_000_000, 0)}, func(c *fakeslack.Config) {
+	s := newFake(t, func(c *fakeslack.Config) {
 		c.AcceptRefreshToken = func(tok string) bool { return strings.HasPrefix(tok, "xoxe-test-bot-") }
 	})
 	r, err := refresh(s, "xoxe-test-bot-seeded")
@@ -130,7 +131,7 @@ func TestAcceptRefreshTokenAcceptsOnce(t *testing.T) {
 }
 
 func TestFaults(t *testing.T) {
-	s := newFake(t, &clock{now: time.Unix(1_800_000_000, 0)})
+	s := newFake(t)
 	s.AddToken(fakeslack.Token{Team: "T1", Refresh: "xoxe-test-r"})
 
 	s.Fail("oauth.v2.access", &fakeslack.Fault{Status: http.StatusServiceUnavailable})
@@ -184,7 +185,7 @@ func TestFaultDelay(t *testing.T) {
 }
 
 func TestHandleAndOnCall(t *testing.T) {
-	s := newFake(t, &clock{now: time.Unix(1_800_000_000, 0)})
+	s := newFake(t)
 	s.AddToken(fakeslack.Token{Team: "T1", Refresh: "xoxe-test-r"})
 	s.Handle("oauth.v2.access", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -218,8 +219,7 @@ func TestHandleAndOnCall(t *testing.T) {
 // A canned exchange answers exactly; its tokens are known to users.info,
 // apps.uninstall and auth.revoke, and to auth.test only as canned.
 func TestGrantCodeAnswersExactly(t *testing.T) {
-	c := &clock{now: time.Unix(1_800_000_000, 0)}
-	s := newFake(t, c, func(c *fakeslack.Config) { c.AutoApprove = true })
+	s := newFake(t, func(c *fakeslack.Config) { c.AutoApprove = true })
 	canned := `{"ok":true,"access_token":"xoxb-test-canned","token_type":"bot","team":{"id":"T0WS","name":"WS"},"app_id":"A0X",` +
 		`"authed_user":{"id":"U0INSTALLER","access_token":"xoxp-test-canned"}}`
 	s.GrantCode("code-test-canned", canned)
@@ -269,7 +269,7 @@ func TestGrantCodeAnswersExactly(t *testing.T) {
 // Without a canned code, AutoApprove approves the workspace named by team
 // with a numbered code, good for one exchange.
 func TestAutoApproveIssuesACode(t *testing.T) {
-	s := newFake(t, &clock{now: time.Unix(1_800_000_000, 0)}, func(c *fakeslack.Config) { c.AutoApprove = true })
+	s := newFake(t, func(c *fakeslack.Config) { c.AutoApprove = true })
 	q := url.Values{"client_id": {clientID}, "scope": {"chat:write,users:read"}, "redirect_uri": {redirectURL}, "team": {"T0DEMO00002"}}
 	code := autoApprove(t, s, q).Get("code")
 	require.Equal(t, "code-test-1", code)
@@ -293,23 +293,24 @@ func TestAutoApproveIssuesACode(t *testing.T) {
 }
 
 func TestDateIsSlacksClock(t *testing.T) {
-	c := &clock{now: time.Unix(1_800_000_000, 0)}
-	s := newFake(t, c)
-	date := func() string {
-		resp, err := s.Client().PostForm(s.APIURL()+"auth.test", url.Values{"token": {"x"}})
-		require.NoError(t, err)
-		resp.Body.Close()
-		return resp.Header.Get("Date")
-	}
-	require.Equal(t, c.Now().UTC().Format(http.TimeFormat), date())
-	s.SkewClock(5 * time.Second)
-	require.Equal(t, c.Now().Add(5*time.Second).UTC().Format(http.TimeFormat), date())
-	s.OmitDate(true)
-	require.Empty(t, date())
+	synctest.Test(t, func(t *testing.T) {
+		s := newFake(t)
+		date := func() string {
+			resp, err := s.Client().PostForm(s.APIURL()+"auth.test", url.Values{"token": {"x"}})
+			require.NoError(t, err)
+			resp.Body.Close()
+			return resp.Header.Get("Date")
+		}
+		require.Equal(t, time.Now().UTC().Format(http.TimeFormat), date())
+		s.SkewClock(5 * time.Second)
+		require.Equal(t, time.Now().Add(5*time.Second).UTC().Format(http.TimeFormat), date())
+		s.OmitDate(true)
+		require.Empty(t, date())
+	})
 }
 
 func TestUnknownMethod(t *testing.T) {
-	s := newFake(t, &clock{now: time.Unix(1_800_000_000, 0)})
+	s := newFake(t)
 	_, err := api(s, "xoxb-test-x").GetConversationInfo(&slack.GetConversationInfoInput{ChannelID: "C1"})
 	require.ErrorContains(t, err, "unknown_method")
 	require.Equal(t, 1, s.Calls("conversations.info"))
