@@ -1,8 +1,9 @@
 // Package postgres is an installstore backend on PostgreSQL, through
 // github.com/jackc/pgx/v5's pgxpool. [Store] implements
 // [installstore.FullStore]: any number of replicas of a Slack app share one
-// database safely, and every operation of the contract is one statement or
-// one short transaction.
+// database safely (several apps one schema, with [WithClientID]), every
+// operation of the contract is one statement or one short transaction, and
+// [WithHistory] keeps every installation.
 //
 // By default the store refuses to write a secret that is not sealed by
 // package crypto (an error wrapping [installstore.ErrInvalid] that names the

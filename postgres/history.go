@@ -73,7 +73,7 @@ func (s *Store) ListHistory(ctx context.Context, q installstore.Query, fn func(*
 		for i := range page {
 			r := &page[i]
 			if err := ctx.Err(); err != nil {
-				return wrapErr(ctx, subj, err)
+				return fmt.Errorf("postgres: %s: %w", subj, err)
 			}
 			inst, err := s.decodeEntry(t, r)
 			if err != nil {

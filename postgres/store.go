@@ -52,8 +52,8 @@ func WithLeaseClock(now func() time.Time) Option { return func(s *Store) { s.lea
 func WithPlaintextSecrets() Option { return func(s *Store) { s.plaintext = true } }
 
 // WithListPageSize sets how many rows one query of a listing
-// (ListInstallations, ListDue) reads (default 500): a listing holds at most
-// one page in memory, and no connection while it calls fn.
+// (ListInstallations, ListDue, ListHistory) reads (default 500): a listing
+// holds at most one page in memory, and no connection while it calls fn.
 func WithListPageSize(n int) Option {
 	return func(s *Store) {
 		if n > 0 {

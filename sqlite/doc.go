@@ -4,7 +4,8 @@
 // contract, in pure Go (modernc.org/sqlite through database/sql, no cgo),
 // and keeps every installation across restarts. Several processes on one
 // machine may share the file: nonces stay single-use and leases exclusive
-// across them. For several machines, use the DynamoDB or PostgreSQL backend:
+// across them; several Slack apps may too ([WithClientID]); [WithHistory]
+// keeps every installation. For several machines, use the DynamoDB or PostgreSQL backend:
 // SQLite's locks do not work over network file systems.
 //
 // Where it goes: at the bottom of a stack, below the encryption layer

@@ -81,3 +81,28 @@ VALUES ('', 'T%d', %d, '%s', 'U1', '%s', 1, NULL, '%s', %d)`, i, i+5, fmt.Sprint
 	require.Equal(t, "xoxp-test-old2", got.User.Token.Reveal())
 	require.Equal(t, sqlite.SchemaVersion, rawCount(t, path, "PRAGMA user_version"))
 }
+
+// Processes opening a version 1 file at once: one upgrades it, in one
+// transaction; the others wait for it and find it done.
+func TestConcurrentOpensUpgradeOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v1.db")
+	rawExec(t, path, sqlite.MigrationV1, "PRAGMA user_version = 1",
+		`INSERT INTO tenants (enterprise_id, team_id, version, rec, user_id, user, user_token) VALUES ('', 'T1', 1, '{"team":"T1"}', 'U1', '{"id":"U1","tok":"xoxp-test-old"}', 1)`,
+		`INSERT INTO users (enterprise_id, team_id, user_id, rec, user, user_token) VALUES ('', 'T1', 'U1', '{"team":"T1"}', '{"id":"U1","tok":"xoxp-test-old"}', 1)`)
+	errs := make(chan error, 6)
+	for range 6 {
+		go func() {
+			s, err := sqlite.Open(context.Background(), path, sqlite.WithPlaintextSecrets())
+			if err == nil {
+				_, err = s.FetchInstallation(context.Background(), installstore.Query{TeamID: "T1", UserID: "U1"})
+				_ = s.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 6 {
+		require.NoError(t, <-errs)
+	}
+	require.Equal(t, sqlite.SchemaVersion, rawCount(t, path, "PRAGMA user_version"))
+	require.Equal(t, 1, rawCount(t, path, "SELECT count(*) FROM users"))
+}
