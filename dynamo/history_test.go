@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/installvault/installvault/dynamo"
 	"github.com/installvault/installvault/installstore"
@@ -168,20 +169,32 @@ func TestHistoryLongDeletes(t *testing.T) {
 	ctx := context.Background()
 	s, table := newPlain(t, dynamo.WithHistory())
 	client := dynamotest.Client(t)
-	const n = 230
+	const n = 1200 // entries of about 1 KB: more than one 1 MB Query page
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	put := func(ent, team, user string, i int) {
-		e := realisticSealed(team, user, fmt.Sprint(i), base.Add(48*time.Hour))
-		e.EnterpriseID = ent
-		e.InstalledAt = base.Add(time.Duration(i) * time.Second)
-		e.Version = int64(i + 1)
-		require.NoError(t, s.PutHistory(ctx, e))
+	putAll := func(team string, users ...string) {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(8)
+		for i := range n {
+			g.Go(func() error {
+				e := realisticSealed(team, users[i%len(users)], fmt.Sprint(i), base.Add(48*time.Hour))
+				e.InstalledAt = base.Add(time.Duration(i) * time.Second)
+				e.Version = int64(i + 1)
+				return s.PutHistory(gctx, e)
+			})
+		}
+		require.NoError(t, g.Wait())
 	}
 	// T1: a tenant with a long history of two users.
 	require.NoError(t, s.StoreInstallation(ctx, storetest.Fixture("", "T1", "U1", "live")))
-	for i := range n {
-		put("", "T1", []string{"U1", "U2"}[i%2], i)
-	}
+	putAll("T1", "U1", "U2")
+	out, err := client.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(table),
+		KeyConditionExpression:    aws.String("PK = :pk"),
+		ExpressionAttributeValues: item{":pk": sv("T#:T1")},
+		ConsistentRead:            aws.Bool(true),
+	})
+	require.NoError(t, err)
+	require.NotEmpty(t, out.LastEvaluatedKey, "the history takes more than one Query page")
 	require.Equal(t, n+1, len(storetest.History(t, s, installstore.Query{TeamID: "T1"})))
 	require.Equal(t, n/2, len(storetest.History(t, s, installstore.Query{TeamID: "T1", UserID: "U2"})))
 	require.NoError(t, s.DeleteInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U2"}))
@@ -194,9 +207,7 @@ func TestHistoryLongDeletes(t *testing.T) {
 	// the enterprise deletes the user's standalone entries (over several
 	// transactions), a tenant delete the rest.
 	require.NoError(t, s.StoreInstallation(ctx, storetest.Fixture("", "T5", "U1", "standalone")))
-	for i := range n {
-		put("", "T5", []string{"U1", "U1", "U2"}[i%3], i)
-	}
+	putAll("T5", "U1", "U1", "U2")
 	joined := storetest.Fixture("E1", "T5", "U1", "joined")
 	joined.InstalledAt = base.Add(time.Hour)
 	require.NoError(t, s.StoreInstallation(ctx, joined))
