@@ -42,6 +42,7 @@ type config struct {
 	refreshBefore  time.Duration
 	safetyMargin   time.Duration
 	now            func() time.Time
+	clockSet       bool // WithClock: now is the caller's (else time.Now, read through hotClock on the hot path)
 	apiURL         string
 	leaseTTL       time.Duration
 	log            *slog.Logger
@@ -73,7 +74,7 @@ func WithSafetyMargin(d time.Duration) Option {
 
 // WithClock sets the clock that decides expiry (default time.Now).
 func WithClock(now func() time.Time) Option {
-	return func(c *config) { c.now = now }
+	return func(c *config) { c.now, c.clockSet = now, true }
 }
 
 // WithSlackAPIURL sets Slack's API base URL, ending in "/api/" like

@@ -34,6 +34,7 @@ type Refresher struct {
 	metrics   metrics
 
 	shortLifetimeWarned atomic.Bool // logged once: Slack's tokens live less than the refresh margin
+	hot                 hotClock    // the hot path's time.Now, without WithClock
 }
 
 // New returns a Refresher over store: typically crypto.NewStore over a
@@ -139,10 +140,10 @@ func (r *Refresher) ensure(ctx context.Context, op string, inst *installstore.In
 	if rejected.IsZero() && !expires(inst) {
 		return inst, nil // the hot path without a clock read: no token expires
 	}
-	now := r.now()
-	if rejected.IsZero() && r.fresh(inst, now) {
+	if rejected.IsZero() && r.fresh(inst, r.hotNow()) {
 		return inst, nil // the hot path: nothing to refresh
 	}
+	now := r.now()
 	for _, p := range parts {
 		var force installstore.Secret
 		if p == partBot {
@@ -216,6 +217,15 @@ func (r *Refresher) servedValid(ctx context.Context, op string, inst *installsto
 	r.log.LogAttrs(ctx, level, "rotation: refresh failed; serving the still-valid token",
 		slog.String("op", op), slog.String("tenant", inst.Tenant().String()), slog.String("user", inst.User.ID),
 		slog.String("token", p.String()), slog.Time("expires_at", t.expires), slog.String("error", err.Error()))
+}
+
+// hotNow is the time for Authorize's check that nothing is due: the
+// configured clock, or time.Now through hotClock.
+func (r *Refresher) hotNow() time.Time {
+	if r.clockSet {
+		return r.now()
+	}
+	return r.hot.now()
 }
 
 // fresh reports whether no token of inst expires within the refresh margin.
