@@ -12,7 +12,7 @@ import (
 // storeSQL writes a tenant's latest record, its bot (kept when $12 is
 // false), a new version from the sequence, and the user's record when $2
 // names a user; and deletes the standalone tenant $13 superseded by a Grid
-// migration (NULL: none). $14 is the store's client ID (” unscoped). One
+// migration (NULL: none). $14 is the store's client ID (empty: unscoped). One
 // statement: all of it or nothing.
 const storeSQL = `
 WITH superseded AS (

@@ -106,3 +106,18 @@ func TestFullDiskIsUnavailableAndChangesNothing(t *testing.T) {
 	require.NoError(t, s.StoreInstallation(ctx, big))
 	require.Greater(t, big.Version, small.Version)
 }
+
+// Every statement numbers its own parameters below appParam, and those on
+// keyed tables name the client ID parameter, so no store reads or writes
+// across apps.
+func TestStatementsNameTheirApp(t *testing.T) {
+	for _, q := range append(append([]string{}, readQueries...), writeQueries...) {
+		for n := appParam + 1; n < appParam+10; n++ {
+			require.NotContains(t, q, fmt.Sprintf("?%d", n), q)
+		}
+		if q == sqlBump {
+			continue // the file's version counter, shared by all apps
+		}
+		require.Contains(t, q, fmt.Sprintf("?%d", appParam), q)
+	}
+}

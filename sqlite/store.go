@@ -68,7 +68,7 @@ func WithHistory() Option { return func(s *Store) { s.history = true } }
 // file: every row it writes and reads (records, history, nonces, leases,
 // the due index) is keyed by the client ID first, so it never reads,
 // lists, deletes or leases another app's items, and an unscoped store (the
-// default, app ”) sees none of them. id must pass
+// default, with an empty app) sees none of them. id must pass
 // [installstore.CheckClientID], or Open fails with an error wrapping
 // [installstore.ErrInvalid].
 func WithClientID(id string) Option { return func(s *Store) { s.app, s.scoped = id, true } }
@@ -79,7 +79,7 @@ func (s *Store) ClientID() string { return s.app }
 
 var _ installstore.AppScoped = (*Store)(nil)
 
-// appParam is the parameter that holds the store's client ID (” when
+// appParam is the parameter that holds the store's client ID (empty when
 // unscoped) in every statement on keyed tables. It is numbered above every
 // other parameter of the package's statements: a named parameter would
 // take the number after the largest one seen so far in the text, and could
