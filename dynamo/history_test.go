@@ -293,3 +293,42 @@ func TestHistoryStopsOnFnError(t *testing.T) {
 	cancel()
 	require.ErrorIs(t, s.ListHistory(cancelled, installstore.Query{TeamID: "T1"}, func(*installstore.Installation) error { return nil }), context.Canceled)
 }
+
+// Faults part-way: a user delete whose history purge fails has deleted the
+// user's records and says so, and its retry removes the entries; a Grid
+// migration whose sweep of the standalone records fails keeps the
+// standalone history readable (its tombstone keeps it), and a later
+// uninstall purges it all.
+func TestHistoryFaultsPartWay(t *testing.T) {
+	ctx := context.Background()
+	fp, s, check, direct, table := faultyStores(t, dynamo.WithHistory())
+	require.NoError(t, check.StoreInstallation(ctx, storetest.Fixture("", "T1", "U1", "a")))
+	require.NoError(t, check.StoreInstallation(ctx, storetest.Fixture("", "T1", "U2", "b")))
+
+	fp.set("DeleteItem", fault500, -1)
+	err := s.DeleteInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U1"})
+	require.ErrorIs(t, err, installstore.ErrUnavailable)
+	require.ErrorContains(t, err, "the user's records are deleted")
+	_, err = check.FetchInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U1"})
+	require.ErrorIs(t, err, installstore.ErrNotFound)
+	fp.set("", "", 0)
+	require.NoError(t, s.DeleteInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U1"}))
+	require.Equal(t, 0, len(storetest.History(t, check, installstore.Query{TeamID: "T1", UserID: "U1"})), "the retry removes the entries")
+	require.Equal(t, 1, len(storetest.History(t, check, installstore.Query{TeamID: "T1", UserID: "U2"})))
+
+	require.NoError(t, check.StoreInstallation(ctx, storetest.Fixture("", "T5", "U1", "standalone")))
+	fp.set("DeleteItem", fault500, -1)
+	joined := storetest.Fixture("E1", "T5", "U1", "joined")
+	joined.InstalledAt = joined.InstalledAt.Add(time.Hour)
+	require.NoError(t, s.StoreInstallation(ctx, joined), "the sweep of the superseded record is best effort")
+	fp.set("", "", 0)
+	tomb := rawItem(t, direct, table, "T#:T5", "LATEST")
+	require.Contains(t, tomb, "tomb")
+	require.Contains(t, tomb, "keepHist", "the migration's tombstone keeps the history")
+	require.Equal(t, 1, len(storetest.History(t, check, installstore.Query{TeamID: "T5"})), "the standalone history reads as kept")
+	_, err = check.FetchInstallation(ctx, installstore.Query{TeamID: "T5", UserID: "U1"})
+	require.ErrorIs(t, err, installstore.ErrNotFound, "the superseded record reads as gone")
+	require.NoError(t, s.DeleteInstallation(ctx, installstore.Query{TeamID: "T5"}))
+	require.Zero(t, partitionSize(t, direct, table, "T#:T5"), "an uninstall of the standalone form purges records and history")
+	require.Equal(t, 1, len(storetest.History(t, check, installstore.Query{EnterpriseID: "E1", TeamID: "T5"})))
+}
