@@ -41,6 +41,18 @@ func TestConformanceWithoutPreparedStatements(t *testing.T) {
 				require.NoError(t, err)
 				return s
 			})
+			storetest.RunHistory(t, func(t *testing.T) installstore.FullStore {
+				cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
+				require.NoError(t, err)
+				cfg.ConnConfig.RuntimeParams["search_path"] = pgtest.NewSchema(t)
+				cfg.ConnConfig.DefaultQueryExecMode = mode
+				pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+				require.NoError(t, err)
+				t.Cleanup(pool.Close)
+				s, err := postgres.New(pool, postgres.WithPlaintextSecrets(), postgres.WithHistory(), postgres.WithClientID("1111.2222"), postgres.WithListPageSize(2))
+				require.NoError(t, err)
+				return s
+			})
 		})
 	}
 }

@@ -22,7 +22,7 @@ const (
 	putHistorySQL = `
 INSERT INTO installvault_history AS h (tenant, installed_s, installed_ns, user_id, version, record, user_token, user_refresh_token, webhook_url,
 	bot, bot_token, bot_refresh_token)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+VALUES ($1::text, $2::bigint, $3::integer, $4::text, $5::bigint, $6::jsonb, $7::text, $8::text, $9::text, $10::jsonb, $11::text, $12::text)
 ON CONFLICT (tenant, installed_s, installed_ns, user_id) DO UPDATE SET` + historyUpdateSet
 
 	// listHistorySQL reads one page of a tenant's entries (with $2 <> '',
@@ -32,10 +32,10 @@ ON CONFLICT (tenant, installed_s, installed_ns, user_id) DO UPDATE SET` + histor
 	listHistorySQL = `
 SELECT installed_s, installed_ns, user_id, version, record, user_token, user_refresh_token, webhook_url, bot, bot_token, bot_refresh_token
 FROM installvault_history
-WHERE tenant = $1 AND ($2::text = '' OR user_id = $2::text)
+WHERE tenant = $1::text AND ($2::text = '' OR user_id = $2::text)
 	AND ($3::bigint IS NULL OR (installed_s, installed_ns) < ($3::bigint, $4::integer)
 		OR (installed_s, installed_ns) = ($3::bigint, $4::integer) AND user_id > $5::text)
-ORDER BY installed_s DESC, installed_ns DESC, user_id LIMIT $6`
+ORDER BY installed_s DESC, installed_ns DESC, user_id LIMIT $6::integer`
 )
 
 // historyRow is one entry as read.
