@@ -36,7 +36,7 @@ type config struct {
 // for this process within maxAge. Without this option every write generates
 // a data key and every read unwraps one. Both limits must be positive, and
 // maxUses at most 1<<32 (AES-GCM's limit for random nonces, counting one
-// record as up to five values, is far higher than any sane setting).
+// record as up to three seals, is far higher than any sane setting).
 func WithDataKeyCache(maxAge time.Duration, maxUses int) Option {
 	return func(c *config) {
 		if maxAge <= 0 || maxUses <= 0 || int64(maxUses) > 1<<32 {
