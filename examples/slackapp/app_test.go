@@ -11,14 +11,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/installvault/installvault/examples/slackapp/internal/standin"
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/internal/fakeslack"
 )
 
 // The same walk as e2e's TestAppInBrowser, over plain HTTP: it runs even where
 // no browser is installed.
 func TestDemoOverHTTP(t *testing.T) {
-	d := newTestDemo(t, standin.DefaultTokenLifetime)
+	d := newTestDemo(t, fakeslack.DefaultTokenLifetime)
 	const acme = "T0DEMO00001"
 	session, bodies := installByHTTP(t, d, acme)
 
@@ -56,7 +56,7 @@ func TestDemoOverHTTP(t *testing.T) {
 // Without the session cookie, or with a forged one, /installed shows
 // nothing: it is no directory of the app's customers.
 func TestInstalledPageShowsOnlyThisBrowsersTenants(t *testing.T) {
-	d := newTestDemo(t, standin.DefaultTokenLifetime)
+	d := newTestDemo(t, fakeslack.DefaultTokenLifetime)
 	installByHTTP(t, d, "T0DEMO00001")
 
 	_, page := getPage(t, d, "/installed", nil)
@@ -72,7 +72,7 @@ func TestInstalledPageShowsOnlyThisBrowsersTenants(t *testing.T) {
 // The reply goes out with the token of the tenant the signed event names,
 // and only that one.
 func TestMentionUsesTheEventsTenant(t *testing.T) {
-	d := newTestDemo(t, standin.DefaultTokenLifetime)
+	d := newTestDemo(t, fakeslack.DefaultTokenLifetime)
 	installByHTTP(t, d, "T0DEMO00001")
 	installByHTTP(t, d, "T0DEMO00002")
 
@@ -91,7 +91,7 @@ func TestMentionUsesTheEventsTenant(t *testing.T) {
 // installation, malformed bodies; and Slack's retries of an event already
 // answered (the oauth handler de-duplicates them).
 func TestEventsThatPostNothing(t *testing.T) {
-	d := newTestDemo(t, standin.DefaultTokenLifetime)
+	d := newTestDemo(t, fakeslack.DefaultTokenLifetime)
 	installByHTTP(t, d, "T0DEMO00001")
 	signing := d.Secrets[1].Reveal()
 	event := func(team, id, extra string) []byte {
@@ -106,9 +106,9 @@ func TestEventsThatPostNothing(t *testing.T) {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(now.Unix(), 10))
 		if sign {
-			req.Header.Set("X-Slack-Signature", standin.Sign(signing, now, body))
+			req.Header.Set("X-Slack-Signature", fakeslack.Sign(signing, now, body))
 		} else {
-			req.Header.Set("X-Slack-Signature", standin.Sign("not-the-signing-secret", now, body))
+			req.Header.Set("X-Slack-Signature", fakeslack.Sign("not-the-signing-secret", now, body))
 		}
 		for i := 0; i+1 < len(header); i += 2 {
 			req.Header.Set(header[i], header[i+1])
@@ -141,7 +141,7 @@ func TestEventsThatPostNothing(t *testing.T) {
 // With tokens revoked at Slack (tokens_revoked not yet received), a
 // mention fails at Slack and nothing is posted: no retry loop, no crash.
 func TestMentionWithRevokedTokenPostsNothing(t *testing.T) {
-	d := newTestDemo(t, standin.DefaultTokenLifetime)
+	d := newTestDemo(t, fakeslack.DefaultTokenLifetime)
 	installByHTTP(t, d, "T0DEMO00001")
 	d.Slack.RevokeTokens("T0DEMO00001")
 	require.NoError(t, d.Slack.Mention(context.Background(), "T0DEMO00001", "hi"))
@@ -154,7 +154,7 @@ func TestMentionWithRevokedTokenPostsNothing(t *testing.T) {
 // token.
 func TestExpiredTokenRefreshedOrFailsClosed(t *testing.T) {
 	clock := &offsetClock{}
-	d := newTestDemoClock(t, standin.DefaultTokenLifetime, clock.Now)
+	d := newTestDemoClock(t, fakeslack.DefaultTokenLifetime, clock.Now)
 	installByHTTP(t, d, "T0DEMO00001")
 	before, err := d.Stores.Sealed.FetchInstallation(context.Background(), installstore.Query{TeamID: "T0DEMO00001"})
 	require.NoError(t, err)

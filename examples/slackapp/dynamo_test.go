@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/installvault/installvault/dynamo"
-	"github.com/installvault/installvault/examples/slackapp/internal/standin"
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/internal/fakeslack"
 )
 
 // dynamoEndpoint returns DynamoDB Local's address. Without it the test
@@ -40,7 +40,7 @@ func TestDemoOnDynamoDBLocal(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	table := "slackapp-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	d, err := startDemo(context.Background(), demoOptions{Listener: ln, TokenLifetime: standin.DefaultTokenLifetime,
+	d, err := startDemo(context.Background(), demoOptions{Listener: ln, TokenLifetime: fakeslack.DefaultTokenLifetime,
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		DynamoTable: table, DynamoEndpoint: ep, CreateTable: true, LocalCredentials: true})
 	require.NoError(t, err)

@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/installvault/installvault/examples/slackapp/internal/standin"
+	"github.com/installvault/installvault/internal/fakeslack"
 	"github.com/installvault/installvault/rotation"
 )
 
@@ -33,7 +33,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:3000", "listen address (127.0.0.1 only; put a TLS proxy or tunnel in front)")
 	demoMode := fs.Bool("demo", false, "run against an in-process stand-in for slack.com; no credentials needed")
-	lifetime := fs.Duration("demo-token-lifetime", standin.DefaultTokenLifetime, "-demo: how long the stand-in's access tokens live")
+	lifetime := fs.Duration("demo-token-lifetime", fakeslack.DefaultTokenLifetime, "-demo: how long the stand-in's access tokens live")
 	createTable := fs.Bool("create-table", false, "create the DynamoDB table "+envDynamoTable+" names, then serve (a PostgreSQL schema or SQLite file of "+envStore+" is always created or upgraded at start)")
 	if err := fs.Parse(args); err != nil {
 		return err

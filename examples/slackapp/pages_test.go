@@ -12,8 +12,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/installvault/installvault/examples/slackapp/internal/standin"
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/internal/fakeslack"
 )
 
 // requireStyledPage checks that body is one of the app's own pages, not Go's
@@ -31,7 +31,7 @@ func requireStyledPage(t *testing.T, body string) {
 // TestNotFoundAndMethodPages (issue 18): 404 and 405 are the app's own
 // pages, with the right status and Allow header.
 func TestNotFoundAndMethodPages(t *testing.T) {
-	d := newTestDemo(t, standin.DefaultTokenLifetime)
+	d := newTestDemo(t, fakeslack.DefaultTokenLifetime)
 	for _, c := range []struct {
 		method, path string
 		status       int
@@ -62,7 +62,7 @@ func TestNotFoundAndMethodPages(t *testing.T) {
 // TestFailurePagesSpeakToTheUser: every way the callback can fail shows the
 // app's styled page in plain words; the reason is there for support only.
 func TestFailurePagesSpeakToTheUser(t *testing.T) {
-	d := newTestDemo(t, standin.DefaultTokenLifetime)
+	d := newTestDemo(t, fakeslack.DefaultTokenLifetime)
 	resp, err := noRedirect.Get(d.URL + "/slack/install")
 	require.NoError(t, err)
 	readBody(t, resp)
@@ -104,7 +104,7 @@ func TestFailurePagesSpeakToTheUser(t *testing.T) {
 // TestReloadAfterInstallShowsTheInstallation: reloading the callback page
 // after a completed install shows the installations, not an error.
 func TestReloadAfterInstallShowsTheInstallation(t *testing.T) {
-	d := newTestDemo(t, standin.DefaultTokenLifetime)
+	d := newTestDemo(t, fakeslack.DefaultTokenLifetime)
 	resp, err := noRedirect.Get(d.URL + "/slack/install")
 	require.NoError(t, err)
 	readBody(t, resp)
@@ -144,7 +144,7 @@ func TestReloadAfterInstallShowsTheInstallation(t *testing.T) {
 func TestAdminOnlyScopes(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	d, err := startDemo(context.Background(), demoOptions{Listener: ln, TokenLifetime: standin.DefaultTokenLifetime,
+	d, err := startDemo(context.Background(), demoOptions{Listener: ln, TokenLifetime: fakeslack.DefaultTokenLifetime,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), AdminOnlyScopes: []string{"chat:write"}})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, d.Close()) })
@@ -165,7 +165,7 @@ func TestAdminOnlyScopes(t *testing.T) {
 // TestInstallPreselectsTeam: /slack/install?team=T... asks Slack to
 // pre-select that workspace.
 func TestInstallPreselectsTeam(t *testing.T) {
-	d := newTestDemo(t, standin.DefaultTokenLifetime)
+	d := newTestDemo(t, fakeslack.DefaultTokenLifetime)
 	resp, err := noRedirect.Get(d.URL + "/slack/install?team=T0DEMO00002")
 	require.NoError(t, err)
 	readBody(t, resp)

@@ -15,8 +15,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/installvault/installvault/examples/slackapp/internal/standin"
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/internal/fakeslack"
 	"github.com/installvault/installvault/internal/pgtest"
 	"github.com/installvault/installvault/postgres"
 	"github.com/installvault/installvault/sqlite"
@@ -29,7 +29,7 @@ func TestDemoOnSQLite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "installs.db")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	d, err := startDemo(context.Background(), demoOptions{Listener: ln, TokenLifetime: standin.DefaultTokenLifetime,
+	d, err := startDemo(context.Background(), demoOptions{Listener: ln, TokenLifetime: fakeslack.DefaultTokenLifetime,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: "sqlite:" + path})
 	require.NoError(t, err)
 	closed := false
@@ -79,7 +79,7 @@ func TestDemoOnPostgres(t *testing.T) {
 	u += sep + "search_path=" + pgtest.NewSchemaUnmigrated(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	d, err := startDemo(context.Background(), demoOptions{Listener: ln, TokenLifetime: standin.DefaultTokenLifetime,
+	d, err := startDemo(context.Background(), demoOptions{Listener: ln, TokenLifetime: fakeslack.DefaultTokenLifetime,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: u})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, d.Close()) })
