@@ -61,7 +61,7 @@
 //	-addr 127.0.0.1:3000   where to listen (loopback only: put a TLS proxy or tunnel in front)
 //	-create-table          create the DynamoDB table first (other stores need no flag)
 //	-demo                  run with no credentials at all, against an in-process
-//	                       stand-in for slack.com (package standin)
+//	                       stand-in for slack.com (internal/fakeslack)
 //	-demo-token-lifetime   how long the stand-in's tokens live (default 12h, as at Slack)
 //
 // See README.md for the Slack app manifest and a walkthrough of -demo.
