@@ -460,3 +460,33 @@ func TestProgressCountsUp(t *testing.T) {
 	require.Equal(t, st.Lines(), imported[len(imported)-1])
 	require.True(t, slices.IsSorted(imported))
 }
+
+// counting counts the writes an import makes.
+type counting struct {
+	*memory.Store
+	writes int
+}
+
+func (c *counting) StoreInstallation(ctx context.Context, inst *installstore.Installation) error {
+	c.writes++
+	return c.Store.StoreInstallation(ctx, inst)
+}
+
+func TestImportWritesEachTenantOnceWhenItsUserIsItsLatest(t *testing.T) {
+	ctx := context.Background()
+	src := memory.New()
+	for i := range 10 {
+		require.NoError(t, src.StoreInstallation(ctx, sealed(storetest.Fixture("", fmt.Sprintf("T%d", i), "U1", "a"))))
+	}
+	require.NoError(t, src.StoreInstallation(ctx, sealed(storetest.Fixture("", "T0", "U2", "b")))) // T0: U1's record differs from the latest
+	var file bytes.Buffer
+	st, err := backup.Export(ctx, src, &file)
+	require.NoError(t, err)
+	require.Equal(t, 21, st.Records)
+	dst := &counting{Store: memory.New()}
+	got, err := backup.Import(ctx, dst, &file)
+	require.NoError(t, err)
+	require.Equal(t, st, got, "every record counted")
+	require.Equal(t, 11, dst.writes, "one write per tenant, and one more for T0's U1")
+	requireSameContents(t, snapshot(t, src), snapshot(t, dst.Store))
+}

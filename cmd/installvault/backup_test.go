@@ -58,6 +58,19 @@ func TestExportImport(t *testing.T) {
 	h.noSecret(string(data), "backup file")
 	require.Equal(t, 9, strings.Count(string(data), "\n"))
 	require.Contains(t, string(data), installstore.SealedPrefix)
+	// A tenant's latest record and its installing user's are the same
+	// installation, line for line: import stores both with one write.
+	var latestT3, userT3 string
+	for _, line := range strings.Split(string(data), "\n") {
+		switch inst, _, _ := strings.Cut(line, `"installation":`); {
+		case strings.Contains(line, `"TeamID":"T3","UserID":"",`):
+			_, latestT3, _ = strings.Cut(line, inst)
+		case strings.Contains(line, `"TeamID":"T3","UserID":"U5",`):
+			_, userT3, _ = strings.Cut(line, inst)
+		}
+	}
+	require.NotEmpty(t, latestT3)
+	require.Equal(t, latestT3, userT3)
 	entries, _ := os.ReadDir(dir)
 	require.Len(t, entries, 1, "no temporary file left")
 
