@@ -189,6 +189,11 @@ func TestRefusesDoubleSealing(t *testing.T) {
 	require.NoError(t, err)
 	upd.User.Token = sealed.User.Token
 	require.ErrorIs(t, s.UpdateInstallation(bg, upd), installstore.ErrInvalid)
+	// A format 2 marker alone is a sealed value too.
+	upd, err = s.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
+	require.NoError(t, err)
+	upd.Bot.RefreshToken = sealed.Bot.RefreshToken
+	require.ErrorIs(t, s.UpdateInstallation(bg, upd), installstore.ErrInvalid)
 	// Nothing changed, and the record still opens to its tokens.
 	got, err := s.FetchInstallation(bg, installstore.Query{TeamID: "T1", UserID: "U1"})
 	require.NoError(t, err)
