@@ -162,3 +162,16 @@ func TestCryptoListsPastCorruptRows(t *testing.T) {
 	_ = backend
 	require.False(t, strings.Contains(err.Error(), "xox"))
 }
+
+// TestAppsThroughCrypto: apps sharing one file stay apart through the
+// encryption layer, which binds each store's client ID into what it seals.
+func TestAppsThroughCrypto(t *testing.T) {
+	scoped := appStores(true)
+	storetest.RunApps(t, func(t *testing.T, id string) installstore.FullStore {
+		keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": []byte("0123456789abcdef0123456789abcdef")}, "k1")
+		require.NoError(t, err)
+		s, err := crypto.NewStore(scoped(t, id), keys)
+		require.NoError(t, err)
+		return s
+	})
+}
