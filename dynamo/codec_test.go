@@ -189,6 +189,9 @@ func FuzzDecodeItem(f *testing.F) {
 	f.Add([]byte{3, 4, 0, 5, 1, 2, 'T', '9'})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		item := fuzzItem(data)
+		if _, err := unscoped.decodeHistory(codecTenant, codecInst().InstalledAt, "U1", item); err != nil && !errors.Is(err, ErrMalformedItem) {
+			t.Fatalf("history: error does not wrap ErrMalformedItem: %v", err)
+		}
 		l, err := unscoped.decodeLatest(codecTenant, item)
 		if err != nil {
 			if !errors.Is(err, ErrMalformedItem) {
