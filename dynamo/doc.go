@@ -38,7 +38,8 @@
 //	                                  rec (M) user uid's installation
 //	                                  due (N), dueShard (S)
 //	T#<tenant>          H#<at>#<uid>  with WithHistory: one installation as stored (below)
-//	                                  v (N)   the Version the store gave it
+//	                                  v (N)   the Version the store gave it (PutHistory:
+//	                                          the entry's, at most the writer's clock)
 //	                                  hv (N)  its Version, only when not v (PutHistory)
 //	                                  rec (M), bot (M): as on LATEST, bot absent when none
 //	NONCE#<sha256 hex>  NONCE         exp (N) expiry, Unix ms; ttl (N) expiry, Unix s
@@ -51,7 +52,8 @@
 // url are the secrets, stored as sealed by package crypto. Nonces are stored
 // as their SHA-256, so the table never holds a usable OAuth state.
 //
-// A tombstone is a LATEST item holding only v and tomb = true: the tenant
+// A tombstone is a LATEST item holding only v and tomb = true (and
+// keepHist = true when a Grid migration made it): the tenant
 // was deleted and its other items are being removed. It reads as no tenant,
 // keeps the tenant's version floor (a re-install writes above it), and is
 // removed when the sweep ends; a sweep cut short by a failure is finished by
