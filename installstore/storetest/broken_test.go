@@ -175,3 +175,22 @@ func TestBehavesAsMemoryCatchesBrokenBackends(t *testing.T) {
 		return memory.New(memory.WithClock(now))
 	})
 }
+
+// TestHistoryBehavesAsMemoryCatchesBrokenBackends proves the history
+// differential can fail: in a child process, over a backend whose deletes
+// never reach its history.
+func TestHistoryBehavesAsMemoryCatchesBrokenBackends(t *testing.T) {
+	if os.Getenv(brokenEnv) == "history-differential" {
+		storetest.HistoryBehavesAsMemory(t, 2, 60, func(*testing.T) installstore.FullStore {
+			return unpurgedHistory{memory.New(memory.WithHistory()), memory.New(memory.WithHistory())}
+		})
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHistoryBehavesAsMemoryCatchesBrokenBackends$", "-test.v")
+	cmd.Env = append(os.Environ(), brokenEnv+"=history-differential")
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "the history differential passed a backend whose deletes keep history:\n%s", out)
+	require.Contains(t, string(out), "history of", string(out))
+
+	storetest.HistoryBehavesAsMemory(t, 1, 60, func(*testing.T) installstore.FullStore { return memory.New(memory.WithHistory()) })
+}
