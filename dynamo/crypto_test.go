@@ -3,6 +3,7 @@ package dynamo_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -109,5 +110,58 @@ func TestHistoryConformanceThroughCrypto(t *testing.T) {
 	storetest.RunHistory(t, func(t *testing.T) installstore.FullStore {
 		s, _, _ := newSealed(t, dynamo.WithHistory(), dynamo.WithClientID("1234567890.0987654321"))
 		return s
+	})
+}
+
+// Encryption layers of two apps and an unscoped one, over app-scoped
+// stores of one table, with one master key: they never see each other's
+// items (storetest.RunApps), and an item sealed for one app, copied raw
+// under another app's key, does not open there.
+func TestAppsThroughCrypto(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": key}, "k1")
+	require.NoError(t, err)
+	var mu sync.Mutex
+	tables := map[*testing.T]string{}
+	open := func(t *testing.T, clientID string) (installstore.FullStore, *dynamodb.Client, string) {
+		client := dynamotest.Client(t)
+		mu.Lock()
+		table, ok := tables[t]
+		if !ok {
+			table = dynamotest.NewTable(t, client)
+			tables[t] = table
+		}
+		mu.Unlock()
+		opts := []dynamo.Option{dynamo.WithHistory()}
+		if clientID != "" {
+			opts = append(opts, dynamo.WithClientID(clientID))
+		}
+		backend, err := dynamo.New(client, table, opts...)
+		require.NoError(t, err)
+		s, err := crypto.NewStore(backend, keys)
+		require.NoError(t, err)
+		return s, client, table
+	}
+	storetest.RunApps(t, func(t *testing.T, clientID string) installstore.FullStore {
+		s, _, _ := open(t, clientID)
+		return s
+	})
+
+	t.Run("CopiedBetweenAppsDoesNotOpen", func(t *testing.T) {
+		ctx := context.Background()
+		a, client, table := open(t, "111.222")
+		b, _, _ := open(t, "333.444")
+		require.NoError(t, a.StoreInstallation(ctx, storetest.Fixture("", "T1", "", "a")))
+		raw := rawItem(t, client, table, "A#111.222#T#:T1", "LATEST")
+		require.NotNil(t, raw)
+		raw["PK"] = sv("A#333.444#T#:T1")
+		delete(raw, "dueShard")
+		delete(raw, "due")
+		putItems(t, client, table, raw)
+		_, err := b.FetchInstallation(ctx, installstore.Query{TeamID: "T1"})
+		require.ErrorIs(t, err, crypto.ErrDecrypt, "app A's sealed values do not open for app B")
+		got, err := a.FetchInstallation(ctx, installstore.Query{TeamID: "T1"})
+		require.NoError(t, err)
+		require.Equal(t, installstore.NewSecret("xoxb-test-T1-a"), got.Bot.Token)
 	})
 }
