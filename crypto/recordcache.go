@@ -114,8 +114,12 @@ func newRecordTable(slots int) *recordTable {
 	return &recordTable{seed: maphash.MakeSeed(), mask: uint64(slots - 1), slots: make([]atomic.Pointer[recordEntry], slots)}
 }
 
-// home returns the first slot q's probe looks at.
+// home returns the first slot q's probe looks at. A workspace's own query
+// (the hot one: team only) hashes one string.
 func (t *recordTable) home(q installstore.Query) uint64 {
+	if q.EnterpriseID == "" && q.UserID == "" && !q.IsEnterpriseInstall {
+		return maphash.String(t.seed, q.TeamID) & t.mask
+	}
 	return maphash.Comparable(t.seed, q) & t.mask
 }
 

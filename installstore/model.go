@@ -241,6 +241,8 @@ func (i *Installation) Clone() *Installation {
 		return cloneInstallation(i, n, func(a *[0]string) []string { return a[:] })
 	case n <= 2:
 		return cloneInstallation(i, n, func(a *[2]string) []string { return a[:] })
+	case n <= 3:
+		return cloneInstallation(i, n, func(a *[3]string) []string { return a[:] })
 	case n <= 4:
 		return cloneInstallation(i, n, func(a *[4]string) []string { return a[:] })
 	case n <= 6:
