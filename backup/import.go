@@ -38,8 +38,8 @@ import (
 // team both standalone and as a workspace of an enterprise, the
 // enterprise's records are stored first, so that the Grid migration of
 // StoreInstallation does not remove the standalone record the source kept. Importing the same file twice leaves the same contents.
-// Memory grows with the number of tenants (a file offset and a digest
-// each), not with the size of the records.
+// Memory grows with the number of tenants (about 100 bytes each: a file
+// offset and two digests), not with the size of the records.
 func Import(ctx context.Context, dst installstore.Store, r io.Reader, opts ...Option) (Stats, error) {
 	var c config
 	for _, o := range opts {
@@ -128,8 +128,10 @@ func (im *importer) records(rs io.ReadSeeker, rewind func() error, base int64, p
 		if l.kind != kindRecord || l.q.UserID == "" || !in(l.q.Tenant()) {
 			return nil
 		}
-		if lt := plan.latest[l.q.Tenant()]; lt != nil && lt.user == l.q.UserID && lt.sum == l.sum {
+		k := keyOf(l.q.Tenant())
+		if lt, ok := plan.latest[k]; ok && lt.sum == l.sum {
 			lt.covers++ // the tenant's latest write stores this user's record as it is
+			plan.latest[k] = lt
 			return nil
 		}
 		return im.store(l.inst, fmt.Sprintf("tenant %s user %s", l.q.Tenant(), l.q.UserID), 1)
@@ -143,17 +145,14 @@ func (im *importer) records(rs io.ReadSeeker, rewind func() error, base int64, p
 	}
 	latest := newImporter(im.parent, im.dst, im.c, im.st)
 	var data []byte
-	for _, t := range plan.order {
-		if !in(t) {
-			continue
-		}
-		lt := plan.latest[t]
+	for _, k := range plan.order {
+		lt := plan.latest[k]
 		if _, err := rs.Seek(base+lt.off, io.SeekStart); err != nil {
 			_, err = latest.wait(fmt.Errorf("backup: import: %w", err))
 			im.st = latest.st
 			return err
 		}
-		if cap(data) < lt.n {
+		if cap(data) < int(lt.n) {
 			data = make([]byte, lt.n)
 		}
 		data = data[:lt.n]
@@ -162,10 +161,13 @@ func (im *importer) records(rs io.ReadSeeker, rewind func() error, base int64, p
 		if err == nil {
 			l, err = decode(data) // validated above: an error means the input changed under us
 		}
-		if err == nil {
-			err = latest.store(l.inst, "latest installation of tenant "+t.String(), 1+lt.covers)
-		} else {
-			err = fmt.Errorf("backup: import latest installation of tenant %s: %w", t, err)
+		switch {
+		case err != nil:
+			err = fmt.Errorf("backup: import the latest installation at offset %d: %w", lt.off, err)
+		case !in(l.q.Tenant()):
+			continue
+		default:
+			err = latest.store(l.inst, "latest installation of tenant "+l.q.Tenant().String(), 1+int(lt.covers))
 		}
 		if err != nil {
 			_, err = latest.wait(err)
@@ -181,16 +183,10 @@ func (im *importer) records(rs io.ReadSeeker, rewind func() error, base int64, p
 // gridConflicts returns the teams that the backup holds both as a
 // standalone workspace and as a workspace of an enterprise.
 func (p *plan) gridConflicts() map[string]bool {
-	standalone := map[string]bool{}
-	for _, t := range p.order {
-		if t.EnterpriseID == "" {
-			standalone[t.TeamID] = true
-		}
-	}
 	out := map[string]bool{}
-	for _, t := range p.order {
-		if t.EnterpriseID != "" && t.TeamID != "" && standalone[t.TeamID] {
-			out[t.TeamID] = true
+	for team := range p.gridTeams {
+		if _, ok := p.latest[keyOf(installstore.Tenant{TeamID: team})]; ok {
+			out[team] = true
 		}
 	}
 	return out
@@ -294,27 +290,38 @@ func (im *importer) wait(err error) (Stats, error) {
 // plan is what validation learns: where each tenant's latest record is,
 // in the order tenants first appear, how many history entries there are,
 // and a query to probe the target with.
+//
+// It holds no pointer and about 100 bytes per tenant: tenants are keyed by
+// a 128-bit digest of their key, so that memory does not hold their IDs.
 type plan struct {
-	order   []installstore.Tenant
-	latest  map[installstore.Tenant]*latest
-	history int
-	probe   installstore.Query
+	order     []tenantKey
+	latest    map[tenantKey]latest
+	gridTeams map[string]bool // teams of the workspaces of an enterprise
+	history   int
+	probe     installstore.Query
+}
+
+// tenantKey is the first 128 bits of the SHA-256 of a tenant's key.
+type tenantKey [16]byte
+
+func keyOf(t installstore.Tenant) tenantKey {
+	sum := sha256.Sum256([]byte(t.Key()))
+	return tenantKey(sum[:16])
 }
 
 // latest is a tenant's latest record in the input.
 type latest struct {
-	off    int64             // where its line is
-	n      int               // its line's length
-	user   string            // its installing user
-	sum    [sha256.Size]byte // digest of its installation
-	covers int               // user records identical to it, stored by its write
+	off    int64    // where its line is
+	n      int32    // its line's length (at most maxLine)
+	covers int32    // user records identical to it, stored by its write
+	sum    [16]byte // digest of its installing user and installation
 }
 
 // validate reads the whole input once and fails, naming every bad line (up
 // to maxNamed), if any line is not a valid record or history entry, or if
 // there is no record.
 func validate(r io.Reader) (*plan, error) {
-	p := &plan{latest: make(map[installstore.Tenant]*latest)}
+	p := &plan{latest: make(map[tenantKey]latest), gridTeams: make(map[string]bool)}
 	var bad []string
 	badCount, records := 0, 0
 	err := scanLinesRaw(r, func(n int, off int64, data []byte) {
@@ -334,12 +341,15 @@ func validate(r io.Reader) (*plan, error) {
 			p.probe = l.q
 		}
 		records++
+		if t := l.q.Tenant(); t.EnterpriseID != "" && t.TeamID != "" {
+			p.gridTeams[t.TeamID] = true
+		}
 		if l.q.UserID == "" {
-			t := l.q.Tenant()
-			if _, seen := p.latest[t]; !seen {
-				p.order = append(p.order, t)
+			k := keyOf(l.q.Tenant())
+			if _, seen := p.latest[k]; !seen {
+				p.order = append(p.order, k)
 			}
-			p.latest[t] = &latest{off: off, n: len(data), user: l.inst.User.ID, sum: l.sum}
+			p.latest[k] = latest{off: off, n: int32(len(data)), sum: l.sum}
 		}
 	})
 	if err != nil {
@@ -458,7 +468,7 @@ type line struct {
 	kind string // kindRecord or kindHistory
 	q    installstore.Query
 	inst *installstore.Installation
-	sum  [sha256.Size]byte // digest of the installation, as Export writes it
+	sum  [16]byte // digest of the installing user and the installation, as Export writes it
 }
 
 // decode parses one line and checks that it is consistent: a known format
@@ -502,7 +512,11 @@ func decode(data []byte) (line, error) {
 	if err != nil {
 		return line{}, fmt.Errorf("malformed record: %w", err)
 	}
-	return line{kind: rec.Kind, q: rec.Query, inst: inst, sum: sha256.Sum256(canon)}, nil
+	h := sha256.New()
+	h.Write([]byte(inst.User.ID))
+	h.Write([]byte{0})
+	h.Write(canon)
+	return line{kind: rec.Kind, q: rec.Query, inst: inst, sum: [16]byte(h.Sum(nil))}, nil
 }
 
 // dash returns s, or "-" when it is empty.
