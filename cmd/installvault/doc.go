@@ -116,7 +116,8 @@
 // record is already current only once it opened under the current key. It is
 // resumable: records already under the current key are not written again, so
 // run it again after an interruption or failure until it exits 0, then retire
-// the old key and run verify.
+// the old key and run verify. With -history it rewraps every tenant's
+// history entries too, and counts them on a line of their own.
 //
 // export writes every record, still sealed, as JSON lines (package backup) to
 // a file (-o, mode 0600, renamed into place when complete) or stdout; it needs

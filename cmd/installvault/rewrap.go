@@ -29,6 +29,10 @@ current only after it opened under the current key. Exit status 1 if any
 record failed or the table holds corrupt records (named on stderr): the old
 key may be retired only after a run that exits 0.
 
+With -history (the app keeps installation history) every tenant's history
+entries are rewrapped too, and counted on a line of their own: retire the old
+key only after a run with -history that reports 0 failed there as well.
+
 Rewrap is resumable: records already under the current key are skipped, so
 after an interruption (Ctrl-C) or failures, run it again until it reports
 0 failed; only then retire the old key (disable it in KMS, or drop it from
@@ -36,6 +40,7 @@ INSTALLVAULT_LOCAL_KEYS), and check with 'installvault verify'.`,
 		setup: func(fs *flag.FlagSet, e *env) func(context.Context) error {
 			tc := addTableFlags(fs, e)
 			addScanFlag(fs, tc)
+			addHistoryFlag(fs, tc, "rewrap every tenant's history entries too")
 			kc := addKeyFlags(fs, e)
 			pf := addProgressFlags(fs, 10000)
 			return func(ctx context.Context) error {
@@ -60,6 +65,10 @@ INSTALLVAULT_LOCAL_KEYS), and check with 'installvault verify'.`,
 					fmt.Fprintf(e.stdout, ", %d corrupt (not listed)", skipped)
 				}
 				fmt.Fprintln(e.stdout)
+				if tc.history {
+					fmt.Fprintf(e.stdout, "rewrap: history: %d seen, %d rewrapped, %d already current, %d failed\n",
+						st.HistorySeen, st.HistoryRewrapped, st.HistoryCurrent, st.HistoryFailed)
+				}
 				if err != nil {
 					if ctx.Err() != nil {
 						p.stopped(ctx, "run it again to resume: records already under the current key are skipped")
@@ -69,6 +78,9 @@ INSTALLVAULT_LOCAL_KEYS), and check with 'installvault verify'.`,
 					if st.Failed > 0 {
 						what = append(what, count(st.Failed, "record")+" failed")
 					}
+					if st.HistoryFailed > 0 {
+						what = append(what, fmt.Sprintf("%d history %s failed", st.HistoryFailed, entries(st.HistoryFailed)))
+					}
 					if skipped > 0 {
 						what = append(what, count(skipped, "record")+" corrupt")
 					}
@@ -77,8 +89,8 @@ INSTALLVAULT_LOCAL_KEYS), and check with 'installvault verify'.`,
 					}
 					return err
 				}
-				if st.Failed > 0 { // Rewrap returns an error then; be safe anyway
-					return &failedError{msg: fmt.Sprintf("%s failed", count(st.Failed, "record"))}
+				if st.Failed > 0 || st.HistoryFailed > 0 { // Rewrap returns an error then; be safe anyway
+					return &failedError{msg: fmt.Sprintf("%s and %d history %s failed", count(st.Failed, "record"), st.HistoryFailed, entries(st.HistoryFailed))}
 				}
 				return nil
 			}
