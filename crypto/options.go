@@ -17,6 +17,7 @@ type Option func(*config)
 
 type config struct {
 	now      func() time.Time
+	clockSet bool // WithClock was given: the record cache reads it, not the monotonic clock
 	cache    bool
 	maxAge   time.Duration
 	maxUses  int
@@ -61,14 +62,16 @@ func WithDataKeyCacheCapacity(n int) Option {
 	}
 }
 
-// WithClock sets the clock the data-key cache measures age with (default
-// time.Now). Tests use it to expire keys without sleeping.
+// WithClock sets the clock the data-key cache and the record cache measure
+// age with (default time.Now; with it, the record cache checks freshness on
+// the monotonic clock alone). Tests use it to expire keys and cached records
+// without sleeping.
 func WithClock(now func() time.Time) Option {
 	return func(c *config) {
 		if now == nil {
 			c.err = fmt.Errorf("crypto: %w: WithClock(nil)", installstore.ErrInvalid)
 			return
 		}
-		c.now = now
+		c.now, c.clockSet = now, true
 	}
 }

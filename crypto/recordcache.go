@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
-	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -142,7 +141,7 @@ func (t *recordTable) find(q installstore.Query) (int, *recordEntry) {
 func newRecordCache(c *config) *recordCache {
 	return &recordCache{
 		now: c.now, maxAge: c.recordMaxAge, max: c.recordEntries,
-		realClock: reflect.ValueOf(c.now).Pointer() == reflect.ValueOf(time.Now).Pointer(),
+		realClock: !c.clockSet,
 		byTeam:    make(map[string]map[installstore.Query]struct{}),
 		byEnt:     make(map[string]map[installstore.Query]struct{}),
 	}
