@@ -292,10 +292,9 @@ func (s *Store) FetchInstallation(ctx context.Context, q installstore.Query) (*i
 	if rec == nil {
 		return nil, notFound("fetch", q)
 	}
-	out := rec.Clone()
-	out.Bot = bot.Clone()
-	out.Version = version
-	return out, nil
+	tmp := *rec // on the stack: the copy handed out is one allocation
+	tmp.Bot, tmp.Version = bot, version
+	return tmp.Clone(), nil
 }
 
 // DeleteInstallation implements [installstore.Store].
@@ -504,10 +503,9 @@ func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Quer
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		out := it.rec.Clone()
-		out.Bot = it.bot.Clone()
-		out.Version = it.version
-		if err := fn(it.q, out); err != nil {
+		tmp := *it.rec
+		tmp.Bot, tmp.Version = it.bot, it.version
+		if err := fn(it.q, tmp.Clone()); err != nil {
 			return err
 		}
 	}
