@@ -19,6 +19,7 @@ import (
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/internal/fakeslack"
 	"github.com/installvault/installvault/memory"
 )
 
@@ -53,15 +54,12 @@ func BenchmarkStorm1000(b *testing.B) {
 				if err := store.StoreInstallation(context.Background(), inst); err != nil {
 					b.Fatal(err)
 				}
-				fake.set(func(f *fakeSlack) { f.refresh = map[string]bool{refresh: true} })
-				if mode == "naive" {
-					// @slack/oauth: each request reads the installation and, the
-					// token being near expiry, refreshes it itself. Slack rotates
-					// refresh tokens, so the fake accepts this one 1 000 times here.
-					fake.set(func(f *fakeSlack) { f.reuse = true })
-				} else {
-					fake.set(func(f *fakeSlack) { f.reuse = false })
-				}
+				fake.AddToken(fakeslack.Token{Team: team, Refresh: refresh})
+				// naive is @slack/oauth: each request reads the installation
+				// and, the token being near expiry, refreshes it itself. Slack
+				// rotates refresh tokens, so the fake accepts this one 1 000
+				// times there.
+				fake.ReuseRefreshTokens(mode == "naive")
 				r, err := New(store, WithClientCredentials(testClientID, installstore.NewSecret(testClientSecret)), WithSlackAPIURL(fake.url()), WithHTTPClient(hc))
 				if err != nil {
 					b.Fatal(err)
@@ -312,7 +310,8 @@ func TestAuthorizeHotStillRefreshes(t *testing.T) {
 				t.Fatal(err)
 			}
 			refresh := "xoxe-test-hot-" + strings.ReplaceAll(tc.name, " ", "-")
-			fake.set(func(f *fakeSlack) { f.refresh, f.reuse = map[string]bool{refresh: true}, false })
+			fake.AddToken(fakeslack.Token{Team: "T1", Refresh: refresh})
+			fake.ReuseRefreshTokens(false)
 			inst := &installstore.Installation{TeamID: "T1", Bot: &installstore.Bot{
 				ID: "B1", Token: installstore.NewSecret("xoxb-test-old"), RefreshToken: installstore.NewSecret(refresh), ExpiresAt: time.Now().Add(tc.expires),
 			}}

@@ -29,10 +29,6 @@ type fakeSlack struct {
 	*fakeslack.Server
 	srv   *httptest.Server
 	calls refreshCalls
-
-	// BenchmarkStorm1000's knobs, applied by set.
-	refresh map[string]bool // refresh tokens to accept (once)
-	reuse   bool            // refresh tokens work any number of times
 }
 
 // refreshCalls reads how many times oauth.v2.access was called.
@@ -70,16 +66,6 @@ func (f *fakeSlack) url() string {
 		return f.APIURL()
 	}
 	return f.srv.URL + "/api/"
-}
-
-// set runs fn on f, then applies the refresh tokens and reuse it set.
-func (f *fakeSlack) set(fn func(f *fakeSlack)) {
-	fn(f)
-	for tok := range f.refresh {
-		f.AddToken(fakeslack.Token{Refresh: tok})
-	}
-	f.refresh = nil
-	f.ReuseRefreshTokens(f.reuse)
 }
 
 // failWith makes oauth.v2.access fail: "" heals it, "500" and "429" (with
