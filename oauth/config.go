@@ -278,6 +278,11 @@ func (c *Config) validate() error {
 	if c.Store == nil {
 		bad("Store is nil")
 	}
+	if c.Store != nil && c.ClientID != "" {
+		if err := installstore.CheckAppScope(c.Store, c.ClientID); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.StateTTL < 0 || c.StateTTL > MaxStateTTL {
 		bad("StateTTL %v is outside (0, %v]", c.StateTTL, MaxStateTTL)
 	}

@@ -43,6 +43,7 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		{"NoScopes", func(c *oauth.Config) { c.Scopes = nil }, "no Scopes and no UserScopes"},
 		{"BadScope", func(c *oauth.Config) { c.Scopes = []string{"chat:write,admin"} }, "has a separator"},
 		{"NoStore", func(c *oauth.Config) { c.Store = nil }, "Store is nil"},
+		{"AnotherAppsStore", func(c *oauth.Config) { c.Store = memory.New(memory.WithClientID("9999999999.8888888888")) }, "scoped to the Slack app with client ID 9999999999.8888888888"},
 		{"SensitiveWithoutUsersRead", func(c *oauth.Config) { c.SensitiveScopes = []string{"admin"} }, "users:read"},
 		{"BadSensitiveScope", func(c *oauth.Config) {
 			c.Scopes = append(c.Scopes, "users:read")

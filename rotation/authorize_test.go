@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/memory"
 )
 
 var acme = installstore.Query{TeamID: "T0ACME"}
@@ -390,6 +391,13 @@ func TestNewValidates(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, r)
 	require.False(t, errors.Is(err, ErrRefreshFailed))
+
+	// Another app's store: this app would refresh tokens it does not own.
+	_, err = New(memory.New(memory.WithClientID("9999999999.8888888888")), WithClientCredentials("1111111111.2222222222", installstore.NewSecret("secret")))
+	require.ErrorIs(t, err, installstore.ErrInvalid)
+	require.ErrorContains(t, err, "9999999999.8888888888")
+	_, err = New(memory.New(memory.WithClientID("1111111111.2222222222")), WithClientCredentials("1111111111.2222222222", installstore.NewSecret("secret")))
+	require.NoError(t, err, "the app's own store")
 }
 
 func TestBotRefreshSurvivesCallerUserUninstall(t *testing.T) {

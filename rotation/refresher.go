@@ -74,6 +74,9 @@ func New(store installstore.FullStore, opts ...Option) (*Refresher, error) {
 			return nil, err
 		}
 	}
+	if err := installstore.CheckAppScope(store, c.clientID); err != nil {
+		return nil, fmt.Errorf("rotation: new: %w", err)
+	}
 	if c.safetyMargin > c.refreshBefore {
 		c.safetyMargin = c.refreshBefore
 	}
