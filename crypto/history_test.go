@@ -2,6 +2,7 @@ package crypto_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -201,4 +202,39 @@ func TestRewrapWithoutHistory(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, st.HistorySeen)
 	require.Equal(t, 2, st.Seen)
+}
+
+// A run over more tenants than it keeps fresh data keys for (it keeps a
+// bounded number, so its memory does not grow with the store): every record
+// and history entry is rewrapped once, opens under the new key alone, and
+// a second run finds everything current.
+func TestRewrapOfManyTenantsKeepsFewKeys(t *testing.T) {
+	inner := memory.New(memory.WithHistory())
+	old := newStore(t, inner, keyring(t, "k1", "k1"))
+	const tenants = 700 // more than the run's key bound
+	for i := range tenants {
+		require.NoError(t, old.StoreInstallation(bg, storetest.Fixture("", fmt.Sprintf("T%05d", i), "U1", "a")))
+	}
+	rotating := newStore(t, inner, keyring(t, "k2", "k1", "k2"))
+	st, err := crypto.Rewrap(bg, rotating)
+	require.NoError(t, err)
+	require.Equal(t, 2*tenants, st.Seen)
+	require.Equal(t, 2*tenants, st.Rewrapped+st.Current, "a user record written with its latest one is current once that is rewrapped")
+	require.GreaterOrEqual(t, st.Rewrapped, tenants)
+	require.Zero(t, st.Failed)
+	require.Equal(t, tenants, st.HistoryRewrapped)
+
+	k2only, err := crypto.NewLocalKeyring(map[string][]byte{"k2": masterKey(2)}, "k2")
+	require.NoError(t, err)
+	retired := newStore(t, inner, k2only)
+	for i := range tenants {
+		team := fmt.Sprintf("T%05d", i)
+		got, err := retired.FetchInstallation(bg, installstore.Query{TeamID: team, UserID: "U1"})
+		require.NoError(t, err)
+		require.Equal(t, "xoxb-test-"+team+"-a", got.Bot.Token.Reveal())
+	}
+	again, err := crypto.Rewrap(bg, rotating)
+	require.NoError(t, err)
+	require.Equal(t, 2*tenants, again.Current)
+	require.Equal(t, tenants, again.HistoryCurrent)
 }

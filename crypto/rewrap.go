@@ -171,6 +171,7 @@ func rewrapLayer(ctx context.Context, cs *Store) (RewrapStats, error) {
 	r := &rewrapper{s: cs, keys: make(map[installstore.Tenant]*dataKey), known: make(map[string]*dataKey)}
 	var (
 		failed      []error
+		histErrs    []error
 		unavailable error
 	)
 	err := cs.Inner.ListInstallations(ctx, func(q installstore.Query, raw *installstore.Installation) error {
@@ -178,9 +179,20 @@ func rewrapLayer(ctx context.Context, cs *Store) (RewrapStats, error) {
 			return err
 		}
 		stats.Seen++
-		if q.UserID == "" {
-			r.tenants = append(r.tenants, q)
-		}
+		defer func() {
+			// The tenant's history, once, when its latest record is listed:
+			// nothing is kept per tenant for after the listing.
+			if q.UserID != "" || r.historyOff || unavailable != nil {
+				return
+			}
+			if err := r.histories(ctx, q, &stats); err != nil {
+				if errors.Is(err, installstore.ErrUnavailable) {
+					unavailable = err
+					return
+				}
+				histErrs = append(histErrs, err)
+			}
+		}()
 		switch res, err := r.one(ctx, q, raw); res {
 		case rewrapped:
 			stats.Rewrapped++
@@ -200,6 +212,9 @@ func rewrapLayer(ctx context.Context, cs *Store) (RewrapStats, error) {
 		}
 		return nil
 	})
+	if err == nil && unavailable != nil {
+		err = unavailable // a history's backend or KMS stopped answering
+	}
 	var errs []error
 	switch {
 	case unavailable != nil:
@@ -214,8 +229,8 @@ func rewrapLayer(ctx context.Context, cs *Store) (RewrapStats, error) {
 	if len(failed) > 0 {
 		errs = append(errs, fmt.Errorf("%d of %d records failed: %w", stats.Failed, stats.Seen, errors.Join(failed...)))
 	}
-	if err := r.histories(ctx, &stats); err != nil {
-		errs = append(errs, err)
+	if len(histErrs) > 0 {
+		errs = append(errs, fmt.Errorf("history: %d of %d entries failed: %w", stats.HistoryFailed, stats.HistorySeen, errors.Join(histErrs...)))
 	}
 	if len(errs) == 0 {
 		return stats, nil
@@ -232,11 +247,18 @@ const (
 	gone
 )
 
+// rewrapKeys bounds the fresh data keys a run keeps: listings hand out a
+// tenant's records one after another, so a key evicted early costs at most
+// one more data key for a tenant listed again later, and what the run
+// sealed under an evicted key still opens (through the provider).
+const rewrapKeys = 256
+
 type rewrapper struct {
-	s       *Store
-	tenants []installstore.Query             // the tenants listed (their latest records), for their history
-	keys    map[installstore.Tenant]*dataKey // one fresh data key per tenant per run
-	known   map[string]*dataKey              // the run's fresh keys by header, to open what the run sealed
+	s          *Store
+	keys       map[installstore.Tenant]*dataKey // one fresh data key per tenant, for the last rewrapKeys tenants
+	known      map[string]*dataKey              // the same keys by header, to open what the run sealed
+	order      []installstore.Tenant            // keys' tenants, oldest first
+	historyOff bool                             // the store keeps no history
 }
 
 // one rewraps the record q names, starting from raw (as listed, sealed).
@@ -298,6 +320,13 @@ func (r *rewrapper) key(ctx context.Context, t installstore.Tenant) (*dataKey, e
 	if err != nil {
 		return nil, err
 	}
+	if len(r.order) == rewrapKeys {
+		old := r.order[0]
+		r.order = r.order[1:]
+		delete(r.known, r.keys[old].header)
+		delete(r.keys, old)
+	}
+	r.order = append(r.order, t)
 	r.keys[t] = dk
 	r.known[dk.header] = dk
 	return dk, nil
@@ -317,42 +346,42 @@ func (r *rewrapper) isCurrent(raw *installstore.Installation, dk *dataKey) bool 
 	}) == nil
 }
 
-// histories rewraps the history of every tenant the listing visited,
-// adding to stats; it stops at the first transient failure.
-func (r *rewrapper) histories(ctx context.Context, stats *RewrapStats) error {
-	var (
-		errs []error
-		seen = make(map[installstore.Tenant]bool, len(r.tenants))
-	)
-	for _, q := range r.tenants {
-		qs := []installstore.Query{q}
-		if t := q.Tenant(); t.EnterpriseID != "" && t.TeamID != "" {
-			qs = append(qs, installstore.Query{TeamID: t.TeamID}) // a superseded standalone record's history
-		}
-		for i, hq := range qs {
-			if seen[hq.Tenant()] {
-				continue
-			}
-			seen[hq.Tenant()] = true
-			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("history: stopped: %w: %w", installstore.ErrUnavailable, err)
-			}
-			off, err := r.history(ctx, hq, i == 0, stats)
-			if off {
-				return nil // no history in this store
-			}
-			if err != nil {
-				if errors.Is(err, installstore.ErrUnavailable) {
-					return fmt.Errorf("history: stopped after %d entries (%d failed): %w", stats.HistorySeen, stats.HistoryFailed, err)
-				}
-				errs = append(errs, err)
-			}
+// histories rewraps the history of q's tenant (its latest record was just
+// listed) and, for a workspace of an enterprise, that of the standalone
+// record of its team that a Grid migration superseded, unless that
+// standalone record is still stored (the listing visits it on its own).
+// It returns an error wrapping ErrUnavailable when the backend or KMS
+// stopped answering.
+func (r *rewrapper) histories(ctx context.Context, q installstore.Query, stats *RewrapStats) error {
+	qs := []installstore.Query{q}
+	if t := q.Tenant(); t.EnterpriseID != "" && t.TeamID != "" {
+		sq := installstore.Query{TeamID: t.TeamID}
+		_, err := r.s.Inner.FetchInstallation(ctx, sq)
+		switch {
+		case errors.Is(err, installstore.ErrNotFound):
+			qs = append(qs, sq)
+		case errors.Is(err, installstore.ErrUnavailable):
+			return fmt.Errorf("history: %w", err)
 		}
 	}
-	if len(errs) == 0 {
-		return nil
+	var errs []error
+	for i, hq := range qs {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("history: stopped: %w: %w", installstore.ErrUnavailable, err)
+		}
+		off, err := r.history(ctx, hq, i == 0, stats)
+		if off {
+			r.historyOff = true // no history in this store
+			return nil
+		}
+		if err != nil {
+			if errors.Is(err, installstore.ErrUnavailable) {
+				return fmt.Errorf("history: stopped after %d entries (%d failed): %w", stats.HistorySeen, stats.HistoryFailed, err)
+			}
+			errs = append(errs, err)
+		}
 	}
-	return fmt.Errorf("history: %d of %d entries failed: %w", stats.HistoryFailed, stats.HistorySeen, errors.Join(errs...))
+	return errors.Join(errs...)
 }
 
 // history rewraps the history of q's tenant. hasRecord says whether the
