@@ -26,6 +26,7 @@ import (
 const (
 	envStore        = "INSTALLVAULT_STORE"
 	envTable        = "INSTALLVAULT_DYNAMODB_TABLE"
+	envClientID     = "INSTALLVAULT_CLIENT_ID"
 	envEndpoint     = "INSTALLVAULT_DYNAMODB_ENDPOINT"
 	envKMSKey       = "INSTALLVAULT_KMS_KEY_ID"
 	envKMSEndpoint  = "INSTALLVAULT_KMS_ENDPOINT"
@@ -48,6 +49,8 @@ type tableConfig struct {
 	create bool
 	// history opens the store with installation history on (-history).
 	history bool
+	// clientID scopes the store to one Slack app (-client-id).
+	clientID string
 	// segments is the number of parallel Scan segments listing a DynamoDB
 	// table (-scan-segments; 0: the dynamo package's default).
 	segments int
@@ -63,7 +66,7 @@ func addScanFlag(fs *flag.FlagSet, c *tableConfig) {
 // addHistoryFlag declares -history, for the commands that read or write
 // installation history.
 func addHistoryFlag(fs *flag.FlagSet, c *tableConfig, what string) {
-	fs.BoolVar(&c.history, "history", false, "the store keeps installation history (the app's WithHistory): "+what+" (dynamodb: stores)")
+	fs.BoolVar(&c.history, "history", false, "the store keeps installation history (the app's WithHistory): "+what)
 }
 
 func addTableFlags(fs *flag.FlagSet, e *env) *tableConfig {
@@ -72,6 +75,7 @@ func addTableFlags(fs *flag.FlagSet, e *env) *tableConfig {
 	fs.StringVar(&c.table, "table", "", "DynamoDB table `name`, the same as -store dynamodb:name (default $"+envTable+")")
 	fs.StringVar(&c.endpoint, "endpoint", "", "DynamoDB endpoint `URL`, e.g. DynamoDB Local, for a dynamodb: store (default $"+envEndpoint+")")
 	fs.StringVar(&c.region, "region", "", "AWS `region` (default: the SDK's chain, $AWS_REGION, the profile)")
+	fs.StringVar(&c.clientID, "client-id", "", "the Slack app's client `ID` when several apps share the store (the app's WithClientID; default $"+envClientID+"; empty: unscoped)")
 	return c
 }
 
@@ -113,6 +117,14 @@ func (c *tableConfig) resolve() error {
 		}
 	} else if c.endpoint != "" {
 		return usagef("-endpoint is for a dynamodb: store, not %s", u)
+	}
+	if c.clientID == "" {
+		c.clientID = c.e.getenv(envClientID)
+	}
+	if c.clientID != "" {
+		if err := installstore.CheckClientID(c.clientID); err != nil {
+			return usagef("-client-id: %v", err)
+		}
 	}
 	c.url = u
 	return nil
@@ -231,10 +243,9 @@ func (c *tableConfig) rawStore(ctx context.Context) (installstore.FullStore, err
 	if c.segments < 0 || c.segments > dynamo.MaxScanSegments {
 		return nil, usagef("-scan-segments must be 0 (the default of package dynamo) to %d", dynamo.MaxScanSegments)
 	}
-	if c.history || c.segments > 0 {
-		return c.dynamoStore(ctx)
-	}
-	s, closeFn, err := c.url.Open(ctx, storeurl.Options{Create: c.create, DynamoDB: c.client})
+	s, closeFn, err := c.url.Open(ctx, storeurl.Options{
+		Create: c.create, DynamoDB: c.client, History: c.history, ClientID: c.clientID, ScanSegments: c.segments,
+	})
 	switch {
 	case errors.Is(err, storeurl.ErrNoSchema):
 		return nil, fmt.Errorf("%w (create it with 'installvault create-table')", err)
@@ -244,36 +255,6 @@ func (c *tableConfig) rawStore(ctx context.Context) (installstore.FullStore, err
 		return nil, err
 	}
 	c.e.onExit(closeFn)
-	return s, nil
-}
-
-// dynamoStore opens a DynamoDB table with installation history on
-// (-history) and -scan-segments; the other backends take no such option
-// here. internal/storeurl opens every backend without history; until it
-// can turn history on, -history is for dynamodb: stores only.
-func (c *tableConfig) dynamoStore(ctx context.Context) (installstore.FullStore, error) {
-	if c.url.Kind != storeurl.DynamoDB {
-		if c.history {
-			return nil, usagef("-history needs a dynamodb: store for now, not %s (the other backends' history is not reachable from the CLI yet)", c.url)
-		}
-		c.segments = 0
-		return c.rawStore(ctx)
-	}
-	client, err := c.client(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var opts []dynamo.Option
-	if c.history {
-		opts = append(opts, dynamo.WithHistory())
-	}
-	if c.segments > 0 {
-		opts = append(opts, dynamo.WithScanSegments(c.segments))
-	}
-	s, err := dynamo.New(client, c.table, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("open table %s: %w", c.table, err)
-	}
 	return s, nil
 }
 

@@ -42,7 +42,11 @@
 // create-table creates a PostgreSQL schema or a SQLite file: every other
 // command fails on a store that does not exist yet, so a mistyped URL never
 // makes an empty store. Each command closes its store (pool, file, client)
-// when it ends.
+// when it ends. Where several Slack apps share one store (each app's
+// WithClientID), -client-id ID (default $INSTALLVAULT_CLIENT_ID) scopes
+// every command to that app's records; without it a command sees only the
+// unscoped records. -history opens the store with installation history on,
+// on every backend.
 //
 // AWS credentials come from the SDK's default chain (environment, shared
 // files, SSO, instance and container roles). For a local endpoint

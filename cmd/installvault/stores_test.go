@@ -234,3 +234,44 @@ func TestStorePasswordNotPrinted(t *testing.T) {
 	require.Equal(t, exitFailure, r.code)
 	require.Contains(t, r.errOut, "sslmode is invalid")
 }
+
+// -history and -client-id reach every backend through the store URL: an
+// app's records and history in a shared store, exported and verified as
+// that app, and invisible to an unscoped run.
+func TestHistoryAndClientIDOnEveryBackend(t *testing.T) {
+	const app = "1111111111.2222222222"
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			src, _ := b.fresh(t)
+			h := storeHarness(t, src)
+			r := h.run(h.env, "", "create-table")
+			require.Equal(t, exitOK, r.code, r.errOut)
+			keyRaw, keyB64 := h.localKey()
+			keys, err := crypto.NewLocalKeyring(map[string][]byte{"k": keyRaw}, "k")
+			require.NoError(t, err)
+			raw, closeFn, err := storeurl.Open(context.Background(), src, storeurl.Options{History: true, ClientID: app})
+			require.NoError(t, err)
+			s, err := crypto.NewStore(raw, keys)
+			require.NoError(t, err)
+			for _, inst := range fixtures() {
+				h.remember(inst)
+				require.NoError(t, s.StoreInstallation(context.Background(), inst.Clone()))
+			}
+			require.NoError(t, closeFn())
+			env := h.with(envLocalKeys, "k="+keyB64)
+
+			out := filepath.Join(t.TempDir(), "app.jsonl")
+			r = h.run(env, "", "export", "-history", "-client-id", app, "-o", out)
+			require.Equal(t, exitOK, r.code, r.errOut)
+			require.Contains(t, r.errOut, "exported 9 records and 5 history entries")
+			r = h.run(h.with(envLocalKeys, "k="+keyB64, envClientID, app), "", "verify", "-history")
+			require.Equal(t, exitOK, r.code, r.out+r.errOut)
+			require.Contains(t, r.out, "9 ok, 0 failed, 0 gone; 5 history entries: 5 ok, 0 failed")
+
+			r = h.run(env, "", "export", "-o", filepath.Join(t.TempDir(), "unscoped.jsonl"))
+			require.Equal(t, exitOK, r.code, r.errOut)
+			require.Contains(t, r.errOut, "exported 0 records", "an unscoped run sees none of the app's records")
+			h.noSecret(r.out + r.errOut)
+		})
+	}
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/base64"
 	"encoding/hex"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -76,7 +75,7 @@ func TestUsageErrors(t *testing.T) {
 		{"progress", merge(withTable, envLocalKeys, "a="+k32), []string{"rewrap", "-progress", "-1"}, "-progress must not be negative"},
 		{"progress interval", merge(withTable, envLocalKeys, "a="+k32), []string{"verify", "-progress-interval", "-1s"}, "-progress-interval must not be negative"},
 		{"scan segments", withTable, []string{"export", "-scan-segments", "65"}, "-scan-segments must be 0"},
-		{"history not dynamo", map[string]string{envStore: "sqlite:" + filepath.Join(t.TempDir(), "x.db")}, []string{"export", "-history"}, "-history needs a dynamodb: store"},
+		{"bad client id", withTable, []string{"export", "-client-id", "a b"}, "-client-id"},
 		{"purge nothing", withTable, []string{"purge"}, "give -team"},
 		{"purge org no enterprise", withTable, []string{"purge", "-org"}, "-org needs -enterprise"},
 		{"purge org and team", withTable, []string{"purge", "-org", "-enterprise", "E1", "-team", "T1"}, "not -team"},

@@ -37,6 +37,10 @@ type Options struct {
 	// ClientID scopes the store to one Slack app of several sharing the
 	// table (each backend's WithClientID); "" opens it unscoped.
 	ClientID string
+	// ScanSegments sets the parallel Scan segments of a dynamodb: store's
+	// listings (dynamo.WithScanSegments); 0 keeps package dynamo's default.
+	// Other backends ignore it.
+	ScanSegments int
 }
 
 // Open parses s and opens it: [Parse] then [URL.Open].
@@ -77,6 +81,9 @@ func (u *URL) open(ctx context.Context, o Options) (installstore.FullStore, func
 		}
 		if o.ClientID != "" {
 			opts = append(opts, dynamo.WithClientID(o.ClientID))
+		}
+		if o.ScanSegments != 0 {
+			opts = append(opts, dynamo.WithScanSegments(o.ScanSegments))
 		}
 		s, err := dynamo.New(client, u.Table, opts...)
 		if err != nil {
