@@ -224,6 +224,12 @@ func (o *opener) group(g *secretGroup) error {
 	case strings.HasPrefix(v, v2Prefix):
 		return o.groupV2(g, first, v)
 	case strings.HasPrefix(v, v1Prefix):
+		if o.s.clientID != "" {
+			// Format 1 binds no app, and no app-scoped store ever held
+			// it (scoping came with format 2): such a value was copied
+			// in from an unscoped table, a backup or another app.
+			return decryptError(o.t, g.names[first], errV1Unbound)
+		}
 		for i := first; i < g.n; i++ {
 			if !g.secs[i].IsZero() {
 				if err := o.valueV1(g.names[i], g.secs[i]); err != nil {

@@ -52,6 +52,9 @@ func openClass(cause error) error {
 	return fmt.Errorf("%w: %w", ErrDecrypt, cause)
 }
 
+// errV1Unbound is the cause of a format 1 value met by an app-scoped layer.
+var errV1Unbound = errors.New("a format 1 value, which binds no app, in a store scoped to one app")
+
 // decryptError returns an error for a field that did not open, naming the
 // field and tenant (never a value), of cause's class (see openClass); a
 // nil cause is ErrDecrypt.

@@ -171,3 +171,27 @@ func TestRewrapMigratesFormat1(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, st.Seen, st.Current)
 }
+
+// An app-scoped layer never opens a format 1 value: format 1 binds no app,
+// and no app-scoped store ever held one, so such a value was copied in
+// (from an unscoped table, a backup, another app) and would get past the
+// app binding.
+func TestFormat1RefusedWhenAppScoped(t *testing.T) {
+	old, _ := loadV1(t)
+	v1rec := rawRecordOf(t, old, installstore.Query{TeamID: "T1"})
+
+	inner := memory.New(memory.WithClientID("2222222222.2222222222"))
+	s := newStore(t, inner, keyring(t, "k1", "k1"))
+	require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "appB")))
+	raw := rawRecordOf(t, inner, installstore.Query{TeamID: "T1"})
+	raw.User.Token, raw.User.RefreshToken = v1rec.User.Token, v1rec.User.RefreshToken
+	raw.IncomingWebhook.URL = v1rec.IncomingWebhook.URL
+	require.NoError(t, inner.UpdateInstallation(bg, raw))
+	_, err := s.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
+	require.ErrorIs(t, err, crypto.ErrDecrypt, "format 1 groups inside an app's record")
+	require.ErrorContains(t, err, "format 1")
+
+	// Unscoped, the same values open: the migration path of format 1 data.
+	_, err = newStore(t, old, keyring(t, "k1", "k1")).FetchInstallation(bg, installstore.Query{TeamID: "T1"})
+	require.NoError(t, err)
+}
