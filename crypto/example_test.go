@@ -92,7 +92,7 @@ func ExampleRewrap() {
 	got, err := s.FetchInstallation(ctx, installstore.Query{TeamID: "T2"})
 	fmt.Println(got.Bot.Token.Reveal(), err)
 	// Output:
-	// {Seen:2 Rewrapped:2 Current:0 Gone:0 Failed:0 HistorySeen:0 HistoryRewrapped:0 HistoryCurrent:0 HistoryFailed:0} <nil>
+	// {Seen:2 Rewrapped:2 Current:0 Gone:0 Failed:0 HistorySeen:0 HistoryRewrapped:0 HistoryCurrent:0 HistoryGone:0 HistoryFailed:0} <nil>
 	// xoxb-test-T2 <nil>
 }
 

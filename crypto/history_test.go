@@ -238,3 +238,41 @@ func TestRewrapOfManyTenantsKeepsFewKeys(t *testing.T) {
 	require.Equal(t, 2*tenants, again.Current)
 	require.Equal(t, tenants, again.HistoryCurrent)
 }
+
+// deleteUserAfterList deletes user U1 of T1 right after the first history
+// listing of T1: a tokens_revoked for one user racing Rewrap.
+type deleteUserAfterList struct {
+	installstore.Passthrough
+	done bool
+}
+
+func (d *deleteUserAfterList) ListHistory(ctx context.Context, q installstore.Query, fn func(*installstore.Installation) error) error {
+	err := d.Inner.ListHistory(ctx, q, fn)
+	if q.TeamID == "T1" && !d.done {
+		d.done = true
+		if e := d.Inner.DeleteInstallation(ctx, installstore.Query{TeamID: "T1", UserID: "U1"}); e != nil {
+			return e
+		}
+	}
+	return err
+}
+
+// TestRewrapNeverBringsBackADeletedUsersHistory: a user uninstalled while
+// Rewrap has the tenant's history in hand has its entries left purged (they
+// count as gone); the other user's are rewrapped.
+func TestRewrapNeverBringsBackADeletedUsersHistory(t *testing.T) {
+	mem := memory.New(memory.WithHistory())
+	old := newStore(t, mem, keyring(t, "k1", "k1"))
+	require.NoError(t, old.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "u1")))
+	u2 := storetest.Fixture("", "T1", "U2", "u2")
+	u2.InstalledAt = u2.InstalledAt.Add(time.Hour)
+	require.NoError(t, old.StoreInstallation(bg, u2))
+
+	inner := &deleteUserAfterList{Passthrough: installstore.Passthrough{Inner: mem}}
+	st, err := crypto.Rewrap(bg, newStore(t, inner, keyring(t, "k2", "k1", "k2")))
+	require.NoError(t, err)
+	require.Equal(t, 1, st.HistoryGone, "U1's entry, purged by its uninstall")
+	require.Equal(t, 1, st.HistoryRewrapped, "U2's entry")
+	require.Empty(t, rawHistory(t, mem, installstore.Query{TeamID: "T1", UserID: "U1"}), "the uninstalled user's history stays purged")
+	require.Len(t, rawHistory(t, mem, installstore.Query{TeamID: "T1", UserID: "U2"}), 1)
+}

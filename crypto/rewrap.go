@@ -38,6 +38,9 @@ type RewrapStats struct {
 	// HistoryCurrent entries were opened under the current key, or hold no
 	// secret, and were left alone.
 	HistoryCurrent int
+	// HistoryGone entries belong to a user uninstalled while the rewrap
+	// ran (the uninstall purged them): they are not written back.
+	HistoryGone int
 	// HistoryFailed entries could not be rewrapped: unreadable (the
 	// backend's or this layer's), the key unavailable, the write failed, or
 	// their tenant was uninstalled while they were rewrapped.
@@ -53,6 +56,7 @@ func (st *RewrapStats) add(o RewrapStats) {
 	st.HistorySeen += o.HistorySeen
 	st.HistoryRewrapped += o.HistoryRewrapped
 	st.HistoryCurrent += o.HistoryCurrent
+	st.HistoryGone += o.HistoryGone
 	st.HistoryFailed += o.HistoryFailed
 }
 
@@ -406,14 +410,45 @@ func (r *rewrapper) history(ctx context.Context, q installstore.Query, hasRecord
 		stats.HistoryFailed += n
 		errs = append(errs, fmt.Errorf("list history (entries not rewrapped): %w", listErr))
 	}
-	wrote := 0
+	// A user uninstalled since the listing has had its entries purged:
+	// writing them back would bring them back. Each user's record is
+	// checked before its entries are written, and again after.
+	tenantQ := installstore.Query{EnterpriseID: q.EnterpriseID, TeamID: q.TeamID, IsEnterpriseInstall: q.IsEnterpriseInstall}
+	userGone := func(user string) (bool, error) {
+		uq := tenantQ
+		uq.UserID = user
+		raw, err := r.s.Inner.FetchInstallation(ctx, uq)
+		switch {
+		case errors.Is(err, installstore.ErrNotFound), err == nil && raw.Tenant() != q.Tenant():
+			return true, nil
+		case errors.Is(err, installstore.ErrUnavailable):
+			return false, fmt.Errorf("%s user %s: %w", describe(q), user, err)
+		}
+		return false, nil // a record that does not open is still there
+	}
+	checked := map[string]bool{} // user → gone, for users with entries
+	wrote, wroteBy := 0, map[string]int{}
 	for _, raw := range entries {
 		stats.HistorySeen++
+		if u := raw.User.ID; hasRecord && u != "" {
+			if _, ok := checked[u]; !ok {
+				gone, err := userGone(u)
+				if err != nil {
+					return false, err
+				}
+				checked[u] = gone
+			}
+			if checked[u] {
+				stats.HistoryGone++
+				continue
+			}
+		}
 		res, err := r.entry(ctx, q, raw)
 		switch res {
 		case rewrapped:
 			stats.HistoryRewrapped++
 			wrote++
+			wroteBy[raw.User.ID]++
 		case current:
 			stats.HistoryCurrent++
 		default:
@@ -425,17 +460,35 @@ func (r *rewrapper) history(ctx context.Context, q installstore.Query, hasRecord
 		}
 	}
 	if wrote > 0 && hasRecord {
-		// PutHistory is not conditional: an uninstall since the listing
-		// purged what was just written back. Say so, never delete.
-		raw, err := r.s.Inner.FetchInstallation(ctx, installstore.Query{EnterpriseID: q.EnterpriseID, TeamID: q.TeamID, IsEnterpriseInstall: q.IsEnterpriseInstall})
+		// PutHistory is not conditional: an uninstall since the check may
+		// have purged what was just written back. Say so, never delete
+		// (a delete here could hit an install landing meanwhile).
+		raw, err := r.s.Inner.FetchInstallation(ctx, tenantQ)
+		tenantGone := false
 		switch {
 		case errors.Is(err, installstore.ErrNotFound) || (err == nil && raw.Tenant() != q.Tenant()):
+			tenantGone = true
 			stats.HistoryRewrapped -= wrote
 			stats.HistoryFailed += wrote
 			errs = append(errs, fmt.Errorf("%s: %w: the tenant was uninstalled while %d history entries were rewrapped: "+
 				"they may be stored again; delete the tenant again to purge them", describe(q), installstore.ErrConflict, wrote))
 		case err != nil && errors.Is(err, installstore.ErrUnavailable):
 			return false, fmt.Errorf("%s: history written back, tenant not checked: %w", describe(q), err)
+		}
+		for u, n := range wroteBy {
+			if u == "" || tenantGone {
+				continue
+			}
+			gone, err := userGone(u)
+			if err != nil {
+				return false, fmt.Errorf("history written back, user not checked: %w", err)
+			}
+			if gone {
+				stats.HistoryRewrapped -= n
+				stats.HistoryFailed += n
+				errs = append(errs, fmt.Errorf("%s user %s: %w: the user was uninstalled while %d history entries were rewrapped: "+
+					"they may be stored again; delete the user again to purge them", describe(q), u, installstore.ErrConflict, n))
+			}
 		}
 	}
 	return false, joinClassed(errs)

@@ -107,7 +107,7 @@ func TestHistoryInBackups(t *testing.T) {
 	_, newB64 := h.localKey()
 	r = h.run(h.with(envLocalKeys, "k="+keyB64+",new="+newB64, envLocalPrimary, "new"), "", "rewrap", "-history")
 	require.Equal(t, exitOK, r.code, r.out+r.errOut)
-	require.Contains(t, r.out, "rewrap: history: 6 seen, 6 rewrapped, 0 already current, 0 failed\n")
+	require.Contains(t, r.out, "rewrap: history: 6 seen, 6 rewrapped, 0 already current, 0 gone, 0 failed\n")
 	r = h.run(h.with(envLocalKeys, "new="+newB64), "", "verify", "-history")
 	require.Equal(t, exitOK, r.code, r.out)
 	require.Contains(t, r.out, "9 ok, 0 failed, 0 gone; 6 history entries: 6 ok, 0 failed\n")

@@ -66,8 +66,8 @@ INSTALLVAULT_LOCAL_KEYS), and check with 'installvault verify'.`,
 				}
 				fmt.Fprintln(e.stdout)
 				if tc.history {
-					fmt.Fprintf(e.stdout, "rewrap: history: %d seen, %d rewrapped, %d already current, %d failed\n",
-						st.HistorySeen, st.HistoryRewrapped, st.HistoryCurrent, st.HistoryFailed)
+					fmt.Fprintf(e.stdout, "rewrap: history: %d seen, %d rewrapped, %d already current, %d gone, %d failed\n",
+						st.HistorySeen, st.HistoryRewrapped, st.HistoryCurrent, st.HistoryGone, st.HistoryFailed)
 				}
 				if err != nil {
 					if ctx.Err() != nil {
