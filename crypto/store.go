@@ -68,7 +68,9 @@ var (
 // not open even under the same master key. NewStore finds it in the inner
 // stack: the [installstore.AppScoped] stores below (each backend's
 // WithClientID option), found with [installstore.Walk]; none, or "", is an
-// unscoped store.
+// unscoped store. A layer of your own between this one and the backend must
+// implement [installstore.Unwrapper], or the walk stops at it and the stack
+// reads as unscoped.
 //
 // NewStore refuses ([installstore.ErrInvalid]) a nil inner store or key
 // provider, bad options, an inner stack that already holds an encryption
