@@ -107,18 +107,19 @@ func (x *exporter) history(ctx context.Context, l installstore.Lister, h install
 	if err != nil || q.EnterpriseID == "" || q.TeamID == "" || q.IsEnterpriseInstall {
 		return skipped, err
 	}
-	standalone := installstore.Query{TeamID: q.TeamID}
+	tenants := []installstore.Query{q, {TeamID: q.TeamID}}
 	if s, ok := l.(installstore.Store); ok {
-		inst, err := s.FetchInstallation(ctx, standalone)
-		switch {
-		case err == nil && inst.Tenant() == standalone.Tenant():
-			return skipped, nil // listed on its own, with its history
-		case err != nil && !errors.Is(err, installstore.ErrNotFound) && !errors.Is(err, installstore.ErrCorrupt):
-			return skipped, fmt.Errorf("history of tenant %s: look for the standalone workspace %s: %w", q.Tenant(), standalone.Tenant(), err)
+		if tenants, err = installstore.HistoryTenants(ctx, s, q); err != nil {
+			return skipped, err
 		}
 	}
-	more, err := x.historyOf(ctx, h, standalone)
-	return errors.Join(skipped, more), err
+	for _, tq := range tenants[1:] {
+		more, err := x.historyOf(ctx, h, tq)
+		if skipped = errors.Join(skipped, more); err != nil {
+			return skipped, err
+		}
+	}
+	return skipped, nil
 }
 
 // historyOf writes the history entries of q's tenant.

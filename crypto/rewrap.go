@@ -351,24 +351,18 @@ func (r *rewrapper) isCurrent(raw *installstore.Installation, dk *dataKey) bool 
 }
 
 // histories rewraps the history of q's tenant (its latest record was just
-// listed) and, for a workspace of an enterprise, that of the standalone
-// record of its team that a Grid migration superseded, unless that
-// standalone record is still stored (the listing visits it on its own).
+// listed) and of the tenants [installstore.HistoryTenants] puts with it.
 // It returns an error wrapping ErrUnavailable when the backend or KMS
 // stopped answering.
 func (r *rewrapper) histories(ctx context.Context, q installstore.Query, stats *RewrapStats) error {
-	qs := []installstore.Query{q}
-	if t := q.Tenant(); t.EnterpriseID != "" && t.TeamID != "" {
-		sq := installstore.Query{TeamID: t.TeamID}
-		_, err := r.s.Inner.FetchInstallation(ctx, sq)
-		switch {
-		case errors.Is(err, installstore.ErrNotFound):
-			qs = append(qs, sq)
-		case errors.Is(err, installstore.ErrUnavailable):
-			return fmt.Errorf("history: %w", err)
-		}
+	qs, err := installstore.HistoryTenants(ctx, r.s.Inner, q)
+	if errors.Is(err, installstore.ErrUnavailable) {
+		return err
 	}
 	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
 	for i, hq := range qs {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("history: stopped: %w: %w", installstore.ErrUnavailable, err)

@@ -215,24 +215,18 @@ func verifyHistory(ctx context.Context, raw, sealed installstore.FullStore, q in
 	if off {
 		return nil
 	}
-	tenants := []installstore.Query{q}
-	if q.EnterpriseID != "" && q.TeamID != "" && !q.IsEnterpriseInstall {
-		standalone := installstore.Query{TeamID: q.TeamID}
-		inst, err := raw.FetchInstallation(ctx, standalone)
-		switch {
-		case err == nil && inst.Tenant() == standalone.Tenant(): // verified on its own
-		case err == nil, errors.Is(err, installstore.ErrNotFound), errors.Is(err, installstore.ErrCorrupt):
-			tenants = append(tenants, standalone)
-		case ctx.Err() != nil:
-			return ctx.Err()
-		default:
-			if !errors.Is(err, installstore.ErrUnavailable) {
-				c.mu.Lock()
-				c.historyErrs++
-				c.mu.Unlock()
-			}
-			c.fail(verifyFailure{q: standalone, history: true, err: fmt.Errorf("look for the standalone workspace: %w", err)})
+	tenants, err := installstore.HistoryTenants(ctx, raw, q)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return ctx.Err()
+	default:
+		if !errors.Is(err, installstore.ErrUnavailable) {
+			c.mu.Lock()
+			c.historyErrs++
+			c.mu.Unlock()
 		}
+		c.fail(verifyFailure{q: installstore.Query{TeamID: q.TeamID}, history: true, err: err})
 	}
 	for _, tq := range tenants {
 		err := sealed.ListHistory(ctx, tq, func(inst *installstore.Installation) error {
