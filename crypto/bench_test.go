@@ -1,11 +1,7 @@
 package crypto_test
 
 import (
-	"bytes"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +10,7 @@ import (
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/internal/benchcpu"
 	"github.com/installvault/installvault/memory"
 )
 
@@ -44,7 +41,7 @@ func benchFetch(b *testing.B, s installstore.Store) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := benchcpu.Now()
 	i := 0
 	for b.Loop() {
 		inst, err := s.FetchInstallation(bg, tenantQuery(i))
@@ -53,38 +50,7 @@ func benchFetch(b *testing.B, s installstore.Store) {
 		}
 		i++
 	}
-	// cpu-ns/op: the process's CPU time (every thread, the garbage
-	// collector's too) per fetch. Unlike ns/op it does not grow when other
-	// processes share the cores; reported for loops of 250 ms of CPU or
-	// more (/proc's 10 ms ticks; -benchtime=2s gives more).
-	if used := processCPU() - cpu; cpu != 0 && used >= 250*time.Millisecond {
-		b.ReportMetric(float64(used.Nanoseconds())/float64(b.N), "cpu-ns/op")
-	}
-}
-
-// processCPU returns utime+stime of /proc/self/stat, or 0 without /proc.
-func processCPU() time.Duration {
-	stat, err := os.ReadFile("/proc/self/stat")
-	if err != nil {
-		return 0
-	}
-	// After the command (which may hold spaces, in parentheses): utime
-	// and stime are the 12th and 13th fields.
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0
-	}
-	const tick = 10 * time.Millisecond // USER_HZ is 100 on Linux
-	return time.Duration(utime+stime) * tick
+	cpu.Report(b) // cpu-ns/op: steadier than ns/op on shared cores
 }
 
 // BenchmarkFetch compares a fetch from the memory backend with the same

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +17,7 @@ import (
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/internal/benchcpu"
 	"github.com/installvault/installvault/internal/fakeslack"
 	"github.com/installvault/installvault/memory"
 )
@@ -167,74 +166,29 @@ func BenchmarkAuthorizeHot(b *testing.B) {
 			name := "tenants=1000/" + kind + "/" + stack
 			b.Run(name+"/fetch-baseline", func(b *testing.B) {
 				b.ReportAllocs()
-				cpu := startCPU()
+				cpu := benchcpu.Now()
 				for i := 0; b.Loop(); i++ {
 					if _, err := store.FetchInstallation(ctx, queries[i%len(queries)]); err != nil {
 						b.Fatal(err)
 					}
 				}
-				cpu.report(b)
+				cpu.Report(b)
 			})
 			b.Run(name+"/authorize", func(b *testing.B) {
 				b.ReportAllocs()
-				cpu := startCPU()
+				cpu := benchcpu.Now()
 				for i := 0; b.Loop(); i++ {
 					if _, err := ref.Authorize(ctx, queries[i%len(queries)]); err != nil {
 						b.Fatal(err)
 					}
 				}
-				cpu.report(b)
+				cpu.Report(b)
 				if s := ref.Stats(); s != (Stats{}) {
 					b.Fatalf("the hot path refreshed: %+v", s)
 				}
 			})
 		}
 	}
-}
-
-// cpuStart is the process's CPU time (user and system, every thread: the
-// garbage collector's too) when a benchmark loop began, from
-// /proc/self/stat; zero where there is none.
-type cpuStart time.Duration
-
-func startCPU() cpuStart { return cpuStart(processCPU()) }
-
-// report adds cpu-ns/op, the process's CPU time per operation: unlike
-// ns/op, it does not grow when other processes share the machine's cores
-// (scripts/bolt-authorize.js reports the same for node). Nothing is
-// reported without /proc, or for a loop that used less than 25 clock
-// ticks (250 ms: the figure is good to 4%; -benchtime=3s gives more).
-func (c cpuStart) report(b *testing.B) {
-	used := processCPU() - time.Duration(c)
-	if c == 0 || used < 250*time.Millisecond {
-		return
-	}
-	b.ReportMetric(float64(used.Nanoseconds())/float64(b.N), "cpu-ns/op")
-}
-
-// processCPU returns utime+stime of /proc/self/stat, or 0.
-func processCPU() time.Duration {
-	stat, err := os.ReadFile("/proc/self/stat")
-	if err != nil {
-		return 0
-	}
-	// Fields after the command (which may hold spaces) in parentheses:
-	// state is field 3, utime and stime are fields 14 and 15.
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0
-	}
-	const tick = 10 * time.Millisecond // USER_HZ is 100 on Linux
-	return time.Duration(utime+stime) * tick
 }
 
 // TestAuthorizeHotReturnsCopies guards what BenchmarkAuthorizeHot measures:

@@ -9,6 +9,7 @@ import (
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/internal/benchcpu"
 	"github.com/installvault/installvault/sqlite"
 )
 
@@ -160,15 +161,13 @@ func BenchmarkDueTick(b *testing.B) {
 // loop runs op b.N times and reports cpu-ns/op.
 func loop(b *testing.B, op func(i int)) {
 	b.Helper()
-	start := cpuTime()
+	cpu := benchcpu.Now()
 	i := 0
 	for b.Loop() {
 		op(i)
 		i++
 	}
-	if start > 0 {
-		b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
-	}
+	cpu.Report(b)
 }
 
 // BenchmarkStoreHistory: a re-install at a new time, with history off and

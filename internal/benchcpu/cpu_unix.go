@@ -1,14 +1,15 @@
 //go:build unix
 
-package sqlite_test
+package benchcpu
 
 import (
 	"syscall"
 	"time"
 )
 
-// cpuTime returns the CPU time (user + system) the process has used.
-func cpuTime() time.Duration {
+// processCPU returns the CPU time (user + system) the process has used, or
+// 0 when it cannot be read.
+func processCPU() time.Duration {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0
