@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/installstore/storetest"
 	"github.com/installvault/installvault/internal/fakeslack"
 )
 
@@ -31,7 +32,7 @@ func TestDemoOverHTTP(t *testing.T) {
 	inst, err := d.Stores.Sealed.FetchInstallation(context.Background(), installstore.Query{TeamID: acme})
 	require.NoError(t, err)
 	require.Contains(t, page, `<td class="version">`+strconv.FormatInt(inst.Version, 10)+`</td>`)
-	requireSealedAtRest(t, d.Stores.Backend, installstore.Query{TeamID: acme}, inst)
+	storetest.RequireSealedAtRest(t, d.Stores.Backend, installstore.Query{TeamID: acme}, inst)
 
 	// Tokens live 12 hours: the mention is answered with the token as
 	// issued, no refresh.

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -61,32 +59,4 @@ func countRecords(t *testing.T, s installstore.Store) int {
 		return nil
 	}))
 	return n
-}
-
-// requireSealedAtRest checks that the backend's copy of q holds every
-// secret of plain sealed, none in plaintext.
-func requireSealedAtRest(t *testing.T, backend installstore.Store, q installstore.Query, plain *installstore.Installation) {
-	t.Helper()
-	raw, err := backend.FetchInstallation(context.Background(), q)
-	require.NoError(t, err)
-	var plaintexts []string
-	require.NoError(t, plain.Secrets(func(_ string, s *installstore.Secret) error {
-		plaintexts = append(plaintexts, s.Reveal())
-		return nil
-	}))
-	require.NotEmpty(t, plaintexts)
-	n := 0
-	require.NoError(t, raw.Secrets(func(field string, s *installstore.Secret) error {
-		n++
-		if !s.IsSealed() {
-			return errors.New(field + " is not sealed at rest")
-		}
-		for _, p := range plaintexts {
-			if strings.Contains(s.Reveal(), p) {
-				return errors.New(field + " holds a plaintext token at rest")
-			}
-		}
-		return nil
-	}))
-	require.Equal(t, len(plaintexts), n)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/installvault/installvault/dynamo"
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/installstore/storetest"
 	"github.com/installvault/installvault/internal/fakeslack"
 )
 
@@ -52,7 +53,7 @@ func TestDemoOnDynamoDBLocal(t *testing.T) {
 	session, bodies := installByHTTP(t, d, acme)
 	inst, err := d.Stores.Sealed.FetchInstallation(context.Background(), installstore.Query{TeamID: acme})
 	require.NoError(t, err)
-	requireSealedAtRest(t, d.Stores.Backend, installstore.Query{TeamID: acme}, inst)
+	storetest.RequireSealedAtRest(t, d.Stores.Backend, installstore.Query{TeamID: acme}, inst)
 
 	require.NoError(t, d.Slack.Mention(context.Background(), acme, "hi"))
 	require.Equal(t, inst.Bot.Token, d.Slack.Messages(acme)[1].Token)

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/installstore/storetest"
 	"github.com/installvault/installvault/internal/fakeslack"
 	"github.com/installvault/installvault/internal/pgtest"
 	"github.com/installvault/installvault/postgres"
@@ -46,7 +47,7 @@ func TestDemoOnSQLite(t *testing.T) {
 	_, bodies := installByHTTP(t, d, acme)
 	inst, err := d.Stores.Sealed.FetchInstallation(context.Background(), installstore.Query{TeamID: acme})
 	require.NoError(t, err)
-	requireSealedAtRest(t, d.Stores.Backend, installstore.Query{TeamID: acme}, inst)
+	storetest.RequireSealedAtRest(t, d.Stores.Backend, installstore.Query{TeamID: acme}, inst)
 	require.NoError(t, d.Slack.Mention(context.Background(), acme, "hi"))
 	require.Equal(t, inst.Bot.Token, d.Slack.Messages(acme)[1].Token)
 	requireNoSecret(t, d, bodies)
@@ -91,7 +92,7 @@ func TestDemoOnPostgres(t *testing.T) {
 	installByHTTP(t, d, acme)
 	inst, err := d.Stores.Sealed.FetchInstallation(context.Background(), installstore.Query{TeamID: acme})
 	require.NoError(t, err)
-	requireSealedAtRest(t, d.Stores.Backend, installstore.Query{TeamID: acme}, inst)
+	storetest.RequireSealedAtRest(t, d.Stores.Backend, installstore.Query{TeamID: acme}, inst)
 }
 
 func pgPassword(t *testing.T, u string) string {

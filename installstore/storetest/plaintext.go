@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,4 +45,34 @@ func WriteSecrets(t *testing.T, s installstore.FullStore) []string {
 	require.NoError(t, s.ConsumeNonce(ctx, "state-test-consumed-nonce"))
 	require.NoError(t, s.AcquireLease(ctx, "refresh:T1", "replica-1", time.Minute))
 	return append(plain, "xoxp-test-refreshed-secret", "state-test-secret-nonce", "state-test-consumed-nonce")
+}
+
+// RequireSealedAtRest asserts that backend (the store below an encryption
+// layer) holds the record q names with every secret of plain sealed: as
+// many secret fields as plain has, each sealed, none holding a plaintext of
+// plain.
+func RequireSealedAtRest(t testing.TB, backend installstore.Store, q installstore.Query, plain *installstore.Installation) {
+	t.Helper()
+	raw, err := backend.FetchInstallation(context.Background(), q)
+	require.NoError(t, err)
+	var plaintexts []string
+	require.NoError(t, plain.Secrets(func(_ string, s *installstore.Secret) error {
+		plaintexts = append(plaintexts, s.Reveal())
+		return nil
+	}))
+	require.NotEmpty(t, plaintexts)
+	n := 0
+	require.NoError(t, raw.Secrets(func(field string, s *installstore.Secret) error {
+		n++
+		if !s.IsSealed() {
+			return errors.New(field + " is not sealed at rest")
+		}
+		for _, p := range plaintexts {
+			if strings.Contains(s.Reveal(), p) {
+				return errors.New(field + " holds a plaintext token at rest")
+			}
+		}
+		return nil
+	}))
+	require.Equal(t, len(plaintexts), n)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/installvault/installvault/installstore"
+	"github.com/installvault/installvault/installstore/storetest"
 	"github.com/installvault/installvault/internal/fakeslack"
 	"github.com/installvault/installvault/rotation"
 )
@@ -159,7 +160,7 @@ func TestAppInBrowser(t *testing.T) {
 	require.Contains(t, d.Slack.IssuedSecrets(), inst.Bot.RefreshToken)
 	require.WithinDuration(t, time.Now().Add(fakeslack.DefaultTokenLifetime), inst.Bot.ExpiresAt, time.Minute)
 	firstToken := inst.Bot.Token
-	requireSealedAtRest(t, d.Backend, installstore.Query{TeamID: acme}, inst)
+	storetest.RequireSealedAtRest(t, d.Backend, installstore.Query{TeamID: acme}, inst)
 
 	// A second workspace, picked on the consent page.
 	browse(t, ctx,
