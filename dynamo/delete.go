@@ -281,25 +281,32 @@ func (s *Store) sweepOrphans(ctx context.Context, t installstore.Tenant) error {
 // partitionKeys calls fn with the keys of the items of tenant t but
 // LATEST, one consistent Query page at a time.
 func (s *Store) partitionKeys(ctx context.Context, t installstore.Tenant, fn func([]map[string]av) error) error {
-	p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
+	in := &dynamodb.QueryInput{
 		KeyConditionExpression:    aws.String("#pk = :pk"),
-		ProjectionExpression:      aws.String("#pk, #sk"),
-		ExpressionAttributeNames:  names("#pk #sk"),
 		ExpressionAttributeValues: map[string]av{":pk": sAV(s.sc.pk(t))},
-		ConsistentRead:            aws.Bool(true),
-	})
+	}
+	return s.queryKeys(ctx, "delete (query)", t, in, func(sk string) bool { return sk != skLatest }, fn)
+}
+
+// queryKeys runs the key condition of in on the table, consistently,
+// projecting the keys, and calls fn with the keys of each page's items
+// whose sort key keep accepts; what names the operation in errors.
+func (s *Store) queryKeys(ctx context.Context, what string, t installstore.Tenant, in *dynamodb.QueryInput, keep func(sk string) bool, fn func([]map[string]av) error) error {
+	in.TableName = aws.String(s.table)
+	in.ProjectionExpression = aws.String("#pk, #sk")
+	in.ExpressionAttributeNames = names("#pk #sk")
+	in.ConsistentRead = aws.Bool(true)
+	p := dynamodb.NewQueryPaginator(s.client, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return wrap(ctx, "delete (query)", t, err)
+			return wrap(ctx, what, t, err)
 		}
 		keys := make([]map[string]av, 0, len(page.Items))
 		for _, item := range page.Items {
-			if sk, ok := item[attrSK].(*types.AttributeValueMemberS); ok && sk.Value == skLatest {
-				continue
+			if sk, ok := item[attrSK].(*types.AttributeValueMemberS); ok && keep(sk.Value) {
+				keys = append(keys, map[string]av{attrPK: item[attrPK], attrSK: item[attrSK]})
 			}
-			keys = append(keys, map[string]av{attrPK: item[attrPK], attrSK: item[attrSK]})
 		}
 		if len(keys) > 0 {
 			if err := fn(keys); err != nil {

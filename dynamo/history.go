@@ -213,39 +213,17 @@ func (s *Store) PutHistory(ctx context.Context, inst *installstore.Installation)
 // historyKeys calls fn with the keys of tenant t's history entries (of user
 // uid only, when set), one Query page at a time.
 func (s *Store) historyKeys(ctx context.Context, op string, t installstore.Tenant, uid string, fn func([]map[string]av) error) error {
-	p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
+	in := &dynamodb.QueryInput{
 		KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :h)"),
-		ProjectionExpression:      aws.String("#pk, #sk"),
-		ExpressionAttributeNames:  names("#pk #sk"),
 		ExpressionAttributeValues: map[string]av{":pk": sAV(s.sc.pk(t)), ":h": sAV(skHist)},
-		ConsistentRead:            aws.Bool(true),
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return wrap(ctx, op+" (query history)", t, err)
-		}
-		var keys []map[string]av
-		for _, item := range page.Items {
-			sk, _ := item[attrSK].(*types.AttributeValueMemberS)
-			if sk == nil {
-				continue
-			}
-			if uid != "" {
-				if _, u, ok := parseHistorySK(sk.Value); !ok || u != uid {
-					continue
-				}
-			}
-			keys = append(keys, map[string]av{attrPK: item[attrPK], attrSK: item[attrSK]})
-		}
-		if len(keys) > 0 {
-			if err := fn(keys); err != nil {
-				return err
-			}
-		}
 	}
-	return nil
+	return s.queryKeys(ctx, op+" (query history)", t, in, func(sk string) bool {
+		if uid == "" {
+			return true
+		}
+		_, u, ok := parseHistorySK(sk)
+		return ok && u == uid
+	}, fn)
 }
 
 // purgeUserHistory deletes user uid's history entries of tenant t that
