@@ -106,6 +106,20 @@ func textFields(inst *installstore.Installation) []string {
 	return out
 }
 
+// encodeInstallation encodes inst's record and bot columns; a failure is
+// ErrInvalid, said of subj.
+func encodeInstallation(subj string, inst *installstore.Installation) (recordCols, botCols, error) {
+	rec, err := encodeRecord(inst)
+	if err != nil {
+		return recordCols{}, botCols{}, fail(subj, installstore.ErrInvalid, "encode: %v", err)
+	}
+	bot, err := encodeBot(inst.Bot)
+	if err != nil {
+		return recordCols{}, botCols{}, fail(subj, installstore.ErrInvalid, "encode bot: %v", err)
+	}
+	return rec, bot, nil
+}
+
 func encodeRecord(inst *installstore.Installation) (recordCols, error) {
 	if hasNUL(textFields(inst)...) {
 		return recordCols{}, errors.New("a text field holds a NUL byte")

@@ -163,13 +163,9 @@ func (s *Store) PutHistory(ctx context.Context, inst *installstore.Installation)
 	if err := ctx.Err(); err != nil {
 		return wrapErr(ctx, subj, err)
 	}
-	rec, err := encodeRecord(inst)
+	rec, bot, err := encodeInstallation(subj, inst)
 	if err != nil {
-		return fail(subj, installstore.ErrInvalid, "encode: %v", err)
-	}
-	bot, err := encodeBot(inst.Bot)
-	if err != nil {
-		return fail(subj, installstore.ErrInvalid, "encode bot: %v", err)
+		return err
 	}
 	return s.run(ctx, subj, func(ctx context.Context) error {
 		_, err := s.pool.Exec(ctx, putHistorySQL, s.key(t), inst.InstalledAt.Unix(), inst.InstalledAt.Nanosecond(), rec.userID, inst.Version,

@@ -84,13 +84,9 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 	if inst.Bot != nil && inst.Bot.InstalledAt.IsZero() {
 		inst.Bot.InstalledAt = inst.InstalledAt
 	}
-	rec, err := encodeRecord(inst)
+	rec, bot, err := encodeInstallation(subj, inst)
 	if err != nil {
-		return fail(subj, installstore.ErrInvalid, "encode: %v", err)
-	}
-	bot, err := encodeBot(inst.Bot)
-	if err != nil {
-		return fail(subj, installstore.ErrInvalid, "encode bot: %v", err)
+		return err
 	}
 	var superseded any
 	if std, ok := migrated(t); ok {

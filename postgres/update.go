@@ -75,13 +75,9 @@ func (s *Store) UpdateInstallation(ctx context.Context, inst *installstore.Insta
 	if err := ctx.Err(); err != nil {
 		return wrapErr(ctx, subj, err)
 	}
-	rec, err := encodeRecord(inst)
+	rec, bot, err := encodeInstallation(subj, inst)
 	if err != nil {
-		return fail(subj, installstore.ErrInvalid, "encode: %v", err)
-	}
-	bot, err := encodeBot(inst.Bot)
-	if err != nil {
-		return fail(subj, installstore.ErrInvalid, "encode bot: %v", err)
+		return err
 	}
 	sql := updateLatestSQL
 	if q.UserID != "" {
