@@ -207,9 +207,12 @@ func (s *Store) openKnown(ctx context.Context, inst *installstore.Installation, 
 		}
 	}
 	all := string(o.pts)
-	for _, sl := range o.slots[:o.nslots] {
-		*sl.sec = installstore.NewSecret(all[sl.start:sl.end])
+	var dst [len(o.slots)]*installstore.Secret
+	var vals [len(o.slots)]string
+	for i, sl := range o.slots[:o.nslots] {
+		dst[i], vals[i] = sl.sec, all[sl.start:sl.end]
 	}
+	installstore.SetSecrets(dst[:o.nslots], vals[:o.nslots])
 	return o.keysFrom, nil
 }
 

@@ -54,6 +54,31 @@ func NewSecret(s string) Secret {
 	return Secret{v: &s}
 }
 
+// SetSecrets sets *dst[i] to NewSecret(vals[i]) for every i, with one
+// allocation for all of them instead of one each: for a decoder that
+// produces a record's secrets together (package crypto opens a record's
+// secrets this way). It panics if the lengths differ.
+func SetSecrets(dst []*Secret, vals []string) {
+	if len(dst) != len(vals) {
+		panic("installstore: SetSecrets: lengths differ")
+	}
+	n := 0
+	for _, v := range vals {
+		if v != "" {
+			n++
+		}
+	}
+	box := make([]string, 0, n)
+	for i, v := range vals {
+		if v == "" {
+			*dst[i] = Secret{}
+			continue
+		}
+		box = append(box, v)
+		*dst[i] = Secret{v: &box[len(box)-1]}
+	}
+}
+
 // Reveal returns the secret value. Call it only where the value leaves for
 // its one legitimate use: an HTTP header to Slack, a cipher, a sealed record.
 func (s Secret) Reveal() string {

@@ -238,3 +238,28 @@ func TestSecretConfigRoundTrip(t *testing.T) {
 	// A non-string JSON value is refused, not coerced.
 	require.Error(t, json.Unmarshal([]byte(`{"ClientSecret":42}`), &again))
 }
+
+// TestSetSecrets: SetSecrets gives each destination the Secret NewSecret
+// would (an empty value the zero Secret, overwriting what was there), one
+// allocation for all of them, and each stays independent of the others.
+func TestSetSecrets(t *testing.T) {
+	inst := storetest.Fixture("", "T1", "U1", "set")
+	dst := []*installstore.Secret{&inst.Bot.Token, &inst.User.Token, &inst.User.RefreshToken, &inst.IncomingWebhook.URL}
+	vals := []string{"xoxb-test-1", "", "xoxe-1-test-2", "https://hooks.slack.invalid/3"}
+	installstore.SetSecrets(dst, vals)
+	for i, d := range dst {
+		require.True(t, d.Equal(installstore.NewSecret(vals[i])), "field %d", i)
+		require.Equal(t, vals[i], d.Reveal())
+	}
+	require.Equal(t, installstore.Secret{}, inst.User.Token, "an empty value is the zero Secret, replacing the old one")
+
+	inst.Bot.Token = installstore.NewSecret("xoxb-test-replaced")
+	require.Equal(t, "xoxe-1-test-2", inst.User.RefreshToken.Reveal(), "replacing one leaves the others")
+
+	var a, b installstore.Secret
+	allocs := testing.AllocsPerRun(100, func() {
+		installstore.SetSecrets([]*installstore.Secret{&a, &b}, []string{vals[0], vals[2]})
+	})
+	require.Equal(t, 1.0, allocs, "one allocation for all of them")
+	require.Panics(t, func() { installstore.SetSecrets([]*installstore.Secret{&a}, nil) }, "lengths differ")
+}
