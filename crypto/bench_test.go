@@ -26,15 +26,31 @@ var benchQueries = func() (qs [benchTenants]installstore.Query) {
 func tenantQuery(i int) installstore.Query { return benchQueries[i%benchTenants] }
 
 // seed stores benchTenants fully populated installations through s.
-func seed(tb testing.TB, s installstore.Store) {
+func seed(tb testing.TB, s installstore.Store) { seedWith(tb, s, fullInstall) }
+
+// seedWith stores benchTenants installations made by fixture through s.
+func seedWith(tb testing.TB, s installstore.Store, fixture func(team string) *installstore.Installation) {
 	tb.Helper()
 	for i := range benchTenants {
-		require.NoError(tb, s.StoreInstallation(bg, storetest.Fixture("", tenantQuery(i).TeamID, "U1", "bench")))
+		require.NoError(tb, s.StoreInstallation(bg, fixture(tenantQuery(i).TeamID)))
 	}
 }
 
-func benchFetch(b *testing.B, s installstore.Store) {
-	seed(b, s)
+// fullInstall has every secret: bot and user tokens, their refresh tokens,
+// a webhook (three sealed groups).
+func fullInstall(team string) *installstore.Installation {
+	return storetest.Fixture("", team, "U1", "bench")
+}
+
+// botInstall has a bot token only (one sealed group), the shape of most
+// Slack apps' installations.
+func botInstall(team string) *installstore.Installation {
+	return &installstore.Installation{TeamID: team, TokenType: "bot", User: installstore.User{ID: "U1"},
+		Bot: &installstore.Bot{ID: "B" + team, UserID: "UB" + team, Token: installstore.NewSecret("xoxb-test-" + team + "-bench"), Scopes: []string{"chat:write", "commands"}}}
+}
+
+func benchFetch(b *testing.B, s installstore.Store, fixture func(team string) *installstore.Installation) {
+	seedWith(b, s, fixture)
 	for i := range benchTenants { // warm
 		_, err := s.FetchInstallation(bg, tenantQuery(i))
 		require.NoError(b, err)
@@ -55,19 +71,25 @@ func benchFetch(b *testing.B, s installstore.Store) {
 
 // BenchmarkFetch compares a fetch from the memory backend with the same
 // fetch through the encryption layer (local keyring, warm data-key cache),
-// over 1 000 tenants: five secrets in three sealed groups (bot, user,
-// webhook: three AES-GCM opens) per fetch; and, for reference,
-// with the record cache of opened installations (WithRecordCache).
+// over 1 000 tenants, for two shapes: "full", five secrets in three sealed
+// groups (bot, user, webhook: three AES-GCM opens) per fetch, and "bot", a
+// bot token only (one open); and, for reference, with the record cache of
+// opened installations (WithRecordCache).
 //
 //	go test -run '^$' -bench BenchmarkFetch -benchmem ./crypto/
 func BenchmarkFetch(b *testing.B) {
-	b.Run("plaintext-memory", func(b *testing.B) { benchFetch(b, memory.New()) })
-	b.Run("encrypted-memory-cached", func(b *testing.B) {
-		benchFetch(b, newStore(b, memory.New(), keyring(b, "k1", "k1"), crypto.WithDataKeyCache(time.Hour, 1000)))
-	})
-	b.Run("encrypted-memory-record-cache", func(b *testing.B) {
-		benchFetch(b, newStore(b, memory.New(), keyring(b, "k1", "k1"), crypto.WithDataKeyCache(time.Hour, 1000), crypto.WithRecordCache(time.Hour, 2*benchTenants)))
-	})
+	for _, shape := range []struct {
+		name    string
+		fixture func(team string) *installstore.Installation
+	}{{"full", fullInstall}, {"bot", botInstall}} {
+		b.Run(shape.name+"/plaintext-memory", func(b *testing.B) { benchFetch(b, memory.New(), shape.fixture) })
+		b.Run(shape.name+"/encrypted-memory-cached", func(b *testing.B) {
+			benchFetch(b, newStore(b, memory.New(), keyring(b, "k1", "k1"), crypto.WithDataKeyCache(time.Hour, 1000)), shape.fixture)
+		})
+		b.Run(shape.name+"/encrypted-memory-record-cache", func(b *testing.B) {
+			benchFetch(b, newStore(b, memory.New(), keyring(b, "k1", "k1"), crypto.WithDataKeyCache(time.Hour, 1000), crypto.WithRecordCache(time.Hour, 2*benchTenants)), shape.fixture)
+		})
+	}
 }
 
 // TestKMSCallsFor100kFetches counts, on the kmstest server, the KMS calls

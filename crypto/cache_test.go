@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -74,6 +75,47 @@ func TestCacheLimits(t *testing.T) {
 	require.EqualValues(t, 1, keys.unwrapped.Load(), "cached again")
 	require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "late")))
 	require.EqualValues(t, 5, keys.generated.Load())
+}
+
+// TestCacheExpiresOnTheRealClock is TestCacheLimits's maxAge with the
+// default clock (time.Now), which the cache reads through the monotonic
+// clock: in a synctest bubble, whose time moves only when every goroutine
+// sleeps. A data key is used for reads and writes up to maxAge after it
+// came from the provider, never at maxAge.
+func TestCacheExpiresOnTheRealClock(t *testing.T) {
+	keys := &counting{KeyProvider: keyring(t, "k1", "k1")}
+	synctest.Test(t, func(t *testing.T) {
+		inner := memory.New()
+		writer := newStore(t, inner, keys, crypto.WithDataKeyCache(time.Minute, 1000))
+		reader := newStore(t, inner, keys, crypto.WithDataKeyCache(time.Minute, 1000))
+		write := func(v string) {
+			t.Helper()
+			require.NoError(t, writer.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", v)))
+		}
+		read := func() {
+			t.Helper()
+			_, err := reader.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
+			require.NoError(t, err)
+		}
+		write("a")
+		read()
+		read()
+		require.EqualValues(t, 1, keys.generated.Load())
+		require.EqualValues(t, 1, keys.unwrapped.Load(), "the reader unwraps once")
+
+		time.Sleep(time.Minute - time.Nanosecond)
+		read()
+		write("b") // sealed with the cached write key: the reader's key still opens it
+		read()
+		require.EqualValues(t, 1, keys.generated.Load(), "just before maxAge: the write key is used")
+		require.EqualValues(t, 1, keys.unwrapped.Load(), "just before maxAge: the read key is used")
+
+		time.Sleep(time.Nanosecond)
+		read()
+		require.EqualValues(t, 2, keys.unwrapped.Load(), "at maxAge: unwrapped again")
+		write("c")
+		require.EqualValues(t, 2, keys.generated.Load(), "at maxAge: a new write key")
+	})
 }
 
 func TestCacheCapacity(t *testing.T) {
