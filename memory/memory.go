@@ -479,7 +479,9 @@ func (s *Store) ListDue(ctx context.Context, before time.Time, fn func(installst
 }
 
 // ListInstallations implements [installstore.Lister]. It lists a snapshot
-// taken under the lock, then calls fn without holding it.
+// taken under the lock, then calls fn without holding it; the snapshot lets
+// go of each record once it is listed, so that a record fn replaces (a
+// rewrap, a migration) is not kept alive until the listing ends.
 func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Query, *installstore.Installation) error) error {
 	type item struct {
 		q       installstore.Query
@@ -499,10 +501,12 @@ func (s *Store) ListInstallations(ctx context.Context, fn func(installstore.Quer
 		}
 	}
 	s.mu.RUnlock()
-	for _, it := range items {
+	for i := range items {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		it := items[i]
+		items[i] = item{}
 		tmp := *it.rec
 		tmp.Bot, tmp.Version = it.bot, it.version
 		if err := fn(it.q, tmp.Clone()); err != nil {
