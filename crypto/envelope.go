@@ -327,14 +327,14 @@ func (o *opener) cachedV2(v string) (*dataKey, string, bool) {
 		return nil, "", false
 	}
 	rest := v[len(installstore.SealedPrefix):]
-	end := -1
-	for i, dots := 0, 0; i < len(rest); i++ {
-		if rest[i] == '.' {
-			if dots++; dots == 4 {
-				end = i
-				break
-			}
+	end := -1 // the fourth '.': the header is "2.provider.keyid.wrapped"
+	for dots, from := 0, 0; dots < 4; dots++ {
+		i := strings.IndexByte(rest[from:], '.')
+		if i < 0 {
+			end = -1
+			break
 		}
+		end, from = from+i, from+i+1
 	}
 	if end < 0 || !bodyOK(rest[end+1:]) {
 		return nil, "", false
