@@ -13,11 +13,11 @@ import (
 	"github.com/installvault/installvault/installstore"
 )
 
-// Now collects garbage and returns the bytes of live heap objects.
+// Now collects garbage (runtime.GC returns once the heap is swept) and
+// returns the bytes of live heap objects.
 func Now() uint64 {
 	var m runtime.MemStats
 	runtime.GC()
-	runtime.GC() // a second cycle frees what the first one's sweep found
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
 }
