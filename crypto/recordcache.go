@@ -23,7 +23,9 @@ import (
 // A write, update or delete through this Store (StoreInstallation,
 // UpdateInstallation, DeleteInstallation, DeleteBot and their conditional
 // forms, and [Rewrap]) invalidates the tenant's entries at once, whether it
-// succeeded or not, and a read that raced with it is not cached. An entry is
+// succeeded or not (also one that failed before it reached the backend, as
+// when no data key could be had), and a read that raced with it is not
+// cached. An entry is
 // only ever served instead of a read that has not been tried: a failing
 // backend or key provider is never papered over with a cached record, and
 // errors are not cached.
@@ -221,9 +223,13 @@ func (rc *recordCache) put(q installstore.Query, inst *installstore.Installation
 }
 
 // evict removes one entry of t: from the hand on, the first expired one or
-// the first not used since the hand last passed it. The caller holds mu.
+// the first not used since the hand last passed it; when readers set every
+// bit again faster than two passes clear them (every entry hot), the first
+// entry the hand passed, so that the cache never outgrows max. The caller
+// holds mu.
 func (rc *recordCache) evict(t *recordTable, now time.Time) {
-	for range 2 * len(t.slots) { // two passes find one: the first clears every bit
+	first := -1
+	for range 2 * len(t.slots) { // two passes find one unless readers race the hand
 		rc.hand = (rc.hand + 1) & int(t.mask)
 		e := t.slots[rc.hand].Load()
 		if e == nil || e == removed {
@@ -233,6 +239,12 @@ func (rc *recordCache) evict(t *recordTable, now time.Time) {
 			rc.removeAt(t, rc.hand, e)
 			return
 		}
+		if first < 0 {
+			first = rc.hand
+		}
+	}
+	if first >= 0 {
+		rc.removeAt(t, first, t.slots[first].Load())
 	}
 }
 

@@ -488,3 +488,42 @@ func TestRecordCacheConcurrentReadersSeeEveryFinishedWrite(t *testing.T) {
 	close(stop)
 	readers.Wait()
 }
+
+// refusing is a key provider whose GenerateDataKey fails while refuse is set.
+type refusing struct {
+	crypto.KeyProvider
+	refuse atomic.Bool
+}
+
+func (r *refusing) GenerateDataKey(ctx context.Context, t installstore.Tenant) (*crypto.DataKey, error) {
+	if r.refuse.Load() {
+		return nil, fmt.Errorf("kms: %w", installstore.ErrUnavailable)
+	}
+	return r.KeyProvider.GenerateDataKey(ctx, t)
+}
+
+// TestRecordCacheInvalidatedByAFailedSeal: a write that fails before it
+// reaches the backend (its data key could not be made) invalidates the
+// tenant's entries too, as the godoc says of every write: the next fetch
+// reads the backend, which still holds the record before the write.
+func TestRecordCacheInvalidatedByAFailedSeal(t *testing.T) {
+	c := newClock()
+	inner := &reads{Store: memory.New()}
+	keys := &refusing{KeyProvider: keyring(t, "k1", "k1")}
+	s := newStore(t, inner, keys, crypto.WithClock(c.Now), crypto.WithDataKeyCache(time.Minute, 1), crypto.WithRecordCache(time.Minute, 100))
+	q := installstore.Query{TeamID: "T1"}
+	require.NoError(t, s.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "a")))
+	for range 2 {
+		_, err := s.FetchInstallation(bg, q)
+		require.NoError(t, err)
+	}
+	require.EqualValues(t, 1, inner.n.Load(), "cached")
+
+	keys.refuse.Store(true)
+	err := s.StoreInstallation(bg, storetest.Fixture("", "T1", "U1", "b"))
+	require.ErrorIs(t, err, installstore.ErrUnavailable)
+	got, err := s.FetchInstallation(bg, q)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, inner.n.Load(), "the failed write invalidated the entry")
+	require.True(t, got.Bot.Token.Equal(installstore.NewSecret("xoxb-test-T1-a")), "the backend's record, before the write")
+}

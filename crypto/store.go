@@ -173,13 +173,12 @@ func (s *Store) StoreInstallation(ctx context.Context, inst *installstore.Instal
 	if err := inst.Validate(); err != nil {
 		return err
 	}
+	defer s.invalidate(inst.Tenant()) // after the write, whatever became of it (a failed seal too)
 	sealed := inst.Clone()
 	if err := s.seal(ctx, sealed); err != nil {
 		return err
 	}
-	err := s.Inner.StoreInstallation(ctx, sealed)
-	s.invalidate(sealed.Tenant())
-	if err != nil {
+	if err := s.Inner.StoreInstallation(ctx, sealed); err != nil {
 		return err
 	}
 	inst.Version, inst.InstalledAt = sealed.Version, sealed.InstalledAt
@@ -269,13 +268,12 @@ func (s *Store) UpdateInstallation(ctx context.Context, inst *installstore.Insta
 	if err := inst.Validate(); err != nil {
 		return err
 	}
+	defer s.invalidate(inst.Tenant()) // after the write, whatever became of it (a failed seal too)
 	sealed := inst.Clone()
 	if err := s.seal(ctx, sealed); err != nil {
 		return err
 	}
-	err := s.Inner.UpdateInstallation(ctx, sealed)
-	s.invalidate(sealed.Tenant())
-	if err != nil {
+	if err := s.Inner.UpdateInstallation(ctx, sealed); err != nil {
 		return err
 	}
 	inst.Version, inst.InstalledAt = sealed.Version, sealed.InstalledAt
