@@ -3,6 +3,7 @@ package crypto_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -14,7 +15,8 @@ import (
 
 // FuzzOpen puts arbitrary values where a sealed bot token belongs: the
 // store never panics, and only the genuine value opens; everything else is
-// ErrDecrypt.
+// ErrDecrypt. A store whose data-key cache holds the genuine key (the
+// cached-header path, which parses nothing) answers the same.
 func FuzzOpen(f *testing.F) {
 	inner := memory.New()
 	s, err := crypto.NewStore(inner, keyring(f, "k1", "k1"))
@@ -33,10 +35,25 @@ func FuzzOpen(f *testing.F) {
 		r.Bot.Token = installstore.NewSecret(v)
 		// A private inner store per input keeps the fuzz workers independent.
 		in := memory.New()
+		q := installstore.Query{TeamID: "T1"}
+		// A store whose data-key cache holds the genuine record's key, so
+		// that its fast path (a cached header) sees the input too.
+		require.NoError(t, in.StoreInstallation(bg, raw.Clone()))
+		cached, err := crypto.NewStore(in, keyring(t, "k1", "k1"), crypto.WithDataKeyCache(time.Hour, 10))
+		require.NoError(t, err)
+		_, err = cached.FetchInstallation(bg, q)
+		require.NoError(t, err)
 		require.NoError(t, in.StoreInstallation(bg, r))
 		st, err := crypto.NewStore(in, keyring(t, "k1", "k1"))
 		require.NoError(t, err)
-		got, err := st.FetchInstallation(bg, installstore.Query{TeamID: "T1"})
+		got, err := st.FetchInstallation(bg, q)
+		fromCache, cachedErr := cached.FetchInstallation(bg, q)
+		require.Equal(t, err == nil, cachedErr == nil, "value %q: the cached data key's path answers as the provider's: %v / %v", v, err, cachedErr)
+		if err == nil {
+			require.True(t, got.Bot.Token.Equal(fromCache.Bot.Token))
+		} else {
+			require.ErrorIs(t, cachedErr, crypto.ErrDecrypt)
+		}
 		switch {
 		case v == "":
 			// The group's sealed value gone, its marker alone: the record
