@@ -15,13 +15,16 @@ const maxRemembered = 100_000
 const minSweep = 64
 
 // expiring is a map whose entries expire, swept as it grows (amortized
-// O(1) per put) and capped at max entries: when full after a sweep, it
-// drops arbitrary entries down to three quarters of max.
+// O(1) per put) and capped at max entries: when more than three quarters
+// full after its expired entries are swept, it drops arbitrary entries down
+// to three quarters of max, so that a quarter of max puts pass before the
+// next sweep even at the cap.
 type expiring[V any] struct {
 	mu      sync.Mutex
 	m       map[string]expiringEntry[V]
 	max     int
 	sweepAt int
+	sweeps  int // for tests
 }
 
 type expiringEntry[V any] struct {
@@ -43,20 +46,20 @@ func (e *expiring[V]) put(key string, v V, until, now time.Time) {
 	e.m[key] = expiringEntry[V]{v, until}
 }
 
-// sweep drops expired entries, then arbitrary ones if still full.
+// sweep drops expired entries, then arbitrary ones while more than three
+// quarters full.
 func (e *expiring[V]) sweep(now time.Time) {
+	e.sweeps++
 	for k, en := range e.m {
 		if !now.Before(en.until) {
 			delete(e.m, k)
 		}
 	}
-	if len(e.m) >= e.max {
-		for k := range e.m {
-			if len(e.m) < e.max*3/4 {
-				break
-			}
-			delete(e.m, k)
+	for k := range e.m {
+		if len(e.m) <= e.max*3/4 {
+			break
 		}
+		delete(e.m, k)
 	}
 	e.sweepAt = min(max(minSweep, 2*len(e.m)), e.max)
 }

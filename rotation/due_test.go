@@ -129,3 +129,24 @@ func TestExpiringMapIsSweptAndCapped(t *testing.T) {
 	_, _, ok = m.get("later-7", later.Add(2*time.Hour))
 	require.False(t, ok, "and expire")
 }
+
+// TestExpiringMapSweepsSeldomAtItsCap: a full map whose entries expire one
+// by one, as new keys keep coming, is swept once per a quarter of its
+// capacity of puts, not on every put (each sweep reads every entry, under
+// the lock every refresh takes). It used to sweep on every put: a sweep that
+// found one expired entry left the map just under its cap.
+func TestExpiringMapSweepsSeldomAtItsCap(t *testing.T) {
+	const capacity, puts = 1000, 2000
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	m := newExpiring[int](capacity)
+	for i := range capacity {
+		m.put(fmt.Sprint("old-", i), i, now.Add(time.Duration(i+1)*time.Millisecond), now)
+	}
+	before := m.sweeps
+	for i := range puts {
+		now = now.Add(time.Millisecond)
+		m.put(fmt.Sprint("new-", i), i, now.Add(time.Hour), now)
+		require.LessOrEqual(t, m.len(), capacity)
+	}
+	require.LessOrEqual(t, m.sweeps-before, puts/(capacity/4)+1, "a sweep every quarter of the capacity, at most")
+}
