@@ -2,6 +2,7 @@ package rotation
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -57,5 +58,82 @@ func TestWriteBackRetriesWithCappedBackoffUntilStored(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "xoxb-test-bot-1", got.Bot.Token.Reveal())
 		require.Equal(t, int64(1), e.slack.calls.Load())
+	})
+}
+
+// TestWriteBackRefusedAsInvalidIsGivenUp: a write-back the store rejects as
+// invalid can never be made, so it is not retried forever (a goroutine, a
+// pending entry and a lease per token, Wait never returning): it is given up
+// at once and logged as an error, the lease and the pending token are let
+// go, and the next refresh, which Slack rejects (the refresh token was
+// rotated), reports the write-back lost and requires a re-install.
+func TestWriteBackRefusedAsInvalidIsGivenUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t)
+		e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
+		initial := e.stored("T0ACME").Bot.Token.Reveal()
+		store := &timedUpdates{faultStore: newFaultStore(e.store)}
+		store.set(func(f *faultStore) {
+			f.failUpdates, f.updateErr = 1<<30, fmt.Errorf("the token is too long: %w", installstore.ErrInvalid)
+		})
+		r := e.refresher(store)
+		inst, err := r.Authorize(context.Background(), acme)
+		require.NoError(t, err, "the refreshed token is served while its write-back is tried")
+		require.Equal(t, "xoxb-test-bot-1", inst.Bot.Token.Reveal())
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		defer cancel()
+		require.NoError(t, r.Wait(ctx), "given up, not retried until the deadline")
+
+		store.mu.Lock()
+		attempts := len(store.at)
+		store.mu.Unlock()
+		require.Equal(t, 2, attempts, "the caller's attempt and one in the background")
+		require.Zero(t, r.pending.len())
+		require.NoError(t, e.store.AcquireLease(context.Background(), leaseName(acme, partBot), "another-replica", time.Minute), "the lease is released")
+		require.Equal(t, 1, e.logs.count("rotation: write-back refused by the store as invalid"))
+
+		store.set(func(f *faultStore) { f.failUpdates = 0 })
+		require.NoError(t, e.store.ReleaseLease(context.Background(), leaseName(acme, partBot), "another-replica"))
+		_, err = r.Authorize(context.Background(), acme)
+		require.ErrorIs(t, err, ErrReinstallRequired)
+		require.Contains(t, err.Error(), "write-back lost")
+		require.Equal(t, initial, e.stored("T0ACME").Bot.Token.Reveal(), "nothing was written")
+		noSecrets(t, "log", e.logs.String())
+	})
+}
+
+// TestWriteBackRefusedOtherwiseBacksOffLonger: a store that refuses the
+// write-back for a reason that is neither transient nor invalid (a disabled
+// KMS key, here a decrypt failure) is retried, never given up, but with
+// the backoff capped at writeBackMaxRefused rather than writeBackMax; once
+// the store accepts it, the token is stored.
+func TestWriteBackRefusedOtherwiseBacksOffLonger(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newBubbleEnv(t)
+		e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
+		const failures = 30
+		store := &timedUpdates{faultStore: newFaultStore(e.store)}
+		store.set(func(f *faultStore) {
+			f.failUpdates, f.updateErr = failures, fmt.Errorf("kms: key disabled: %w", installstore.ErrCorrupt)
+		})
+		r := e.refresher(store)
+		_, err := r.Authorize(context.Background(), acme)
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), 24*time.Hour)
+		defer cancel()
+		require.NoError(t, r.Wait(ctx))
+
+		store.mu.Lock()
+		at := store.at
+		store.mu.Unlock()
+		require.Len(t, at, failures+1, "every failure retried, until stored")
+		longest := time.Duration(0)
+		for i := 1; i < len(at); i++ {
+			gap := at[i].Sub(at[i-1])
+			require.LessOrEqual(t, gap, writeBackMaxRefused, "gap before attempt %d", i+1)
+			longest = max(longest, gap)
+		}
+		require.Greater(t, longest, writeBackMax, "backed off past the transient cap")
+		require.Equal(t, "xoxb-test-bot-1", e.stored("T0ACME").Bot.Token.Reveal())
 	})
 }

@@ -59,8 +59,15 @@
 // failed after landing, conflicts in a row), the new tokens are kept in
 // this process and the write is retried in the background, detached from
 // every caller, with jittered exponential backoff (50ms doubling to 5s
-// between attempts) until it is stored, the installation or token is gone,
-// or another writer replaced the token (a re-install). Meanwhile callers in
+// between attempts; to 5 minutes while the store refuses the write for a
+// reason other than being unavailable or conflicting, such as a disabled KMS
+// key or a corrupt record, since every attempt may call KMS) until it is
+// stored, the installation or token is gone, or another writer replaced the
+// token (a re-install). A write the store rejects as invalid
+// ([installstore.ErrInvalid]) can never be made: it is given up at once and
+// logged as an error ("write-back refused by the store as invalid"); the
+// token's next refresh, which Slack rejects, reports the write-back lost and
+// requires a re-install. Meanwhile callers in
 // this process get the new tokens, not the dead ones, and the retrier keeps
 // extending the lease, so that other replicas wait for the write instead
 // of sending Slack the refresh token it already rotated (outcome

@@ -19,12 +19,13 @@ type faultStore struct {
 	installstore.Passthrough
 
 	mu           sync.Mutex
-	failUpdates  int // the next N UpdateInstallation calls fail, writing nothing
-	landThenFail int // the next N UpdateInstallation calls write, then report a failure
-	failFetches  int // the next N FetchInstallation calls fail
-	failAfter    int // with failFetches: fail only after this many more fetches succeed
-	failLeases   int // the next N AcquireLease calls fail
-	failNonces   int // the next N PutNonce calls fail
+	failUpdates  int   // the next N UpdateInstallation calls fail, writing nothing
+	updateErr    error // what they fail with (nil: errInjected, unavailable)
+	landThenFail int   // the next N UpdateInstallation calls write, then report a failure
+	failFetches  int   // the next N FetchInstallation calls fail
+	failAfter    int   // with failFetches: fail only after this many more fetches succeed
+	failLeases   int   // the next N AcquireLease calls fail
+	failNonces   int   // the next N PutNonce calls fail
 	fetchesBy    map[installstore.Query]int
 
 	fetches atomic.Int64
@@ -76,6 +77,11 @@ func (f *faultStore) FetchInstallation(ctx context.Context, q installstore.Query
 func (f *faultStore) UpdateInstallation(ctx context.Context, inst *installstore.Installation) error {
 	f.updates.Add(1)
 	if f.take(&f.failUpdates) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.updateErr != nil {
+			return f.updateErr
+		}
 		return errInjected
 	}
 	if f.take(&f.landThenFail) {

@@ -19,6 +19,11 @@ import (
 const (
 	writeBackFirst = 50 * time.Millisecond
 	writeBackMax   = 5 * time.Second
+	// writeBackMaxRefused is the cap while the store refuses the write
+	// for a reason that is not transient but may be repaired (a KMS key
+	// disabled, a corrupt record): every attempt may call KMS, and many
+	// tokens may be stuck at once.
+	writeBackMaxRefused = 5 * time.Minute
 )
 
 // writeBack stores fresh (Slack's answer to a refresh of old) in q's record
@@ -85,9 +90,14 @@ func (r *Refresher) writeBack(ctx context.Context, q installstore.Query, p part,
 
 // retryWriteBack retries the write-back of fresh until it is stored, the
 // installation or token is gone, or another writer replaced the token,
-// with bounded, jittered exponential backoff, detached from every caller.
-// It keeps extending the lease l meanwhile, so that no replica calls Slack
-// with the refresh token Slack already rotated, and releases it when done.
+// with bounded, jittered exponential backoff (capped at writeBackMax while
+// the store is unavailable or conflicting, at writeBackMaxRefused while it
+// refuses otherwise), detached from every caller. It keeps extending the
+// lease l meanwhile, so that no replica calls Slack with the refresh token
+// Slack already rotated, and releases it when done. A write the store
+// rejects as invalid can never be made: it is given up at once, logged as
+// an error; the intent stays, so the next refresh of the token (rejected
+// by Slack) reports the write-back lost and requires a re-install.
 func (r *Refresher) retryWriteBack(ctx context.Context, q installstore.Query, p part, old, fresh token, l *heldLease, intent string) {
 	defer r.bg.done()
 	key := flightKey(q, p)
@@ -97,12 +107,21 @@ func (r *Refresher) retryWriteBack(ctx context.Context, q installstore.Query, p 
 	wait := writeBackFirst
 	for attempt := 2; ; attempt++ {
 		_ = sleep(ctx, wait/2+rand.N(wait/2+1))
-		wait = min(2*wait, writeBackMax)
 		actx, cancel := context.WithTimeout(ctx, r.leaseTTL/2)
 		result, err := r.writeOnce(actx, q, p, old, fresh, l)
 		cancel()
 		switch result {
 		case "":
+			if errors.Is(err, installstore.ErrInvalid) {
+				r.log.LogAttrs(ctx, slog.LevelError, "rotation: write-back refused by the store as invalid; the refreshed token is dropped and the installation needs a re-install",
+					append(attrs, slog.Int("attempt", attempt), slog.String("error", err.Error()))...)
+				return
+			}
+			limit := writeBackMax
+			if !errors.Is(err, installstore.ErrUnavailable) && !errors.Is(err, installstore.ErrConflict) && !errors.Is(err, context.DeadlineExceeded) {
+				limit = writeBackMaxRefused
+			}
+			wait = min(2*wait, limit)
 			r.log.LogAttrs(ctx, slog.LevelDebug, "rotation: write-back retry failed; retrying",
 				append(attrs, slog.Int("attempt", attempt), slog.String("error", err.Error()))...)
 			continue
