@@ -3,6 +3,7 @@ package rotation
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -20,6 +21,13 @@ type timedUpdates struct {
 	at []time.Time
 }
 
+// attempts returns when each UpdateInstallation was attempted, so far.
+func (s *timedUpdates) attempts() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.at)
+}
+
 func (s *timedUpdates) UpdateInstallation(ctx context.Context, inst *installstore.Installation) error {
 	s.mu.Lock()
 	s.at = append(s.at, time.Now())
@@ -28,37 +36,53 @@ func (s *timedUpdates) UpdateInstallation(ctx context.Context, inst *installstor
 }
 
 // TestWriteBackRetriesWithCappedBackoffUntilStored: in a synctest bubble (fake
-// time), a store failing the write-back 60 times in a row (about four
-// minutes of retries) is retried with exponential backoff capped at
-// writeBackMax, and never given up: the 61st attempt stores the token.
+// time), a store failing the write-back many times in a row is retried
+// with exponential backoff, never given up, until the attempt after the
+// last failure stores the token. The backoff is capped at writeBackMax while
+// the store is unavailable (60 failures: about four minutes of retries),
+// and at writeBackMaxRefused while it refuses the write for a reason that is
+// neither transient nor invalid (a corrupt record; a disabled KMS key is
+// the same: every attempt may call KMS).
 func TestWriteBackRetriesWithCappedBackoffUntilStored(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		e := newBubbleEnv(t)
-		e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
-		const failures = 60
-		store := &timedUpdates{faultStore: newFaultStore(e.store)}
-		store.set(func(f *faultStore) { f.failUpdates = failures })
-		r := e.refresher(store)
-		inst, err := r.Authorize(context.Background(), acme)
-		require.NoError(t, err)
-		require.Equal(t, "xoxb-test-bot-1", inst.Bot.Token.Reveal())
-		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
-		defer cancel()
-		require.NoError(t, r.Wait(ctx))
+	for _, c := range []struct {
+		name     string
+		err      error // nil: errInjected, unavailable
+		failures int
+		limit    time.Duration
+	}{
+		{"unavailable", nil, 60, writeBackMax},
+		{"refused", fmt.Errorf("the record does not decode: %w", installstore.ErrCorrupt), 30, writeBackMaxRefused},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := newBubbleEnv(t)
+				e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
+				store := &timedUpdates{faultStore: newFaultStore(e.store)}
+				store.set(func(f *faultStore) { f.failUpdates, f.updateErr = c.failures, c.err })
+				r := e.refresher(store)
+				inst, err := r.Authorize(context.Background(), acme)
+				require.NoError(t, err)
+				require.Equal(t, "xoxb-test-bot-1", inst.Bot.Token.Reveal())
+				ctx, cancel := context.WithTimeout(context.Background(), 24*time.Hour)
+				defer cancel()
+				require.NoError(t, r.Wait(ctx))
 
-		store.mu.Lock()
-		at := store.at
-		store.mu.Unlock()
-		require.Len(t, at, failures+1, "every failure retried, until stored")
-		for i := 1; i < len(at); i++ {
-			require.LessOrEqual(t, at[i].Sub(at[i-1]), writeBackMax, "gap before attempt %d", i+1)
-		}
-		require.Greater(t, at[len(at)-1].Sub(at[0]), 2*time.Minute, "the retries outlast any caller's deadline")
-		got, err := e.store.FetchInstallation(context.Background(), acme)
-		require.NoError(t, err)
-		require.Equal(t, "xoxb-test-bot-1", got.Bot.Token.Reveal())
-		require.Equal(t, int64(1), e.slack.calls.Load())
-	})
+				at := store.attempts()
+				require.Len(t, at, c.failures+1, "every failure retried, until stored")
+				longest := time.Duration(0)
+				for i := 1; i < len(at); i++ {
+					require.LessOrEqual(t, at[i].Sub(at[i-1]), c.limit, "gap before attempt %d", i+1)
+					longest = max(longest, at[i].Sub(at[i-1]))
+				}
+				require.Greater(t, longest, c.limit/2, "backed off up to the cap (jittered)")
+				require.Greater(t, at[len(at)-1].Sub(at[0]), 2*time.Minute, "the retries outlast any caller's deadline")
+				got, err := e.store.FetchInstallation(context.Background(), acme)
+				require.NoError(t, err)
+				require.Equal(t, "xoxb-test-bot-1", got.Bot.Token.Reveal())
+				require.Equal(t, int64(1), e.slack.calls.Load())
+			})
+		})
+	}
 }
 
 // TestWriteBackRefusedAsInvalidIsGivenUp: a write-back the store rejects as
@@ -84,10 +108,7 @@ func TestWriteBackRefusedAsInvalidIsGivenUp(t *testing.T) {
 		defer cancel()
 		require.NoError(t, r.Wait(ctx), "given up, not retried until the deadline")
 
-		store.mu.Lock()
-		attempts := len(store.at)
-		store.mu.Unlock()
-		require.Equal(t, 2, attempts, "the caller's attempt and one in the background")
+		require.Len(t, store.attempts(), 2, "the caller's attempt and one in the background")
 		require.Zero(t, r.pending.len())
 		require.NoError(t, e.store.AcquireLease(context.Background(), leaseName(acme, partBot), "another-replica", time.Minute), "the lease is released")
 		require.Equal(t, 1, e.logs.count("rotation: write-back refused by the store as invalid"))
@@ -99,41 +120,5 @@ func TestWriteBackRefusedAsInvalidIsGivenUp(t *testing.T) {
 		require.Contains(t, err.Error(), "write-back lost")
 		require.Equal(t, initial, e.stored("T0ACME").Bot.Token.Reveal(), "nothing was written")
 		noSecrets(t, "log", e.logs.String())
-	})
-}
-
-// TestWriteBackRefusedOtherwiseBacksOffLonger: a store that refuses the
-// write-back for a reason that is neither transient nor invalid (a disabled
-// KMS key, here a decrypt failure) is retried, never given up, but with
-// the backoff capped at writeBackMaxRefused rather than writeBackMax; once
-// the store accepts it, the token is stored.
-func TestWriteBackRefusedOtherwiseBacksOffLonger(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		e := newBubbleEnv(t)
-		e.install("T0ACME", "U0ADMIN", -time.Minute, 0)
-		const failures = 30
-		store := &timedUpdates{faultStore: newFaultStore(e.store)}
-		store.set(func(f *faultStore) {
-			f.failUpdates, f.updateErr = failures, fmt.Errorf("kms: key disabled: %w", installstore.ErrCorrupt)
-		})
-		r := e.refresher(store)
-		_, err := r.Authorize(context.Background(), acme)
-		require.NoError(t, err)
-		ctx, cancel := context.WithTimeout(context.Background(), 24*time.Hour)
-		defer cancel()
-		require.NoError(t, r.Wait(ctx))
-
-		store.mu.Lock()
-		at := store.at
-		store.mu.Unlock()
-		require.Len(t, at, failures+1, "every failure retried, until stored")
-		longest := time.Duration(0)
-		for i := 1; i < len(at); i++ {
-			gap := at[i].Sub(at[i-1])
-			require.LessOrEqual(t, gap, writeBackMaxRefused, "gap before attempt %d", i+1)
-			longest = max(longest, gap)
-		}
-		require.Greater(t, longest, writeBackMax, "backed off past the transient cap")
-		require.Equal(t, "xoxb-test-bot-1", e.stored("T0ACME").Bot.Token.Reveal())
 	})
 }
