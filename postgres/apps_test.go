@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/installvault/installvault/installstore"
-	"github.com/installvault/installvault/internal/appstest"
+	"github.com/installvault/installvault/internal/backendtest"
 	"github.com/installvault/installvault/internal/pgtest"
 	"github.com/installvault/installvault/postgres"
 )
@@ -47,7 +47,7 @@ func TestAppsShareOneSchema(t *testing.T) {
 		require.NoError(t, err)
 		stores[i] = s
 	}
-	appstest.Seed(t, stores, now)
+	backendtest.SeedApps(t, stores, now)
 
 	// The layout: scoped keys carry the client ID, unscoped ones do not.
 	rows, err := pool.Query(ctx, `SELECT app || '|' || tenant FROM installvault_tenants ORDER BY 1`)
@@ -60,5 +60,5 @@ func TestAppsShareOneSchema(t *testing.T) {
 		(SELECT count(*) FROM installvault_leases), (SELECT count(*) FROM installvault_app_leases)`).Scan(&legacyNonces, &appNonces, &legacyLeases, &appLeases))
 	require.Equal(t, []int{1, 2, 1, 2}, []int{legacyNonces, appNonces, legacyLeases, appLeases})
 
-	appstest.CheckSeparated(t, stores, now)
+	backendtest.CheckAppsSeparated(t, stores, now)
 }

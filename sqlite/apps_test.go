@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/installvault/installvault/installstore"
-	"github.com/installvault/installvault/internal/appstest"
+	"github.com/installvault/installvault/internal/backendtest"
 	"github.com/installvault/installvault/sqlite"
 )
 
@@ -39,10 +39,10 @@ func TestAppsShareOneFile(t *testing.T) {
 		}
 		stores[i] = openAt(t, path, opts...)
 	}
-	appstest.Seed(t, stores, now)
+	backendtest.SeedApps(t, stores, now)
 	for _, table := range []string{"tenants", "users", "history", "nonces", "leases"} {
 		require.Equal(t, ",1111.2222,3333.4444", rawString(t, path, "SELECT group_concat(app) FROM (SELECT DISTINCT app FROM "+table+" ORDER BY app)"), table)
 	}
 
-	appstest.CheckSeparated(t, stores, now)
+	backendtest.CheckAppsSeparated(t, stores, now)
 }

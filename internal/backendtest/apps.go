@@ -1,8 +1,7 @@
-// Package appstest holds the two halves of the backends' "several apps share
-// one table" tests that are the same for every backend; each backend's test
-// checks its raw layout between them. The stores are two app-scoped ones
-// and an unscoped one, over one table, database or file.
-package appstest
+// Package backendtest holds the parts of the backends' own tests that are
+// the same for every backend, around the checks of each backend's raw
+// layout: several apps sharing one table, corrupt history entries.
+package backendtest
 
 import (
 	"context"
@@ -18,10 +17,11 @@ import (
 // tag names store i's items: "appA", "appB", ...
 func tag(i int) string { return "app" + string(rune('A'+i)) }
 
-// Seed writes through each store i the same tenants T1 and T2 (user U1,
+// SeedApps writes through each store i (two app-scoped ones and an
+// unscoped one, over one table, database or file) the same tenants T1 and T2 (user U1,
 // tokens tagged with tag(i), the bot due at now+(i+1) minutes), the nonce
 // "state-1" and the lease "refresh:T1" held by tag(i).
-func Seed(t *testing.T, stores []installstore.FullStore, now time.Time) {
+func SeedApps(t *testing.T, stores []installstore.FullStore, now time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	for i, s := range stores {
@@ -35,11 +35,11 @@ func Seed(t *testing.T, stores []installstore.FullStore, now time.Time) {
 	}
 }
 
-// CheckSeparated checks that each store Seed wrote through fetches, lists,
+// CheckAppsSeparated checks that each store SeedApps wrote through fetches, lists,
 // lists as due, lists history of and leases its own items only, and that
 // the first store's uninstall, nonce consumption and lease release touch its
 // own only.
-func CheckSeparated(t *testing.T, stores []installstore.FullStore, now time.Time) {
+func CheckAppsSeparated(t *testing.T, stores []installstore.FullStore, now time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	t1 := installstore.Query{TeamID: "T1"}
