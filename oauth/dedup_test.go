@@ -3,6 +3,7 @@ package oauth_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -27,11 +28,18 @@ func mentionBody(app, team, id string) string {
 		team, app, id, t0.Unix(), team)
 }
 
-// recorder is a Next that records the events it got and answers status.
+// recorder is a Config.Next that records each event and its body, and
+// answers status (200 when 0). With probes, it also records, for each
+// event, which of the probed queries store still held while Next ran.
 type recorder struct {
+	status atomic.Int32
+	store  installstore.Store
+	probes []installstore.Query
+
 	mu     sync.Mutex
 	events []*oauth.Event
-	status atomic.Int32
+	bodies []string
+	stored []map[installstore.Query]bool // stored[i]: for events[i]
 }
 
 func (n *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -39,8 +47,16 @@ func (n *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		panic("Next without an event")
 	}
+	body, _ := io.ReadAll(r.Body)
+	seen := map[installstore.Query]bool{}
+	for _, q := range n.probes {
+		_, err := n.store.FetchInstallation(r.Context(), q)
+		seen[q] = err == nil
+	}
 	n.mu.Lock()
 	n.events = append(n.events, ev)
+	n.bodies = append(n.bodies, string(body))
+	n.stored = append(n.stored, seen)
 	n.mu.Unlock()
 	if s := n.status.Load(); s != 0 {
 		w.WriteHeader(int(s))

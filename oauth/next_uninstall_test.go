@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -45,55 +44,12 @@ func (s *nuFlakyStore) FetchInstallation(ctx context.Context, q installstore.Que
 	return s.FullStore.FetchInstallation(ctx, q)
 }
 
-// nuNext is a Config.Next that records each event and what the store held
-// for its tenant while Next ran, and answers status (200 when 0).
-type nuNext struct {
-	store  installstore.Store
-	status atomic.Int32
-
-	mu     sync.Mutex
-	events []*oauth.Event
-	bodies []string
-	// stored[i] reports, for events[i], which of the probed queries were
-	// still stored when Next ran.
-	stored []map[installstore.Query]bool
-	probes []installstore.Query
-}
-
-func (n *nuNext) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ev, ok := oauth.EventFrom(r.Context())
-	if !ok {
-		http.Error(w, "no event", http.StatusBadRequest)
-		return
-	}
-	body, _ := io.ReadAll(r.Body)
-	seen := map[installstore.Query]bool{}
-	for _, q := range n.probes {
-		_, err := n.store.FetchInstallation(r.Context(), q)
-		seen[q] = err == nil
-	}
-	n.mu.Lock()
-	n.events = append(n.events, ev)
-	n.bodies = append(n.bodies, string(body))
-	n.stored = append(n.stored, seen)
-	n.mu.Unlock()
-	if s := n.status.Load(); s != 0 {
-		w.WriteHeader(int(s))
-	}
-}
-
-func (n *nuNext) count() int {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return len(n.events)
-}
-
 // nuEnv is an oauth handler over a memory store with next as Config.Next.
 type nuEnv struct {
 	t     *testing.T
 	h     *oauth.Handler
 	store *nuFlakyStore
-	next  *nuNext
+	next  *recorder
 	logs  *strings.Builder
 	mu    sync.Mutex
 }
@@ -101,7 +57,7 @@ type nuEnv struct {
 func newNuEnv(t *testing.T, probes ...installstore.Query) *nuEnv {
 	t.Helper()
 	e := &nuEnv{t: t, store: &nuFlakyStore{FullStore: memory.New()}, logs: &strings.Builder{}}
-	e.next = &nuNext{store: e.store, probes: probes}
+	e.next = &recorder{store: e.store, probes: probes}
 	h, err := oauth.New(oauth.Config{
 		ClientID:      "1000000000001.2000000000002",
 		ClientSecret:  installstore.NewSecret("client-secret-test-nu"),
