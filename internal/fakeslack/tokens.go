@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -196,21 +197,27 @@ func (s *Server) revokeTeam(team string) {
 	t.installed = false
 }
 
-// checkToken returns the access token's record, or Slack's error code for
-// it. s.mu must be held.
-func (s *Server) checkToken(token string, now time.Time) (*accessToken, string) {
+// authorized returns the access token's record; for a missing, unknown,
+// revoked or expired token it answers Slack's error code for it instead,
+// counts the rejection and returns nil. s.mu must be held.
+func (s *Server) authorized(w http.ResponseWriter, token string) *accessToken {
 	t := s.tokens[token]
+	var problem string
 	switch {
 	case token == "":
-		return nil, "not_authed"
+		problem = "not_authed"
 	case t == nil:
-		return nil, "invalid_auth"
+		problem = "invalid_auth"
 	case t.revoked:
-		return nil, "token_revoked"
-	case !t.expires.IsZero() && !now.Before(t.expires):
-		return nil, "token_expired"
+		problem = "token_revoked"
+	case !t.expires.IsZero() && !s.cfg.Now().Before(t.expires):
+		problem = "token_expired"
+	default:
+		return t
 	}
-	return t, ""
+	s.stats.Rejected++
+	fail(w, problem)
+	return nil
 }
 
 // splitScope splits a comma-separated scope list.

@@ -153,10 +153,8 @@ func (s *Server) serveAuthTest(w http.ResponseWriter, r *http.Request) {
 		raw(w, canned)
 		return
 	}
-	tok, problem := s.checkToken(formToken(r), s.cfg.Now())
-	if problem != "" {
-		s.stats.Rejected++
-		fail(w, problem)
+	tok := s.authorized(w, formToken(r))
+	if tok == nil {
 		return
 	}
 	ws, _ := s.workspace(tok.team)
@@ -179,11 +177,9 @@ func (s *Server) servePostMessage(w http.ResponseWriter, r *http.Request) {
 	token := formToken(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tok, problem := s.checkToken(token, s.cfg.Now())
+	tok := s.authorized(w, token)
 	switch {
-	case problem != "":
-		s.stats.Rejected++
-		fail(w, problem)
+	case tok == nil:
 		return
 	case r.PostForm.Get("channel") == "":
 		fail(w, "channel_not_found")
@@ -223,11 +219,9 @@ func (s *Server) serveUserInfo(w http.ResponseWriter, r *http.Request) {
 		fail(w, "user_not_found")
 		return
 	}
-	tok, problem := s.checkToken(token, s.cfg.Now())
+	tok := s.authorized(w, token)
 	switch {
-	case problem != "":
-		s.stats.Rejected++
-		fail(w, problem)
+	case tok == nil:
 		return
 	case !slices.Contains(tok.scope, "users:read"):
 		fail(w, "missing_scope")
@@ -263,10 +257,8 @@ func (s *Server) serveAppsUninstall(w http.ResponseWriter, r *http.Request) {
 		answer(w, obj{"ok": true})
 		return
 	}
-	tok, problem := s.checkToken(formToken(r), s.cfg.Now())
-	if problem != "" {
-		s.stats.Rejected++
-		fail(w, problem)
+	tok := s.authorized(w, formToken(r))
+	if tok == nil {
 		return
 	}
 	s.revokeTeam(tok.team)
@@ -284,10 +276,8 @@ func (s *Server) serveAuthRevoke(w http.ResponseWriter, r *http.Request) {
 		answer(w, obj{"ok": true, "revoked": true})
 		return
 	}
-	tok, problem := s.checkToken(formToken(r), s.cfg.Now())
-	if problem != "" {
-		s.stats.Rejected++
-		fail(w, problem)
+	tok := s.authorized(w, formToken(r))
+	if tok == nil {
 		return
 	}
 	tok.revoked = true
