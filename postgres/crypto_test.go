@@ -12,6 +12,7 @@ import (
 	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
+	"github.com/installvault/installvault/internal/backendtest"
 	"github.com/installvault/installvault/internal/pgtest"
 	"github.com/installvault/installvault/postgres"
 )
@@ -93,11 +94,5 @@ FROM installvault_history`).Scan(&entries, &sealedEntries))
 // encryption layer, which binds each store's client ID into what it seals.
 func TestAppsThroughCrypto(t *testing.T) {
 	scoped := appStores(true)
-	storetest.RunApps(t, func(t *testing.T, id string) installstore.FullStore {
-		keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": []byte("0123456789abcdef0123456789abcdef")}, "k1")
-		require.NoError(t, err)
-		s, err := crypto.NewStore(scoped(t, id), keys)
-		require.NoError(t, err)
-		return s
-	})
+	storetest.RunApps(t, func(t *testing.T, id string) installstore.FullStore { return backendtest.Sealed(t, scoped(t, id)) })
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/installvault/installvault/crypto"
 	"github.com/installvault/installvault/installstore"
 	"github.com/installvault/installvault/installstore/storetest"
 )
@@ -81,4 +82,15 @@ func CheckAppsSeparated(t *testing.T, stores []installstore.FullStore, now time.
 		require.NoError(t, s.ConsumeNonce(ctx, "state-1"), tag(i+1))
 		require.ErrorIs(t, s.AcquireLease(ctx, "refresh:T1", "intruder", time.Minute), installstore.ErrLeaseHeld, tag(i+1))
 	}
+}
+
+// Sealed returns an encryption layer over s, with a fixed local test key:
+// for running storetest.RunApps through crypto on a backend.
+func Sealed(t *testing.T, s installstore.FullStore) installstore.FullStore {
+	t.Helper()
+	keys, err := crypto.NewLocalKeyring(map[string][]byte{"k1": []byte("0123456789abcdef0123456789abcdef")}, "k1")
+	require.NoError(t, err)
+	sealed, err := crypto.NewStore(s, keys)
+	require.NoError(t, err)
+	return sealed
 }
