@@ -86,6 +86,17 @@ func (c *verifyCounts) fail(f verifyFailure) {
 	c.failures = append(c.failures, f)
 }
 
+// historyFailed records a history listing that failed as a whole: a
+// history error unless the backend or KMS was only unavailable.
+func (c *verifyCounts) historyFailed(q installstore.Query, err error) {
+	if !errors.Is(err, installstore.ErrUnavailable) {
+		c.mu.Lock()
+		c.historyErrs++
+		c.mu.Unlock()
+	}
+	c.fail(verifyFailure{q: q, history: true, err: err})
+}
+
 // verify streams the raw listing into conc fetchers through the encryption
 // layer: memory holds conc records in flight and the failures, whatever the
 // table's size.
@@ -221,12 +232,7 @@ func verifyHistory(ctx context.Context, raw, sealed installstore.FullStore, q in
 	case ctx.Err() != nil:
 		return ctx.Err()
 	default:
-		if !errors.Is(err, installstore.ErrUnavailable) {
-			c.mu.Lock()
-			c.historyErrs++
-			c.mu.Unlock()
-		}
-		c.fail(verifyFailure{q: installstore.Query{TeamID: q.TeamID}, history: true, err: err})
+		c.historyFailed(installstore.Query{TeamID: q.TeamID}, err)
 	}
 	for _, tq := range tenants {
 		err := sealed.ListHistory(ctx, tq, func(inst *installstore.Installation) error {
@@ -265,12 +271,7 @@ func verifyHistory(ctx context.Context, raw, sealed installstore.FullStore, q in
 		case ctx.Err() != nil:
 			return ctx.Err()
 		default:
-			if !errors.Is(err, installstore.ErrUnavailable) {
-				c.mu.Lock()
-				c.historyErrs++
-				c.mu.Unlock()
-			}
-			c.fail(verifyFailure{q: tq, history: true, err: fmt.Errorf("list history: %w", err)})
+			c.historyFailed(tq, fmt.Errorf("list history: %w", err))
 		}
 	}
 	return nil
